@@ -1,0 +1,270 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/docker/go-units"
+	"github.com/dockless/dockless/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/selinux/go-selinux"
+)
+
+// environment merges --env-file files (in order) and then -e entries; a
+// bare KEY takes its value from dockless's environment, as docker does.
+func environment(files, env []string) ([]string, error) {
+	var out []string
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, usagef("--env-file %s: %w", f, err)
+		}
+		vars, err := spec.ParseEnvFile(fh, os.LookupEnv)
+		fh.Close()
+		if err != nil {
+			return nil, usagef("--env-file %s: %w", f, err)
+		}
+		out = append(out, vars...)
+	}
+	for _, e := range env {
+		key, _, ok := strings.Cut(e, "=")
+		if key == "" || strings.ContainsAny(key, " \t\n") {
+			return nil, usagef("invalid -e %q: want KEY=VALUE or KEY", e)
+		}
+		if !ok {
+			v, set := os.LookupEnv(key)
+			if !set {
+				continue
+			}
+			e = key + "=" + v
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// binds parses -v SRC:DST[:OPTS] and --mount type=bind,... into checked
+// bind mounts. Sources must be absolute, existing host paths; named volumes
+// are not supported.
+func binds(volumes, mounts []string) ([]spec.Bind, error) {
+	var out []spec.Bind
+	for _, v := range volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) < 2 || len(parts) > 3 {
+			return nil, usagef("invalid -v %q: want SRC:DST[:OPTIONS]", v)
+		}
+		b := spec.Bind{Source: parts[0], Destination: parts[1]}
+		if len(parts) == 3 {
+			for _, o := range strings.Split(parts[2], ",") {
+				switch o {
+				case "ro":
+					b.ReadOnly = true
+				case "rw", "z", "Z":
+				default:
+					return nil, usagef("invalid -v %q: option %q is not supported (use ro, rw, z or Z)", v, o)
+				}
+			}
+		}
+		out = append(out, b)
+	}
+	for _, m := range mounts {
+		b, err := parseMount(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	for i, b := range out {
+		if !filepath.IsAbs(b.Source) {
+			return nil, usagef("invalid volume source %q: named volumes are not supported, give an absolute host path", b.Source)
+		}
+		if !filepath.IsAbs(b.Destination) {
+			return nil, usagef("invalid volume destination %q: must be an absolute path", b.Destination)
+		}
+		src, err := filepath.EvalSymlinks(b.Source)
+		if err != nil {
+			return nil, usagef("volume source %s: %w", b.Source, err)
+		}
+		out[i].Source = src
+	}
+	return out, nil
+}
+
+func parseMount(m string) (spec.Bind, error) {
+	var b spec.Bind
+	typ := ""
+	for _, field := range strings.Split(m, ",") {
+		k, v, hasValue := strings.Cut(field, "=")
+		switch strings.ToLower(k) {
+		case "type":
+			typ = v
+		case "source", "src":
+			b.Source = v
+		case "target", "destination", "dst":
+			b.Destination = v
+		case "readonly", "ro":
+			ro := true
+			if hasValue {
+				var err error
+				if ro, err = strconv.ParseBool(v); err != nil {
+					return b, usagef("invalid --mount %q: readonly=%s is not a boolean", m, v)
+				}
+			}
+			b.ReadOnly = ro
+		case "consistency":
+		default:
+			return b, usagef("invalid --mount %q: option %q is not supported", m, k)
+		}
+	}
+	if typ != "bind" {
+		return b, usagef("invalid --mount %q: only type=bind is supported", m)
+	}
+	if b.Source == "" || b.Destination == "" {
+		return b, usagef("invalid --mount %q: source and target are required", m)
+	}
+	return b, nil
+}
+
+// securityOptions applies docker's --security-opt values.
+func securityOptions(req *spec.Request, opts []string) error {
+	var label []string
+	for _, o := range opts {
+		k, v, hasValue := strings.Cut(o, "=")
+		if !hasValue {
+			k, v, hasValue = strings.Cut(o, ":")
+		}
+		switch k {
+		case "no-new-privileges":
+			on := true
+			if hasValue {
+				var err error
+				if on, err = strconv.ParseBool(v); err != nil {
+					return usagef("invalid --security-opt %q: want no-new-privileges[=true|false]", o)
+				}
+			}
+			req.NoNewPrivileges = on
+		case "label":
+			if v == "disable" {
+				label = nil
+				continue
+			}
+			label = append(label, v)
+		case "seccomp":
+			switch v {
+			case "unconfined":
+				req.SeccompProfile = v
+			case "":
+				return usagef("invalid --security-opt %q: want seccomp=unconfined or seccomp=PROFILE.json", o)
+			default:
+				body, err := os.ReadFile(v)
+				if err != nil {
+					return usagef("--security-opt seccomp: %w", err)
+				}
+				req.SeccompProfile = string(body)
+			}
+		default:
+			return usagef("--security-opt %q is not supported: use label=..., no-new-privileges or seccomp=...", o)
+		}
+	}
+	if len(label) > 0 {
+		l, err := spec.SELinuxLabel(label)
+		if err != nil {
+			return usageError{err}
+		}
+		req.SELinuxLabel = l
+		req.SELinuxEnabled = selinuxEnabled()
+	}
+	return nil
+}
+
+// resources parses the memory, swap, CPU and shm sizes.
+func resources(req *spec.Request, memory, swap string, shares int64, shm string) error {
+	var err error
+	if memory != "" {
+		if req.Memory, err = units.RAMInBytes(memory); err != nil {
+			return usagef("invalid -m %q: %w", memory, err)
+		}
+	}
+	switch swap {
+	case "":
+	case "-1":
+		req.MemorySwap = -1
+	default:
+		if req.MemorySwap, err = units.RAMInBytes(swap); err != nil {
+			return usagef("invalid --memory-swap %q: %w", swap, err)
+		}
+	}
+	if shares < 0 {
+		return usagef("invalid --cpu-shares %d: must not be negative", shares)
+	}
+	req.CPUShares = uint64(shares)
+	if shm != "" {
+		if req.ShmSize, err = units.RAMInBytes(shm); err != nil || req.ShmSize <= 0 {
+			return usagef("invalid --shm-size %q: want a positive size such as 64m or 20G", shm)
+		}
+	}
+	return nil
+}
+
+// ulimits parses --ulimit NAME=SOFT[:HARD] (-1 is unlimited).
+func ulimits(in []string) ([]specs.POSIXRlimit, error) {
+	var out []specs.POSIXRlimit
+	for _, u := range in {
+		ul, err := units.ParseUlimit(u)
+		if err != nil {
+			return nil, usagef("invalid --ulimit %q: %w", u, err)
+		}
+		out = append(out, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(ul.Name), Soft: rlim(ul.Soft), Hard: rlim(ul.Hard)})
+	}
+	return out, nil
+}
+
+// rlim maps docker's -1 to RLIM_INFINITY.
+func rlim(v int64) uint64 {
+	if v < 0 {
+		return ^uint64(0)
+	}
+	return uint64(v)
+}
+
+func devices(in []string) ([]spec.Device, error) {
+	var out []spec.Device
+	for _, d := range in {
+		dev, err := spec.ParseDevice(d)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		out = append(out, dev)
+	}
+	return out, nil
+}
+
+// addHosts parses --add-host HOST:IP (IPv6 addresses keep their colons).
+func addHosts(in []string) ([]spec.HostEntry, error) {
+	var out []spec.HostEntry
+	for _, h := range in {
+		host, ip, ok := strings.Cut(h, ":")
+		if !ok {
+			if host, ip, ok = strings.Cut(h, "="); !ok {
+				return nil, usagef("invalid --add-host %q: want HOST:IP", h)
+			}
+		}
+		if host == "" || strings.ContainsAny(host, " \t") || net.ParseIP(strings.Trim(ip, "[]")) == nil {
+			return nil, usagef("invalid --add-host %q: want HOST:IP with a valid IP address", h)
+		}
+		out = append(out, spec.HostEntry{Host: host, IP: strings.Trim(ip, "[]")})
+	}
+	return out, nil
+}
+
+func cgroupV2() bool {
+	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	return err == nil
+}
+
+func selinuxEnabled() bool {
+	return selinux.GetEnabled()
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/runtime"
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes docker gives its own failures.
+const (
+	exitRuntimeError = 125
+	exitCannotInvoke = 126
+	exitNotFound     = 127
+)
+
+// exitStatus carries a container's exit status out of an action.
+type exitStatus struct{ code int }
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// usageError is a flag or argument the caller got wrong.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func main() {
+	if runtime.IsInit() {
+		runtime.Init()
+		return
+	}
+	// containerd's packages log through logrus; dockless reports its own
+	// errors, so only theirs that are errors get through (--debug: all).
+	logrus.SetLevel(logrus.ErrorLevel)
+	os.Exit(exitCode(newApp().Run(os.Args), os.Stderr))
+}
+
+// exitCode prints err (if it is an error worth a line) and maps it to the
+// process exit code.
+func exitCode(err error, stderr *os.File) int {
+	if err == nil {
+		return 0
+	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return status.code
+	}
+	fmt.Fprintf(stderr, "dockless: %v\n", err)
+	var start *runtime.StartError
+	if errors.As(err, &start) {
+		return start.Code
+	}
+	return exitRuntimeError
+}
+
+func newApp() *cli.App {
+	// -h and -v are docker's --hostname and --volume, not help and version.
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	return &cli.App{
+		Name:                      "dockless",
+		Usage:                     "daemonless, docker-compatible containers for LSF jobs",
+		Version:                   version,
+		DisableSliceFlagSeparator: true,
+		HideHelpCommand:           true,
+		ExitErrHandler:            func(*cli.Context, error) {},
+		OnUsageError:              onUsageError,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: images.DefaultRoot, Usage: "image store directory"},
+			&cli.BoolFlag{Name: "debug", Usage: "log what containerd and libcontainer do"},
+			&cli.StringFlag{Name: "state", Value: "/run/dockless", Usage: "runtime state directory"},
+		},
+		Before: func(c *cli.Context) error {
+			if c.Bool("debug") {
+				logrus.SetLevel(logrus.DebugLevel)
+			}
+			return nil
+		},
+		Commands: []*cli.Command{
+			runCommand(),
+			pullCommand(),
+			imagesCommand(),
+			rmiCommand(),
+		},
+	}
+}
+
+// store returns the image store the global flags name.
+func store(c *cli.Context) *images.Store {
+	return images.NewStore(c.String("root"))
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/dockless/dockless/images"
+	"github.com/urfave/cli/v2"
+)
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "download an image from a registry",
+		ArgsUsage: "NAME[:TAG|@DIGEST]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image name"},
+		},
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef(`"pull" requires exactly 1 argument: NAME[:TAG|@DIGEST]`)
+			}
+			var progress io.Writer = c.App.Writer
+			if c.Bool("quiet") {
+				progress = nil
+			}
+			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, img.Name)
+			return nil
+		},
+	}
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+)
+
+func rmiCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "rmi",
+		Usage:        "remove images and collect the content and layers nothing uses",
+		ArgsUsage:    "IMAGE [IMAGE...]",
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return usagef(`"rmi" requires at least 1 argument: IMAGE`)
+			}
+			for _, ref := range c.Args().Slice() {
+				name, err := store(c).Remove(c.Context, ref)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "Untagged: %s\n", name)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/containerd/console"
+	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
+	"github.com/urfave/cli/v2"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:                   "run",
+		Usage:                  "run a command in a new container, in the foreground",
+		ArgsUsage:              "IMAGE [COMMAND] [ARG...]",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags:                  runFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return usagef(`"run" requires at least 1 argument: IMAGE [COMMAND] [ARG...]`)
+			}
+			if err := refuseUnsupported(c); err != nil {
+				return err
+			}
+			req, err := requestFromFlags(c)
+			if err != nil {
+				return err
+			}
+			if c.Bool("tty") && c.Bool("interactive") && !isTerminal(os.Stdin) {
+				return usagef("the input device is not a TTY: -i with -t needs a terminal on stdin (drop -t, or run under a terminal)")
+			}
+			stdio := runtime.IO{Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: c.Bool("sig-proxy")}
+			if c.Bool("interactive") {
+				stdio.Stdin = os.Stdin
+			}
+			code, err := launch(c, req, launchOptions{
+				Name:    c.String("name"),
+				CIDFile: c.String("cidfile"),
+				Pull:    c.String("pull"),
+				Quiet:   c.Bool("quiet"),
+			}, stdio)
+			if err != nil {
+				return err
+			}
+			return exitStatus{code}
+		},
+	}
+}
+
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "cidfile", Usage: "write the container ID to the file"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "username or UID (format: <name|uid>[:<group|gid>])"},
+		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind mount a host directory: SRC:DST[:ro|rw]"},
+		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the container"},
+		&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits (always done: see docs/COMPATIBILITY.md)"},
+		&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "container host name"},
+		&cli.StringFlag{Name: "name", Usage: "assign a name to the container"},
+		&cli.StringSliceFlag{Name: "mount", Usage: "attach a bind mount: type=bind,source=SRC,target=DST[,readonly]"},
+		&cli.StringSliceFlag{Name: "group-add", Usage: "add a supplementary group (name or GID)"},
+		&cli.StringSliceFlag{Name: "security-opt", Usage: "security options: label=..., no-new-privileges, seccomp=unconfined|PROFILE.json"},
+		&cli.StringFlag{Name: "gpus", Usage: "GPU devices to add: all, N, device=I[,J]"},
+		&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "proxy received signals to the process"},
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin attached"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable: KEY=VALUE or KEY"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
+		&cli.Int64Flag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "CPU shares (relative weight)"},
+		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 4096m)"},
+		&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit; -1 for unlimited swap"},
+		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop Linux capabilities (or ALL)"},
+		&cli.StringSliceFlag{Name: "cap-add", Usage: "add Linux capabilities (or ALL)"},
+		&cli.StringSliceFlag{Name: "device", Usage: "add a host device: HOST[:CONTAINER][:rwm]"},
+		&cli.StringSliceFlag{Name: "ulimit", Usage: "ulimit: NAME=SOFT[:HARD], -1 unlimited"},
+		&cli.StringFlag{Name: "entrypoint", Usage: "overwrite the image ENTRYPOINT"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "host", Usage: "network mode: host or none"},
+		&cli.StringFlag{Name: "ipc", Usage: "IPC mode: private or host"},
+		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (e.g. 20G)"},
+		&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
+		&cli.StringSliceFlag{Name: "add-host", Usage: "add a host-to-IP mapping: HOST:IP"},
+		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull image before running: always, missing, never"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress the pull output"},
+		// Accepted by docker, refused here with the reason (refuseUnsupported).
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "not supported: see docs/COMPATIBILITY.md"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "not supported: see docs/COMPATIBILITY.md"},
+		&cli.BoolFlag{Name: "privileged", Usage: "not supported: see docs/COMPATIBILITY.md"},
+	}
+}
+
+// refusals name each docker flag dockless accepts only to refuse, and why.
+var refusals = map[string]string{
+	"publish":    "-p/--publish needs a bridge network with port forwarding, which dockless does not implement yet; with the default host network the container's ports are the node's",
+	"detach":     "-d/--detach is not supported: dockless runs the container in the foreground as a child of the job, so that LSF tracks, signals and accounts it",
+	"privileged": "--privileged is not supported: it would give the container every capability and device of the node",
+}
+
+func refuseUnsupported(c *cli.Context) error {
+	for _, f := range []string{"publish", "detach", "privileged"} {
+		if c.IsSet(f) {
+			return usagef("%s", refusals[f])
+		}
+	}
+	return nil
+}
+
+// requestFromFlags turns the run flags into a neutral request.
+func requestFromFlags(c *cli.Context) (*spec.Request, error) {
+	args := c.Args().Slice()
+	req := &spec.Request{
+		Image:           args[0],
+		Cmd:             args[1:],
+		UserSpec:        c.String("user"),
+		GroupAdd:        c.StringSlice("group-add"),
+		Workdir:         c.String("workdir"),
+		Hostname:        c.String("hostname"),
+		ReadOnly:        c.Bool("read-only"),
+		Tty:             c.Bool("tty"),
+		Network:         c.String("network"),
+		IPC:             c.String("ipc"),
+		CapAdd:          c.StringSlice("cap-add"),
+		CapDrop:         c.StringSlice("cap-drop"),
+		PrivateCgroupNS: cgroupV2(),
+	}
+	if c.IsSet("entrypoint") {
+		req.EntrypointSet = true
+		if ep := c.String("entrypoint"); ep != "" {
+			req.Entrypoint = []string{ep}
+		}
+	}
+	if req.Workdir != "" && !strings.HasPrefix(req.Workdir, "/") {
+		return nil, usagef("the working directory %q is invalid, it needs to be an absolute path", req.Workdir)
+	}
+	var err error
+	if req.Env, err = environment(c.StringSlice("env-file"), c.StringSlice("env")); err != nil {
+		return nil, err
+	}
+	if req.Mounts, err = binds(c.StringSlice("volume"), c.StringSlice("mount")); err != nil {
+		return nil, err
+	}
+	if err := securityOptions(req, c.StringSlice("security-opt")); err != nil {
+		return nil, err
+	}
+	if err := resources(req, c.String("memory"), c.String("memory-swap"), c.Int64("cpu-shares"), c.String("shm-size")); err != nil {
+		return nil, err
+	}
+	if req.Rlimits, err = ulimits(c.StringSlice("ulimit")); err != nil {
+		return nil, err
+	}
+	if req.Devices, err = devices(c.StringSlice("device")); err != nil {
+		return nil, err
+	}
+	if c.IsSet("gpus") {
+		gpus, ids, err := spec.GPUs("/dev", c.String("gpus"))
+		if err != nil {
+			return nil, usageError{err}
+		}
+		req.Devices = append(req.Devices, gpus...)
+		req.Env = append(req.Env, "NVIDIA_VISIBLE_DEVICES="+joinInts(ids))
+	}
+	if req.AddHosts, err = addHosts(c.StringSlice("add-host")); err != nil {
+		return nil, err
+	}
+	switch c.String("pull") {
+	case "always", "missing", "never":
+	default:
+		return nil, usagef("invalid --pull %q: use always, missing or never", c.String("pull"))
+	}
+	if req.Network != "host" && req.Network != "none" {
+		return nil, usagef("--network %s is not supported: use host (the default) or none; bridge and user-defined networks are not implemented", req.Network)
+	}
+	if req.IPC != "" && req.IPC != "host" && req.IPC != "private" {
+		return nil, usagef("--ipc %s is not supported: use private or host", req.IPC)
+	}
+	return req, nil
+}
+
+func joinInts(ids []int) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	return strings.Join(s, ",")
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := console.ConsoleFromFile(f)
+	return err == nil
+}

@@ -1,0 +1,96 @@
+package testimage
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Registry is a registry served in process on 127.0.0.1 that counts the
+// requests it answers.
+type Registry struct {
+	// Addr is host:port, e.g. 127.0.0.1:40123.
+	Addr string
+
+	srv    *http.Server
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// StartRegistry serves an empty registry on a free loopback port.
+func StartRegistry() (*Registry, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{Addr: ln.Addr().String(), counts: map[string]int{}}
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.counts[req.Method+" "+req.URL.Path]++
+		r.mu.Unlock()
+		h.ServeHTTP(w, req)
+	})}
+	go r.srv.Serve(ln) //nolint:errcheck // ends with Close
+	return r, nil
+}
+
+// Close stops the registry.
+func (r *Registry) Close() error { return r.srv.Close() }
+
+// Ref is the reference of repo:tag at this registry.
+func (r *Registry) Ref(repoTag string) string { return r.Addr + "/" + repoTag }
+
+// Push uploads an image as repo:tag and returns its reference.
+func (r *Registry) Push(repoTag string, img v1.Image) (string, error) {
+	ref, err := name.ParseReference(r.Ref(repoTag), name.Insecure)
+	if err != nil {
+		return "", err
+	}
+	if err := remote.Write(ref, img); err != nil {
+		return "", fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	return ref.String(), nil
+}
+
+// PushIndex uploads an image index as repo:tag.
+func (r *Registry) PushIndex(repoTag string, idx v1.ImageIndex) (string, error) {
+	ref, err := name.ParseReference(r.Ref(repoTag), name.Insecure)
+	if err != nil {
+		return "", err
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		return "", fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	return ref.String(), nil
+}
+
+// BlobGets counts the GET requests for blobs of repo since the last Reset.
+func (r *Registry) BlobGets(repo string) map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	prefix := "GET /v2/" + repo + "/blobs/"
+	for k, n := range r.counts {
+		if strings.HasPrefix(k, prefix) {
+			out[strings.TrimPrefix(k, prefix)] = n
+		}
+	}
+	return out
+}
+
+// Reset forgets the request counts.
+func (r *Registry) Reset() {
+	r.mu.Lock()
+	r.counts = map[string]int{}
+	r.mu.Unlock()
+}

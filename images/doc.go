@@ -1,0 +1,15 @@
+// Package images owns the node's image store: containerd's content store,
+// overlay snapshotter and metadata database, used in process under one root
+// directory (default /var/lib/dockless).
+//
+// It resolves and pulls images through the registry protocol, unpacks their
+// layers into overlay snapshots, lists and removes images, garbage-collects
+// what nothing references, and prepares one copy-on-write snapshot per
+// container (Prepare / Release). What it hands the runtime is a set of mounts
+// for the rootfs and the image config, nothing else.
+//
+// Several dockless processes share one store. Every operation is a session:
+// take the node-wide lock file (with a timeout), open the bolt databases, do
+// the work, close them, unlock. Nothing holds the store open while a
+// container runs. It must not start containers or read site policy.
+package images

@@ -1,0 +1,176 @@
+package images
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ErrNotFound means the store has no image by that name or ID.
+var ErrNotFound = errors.New("no such image")
+
+// Image is one image of the store, as the front ends need it.
+type Image struct {
+	// Name is the normalised reference (docker.io/library/busybox:latest).
+	Name string
+	// Target is the descriptor the name points at (index or manifest).
+	Target ocispec.Descriptor
+	// ID is the config digest, docker's image ID.
+	ID digest.Digest
+	// Config is the image configuration (ENTRYPOINT, CMD, ENV, ...).
+	Config ocispec.Image
+	// ChainID names the top snapshot of the unpacked layers.
+	ChainID digest.Digest
+	// Size is the unpacked size in bytes.
+	Size int64
+}
+
+// Created is when the image was built (zero when the config says nothing).
+func (i *Image) Created() time.Time {
+	if i.Config.Created == nil {
+		return time.Time{}
+	}
+	return *i.Config.Created
+}
+
+// Normalize turns a docker reference ("busybox", "host:5000/x") into the
+// full name the store uses ("docker.io/library/busybox:latest").
+func Normalize(ref string) (string, error) {
+	named, err := reference.ParseDockerRef(ref)
+	if err != nil {
+		return "", fmt.Errorf("invalid reference format %q: %w", ref, err)
+	}
+	return named.String(), nil
+}
+
+// Familiar splits a normalised name into docker's REPOSITORY and TAG
+// columns ("busybox", "latest"; "<none>" for a digest-only name).
+func Familiar(name string) (repo, tag string) {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return name, "<none>"
+	}
+	repo, tag = reference.FamiliarName(named), "<none>"
+	if t, ok := named.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	return repo, tag
+}
+
+// describe reads what the front ends need of an image record.
+func (ss *session) describe(ctx context.Context, rec images.Image) (*Image, error) {
+	manifest, err := images.Manifest(ctx, ss.cs, rec.Target, Platform)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", rec.Name, err)
+	}
+	blob, err := content.ReadBlob(ctx, ss.cs, manifest.Config)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: reading config: %w", rec.Name, err)
+	}
+	img := &Image{Name: rec.Name, Target: rec.Target, ID: manifest.Config.Digest}
+	if err := json.Unmarshal(blob, &img.Config); err != nil {
+		return nil, fmt.Errorf("image %s: bad config: %w", rec.Name, err)
+	}
+	img.ChainID = identity.ChainID(img.Config.RootFS.DiffIDs)
+	for i := range img.Config.RootFS.DiffIDs {
+		u, err := ss.sn.Usage(ctx, identity.ChainID(img.Config.RootFS.DiffIDs[:i+1]).String())
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", rec.Name, err)
+		}
+		img.Size += u.Size
+	}
+	return img, nil
+}
+
+// Get returns the stored image named ref (a reference or an image ID
+// prefix), or ErrNotFound.
+func (s *Store) Get(ctx context.Context, ref string) (*Image, error) {
+	var img *Image
+	err := s.with(ctx, func(ctx context.Context, ss *session) error {
+		rec, err := ss.find(ctx, ref)
+		if err != nil {
+			return err
+		}
+		img, err = ss.describe(ctx, rec)
+		return err
+	})
+	return img, err
+}
+
+// find looks an image up by reference, then by ID prefix.
+func (ss *session) find(ctx context.Context, ref string) (images.Image, error) {
+	if name, err := Normalize(ref); err == nil {
+		rec, err := ss.images.Get(ctx, name)
+		if err == nil {
+			return rec, nil
+		}
+		if !errdefs.IsNotFound(err) {
+			return images.Image{}, err
+		}
+	}
+	id := strings.TrimPrefix(ref, "sha256:")
+	if len(id) >= 4 && strings.Trim(id, "0123456789abcdef") == "" {
+		all, err := ss.images.List(ctx)
+		if err != nil {
+			return images.Image{}, err
+		}
+		for _, rec := range all {
+			cfg, err := images.Config(ctx, ss.cs, rec.Target, Platform)
+			if err == nil && strings.HasPrefix(cfg.Digest.Encoded(), id) {
+				return rec, nil
+			}
+		}
+	}
+	return images.Image{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
+}
+
+// List returns every image in the store.
+func (s *Store) List(ctx context.Context) ([]Image, error) {
+	var out []Image
+	err := s.with(ctx, func(ctx context.Context, ss *session) error {
+		all, err := ss.images.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, rec := range all {
+			img, err := ss.describe(ctx, rec)
+			if err != nil {
+				return err
+			}
+			out = append(out, *img)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Remove deletes the image named ref and garbage-collects the content and
+// snapshots nothing references any more. Snapshots of running containers
+// are roots, so their layers survive. It returns the removed name.
+func (s *Store) Remove(ctx context.Context, ref string) (string, error) {
+	var name string
+	err := s.with(ctx, func(ctx context.Context, ss *session) error {
+		rec, err := ss.find(ctx, ref)
+		if err != nil {
+			return err
+		}
+		name = rec.Name
+		if err := ss.images.Delete(ctx, rec.Name); err != nil {
+			return fmt.Errorf("removing %s: %w", rec.Name, err)
+		}
+		_, err = ss.db.GarbageCollect(ctx)
+		return err
+	})
+	return name, err
+}

@@ -1,0 +1,145 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/diff/apply"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/containerd/v2/pkg/rootfs"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// snapshotLabel ties an image config to its unpacked snapshot for GC.
+const snapshotLabel = "containerd.io/gc.ref.snapshot." + snapshotter
+
+// Platform is the platform images are pulled and unpacked for.
+var Platform = platforms.Only(platforms.DefaultSpec())
+
+// PullOptions tune one pull.
+type PullOptions struct {
+	// Progress receives docker-style progress lines; nil discards them.
+	Progress io.Writer
+	// Timeout bounds the whole pull (0: no bound beyond ctx).
+	Timeout time.Duration
+}
+
+// Pull resolves ref at its registry, fetches the manifest for this platform,
+// its config and layers (only what the store lacks), unpacks the layers into
+// snapshots and records the image under its normalised name.
+func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image, error) {
+	name, err := Normalize(ref)
+	if err != nil {
+		return nil, err
+	}
+	out := opts.Progress
+	if out == nil {
+		out = io.Discard
+	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	var img *Image
+	err = s.with(ctx, func(ctx context.Context, ss *session) error {
+		resolver := docker.NewResolver(docker.ResolverOptions{Client: &http.Client{Timeout: 0}})
+		resolved, desc, err := resolver.Resolve(ctx, name)
+		if err != nil {
+			return pullError(name, err)
+		}
+		fetcher, err := resolver.Fetcher(ctx, resolved)
+		if err != nil {
+			return pullError(name, err)
+		}
+		children := images.ChildrenHandler(ss.cs)
+		children = images.SetChildrenLabels(ss.cs, children)
+		children = images.FilterPlatforms(children, Platform)
+		children = images.LimitManifests(children, Platform, 1)
+		handler := images.Handlers(remotes.FetchHandler(ss.cs, fetcher), reportLayers(out), children)
+		if err := images.Dispatch(ctx, handler, nil, desc); err != nil {
+			return pullError(name, err)
+		}
+		rec := images.Image{Name: name, Target: desc}
+		if _, err := ss.images.Update(ctx, rec, "target"); err != nil {
+			if !errdefs.IsNotFound(err) {
+				return fmt.Errorf("recording image %s: %w", name, err)
+			}
+			if _, err := ss.images.Create(ctx, rec); err != nil {
+				return fmt.Errorf("recording image %s: %w", name, err)
+			}
+		}
+		if img, err = ss.unpack(ctx, rec); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Digest: %s\n", desc.Digest)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// reportLayers prints one line per layer fetched, as docker pull does.
+func reportLayers(out io.Writer) images.HandlerFunc {
+	return func(_ context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+		if images.IsLayerType(desc.MediaType) {
+			fmt.Fprintf(out, "%s: Pull complete (%d bytes)\n", desc.Digest.Encoded()[:12], desc.Size)
+		}
+		return nil, nil
+	}
+}
+
+// unpack applies the image's layers to snapshots (skipping those present)
+// and labels the config with the top snapshot so GC keeps it.
+func (ss *session) unpack(ctx context.Context, rec images.Image) (*Image, error) {
+	manifest, err := images.Manifest(ctx, ss.cs, rec.Target, Platform)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", rec.Name, err)
+	}
+	diffIDs, err := images.RootFS(ctx, ss.cs, manifest.Config)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: reading config: %w", rec.Name, err)
+	}
+	if len(diffIDs) != len(manifest.Layers) {
+		return nil, fmt.Errorf("image %s: config lists %d layers, manifest %d", rec.Name, len(diffIDs), len(manifest.Layers))
+	}
+	layers := make([]rootfs.Layer, len(diffIDs))
+	for i := range diffIDs {
+		layers[i] = rootfs.Layer{
+			Blob: manifest.Layers[i],
+			Diff: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffIDs[i]},
+		}
+	}
+	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, apply.NewFileSystemApplier(ss.cs))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: unpacking layers: %w", rec.Name, err)
+	}
+	info := content.Info{Digest: manifest.Config.Digest, Labels: map[string]string{snapshotLabel: chainID.String()}}
+	if _, err := ss.cs.Update(ctx, info, "labels."+snapshotLabel); err != nil {
+		return nil, fmt.Errorf("image %s: labelling config: %w", rec.Name, err)
+	}
+	return ss.describe(ctx, rec)
+}
+
+// pullError makes registry failures one readable line.
+func pullError(name string, err error) error {
+	switch {
+	case errdefs.IsNotFound(err):
+		return fmt.Errorf("pull %s: not found: the image or tag does not exist at the registry (or needs a login): %w", name, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("pull %s: timed out: %w", name, err)
+	default:
+		return fmt.Errorf("pull %s: %w", name, err)
+	}
+}

@@ -1,0 +1,44 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/snapshots"
+)
+
+// gcRoot keeps a container's snapshot (and so its image's layers) from being
+// collected while the container exists.
+const gcRoot = "containerd.io/gc.root"
+
+func containerKey(id string) string { return "container/" + id }
+
+// Prepare creates the container's copy-on-write snapshot on top of the
+// image's layers and returns the mounts that make its rootfs.
+func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mount, error) {
+	var mounts []mount.Mount
+	err := s.with(ctx, func(ctx context.Context, ss *session) error {
+		var err error
+		mounts, err = ss.sn.Prepare(ctx, containerKey(id), img.ChainID.String(),
+			snapshots.WithLabels(map[string]string{gcRoot: strconv.FormatInt(time.Now().Unix(), 10)}))
+		if err != nil {
+			return fmt.Errorf("preparing rootfs of %s: %w", id, err)
+		}
+		return nil
+	})
+	return mounts, err
+}
+
+// Release removes the container's snapshot and collects it.
+func (s *Store) Release(ctx context.Context, id string) error {
+	return s.with(ctx, func(ctx context.Context, ss *session) error {
+		if err := ss.sn.Remove(ctx, containerKey(id)); err != nil {
+			return fmt.Errorf("removing rootfs of %s: %w", id, err)
+		}
+		_, err := ss.db.GarbageCollect(ctx)
+		return err
+	})
+}

@@ -1,0 +1,95 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/metadata"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultRoot is the node store's default location.
+const DefaultRoot = "/var/lib/dockless"
+
+// Namespace is the containerd namespace dockless keeps its images in.
+const Namespace = "dockless"
+
+// snapshotter is the name of the overlay snapshotter in the metadata DB.
+const snapshotter = "overlayfs"
+
+// DefaultLockTimeout bounds how long an operation waits for another
+// dockless process to finish with the store.
+const DefaultLockTimeout = 10 * time.Minute
+
+// Store is a node image store rooted at a directory. Its methods open the
+// store for the length of one operation.
+type Store struct {
+	root        string
+	LockTimeout time.Duration
+}
+
+// NewStore returns the store rooted at root (created on first use).
+func NewStore(root string) *Store {
+	return &Store{root: root, LockTimeout: DefaultLockTimeout}
+}
+
+// Root is the store's directory.
+func (s *Store) Root() string { return s.root }
+
+// session is one open store: the metadata DB over the content store and the
+// overlay snapshotter, all in the dockless namespace.
+type session struct {
+	db     *metadata.DB
+	cs     content.Store
+	sn     snapshots.Snapshotter
+	images images.Store
+}
+
+// with runs fn on the opened store under the node-wide lock and closes
+// everything after.
+func (s *Store) with(ctx context.Context, fn func(context.Context, *session) error) (err error) {
+	if err := os.MkdirAll(s.root, 0o700); err != nil {
+		return fmt.Errorf("creating image store %s: %w", s.root, err)
+	}
+	lock, err := lockFile(ctx, filepath.Join(s.root, "lock"), s.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	cs, err := local.NewStore(filepath.Join(s.root, "content"))
+	if err != nil {
+		return fmt.Errorf("opening content store: %w", err)
+	}
+	sn, err := overlay.NewSnapshotter(filepath.Join(s.root, "snapshots"))
+	if err != nil {
+		return fmt.Errorf("opening overlay snapshotter: %w", err)
+	}
+	defer func() { err = errors.Join(err, sn.Close()) }()
+	bdb, err := bolt.Open(filepath.Join(s.root, "meta.db"), 0o600, &bolt.Options{Timeout: time.Minute})
+	if err != nil {
+		return fmt.Errorf("opening metadata db: %w", err)
+	}
+	defer func() { err = errors.Join(err, bdb.Close()) }()
+	db := metadata.NewDB(bdb, cs, map[string]snapshots.Snapshotter{snapshotter: sn})
+	if err := db.Init(ctx); err != nil {
+		return fmt.Errorf("initialising metadata db: %w", err)
+	}
+	ctx = namespaces.WithNamespace(ctx, Namespace)
+	return fn(ctx, &session{
+		db:     db,
+		cs:     db.ContentStore(),
+		sn:     db.Snapshotter(snapshotter),
+		images: metadata.NewImageStore(db),
+	})
+}

@@ -1,0 +1,14 @@
+// Package runtime runs an OCI runtime spec as a container through runc's
+// libcontainer, in process: no runc binary, no daemon.
+//
+// It owns the container's life from create to destroy: the libcontainer
+// state under a root directory, the init process (the dockless binary
+// re-executed with the argument "init", see Init), stdio or a pseudo-terminal,
+// signal forwarding, waiting, the exit status (128+N for a signal), and
+// destroying the container and its cgroup on every path out.
+//
+// It takes a spec and nothing else: it must not pull images, mount root
+// filesystems or read policy. The container is a child of the calling
+// process (dockless makes itself a child subreaper), so it lives and dies
+// with the job that started it.
+package runtime

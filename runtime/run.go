@@ -1,0 +1,191 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	_ "github.com/opencontainers/cgroups/devices" // device cgroup rules (v1 files, v2 eBPF)
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// IO is what the container's process is connected to.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// SigProxy forwards the signals dockless receives to the container.
+	// Without it a terminating signal destroys the container instead.
+	SigProxy bool
+}
+
+// StartError is a failure to start the container's process; Code is
+// docker's exit code for it (126 cannot invoke, 127 not found, 125 other).
+type StartError struct {
+	Code int
+	Err  error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// forwarded are the signals relayed to the container's init.
+var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCHLD}
+
+// Run creates the container id under root from spec, runs its process in the
+// foreground and returns its exit status (128+N when killed by signal N).
+// The container is destroyed before Run returns, whatever happened.
+func Run(root, id string, spec *specs.Spec, stdio IO) (int, error) {
+	if spec.Process == nil {
+		return -1, errors.New("spec has no process")
+	}
+	// Become the reaper of the container's init: libcontainer double-forks it.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return -1, fmt.Errorf("unable to become child subreaper: %w", err)
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:   id,
+		NoNewKeyring: true,
+		Spec:         spec,
+	})
+	if err != nil {
+		return -1, fmt.Errorf("unable to convert the spec: %w", err)
+	}
+	// Signals must be caught before the process exists, so that no SIGCHLD
+	// of a short-lived container is lost.
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+
+	container, err := libcontainer.Create(root, id, cfg)
+	if err != nil {
+		return -1, fmt.Errorf("unable to create container: %w", err)
+	}
+	defer container.Destroy() //nolint:errcheck // best effort on the way out; a failure leaves nothing we can fix here
+
+	process, err := newProcess(spec.Process)
+	if err != nil {
+		return -1, err
+	}
+	var term *terminal
+	if spec.Process.Terminal {
+		if term, err = newTerminal(process, stdio); err != nil {
+			return -1, err
+		}
+		defer term.Close()
+	} else {
+		process.Stdin, process.Stdout, process.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	}
+	if err := container.Run(process); err != nil {
+		return -1, startError(err)
+	}
+	if term != nil {
+		if err := term.Attach(stdio); err != nil {
+			_ = process.Signal(unix.SIGKILL)
+			_, _ = process.Wait()
+			return -1, err
+		}
+	}
+	return wait(container, process, sigs, stdio.SigProxy, term)
+}
+
+func wait(container *libcontainer.Container, process *libcontainer.Process, sigs chan os.Signal, proxy bool, term *terminal) (int, error) {
+	pid, err := process.Pid()
+	if err != nil {
+		return -1, err
+	}
+	term.Resize()
+	for s := range sigs {
+		switch s {
+		case unix.SIGWINCH:
+			term.Resize()
+		case unix.SIGCHLD:
+			for {
+				var ws unix.WaitStatus
+				p, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+				if err != nil || p <= 0 {
+					break
+				}
+				if p == pid {
+					_, _ = process.Wait() // flush stdio copies
+					term.Wait()
+					return exitStatus(ws), nil
+				}
+			}
+		default:
+			if proxy {
+				_ = process.Signal(s)
+				continue
+			}
+			// Not proxying: the job is going away; take the container with it.
+			_ = container.Signal(unix.SIGKILL)
+		}
+	}
+	return -1, errors.New("signal channel closed")
+}
+
+func exitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// startError classifies an exec failure the way docker does.
+func startError(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return &StartError{Code: 127, Err: err}
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+		return &StartError{Code: 126, Err: err}
+	default:
+		return &StartError{Code: 125, Err: err}
+	}
+}
+
+func newProcess(p *specs.Process) (*libcontainer.Process, error) {
+	nnp := p.NoNewPrivileges
+	lp := &libcontainer.Process{
+		Args:            p.Args,
+		Env:             p.Env,
+		UID:             int(p.User.UID),
+		GID:             int(p.User.GID),
+		Cwd:             p.Cwd,
+		Label:           p.SelinuxLabel,
+		NoNewPrivileges: &nnp,
+		Init:            true,
+	}
+	for _, g := range p.User.AdditionalGids {
+		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
+	}
+	if c := p.Capabilities; c != nil {
+		lp.Capabilities = &configs.Capabilities{
+			Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable,
+			Permitted: c.Permitted, Ambient: c.Ambient,
+		}
+	}
+	for _, r := range p.Rlimits {
+		t, ok := rlimitTypes[r.Type]
+		if !ok {
+			return nil, fmt.Errorf("unknown rlimit %q", r.Type)
+		}
+		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
+	}
+	return lp, nil
+}
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}

@@ -1,0 +1,59 @@
+package spec
+
+import (
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Build turns a checked request and the image config into the container's
+// runtime spec. Each line is one rule; the order matters only where an
+// option reads what an earlier one set (capabilities need the user, seccomp
+// needs the capabilities).
+func Build(req *Request, img ocispec.ImageConfig) (*specs.Spec, error) {
+	args, err := Args(img, req.Entrypoint, req.EntrypointSet, req.Cmd)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := Capabilities(DefaultCapabilities, req.CapAdd, req.CapDrop)
+	if err != nil {
+		return nil, err
+	}
+	workdir := img.WorkingDir
+	if req.Workdir != "" {
+		workdir = req.Workdir
+	}
+	return New(
+		WithRootfs(req.Rootfs, req.ReadOnly),
+		WithArgs(args),
+		WithEnv(img.Env),
+		WithEnv(req.Env),
+		WithHostname(req.Hostname),
+		WithUser(req.User, req.Home),
+		WithCwd(workdir),
+		WithTTY(req.Tty),
+		WithNetwork(req.Network),
+		WithIPC(req.IPC),
+		cgroupNamespace(req.PrivateCgroupNS),
+		WithShmSize(req.ShmSize),
+		WithBinds(req.Mounts),
+		WithEtcFiles(req.EtcDir),
+		WithDevices(req.Devices),
+		WithCapabilities(caps, req.AmbientCapabilities),
+		WithNoNewPrivileges(req.NoNewPrivileges),
+		WithSELinuxLabel(req.SELinuxLabel, req.SELinuxEnabled),
+		WithSeccomp(req.SeccompProfile),
+		WithRlimits(req.Rlimits),
+		WithMemory(req.Memory, req.MemorySwap),
+		WithCPUShares(req.CPUShares),
+		WithCgroupsPath(req.CgroupsPath),
+	)
+}
+
+// cgroupNamespace follows docker's default: a private cgroup namespace on
+// cgroup v2 hosts, the host's on cgroup v1 hosts.
+func cgroupNamespace(private bool) Opt {
+	if private {
+		return func(*specs.Spec) error { return nil }
+	}
+	return WithoutNamespace(specs.CgroupNamespace)
+}

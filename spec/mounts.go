@@ -1,0 +1,80 @@
+package spec
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// WithRootfs sets the root filesystem path and whether it is read-only.
+func WithRootfs(rootfs string, readOnly bool) Opt {
+	return func(s *specs.Spec) error {
+		s.Root = &specs.Root{Path: rootfs, Readonly: readOnly}
+		return nil
+	}
+}
+
+// WithBinds adds bind mounts the way docker adds -v and --mount type=bind:
+// recursive, private propagation, "ro" when read-only. A bind replaces any
+// default mount at the same destination.
+func WithBinds(binds []Bind) Opt {
+	return func(s *specs.Spec) error {
+		for _, b := range binds {
+			dst := path.Clean(b.Destination)
+			if !path.IsAbs(b.Destination) {
+				return fmt.Errorf("invalid mount destination %q: must be an absolute path", b.Destination)
+			}
+			if dst == "/" {
+				return fmt.Errorf("invalid mount destination %q: cannot mount over /", b.Destination)
+			}
+			opts := []string{"rbind", "rprivate"}
+			if b.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			replaceMount(s, specs.Mount{Destination: dst, Type: "bind", Source: b.Source, Options: opts})
+		}
+		return nil
+	}
+}
+
+// WithEtcFiles binds the per-container /etc/hosts, /etc/hostname and
+// /etc/resolv.conf from dir, unless the caller already mounts those paths.
+func WithEtcFiles(dir string) Opt {
+	return func(s *specs.Spec) error {
+		if dir == "" {
+			return nil
+		}
+	next:
+		for _, f := range []string{"resolv.conf", "hostname", "hosts"} {
+			dst := "/etc/" + f
+			for _, m := range s.Mounts {
+				if m.Destination == dst {
+					continue next
+				}
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: path.Join(dir, f), Options: []string{"rbind", "rprivate"}})
+		}
+		return nil
+	}
+}
+
+// WithShmSize sets the size of the private /dev/shm tmpfs (docker's
+// --shm-size); 0 keeps docker's 64 MiB.
+func WithShmSize(size int64) Opt {
+	return func(s *specs.Spec) error {
+		if size < 0 {
+			return fmt.Errorf("invalid --shm-size %d: must be positive", size)
+		}
+		if size == 0 {
+			return nil
+		}
+		for i, m := range s.Mounts {
+			if m.Destination == "/dev/shm" && m.Type == "tmpfs" {
+				s.Mounts[i].Options = []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + strconv.FormatInt(size, 10)}
+			}
+		}
+		return nil
+	}
+}

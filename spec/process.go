@@ -1,0 +1,139 @@
+package spec
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ErrNoCommand means neither the caller nor the image named a command.
+var ErrNoCommand = errors.New("no command specified: the image has no ENTRYPOINT or CMD and none was given")
+
+// Args returns the process argv the way docker computes it from the image
+// config and the request: an --entrypoint replaces the image ENTRYPOINT and
+// drops the image CMD; a command replaces the image CMD.
+func Args(img ocispec.ImageConfig, entrypoint []string, entrypointSet bool, cmd []string) ([]string, error) {
+	ep, c := img.Entrypoint, img.Cmd
+	if entrypointSet {
+		ep, c = entrypoint, nil
+	}
+	if len(cmd) > 0 {
+		c = cmd
+	}
+	args := append(append([]string(nil), ep...), c...)
+	if len(args) == 0 {
+		return nil, ErrNoCommand
+	}
+	return args, nil
+}
+
+// WithArgs sets the process argv.
+func WithArgs(args []string) Opt {
+	return func(s *specs.Spec) error {
+		setProcess(s).Args = append([]string(nil), args...)
+		return nil
+	}
+}
+
+// WithEnv sets KEY=VALUE pairs over the environment, replacing an existing
+// value of the same key in place and appending new keys in order.
+func WithEnv(env []string) Opt {
+	return func(s *specs.Spec) error {
+		p := setProcess(s)
+	next:
+		for _, kv := range env {
+			key, _, ok := strings.Cut(kv, "=")
+			if !ok || key == "" {
+				return errors.New("invalid environment entry " + strconv.Quote(kv) + ": want KEY=VALUE")
+			}
+			for i, e := range p.Env {
+				if k, _, _ := strings.Cut(e, "="); k == key {
+					p.Env[i] = kv
+					continue next
+				}
+			}
+			p.Env = append(p.Env, kv)
+		}
+		return nil
+	}
+}
+
+// WithDefaultEnv sets KEY=VALUE only where KEY is not set yet.
+func WithDefaultEnv(kv string) Opt {
+	return func(s *specs.Spec) error {
+		p := setProcess(s)
+		key, _, _ := strings.Cut(kv, "=")
+		for _, e := range p.Env {
+			if k, _, _ := strings.Cut(e, "="); k == key {
+				return nil
+			}
+		}
+		p.Env = append(p.Env, kv)
+		return nil
+	}
+}
+
+// WithCwd sets the working directory ("/" when empty, as docker does).
+func WithCwd(dir string) Opt {
+	return func(s *specs.Spec) error {
+		if dir == "" {
+			dir = "/"
+		}
+		if !strings.HasPrefix(dir, "/") {
+			return errors.New("the working directory '" + dir + "' is invalid, it needs to be an absolute path")
+		}
+		setProcess(s).Cwd = dir
+		return nil
+	}
+}
+
+// WithHostname sets the UTS host name and $HOSTNAME.
+func WithHostname(name string) Opt {
+	return func(s *specs.Spec) error {
+		s.Hostname = name
+		return WithDefaultEnv("HOSTNAME=" + name)(s)
+	}
+}
+
+// WithUser sets the process identity and, unless already set, $HOME.
+func WithUser(u specs.User, home string) Opt {
+	return func(s *specs.Spec) error {
+		setProcess(s).User = u
+		if home == "" {
+			home = "/"
+		}
+		return WithDefaultEnv("HOME=" + home)(s)
+	}
+}
+
+// WithTTY gives the process a pseudo-terminal and, like docker, TERM=xterm.
+func WithTTY(tty bool) Opt {
+	return func(s *specs.Spec) error {
+		setProcess(s).Terminal = tty
+		if !tty {
+			return nil
+		}
+		return WithDefaultEnv("TERM=xterm")(s)
+	}
+}
+
+// WithRlimits sets process resource limits, replacing limits of the same type.
+func WithRlimits(limits []specs.POSIXRlimit) Opt {
+	return func(s *specs.Spec) error {
+		p := setProcess(s)
+	next:
+		for _, l := range limits {
+			for i := range p.Rlimits {
+				if p.Rlimits[i].Type == l.Type {
+					p.Rlimits[i] = l
+					continue next
+				}
+			}
+			p.Rlimits = append(p.Rlimits, l)
+		}
+		return nil
+	}
+}

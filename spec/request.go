@@ -1,0 +1,115 @@
+package spec
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Request is the neutral description of one container that every front end
+// (docker flags, LSF job, OCI bundle) produces and that Build turns into a
+// runtime spec. Fields hold parsed, validated values; strings keep docker's
+// spelling where docker has one.
+type Request struct {
+	// Image is the image reference as the caller wrote it.
+	Image string
+	// Entrypoint overrides the image ENTRYPOINT when EntrypointSet is true
+	// (docker's --entrypoint; an empty Entrypoint clears it and the image CMD).
+	Entrypoint    []string
+	EntrypointSet bool
+	// Cmd overrides the image CMD when non-empty.
+	Cmd []string
+
+	// UserSpec is docker's --user as given ("" means the image's USER, then
+	// root); GroupAdd its --group-add entries (names or gids).
+	UserSpec string
+	GroupAdd []string
+	// User and Home are UserSpec and GroupAdd resolved against the image's
+	// /etc/passwd and /etc/group (ResolveUser); the launcher fills them in
+	// once the rootfs is mounted.
+	User specs.User
+	Home string
+
+	// Env holds KEY=VALUE pairs (env files first, then -e), applied over the
+	// image's ENV.
+	Env []string
+	// Workdir overrides the image WORKDIR when non-empty.
+	Workdir string
+	// Hostname is the container's host name (UTS namespace).
+	Hostname string
+
+	// Mounts are the caller's bind mounts, sources already checked.
+	Mounts []Bind
+	// ReadOnly makes the root filesystem read-only.
+	ReadOnly bool
+	// Tty allocates a pseudo-terminal for the process.
+	Tty bool
+
+	// Network is the network mode: "host" or "none".
+	Network string
+	// AddHosts are extra /etc/hosts entries as "HOST IP" pairs
+	// (docker's --add-host HOST:IP), already validated.
+	AddHosts []HostEntry
+	// IPC is the IPC mode: "" (private) or "host".
+	IPC string
+	// PrivateCgroupNS gives the container its own cgroup namespace (docker's
+	// default on cgroup v2 hosts; v1 hosts share the host's).
+	PrivateCgroupNS bool
+	// ShmSize is the size of /dev/shm in bytes (0: docker's 64 MiB).
+	ShmSize int64
+
+	// Memory and MemorySwap are docker's -m and --memory-swap in bytes
+	// (0: unset; MemorySwap -1: unlimited swap).
+	Memory, MemorySwap int64
+	// CPUShares is docker's --cpu-shares (0: unset).
+	CPUShares uint64
+
+	// CapAdd and CapDrop follow docker's --cap-add / --cap-drop ("ALL" allowed).
+	CapAdd, CapDrop []string
+	// AmbientCapabilities makes the capabilities effective for a non-root
+	// user (through the ambient set) instead of bounding-only.
+	AmbientCapabilities bool
+	// NoNewPrivileges sets the no_new_privs bit.
+	NoNewPrivileges bool
+	// SELinuxLabel is the process label; applied only when SELinuxEnabled.
+	SELinuxLabel   string
+	SELinuxEnabled bool
+	// SeccompProfile is "" for docker's default profile, "unconfined" for
+	// none, or the JSON text of a docker seccomp profile.
+	SeccompProfile string
+
+	// Devices are host device nodes to create in the container.
+	Devices []Device
+	// Rlimits are the process resource limits (docker's --ulimit).
+	Rlimits []specs.POSIXRlimit
+
+	// Rootfs is the path of the mounted root filesystem.
+	Rootfs string
+	// EtcDir holds the generated hosts, hostname and resolv.conf files.
+	EtcDir string
+	// CgroupsPath is the container's cgroup (relative: below dockless's own).
+	CgroupsPath string
+}
+
+// Bind is one bind mount from the host into the container.
+type Bind struct {
+	Source      string
+	Destination string
+	ReadOnly    bool
+}
+
+// Device is one host device node exposed in the container.
+type Device struct {
+	// Path is the path inside the container; HostPath the node on the host.
+	Path, HostPath string
+	// Type is "c" or "b"; Major and Minor its numbers; FileMode its mode.
+	Type         string
+	Major, Minor int64
+	FileMode     uint32
+	UID, GID     uint32
+	// Permissions is docker's cgroup permission string ("rwm" by default).
+	Permissions string
+}
+
+// HostEntry is one extra /etc/hosts line.
+type HostEntry struct {
+	Host, IP string
+}

@@ -1,0 +1,89 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ResolveUser resolves docker's --user value (name, uid, name:group,
+// uid:gid; empty means root) and --group-add entries against the image's
+// /etc/passwd and /etc/group under rootfs, as docker does: a numeric uid
+// missing from passwd runs with gid 0; groups listing the user become
+// supplementary groups. It returns the identity and the home directory.
+func ResolveUser(rootfs, userSpec string, groupAdd []string) (specs.User, string, error) {
+	passwd, err := openInRoot(rootfs, "/etc/passwd")
+	if err != nil {
+		return specs.User{}, "", err
+	}
+	if passwd != nil {
+		defer passwd.Close()
+	}
+	group, err := openInRoot(rootfs, "/etc/group")
+	if err != nil {
+		return specs.User{}, "", err
+	}
+	if group != nil {
+		defer group.Close()
+	}
+	defaults := &user.ExecUser{Home: "/"}
+	eu, err := user.GetExecUser(userSpec, defaults, readerOrNil(passwd), readerOrNil(group))
+	if err != nil {
+		return specs.User{}, "", fmt.Errorf("unable to find user %s: %w", userSpec, err)
+	}
+	u := specs.User{UID: uint32(eu.Uid), GID: uint32(eu.Gid)}
+	for _, g := range eu.Sgids {
+		u.AdditionalGids = appendGid(u.AdditionalGids, uint32(g))
+	}
+	if len(groupAdd) > 0 {
+		if group != nil {
+			if _, err := group.Seek(0, io.SeekStart); err != nil {
+				return specs.User{}, "", err
+			}
+		}
+		gids, err := user.GetAdditionalGroups(groupAdd, readerOrNil(group))
+		if err != nil {
+			return specs.User{}, "", fmt.Errorf("--group-add: %w", err)
+		}
+		for _, g := range gids {
+			u.AdditionalGids = appendGid(u.AdditionalGids, uint32(g))
+		}
+	}
+	return u, eu.Home, nil
+}
+
+func appendGid(gids []uint32, g uint32) []uint32 {
+	for _, have := range gids {
+		if have == g {
+			return gids
+		}
+	}
+	return append(gids, g)
+}
+
+// readerOrNil keeps a nil *os.File from becoming a non-nil io.Reader.
+func readerOrNil(f *os.File) io.Reader {
+	if f == nil {
+		return nil
+	}
+	return f
+}
+
+// openInRoot opens p inside rootfs without following links out of it; a
+// missing file is (nil, nil).
+func openInRoot(rootfs, p string) (*os.File, error) {
+	full, err := securejoin.SecureJoin(rootfs, p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(full)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return f, err
+}
