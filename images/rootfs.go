@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
@@ -41,4 +42,20 @@ func (s *Store) Release(ctx context.Context, id string) error {
 		_, err := ss.db.GarbageCollect(ctx)
 		return err
 	})
+}
+
+// Snapshots lists the store's snapshots: the committed layers (by chain
+// ID) and the containers' rootfs snapshots (by container ID).
+func (s *Store) Snapshots(ctx context.Context) (layers, containers []string, err error) {
+	err = s.with(ctx, func(ctx context.Context, ss *session) error {
+		return ss.sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+			if id, ok := strings.CutPrefix(info.Name, containerKey("")); ok {
+				containers = append(containers, id)
+			} else {
+				layers = append(layers, info.Name)
+			}
+			return nil
+		})
+	})
+	return layers, containers, err
 }

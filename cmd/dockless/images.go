@@ -5,8 +5,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dockless/dockless/images"
 	"github.com/docker/go-units"
+	"github.com/dockless/dockless/images"
 	"github.com/urfave/cli/v2"
 )
 

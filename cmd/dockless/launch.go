@@ -199,7 +199,7 @@ func validName(n string) bool {
 func writeCIDFile(path, id string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, os.ErrExist) {
-		return usagef("container ID file found, make sure the other container isn't running or delete %s", path)
+		return usagef("Container ID file found, make sure the other container isn't running or delete %s", path)
 	}
 	if err != nil {
 		return usagef("--cidfile: %w", err)

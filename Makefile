@@ -1,0 +1,52 @@
+# dockless — the targets a newcomer can guess.
+# Everything runs as root on Debian: `make demo` and `make test` install the
+# packages they need first.
+
+GO      ?= go
+TAGS    ?= seccomp
+BIN     ?= bin/dockless
+PREFIX  ?= /usr/local
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GOFLAGS_BUILD = -tags '$(TAGS)' -ldflags '-X main.version=$(VERSION)'
+
+# Debian packages the build, the tests and the demo need.
+DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux
+
+.PHONY: all build deps test unit vet demo bench install clean
+
+all: build
+
+build:
+	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/dockless
+
+# deps installs the Debian packages that are missing (apt-get update once).
+deps:
+	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+vet:
+	@test -z "$$(gofmt -l cmd spec runtime images hack)" || { gofmt -l cmd spec runtime images hack; echo "gofmt needed"; exit 1; }
+	$(GO) vet -tags '$(TAGS)' ./...
+
+# test: every test, as root (the end-to-end tests run real containers).
+test: deps vet
+	CGO_ENABLED=1 $(GO) test -tags '$(TAGS)' -count=1 -timeout 30m ./...
+
+# unit: the tests that need neither root nor the network.
+unit:
+	$(GO) test -tags '$(TAGS)' -count=1 -short ./...
+
+demo: deps build
+	hack/demo.sh $(BIN)
+
+bench: deps build
+	$(GO) run ./hack/bench -dockless $(BIN)
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/dockless
+
+clean:
+	rm -rf bin

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dockless/dockless/hack/testimage"
+)
+
+func TestPull_ByTagAndByDigest(t *testing.T) {
+	e := newEnv(t)
+	out := e.mustRun("pull", busybox)
+	if !strings.Contains(out, "Digest: sha256:") || !strings.HasSuffix(out, busybox+"\n") {
+		t.Fatalf("pull output: %q", out)
+	}
+	digest := strings.Fields(out[strings.Index(out, "Digest: "):])[1]
+	byDigest := strings.TrimSuffix(busybox, ":latest") + "@" + digest
+	e.mustRun("pull", "-q", byDigest)
+	if out := e.mustRun("run", "--rm", byDigest, "echo", "by digest"); out != "by digest\n" {
+		t.Fatalf("run by digest: %q", out)
+	}
+	list := e.mustRun("images")
+	if !strings.HasPrefix(list, "REPOSITORY") || !strings.Contains(list, "IMAGE ID") || strings.Count(list, "\n") != 3 {
+		t.Fatalf("images lists the tag and the digest: %q", list)
+	}
+}
+
+func TestPull_MultiArchIndexAndZstd(t *testing.T) {
+	e := newEnv(t)
+	img, err := testimage.Busybox(testimage.Options{Compression: "zstd", Env: []string{"FLAVOUR=zstd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := testimage.Index(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := reg.PushIndex("test/multi:zstd", idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := e.mustRun("run", "--rm", ref, "sh", "-c", "echo $FLAVOUR; uname -m"); out != "zstd\nx86_64\n" {
+		t.Fatalf("amd64 entry of the index with zstd layers: %q", out)
+	}
+}
+
+func TestPull_ConcurrentPullsOfOneImageBothSucceed(t *testing.T) {
+	e := newEnv(t)
+	img, err := testimage.Busybox(testimage.Options{Env: []string{"UNIQUE=concurrent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := reg.Push("test/concurrent:1", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Reset()
+	var wg sync.WaitGroup
+	results := make([]result, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.run("pull", "-q", ref)
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("pull %d: %s", i, r)
+		}
+	}
+	for blob, n := range reg.BlobGets("test/concurrent") {
+		if n != 1 {
+			t.Errorf("blob %s fetched %d times; the store must share one download", blob, n)
+		}
+	}
+	if out := e.mustRun("run", "--rm", "--pull", "never", ref, "sh", "-c", "echo $UNIQUE"); out != "concurrent\n" {
+		t.Fatalf("run after concurrent pulls: %q", out)
+	}
+}
+
+func TestRmi_CollectsContentAndLayers(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	if blobs := countFiles(t, filepath.Join(e.root, "content", "blobs", "sha256")); blobs != 5 {
+		t.Fatalf("after pull: want manifest, config and 3 layers = 5 blobs, have %d", blobs)
+	}
+	out := e.mustRun("rmi", busybox)
+	if !strings.Contains(out, "Untagged: "+busybox) {
+		t.Fatalf("rmi output: %q", out)
+	}
+	if blobs := countFiles(t, filepath.Join(e.root, "content", "blobs", "sha256")); blobs != 0 {
+		t.Errorf("after rmi: %d blobs left", blobs)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(e.root, "snapshots", "snapshots", "*")); len(dirs) != 0 {
+		t.Errorf("after rmi: %d snapshots left", len(dirs))
+	}
+	if list := e.mustRun("images"); strings.Count(list, "\n") != 1 {
+		t.Errorf("images after rmi: %q", list)
+	}
+	r := e.run("rmi", busybox)
+	if r.code != 125 || !strings.Contains(r.stderr, "no such image") {
+		t.Errorf("rmi of a missing image: %s", r)
+	}
+}
+
+func TestRmi_ByIDKeepsLayersOfARunningContainer(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	id := strings.TrimSpace(e.mustRun("images", "-q"))
+	cid := e.cidfile("inuse")
+	done := make(chan result)
+	go func() { done <- e.run("run", "--rm", "--cidfile", cid, busybox, "sh", "-c", "sleep 1; cat /etc/passwd >/dev/null && echo alive") }()
+	waitForInit(t, cid)
+	e.mustRun("rmi", id)
+	if r := <-done; r.code != 0 || r.stdout != "alive\n" {
+		t.Fatalf("a running container keeps its layers through rmi: %s", r)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(e.root, "snapshots", "snapshots", "*")); len(dirs) != 0 {
+		t.Errorf("the layers are collected once the container is gone: %d left", len(dirs))
+	}
+}
+
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return len(entries)
+}

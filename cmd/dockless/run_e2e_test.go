@@ -1,0 +1,325 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dockless/dockless/hack/testimage"
+)
+
+func TestRun_ExitCodes(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		{"success is 0", []string{"true"}, 0, ""},
+		{"the container's status", []string{"sh", "-c", "exit 3"}, 3, ""},
+		{"a child killed by a signal is 128+N", []string{"sh", "-c", "sleep 10 & kill -9 $!; wait $!"}, 137, ""},
+		{"command not found is 127", []string{"no-such-command"}, 127, "executable file not found"},
+		{"not executable is 126", []string{"/etc/passwd"}, 126, "permission denied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.run(append([]string{"run", "--rm", busybox}, tc.args...)...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.err) {
+				t.Fatalf("want exit %d with %q, got %s", tc.code, tc.err, r)
+			}
+		})
+	}
+}
+
+func TestRun_InitKilledBySignalExits128PlusN(t *testing.T) {
+	e := newEnv(t)
+	cid := e.cidfile("kill")
+	cmd := exec.Command(binary, "--root", e.root, "--state", e.state, "run", "--rm", "--cidfile", cid, busybox, "sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := waitForInit(t, cid)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 137 {
+		t.Fatalf("want exit 137 after SIGKILL of the init, got %d (%v)", code, err)
+	}
+}
+
+// waitForInit reads the container ID from cid and returns the host pid of
+// the container's init, from its cgroup, once it runs the user's program
+// (not libcontainer's init stages).
+func waitForInit(t *testing.T, cid string) int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(cid); err == nil && len(b) == 64 {
+			if cg := findCgroup("dockless-" + string(b)[:12]); cg != "" {
+				procs, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+				var pid int
+				if _, err := fmt.Sscan(string(procs), &pid); err == nil && pid > 0 {
+					comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+					if c := strings.TrimSpace(string(comm)); c != "" && c != "dockless" && !strings.HasPrefix(c, "runc:") {
+						return pid
+					}
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("container did not start")
+	return 0
+}
+
+func TestRun_SignalsReachTheContainer(t *testing.T) {
+	e := newEnv(t)
+	cid := e.cidfile("sig")
+	cmd := exec.Command(binary, "--root", e.root, "--state", e.state, "run", "--rm", "--cidfile", cid, busybox,
+		"sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForInit(t, cid)
+	time.Sleep(300 * time.Millisecond) // let the trap be installed
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 42 {
+		t.Fatalf("want the trap's exit 42, got %d", code)
+	}
+}
+
+func TestRun_User(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"root by default", nil, "uid=0(root) gid=0(root)"},
+		{"numeric uid gets gid 0 when unknown", []string{"-u", "4242"}, "uid=4242 gid=0(root)"},
+		{"name with its groups from the image", []string{"-u", "alice"}, "uid=1000(alice) gid=100(users) groups=2000(research)"},
+		{"uid:gid", []string{"-u", "1000:2000"}, "uid=1000(alice) gid=2000(research)"},
+		{"group-add by number and name", []string{"-u", "4242:4242", "--group-add", "5000", "--group-add", "users"}, "uid=4242 gid=4242 groups=100(users),5000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"run", "--rm"}, tc.args...), busybox, "id")
+			if got := strings.TrimSpace(e.mustRun(args...)); got != tc.want {
+				t.Fatalf("id: want %q, got %q", tc.want, got)
+			}
+		})
+	}
+}
+
+func TestRun_Environment(t *testing.T) {
+	e := newEnv(t)
+	envFile := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(envFile, []byte("# comment\nFROM_FILE=file value\nOVERRIDDEN=file\nPASSED\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.runWith(func(c *exec.Cmd) { c.Env = append(os.Environ(), "PASSED=from host") },
+		"run", "--rm", "--env-file", envFile, "-e", "OVERRIDDEN=flag", "-e", "A=1,2", "-h", "box", busybox, "env")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	for _, want := range []string{"FROM_FILE=file value", "OVERRIDDEN=flag", "PASSED=from host", "A=1,2",
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "HOSTNAME=box"} {
+		if !strings.Contains(r.stdout, want+"\n") {
+			t.Errorf("env lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestRun_Workdir(t *testing.T) {
+	e := newEnv(t)
+	if got := strings.TrimSpace(e.mustRun("run", "--rm", busybox, "pwd")); got != "/" {
+		t.Errorf("default workdir: %q", got)
+	}
+	if got := strings.TrimSpace(e.mustRun("run", "--rm", "-w", "/new/dir", busybox, "pwd")); got != "/new/dir" {
+		t.Errorf("-w creates and enters the directory: %q", got)
+	}
+}
+
+func TestRun_ImageConfigIsHonoured(t *testing.T) {
+	e := newEnv(t)
+	img, err := testimage.Busybox(testimage.Options{
+		Entrypoint: []string{"echo", "entry"}, Cmd: []string{"default-cmd"},
+		Env: []string{"IMAGE_VAR=image"}, WorkingDir: "/home/alice", User: "alice",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := reg.Push("test/configured:1", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"entrypoint plus cmd", nil, "entry default-cmd"},
+		{"command replaces cmd", []string{"given"}, "entry given"},
+		{"--entrypoint drops the image cmd", []string{"--entrypoint", "sh", "-c", "echo $IMAGE_VAR $(pwd) $(id -un)"}, "image /home/alice alice"},
+		{"-u and -w override USER and WORKDIR", []string{"--entrypoint", "sh", "-u", "0", "-w", "/tmp", "-c", "echo $(pwd) $(id -u) $HOME"}, "/tmp 0 /root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var flags, cmd []string
+			// flags before the image, the rest after it
+			for i := 0; i < len(tc.args); i++ {
+				a := tc.args[i]
+				if a == "--entrypoint" || a == "-u" || a == "-w" {
+					flags = append(flags, a, tc.args[i+1])
+					i++
+					continue
+				}
+				cmd = append(cmd, a)
+			}
+			args := append(append(append([]string{"run", "--rm"}, flags...), ref), cmd...)
+			if got := strings.TrimSpace(e.mustRun(args...)); got != tc.want {
+				t.Fatalf("want %q, got %q", tc.want, got)
+			}
+		})
+	}
+}
+
+func TestRun_Volumes(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in"), []byte("from host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := e.mustRun("run", "--rm", "-v", dir+":/data", busybox, "sh", "-c", "cat /data/in; echo written > /data/out")
+	if out != "from host\n" {
+		t.Errorf("reading a volume: %q", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "out")); string(b) != "written\n" {
+		t.Errorf("writing a volume: %q", b)
+	}
+	for _, flags := range [][]string{{"-v", dir + ":/data:ro"}, {"--mount", "type=bind,source=" + dir + ",target=/data,readonly"}} {
+		r := e.run(append(append([]string{"run", "--rm"}, flags...), busybox, "touch", "/data/nope")...)
+		if r.code == 0 || !strings.Contains(r.stderr+r.stdout, "Read-only file system") {
+			t.Errorf("%v: write to a read-only volume must fail: %s", flags, r)
+		}
+	}
+}
+
+func TestRun_ReadOnlyRootfs(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("run", "--rm", "--read-only", busybox, "touch", "/x")
+	if r.code == 0 || !strings.Contains(r.stderr+r.stdout, "Read-only file system") {
+		t.Fatalf("--read-only: %s", r)
+	}
+	if out := e.mustRun("run", "--rm", "--read-only", busybox, "sh", "-c", "touch /dev/shm/x && echo shm-writable"); out != "shm-writable\n" {
+		t.Errorf("/dev/shm stays writable: %q", out)
+	}
+}
+
+func TestRun_WhiteoutsApplied(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("run", "--rm", busybox, "cat", "/etc/motd")
+	if r.code != 1 || !strings.Contains(r.stderr, "No such file") {
+		t.Fatalf("/etc/motd is deleted by a whiteout in the top layer: %s", r)
+	}
+}
+
+func TestRun_RootfsIsCopyOnWrite(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("run", "--rm", busybox, "sh", "-c", "echo changed > /etc/passwd; rm /bin/ls")
+	if out := e.mustRun("run", "--rm", busybox, "sh", "-c", "head -1 /etc/passwd; ls / >/dev/null && echo ls-ok"); out != "root:x:0:0:root:/root:/bin/sh\nls-ok\n" {
+		t.Fatalf("a container's changes must not reach the image or the next container: %q", out)
+	}
+}
+
+func TestRun_SecurityDefaults(t *testing.T) {
+	e := newEnv(t)
+	status := e.mustRun("run", "--rm", busybox, "cat", "/proc/self/status")
+	for _, want := range []string{"CapBnd:\t00000000a80425fb", "CapEff:\t00000000a80425fb", "Seccomp:\t2", "NoNewPrivs:\t0"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("default container: want %q in /proc/self/status", want)
+		}
+	}
+	status = e.mustRun("run", "--rm", "-u", "1000", "--cap-drop", "all", "--cap-add", "chown", "--cap-add", "CAP_KILL",
+		"--security-opt", "no-new-privileges", busybox, "cat", "/proc/self/status")
+	for _, want := range []string{"CapBnd:\t0000000000000021", "CapEff:\t0000000000000000", "NoNewPrivs:\t1"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("seed capabilities for a user: want %q in /proc/self/status:\n%s", want, status)
+		}
+	}
+	if out := e.mustRun("run", "--rm", "--security-opt", "seccomp=unconfined", busybox, "grep", "Seccomp:", "/proc/self/status"); !strings.Contains(out, "0") {
+		t.Errorf("seccomp=unconfined: %q", out)
+	}
+	r := e.run("run", "--rm", busybox, "cat", "/proc/kcore")
+	if r.code == 0 {
+		t.Errorf("/proc/kcore must be masked: %s", r)
+	}
+}
+
+func TestRun_Resources(t *testing.T) {
+	e := newEnv(t)
+	out := e.mustRun("run", "--rm", "-m", "64m", "--memory-swap", "-1", "--cpu-shares", "2",
+		"--ulimit", "nofile=1024:2048", "--shm-size", "16m", busybox, "sh", "-c",
+		"cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares; ulimit -n; ulimit -Hn; df -k /dev/shm | tail -1")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("unexpected output: %q", out)
+	}
+	for i, want := range []string{"67108864", "2", "1024", "2048"} {
+		if lines[i] != want {
+			t.Errorf("line %d: want %q, got %q", i, want, lines[i])
+		}
+	}
+	if !strings.Contains(lines[4], "16384") {
+		t.Errorf("/dev/shm size 16m: %q", lines[4])
+	}
+}
+
+func TestRun_NamesAndNetwork(t *testing.T) {
+	e := newEnv(t)
+	host, _ := os.Hostname()
+	if out := strings.TrimSpace(e.mustRun("run", "--rm", busybox, "hostname")); out != host {
+		t.Errorf("host network: hostname %q, want the node's %q", out, host)
+	}
+	out := e.mustRun("run", "--rm", "--network", "none", "-h", "node-7", "--add-host", "db:10.1.2.3", busybox,
+		"sh", "-c", "hostname; cat /etc/hostname; grep db /etc/hosts; cat /proc/net/dev | grep -c :")
+	if out != "node-7\nnode-7\n10.1.2.3\tdb\n1\n" {
+		t.Errorf("--network none -h --add-host: %q", out)
+	}
+}
+
+func TestRun_TTY(t *testing.T) {
+	e := newEnv(t)
+	out := e.mustRun("run", "--rm", "-t", busybox, "sh", "-c", "tty; echo $TERM")
+	if !strings.HasPrefix(out, "/dev/pts/0\r\nxterm") && !strings.HasPrefix(out, "/dev/pts/0\nxterm") {
+		t.Fatalf("-t gives a pty: %q", out)
+	}
+}
+
+func TestRun_NameConflictAndCIDFile(t *testing.T) {
+	e := newEnv(t)
+	cid := e.cidfile("conflict")
+	cmd := exec.Command(binary, "--root", e.root, "--state", e.state, "run", "--rm", "--name", "job_1", "--cidfile", cid, busybox, "sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := waitForInit(t, cid)
+	r := e.run("run", "--rm", "--name", "job_1", busybox, "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "already in use") {
+		t.Errorf("a second container with the same name: %s", r)
+	}
+	r = e.run("run", "--rm", "--cidfile", cid, busybox, "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "Container ID file found") {
+		t.Errorf("an existing cidfile: %s", r)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+}
