@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
@@ -15,7 +16,7 @@ import (
 // uid:gid; empty means root) and --group-add entries against the image's
 // /etc/passwd and /etc/group under rootfs, as docker does: a numeric uid
 // missing from passwd runs with gid 0; groups listing the user become
-// supplementary groups. It returns the identity and the home directory.
+// supplementary groups (sorted, so specs are deterministic). It returns the identity and the home directory.
 func ResolveUser(rootfs, userSpec string, groupAdd []string) (specs.User, string, error) {
 	passwd, err := openInRoot(rootfs, "/etc/passwd")
 	if err != nil {
@@ -54,6 +55,7 @@ func ResolveUser(rootfs, userSpec string, groupAdd []string) (specs.User, string
 			u.AdditionalGids = appendGid(u.AdditionalGids, uint32(g))
 		}
 	}
+	slices.Sort(u.AdditionalGids)
 	return u, eu.Home, nil
 }
 

@@ -114,7 +114,9 @@ func TestRmi_ByIDKeepsLayersOfARunningContainer(t *testing.T) {
 	id := strings.TrimSpace(e.mustRun("images", "-q"))
 	cid := e.cidfile("inuse")
 	done := make(chan result)
-	go func() { done <- e.run("run", "--rm", "--cidfile", cid, busybox, "sh", "-c", "sleep 1; cat /etc/passwd >/dev/null && echo alive") }()
+	go func() {
+		done <- e.run("run", "--rm", "--cidfile", cid, busybox, "sh", "-c", "sleep 1; cat /etc/passwd >/dev/null && echo alive")
+	}()
 	waitForInit(t, cid)
 	e.mustRun("rmi", id)
 	if r := <-done; r.code != 0 || r.stdout != "alive\n" {

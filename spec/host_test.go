@@ -1,0 +1,133 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// fakeDev makes a directory of character device nodes (needs root).
+func fakeDev(t *testing.T, nodes map[string]uint32) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mknod needs root")
+	}
+	dir := t.TempDir()
+	for name, minor := range nodes {
+		if err := unix.Mknod(filepath.Join(dir, name), unix.S_IFCHR|0o666, int(unix.Mkdev(195, minor))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestGPUs_SelectsOnlyWhatIsAsked(t *testing.T) {
+	dev := fakeDev(t, map[string]uint32{"nvidia0": 0, "nvidia1": 1, "nvidia2": 2, "nvidiactl": 255})
+	for _, tc := range []struct {
+		value  string
+		ids    []int
+		errMsg string
+	}{
+		{"all", []int{0, 1, 2}, ""},
+		{"2", []int{0, 1}, ""},
+		{"count=1", []int{0}, ""},
+		{`"device=2,0"`, []int{2, 0}, ""},
+		{"device=1,capabilities=compute", []int{1}, ""},
+		{"4", nil, "3 on this node"},
+		{"device=7", nil, "not on this node"},
+		{"sometimes", nil, "invalid --gpus"},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			devs, ids, err := GPUs(dev, tc.value)
+			if tc.errMsg != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errMsg) {
+					t.Fatalf("want error %q, got %v", tc.errMsg, err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(ids, tc.ids) {
+				t.Fatalf("want %v, got %v (%v)", tc.ids, ids, err)
+			}
+			if len(devs) != len(tc.ids)+1 || devs[len(devs)-1].Path != "/dev/nvidiactl" {
+				t.Fatalf("GPUs plus the control node: %+v", devs)
+			}
+		})
+	}
+	if _, _, err := GPUs(t.TempDir(), "all"); err == nil || !strings.Contains(err.Error(), "no NVIDIA GPU") {
+		t.Errorf("a node without GPUs: %v", err)
+	}
+}
+
+func TestParseDevice_DockerForms(t *testing.T) {
+	dev := fakeDev(t, map[string]uint32{"uverbs0": 192})
+	host := filepath.Join(dev, "uverbs0")
+	for _, tc := range []struct {
+		arg, path, perms string
+	}{
+		{host, host, "rwm"},
+		{host + ":/dev/infiniband/uverbs0", "/dev/infiniband/uverbs0", "rwm"},
+		{host + ":r", host, "r"},
+		{host + ":/dev/x:rw", "/dev/x", "rw"},
+	} {
+		d, err := ParseDevice(tc.arg)
+		if err != nil || d.Path != tc.path || d.Permissions != tc.perms || d.Type != "c" || d.Major != 195 || d.Minor != 192 {
+			t.Errorf("%s: got %+v (%v)", tc.arg, d, err)
+		}
+	}
+	for _, bad := range []string{host + ":/dev/x:rwx", "relative", filepath.Join(dev, "missing"), dev} {
+		if _, err := ParseDevice(bad); err == nil {
+			t.Errorf("%s must be refused", bad)
+		}
+	}
+	s, _ := New(WithDevices([]Device{{Path: "/dev/x", Type: "c", Major: 1, Minor: 2, Permissions: "rw", FileMode: 0o660}}))
+	rules := s.Linux.Resources.Devices
+	if len(s.Linux.Devices) != 1 || len(rules) != 2 || !rules[1].Allow || rules[1].Access != "rw" {
+		t.Errorf("device node and cgroup rule: %+v %+v", s.Linux.Devices, rules)
+	}
+}
+
+func TestResolveUser_AgainstTheImage(t *testing.T) {
+	root := t.TempDir()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	must(os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\n"), 0o644))
+	must(os.WriteFile(filepath.Join(root, "etc/group"), []byte("users:x:100:\nlab:x:2000:alice\n"), 0o644))
+	for _, tc := range []struct {
+		spec     string
+		groupAdd []string
+		want     specs.User
+		home     string
+	}{
+		{"", nil, specs.User{}, "/root"},
+		{"alice", nil, specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{2000}}, "/home/alice"},
+		{"1000:2000", []string{"lab", "3000"}, specs.User{UID: 1000, GID: 2000, AdditionalGids: []uint32{2000, 3000}}, "/home/alice"},
+		{"5000", nil, specs.User{UID: 5000}, "/"},
+	} {
+		u, home, err := ResolveUser(root, tc.spec, tc.groupAdd)
+		if err != nil || !reflect.DeepEqual(u, tc.want) || home != tc.home {
+			t.Errorf("%q %v: got %+v %q (%v)", tc.spec, tc.groupAdd, u, home, err)
+		}
+	}
+	if _, _, err := ResolveUser(root, "bob", nil); err == nil {
+		t.Error("an unknown user name must be refused")
+	}
+	// An image whose /etc/passwd links to a host file is read inside the
+	// rootfs: the host's users stay invisible.
+	hostFile := filepath.Join(t.TempDir(), "passwd")
+	must(os.WriteFile(hostFile, []byte("mallory:x:7:7::/h:/bin/sh\n"), 0o644))
+	evil := t.TempDir()
+	must(os.MkdirAll(filepath.Join(evil, "etc"), 0o755))
+	must(os.Symlink(hostFile, filepath.Join(evil, "etc/passwd")))
+	if u, _, err := ResolveUser(evil, "mallory", nil); err == nil {
+		t.Errorf("a passwd symlink escaping the rootfs was followed to the host: %+v", u)
+	}
+}

@@ -1,0 +1,253 @@
+package spec
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestArgs_FollowDockerRules(t *testing.T) {
+	img := ocispec.ImageConfig{Entrypoint: []string{"/ep"}, Cmd: []string{"default"}}
+	for _, tc := range []struct {
+		name   string
+		img    ocispec.ImageConfig
+		ep     []string
+		epSet  bool
+		cmd    []string
+		want   []string
+		errMsg string
+	}{
+		{"entrypoint and cmd of the image", img, nil, false, nil, []string{"/ep", "default"}, ""},
+		{"command replaces cmd", img, nil, false, []string{"x", "y"}, []string{"/ep", "x", "y"}, ""},
+		{"entrypoint flag drops image cmd", img, []string{"/bin/sh"}, true, nil, []string{"/bin/sh"}, ""},
+		{"empty entrypoint flag clears both", img, nil, true, []string{"ls"}, []string{"ls"}, ""},
+		{"nothing to run", ocispec.ImageConfig{}, nil, false, nil, nil, "no command specified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Args(tc.img, tc.ep, tc.epSet, tc.cmd)
+			if tc.errMsg != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errMsg) {
+					t.Fatalf("want error %q, got %v", tc.errMsg, err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("want %v, got %v (%v)", tc.want, got, err)
+			}
+		})
+	}
+}
+
+func TestWithEnv_OverridesInPlaceAndAppends(t *testing.T) {
+	s, err := New(WithEnv([]string{"A=1", "PATH=/image"}), WithEnv([]string{"A=2", "B=3"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"PATH=/image", "A=2", "B=3"}
+	if !reflect.DeepEqual(s.Process.Env, want) {
+		t.Fatalf("want %v, got %v", want, s.Process.Env)
+	}
+	if _, err := New(WithEnv([]string{"NOVALUE"})); err == nil {
+		t.Fatal("an entry without = must be refused")
+	}
+}
+
+func TestWithUser_DefaultsHomeButKeepsImageHome(t *testing.T) {
+	s, _ := New(WithUser(specs.User{UID: 1000, GID: 100}, "/home/alice"))
+	if !slices.Contains(s.Process.Env, "HOME=/home/alice") {
+		t.Errorf("HOME from passwd: %v", s.Process.Env)
+	}
+	s, _ = New(WithEnv([]string{"HOME=/custom"}), WithUser(specs.User{}, "/root"))
+	if !slices.Contains(s.Process.Env, "HOME=/custom") || slices.Contains(s.Process.Env, "HOME=/root") {
+		t.Errorf("an explicit HOME wins: %v", s.Process.Env)
+	}
+}
+
+func TestCapabilities_DockerAddDropRules(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		add, drop []string
+		want      []string
+	}{
+		{"defaults unchanged", nil, nil, DefaultCapabilities},
+		{"seed: drop all, add five", []string{"chown", "kill", "setpcap", "IPC_LOCK", "CAP_SYS_NICE"}, []string{"all"},
+			[]string{"CAP_CHOWN", "CAP_KILL", "CAP_SETPCAP", "CAP_IPC_LOCK", "CAP_SYS_NICE"}},
+		{"drop one", nil, []string{"NET_RAW"}, without(DefaultCapabilities, "CAP_NET_RAW")},
+		{"drop all only", nil, []string{"ALL"}, []string{}},
+		{"add existing is no duplicate", []string{"chown"}, nil, DefaultCapabilities},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Capabilities(DefaultCapabilities, tc.add, tc.drop)
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("want %v, got %v (%v)", tc.want, got, err)
+			}
+		})
+	}
+	all, _ := Capabilities(DefaultCapabilities, []string{"ALL"}, []string{"SYS_ADMIN"})
+	if len(all) != len(AllCapabilities())-1 || slices.Contains(all, "CAP_SYS_ADMIN") {
+		t.Errorf("add ALL minus drop: %v", all)
+	}
+	if _, err := Capabilities(nil, []string{"WIZARDRY"}, nil); err == nil {
+		t.Error("unknown capability must be refused")
+	}
+}
+
+func without(in []string, drop string) []string {
+	var out []string
+	for _, c := range in {
+		if c != drop {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestWithCapabilities_RootUserAndAmbient(t *testing.T) {
+	caps := []string{"CAP_CHOWN"}
+	for _, tc := range []struct {
+		name    string
+		uid     uint32
+		ambient bool
+		want    specs.LinuxCapabilities
+	}{
+		{"root gets them effective", 0, false, specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}},
+		{"a user gets only the bounding set, as docker", 1000, false, specs.LinuxCapabilities{Bounding: caps}},
+		{"ambient makes them effective for a user", 1000, true, specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps, Inheritable: caps, Ambient: caps}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(WithUser(specs.User{UID: tc.uid}, ""), WithCapabilities(caps, tc.ambient))
+			if err != nil || !reflect.DeepEqual(*s.Process.Capabilities, tc.want) {
+				t.Fatalf("want %+v, got %+v", tc.want, s.Process.Capabilities)
+			}
+		})
+	}
+}
+
+func TestWithMemory_DockerSwapRules(t *testing.T) {
+	const m = 64 << 20
+	for _, tc := range []struct {
+		name        string
+		limit, swap int64
+		wantSwap    int64
+		errMsg      string
+	}{
+		{"swap defaults to twice the limit", m, 0, 2 * m, ""},
+		{"-1 is unlimited swap", m, -1, -1, ""},
+		{"explicit swap", m, 2 * m, 2 * m, ""},
+		{"swap below memory", m, m / 2, 0, "larger than memory"},
+		{"swap without memory", 0, m, 0, "needs --memory"},
+		{"below docker's minimum", 1 << 20, 0, 0, "minimum memory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(WithMemory(tc.limit, tc.swap))
+			if tc.errMsg != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errMsg) {
+					t.Fatalf("want error %q, got %v", tc.errMsg, err)
+				}
+				return
+			}
+			if err != nil || *s.Linux.Resources.Memory.Limit != tc.limit || *s.Linux.Resources.Memory.Swap != tc.wantSwap {
+				t.Fatalf("got %+v (%v)", s.Linux.Resources.Memory, err)
+			}
+		})
+	}
+}
+
+func TestDefault_MatchesDockerPlainRun(t *testing.T) {
+	s := Default()
+	var dests []string
+	for _, m := range s.Mounts {
+		dests = append(dests, m.Destination)
+	}
+	if want := []string{"/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm"}; !reflect.DeepEqual(dests, want) {
+		t.Errorf("mounts %v, want %v", dests, want)
+	}
+	if !slices.Contains(s.Linux.MaskedPaths, "/proc/kcore") || !slices.Contains(s.Linux.ReadonlyPaths, "/proc/sys") {
+		t.Error("masked and read-only paths missing")
+	}
+	if len(s.Process.Capabilities.Bounding) != 14 {
+		t.Errorf("docker's 14 default capabilities, got %d", len(s.Process.Capabilities.Bounding))
+	}
+}
+
+func TestWithBinds_ReplaceAndValidate(t *testing.T) {
+	s, err := New(WithBinds([]Bind{{Source: "/host/shm", Destination: "/dev/shm/"}, {Source: "/d", Destination: "/data", ReadOnly: true}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shm, data specs.Mount
+	n := 0
+	for _, m := range s.Mounts {
+		switch m.Destination {
+		case "/dev/shm":
+			shm, n = m, n+1
+		case "/data":
+			data = m
+		}
+	}
+	if n != 1 || shm.Type != "bind" || shm.Source != "/host/shm" {
+		t.Errorf("a bind replaces the default /dev/shm: %+v", shm)
+	}
+	if !reflect.DeepEqual(data.Options, []string{"rbind", "rprivate", "ro"}) {
+		t.Errorf("read-only bind options: %v", data.Options)
+	}
+	for _, bad := range []string{"relative", "/"} {
+		if _, err := New(WithBinds([]Bind{{Source: "/x", Destination: bad}})); err == nil {
+			t.Errorf("destination %q must be refused", bad)
+		}
+	}
+}
+
+func TestNamespaces_HostNetworkAndIPC(t *testing.T) {
+	has := func(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type == t {
+				return true
+			}
+		}
+		return false
+	}
+	s, _ := New(WithNetwork("host"), WithIPC("host"))
+	if has(s, specs.NetworkNamespace) || has(s, specs.IPCNamespace) || !has(s, specs.PIDNamespace) {
+		t.Errorf("host network and IPC: %+v", s.Linux.Namespaces)
+	}
+	s, _ = New(WithNetwork("none"))
+	if !has(s, specs.NetworkNamespace) {
+		t.Error("--network none keeps a private namespace")
+	}
+	if _, err := New(WithNetwork("bridge")); err == nil {
+		t.Error("bridge is not implemented and must be refused")
+	}
+}
+
+func TestSELinuxLabel_FromDockerParts(t *testing.T) {
+	l, err := SELinuxLabel([]string{"user:user_u", "role:user_r", "type:user_t", "level:s0"})
+	if err != nil || l != "user_u:user_r:user_t:s0" {
+		t.Fatalf("seed label: %q %v", l, err)
+	}
+	if l, _ := SELinuxLabel([]string{"type:spc_t"}); l != "system_u:system_r:spc_t:s0" {
+		t.Errorf("defaults fill the rest: %q", l)
+	}
+	if _, err := SELinuxLabel([]string{"colour:blue"}); err == nil {
+		t.Error("unknown part must be refused")
+	}
+	s, _ := New(WithSELinuxLabel("user_u:user_r:user_t:s0", false))
+	if s.Process.SelinuxLabel != "" {
+		t.Error("label applied only where SELinux is enabled")
+	}
+}
+
+func TestWithSeccomp_DefaultDependsOnCapabilities(t *testing.T) {
+	s, err := New(WithSeccomp(""))
+	if err != nil || s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno {
+		t.Fatalf("docker's default profile: %v", err)
+	}
+	s, _ = New(WithSeccomp("unconfined"))
+	if s.Linux.Seccomp != nil {
+		t.Error("unconfined has no profile")
+	}
+}
