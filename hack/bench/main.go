@@ -1,0 +1,161 @@
+// Command bench measures container start-to-exit time of dockless side by
+// side with the OCI runtimes installed on the node (runc, crun), all on the
+// same busybox image, and prints medians and ratios. It serves the image
+// from a registry on 127.0.0.1 and pulls it once first, so dockless's runs
+// are cache hits; runc and crun get an equivalent prepared bundle.
+//
+// Usage: go run ./hack/bench -dockless bin/dockless [-n 30]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/dockless/dockless/hack/testimage"
+)
+
+func main() {
+	dockless := flag.String("dockless", "bin/dockless", "dockless binary")
+	n := flag.Int("n", 30, "runs per runtime")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		log.Fatal("bench: run as root")
+	}
+	bin, err := filepath.Abs(*dockless)
+	if err != nil {
+		log.Fatal(err)
+	}
+	work, err := os.MkdirTemp("", "dockless-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+
+	reg, err := testimage.StartRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer reg.Close()
+	img, err := testimage.Busybox(testimage.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ref, err := reg.Push("bench/busybox:latest", img)
+	if err != nil {
+		log.Fatal(err)
+	}
+	base := []string{"--root", filepath.Join(work, "store"), "--state", filepath.Join(work, "state")}
+	if out, err := exec.Command(bin, append(base, "pull", "-q", ref)...).CombinedOutput(); err != nil {
+		log.Fatalf("pull: %v\n%s", err, out)
+	}
+	bundle, err := prepareBundle(work)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	type row struct {
+		name   string
+		median time.Duration
+	}
+	var rows []row
+	d, err := median(*n, func(int) *exec.Cmd {
+		return exec.Command(bin, append(base, "run", "--rm", "-q", ref, "true")...)
+	})
+	if err != nil {
+		log.Fatalf("dockless: %v", err)
+	}
+	rows = append(rows, row{"dockless run --rm IMG true", d})
+	for _, rt := range []string{"runc", "crun"} {
+		path, err := exec.LookPath(rt)
+		if err != nil {
+			fmt.Printf("%-30s not installed\n", rt)
+			continue
+		}
+		d, err := median(*n, func(i int) *exec.Cmd {
+			return exec.Command(path, "--root", filepath.Join(work, rt+"-state"), "run", "--bundle", bundle, fmt.Sprintf("bench-%s-%d", rt, i))
+		})
+		if err != nil {
+			fmt.Printf("%-30s failed: %v\n", rt+" run (bundle)", err)
+			continue
+		}
+		rows = append(rows, row{rt + " run (prepared bundle)", d})
+	}
+	fmt.Printf("\nmedian wall time of %d runs, busybox `true`, image cached\n", *n)
+	fmt.Printf("%-32s %12s %10s\n", "command", "median", "ratio")
+	for _, r := range rows {
+		fmt.Printf("%-32s %12s %9.2fx\n", r.name, r.median.Round(time.Microsecond), float64(rows[0].median)/float64(r.median))
+	}
+	fmt.Println("ratio = dockless median / this runtime's median (dockless includes the image lookup, the snapshot and the rootfs mount)")
+}
+
+// median runs each command n times (after one warm-up) and returns the
+// median wall time.
+func median(n int, cmd func(int) *exec.Cmd) (time.Duration, error) {
+	if out, err := cmd(-1).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("%v: %s", err, out)
+	}
+	times := make([]time.Duration, n)
+	for i := range times {
+		c := cmd(i)
+		start := time.Now()
+		if out, err := c.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("%v: %s", err, out)
+		}
+		times[i] = time.Since(start)
+	}
+	slices.Sort(times)
+	return times[n/2], nil
+}
+
+// prepareBundle makes an OCI bundle whose rootfs is the host's busybox and
+// whose config is `runc spec`'s default running `true`.
+func prepareBundle(work string) (string, error) {
+	bundle := filepath.Join(work, "bundle")
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755); err != nil {
+		return "", err
+	}
+	bb, err := os.ReadFile(testimage.BusyboxPath)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), bb, 0o755); err != nil {
+		return "", err
+	}
+	for _, a := range []string{"sh", "true"} {
+		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", a)); err != nil {
+			return "", err
+		}
+	}
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		return "", fmt.Errorf("runc is needed to write the bundle's config: %w", err)
+	}
+	if out, err := exec.Command(runc, "spec", "--bundle", bundle).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("runc spec: %v: %s", err, out)
+	}
+	p := filepath.Join(bundle, "config.json")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return "", err
+	}
+	proc := cfg["process"].(map[string]any)
+	proc["args"] = []string{"/bin/true"}
+	proc["terminal"] = false
+	out, err := json.MarshalIndent(cfg, "", "\t")
+	if err != nil {
+		return "", err
+	}
+	return bundle, os.WriteFile(p, out, 0o644)
+}
