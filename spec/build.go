@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"path"
+
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -14,7 +16,11 @@ func Build(req *Request, img ocispec.ImageConfig) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	caps, err := Capabilities(DefaultCapabilities, req.CapAdd, req.CapDrop)
+	base := req.CapBase
+	if base == nil {
+		base = DefaultCapabilities
+	}
+	caps, err := Capabilities(base, req.CapAdd, req.CapDrop)
 	if err != nil {
 		return nil, err
 	}
@@ -27,6 +33,7 @@ func Build(req *Request, img ocispec.ImageConfig) (*specs.Spec, error) {
 		WithArgs(args),
 		WithEnv(img.Env),
 		WithEnv(req.Env),
+		WithPathAppend(req.PathAppend),
 		WithHostname(req.Hostname),
 		WithUser(req.User, req.Home),
 		WithCwd(workdir),
@@ -45,7 +52,7 @@ func Build(req *Request, img ocispec.ImageConfig) (*specs.Spec, error) {
 		WithRlimits(req.Rlimits),
 		WithMemory(req.Memory, req.MemorySwap),
 		WithCPUShares(req.CPUShares),
-		WithCgroupsPath(req.CgroupsPath),
+		WithCgroupsPath(cgroupsPath(req)),
 	)
 }
 
@@ -56,4 +63,13 @@ func cgroupNamespace(private bool) Opt {
 		return func(*specs.Spec) error { return nil }
 	}
 	return WithoutNamespace(specs.CgroupNamespace)
+}
+
+// cgroupsPath puts the container below CgroupParent when one is given,
+// else below dockless's own cgroup (a relative path).
+func cgroupsPath(req *Request) string {
+	if req.CgroupParent != "" && req.CgroupsPath != "" {
+		return path.Join(req.CgroupParent, path.Base(req.CgroupsPath))
+	}
+	return req.CgroupsPath
 }

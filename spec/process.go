@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -134,6 +135,35 @@ func WithRlimits(limits []specs.POSIXRlimit) Opt {
 			}
 			p.Rlimits = append(p.Rlimits, l)
 		}
+		return nil
+	}
+}
+
+// WithPathAppend appends dirs to PATH (setting PATH from DefaultPath when
+// unset), skipping those already in it.
+func WithPathAppend(dirs []string) Opt {
+	return func(s *specs.Spec) error {
+		if len(dirs) == 0 {
+			return nil
+		}
+		p := setProcess(s)
+		idx := -1
+		for i, e := range p.Env {
+			if strings.HasPrefix(e, "PATH=") {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			p.Env = append(p.Env, "PATH="+DefaultPath)
+			idx = len(p.Env) - 1
+		}
+		parts := strings.Split(strings.TrimPrefix(p.Env[idx], "PATH="), ":")
+		for _, d := range dirs {
+			if d != "" && !slices.Contains(parts, d) {
+				parts = append(parts, d)
+			}
+		}
+		p.Env[idx] = "PATH=" + strings.Join(parts, ":")
 		return nil
 	}
 }

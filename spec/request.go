@@ -27,10 +27,16 @@ type Request struct {
 	// once the rootfs is mounted.
 	User specs.User
 	Home string
+	// FixedUser means User and Home are decided by the front end (the LSF
+	// job user) and the image's passwd is not consulted.
+	FixedUser bool
 
 	// Env holds KEY=VALUE pairs (env files first, then -e), applied over the
 	// image's ENV.
 	Env []string
+	// PathAppend are directories appended to the final PATH (after the
+	// image's ENV and the request's Env), e.g. LSF's bin directory.
+	PathAppend []string
 	// Workdir overrides the image WORKDIR when non-empty.
 	Workdir string
 	// Hostname is the container's host name (UTS namespace).
@@ -62,6 +68,9 @@ type Request struct {
 	// CPUShares is docker's --cpu-shares (0: unset).
 	CPUShares uint64
 
+	// CapBase is the capability set CapAdd and CapDrop apply to; nil means
+	// docker's default set. The site policy sets it for job containers.
+	CapBase []string
 	// CapAdd and CapDrop follow docker's --cap-add / --cap-drop ("ALL" allowed).
 	CapAdd, CapDrop []string
 	// AmbientCapabilities makes the capabilities effective for a non-root
@@ -87,6 +96,10 @@ type Request struct {
 	EtcDir string
 	// CgroupsPath is the container's cgroup (relative: below dockless's own).
 	CgroupsPath string
+	// CgroupParent is an absolute cgroup to create the container below
+	// instead of dockless's own (docker's --cgroup-parent,
+	// LSF_DOCKER_CGROUP); trusted callers only.
+	CgroupParent string
 }
 
 // Bind is one bind mount from the host into the container.

@@ -27,7 +27,7 @@ func TestRun_BadInputIsOneLineAnd125(t *testing.T) {
 		{"memory too small", []string{"run", "--rm", "-m", "1m", busybox, "true"}, "minimum memory limit"},
 		{"swap below memory", []string{"run", "--rm", "-m", "64m", "--memory-swap", "32m", busybox, "true"}, "memoryswap limit should be larger"},
 		{"missing env file", []string{"run", "--rm", "--env-file", filepath.Join(envDir, "missing"), busybox, "true"}, "--env-file"},
-		{"missing volume source", []string{"run", "--rm", "-v", "/no/such/dir:/data", busybox, "true"}, "volume source /no/such/dir"},
+		{"missing volume source", []string{"run", "--rm", "-v", "/no/such/dir:/data", busybox, "true"}, "volume /no/such/dir: does not exist"},
 		{"named volume", []string{"run", "--rm", "-v", "data:/data", busybox, "true"}, "named volumes are not supported"},
 		{"unknown flag", []string{"run", "--rm", "--frobnicate", busybox, "true"}, "flag provided but not defined"},
 		{"unknown capability", []string{"run", "--rm", "--cap-add", "SYS_WIZARD", busybox, "true"}, "unknown capability"},

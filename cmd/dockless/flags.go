@@ -8,24 +8,21 @@ import (
 	"strings"
 
 	"github.com/docker/go-units"
+	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/selinux/go-selinux"
 )
 
-// environment merges --env-file files (in order) and then -e entries; a
-// bare KEY takes its value from dockless's environment, as docker does.
-func environment(files, env []string) ([]string, error) {
+// environment merges --env-file files (in order, read with the caller's
+// rights) and then -e entries; a bare KEY takes its value from dockless's
+// environment, as docker does.
+func environment(caller *policy.Caller, files, env []string) ([]string, error) {
 	var out []string
 	for _, f := range files {
-		fh, err := os.Open(f)
+		vars, err := readEnvFile(caller, f, os.LookupEnv)
 		if err != nil {
-			return nil, usagef("--env-file %s: %w", f, err)
-		}
-		vars, err := spec.ParseEnvFile(fh, os.LookupEnv)
-		fh.Close()
-		if err != nil {
-			return nil, usagef("--env-file %s: %w", f, err)
+			return nil, err
 		}
 		out = append(out, vars...)
 	}
@@ -46,9 +43,9 @@ func environment(files, env []string) ([]string, error) {
 	return out, nil
 }
 
-// binds parses -v SRC:DST[:OPTS] and --mount type=bind,... into checked
-// bind mounts. Sources must be absolute, existing host paths; named volumes
-// are not supported.
+// binds parses -v SRC:DST[:OPTS] and --mount type=bind,... into bind
+// mounts. Sources must be absolute host paths; named volumes are not
+// supported. The sources are checked and opened by openSources.
 func binds(volumes, mounts []string) ([]spec.Bind, error) {
 	var out []spec.Bind
 	for _, v := range volumes {
@@ -77,20 +74,56 @@ func binds(volumes, mounts []string) ([]spec.Bind, error) {
 		}
 		out = append(out, b)
 	}
-	for i, b := range out {
+	for _, b := range out {
 		if !filepath.IsAbs(b.Source) {
 			return nil, usagef("invalid volume source %q: named volumes are not supported, give an absolute host path", b.Source)
 		}
 		if !filepath.IsAbs(b.Destination) {
 			return nil, usagef("invalid volume destination %q: must be an absolute path", b.Destination)
 		}
-		src, err := filepath.EvalSymlinks(b.Source)
-		if err != nil {
-			return nil, usagef("volume source %s: %w", b.Source, err)
-		}
-		out[i].Source = src
 	}
 	return out, nil
+}
+
+// readEnvFile reads a docker env file with the caller's rights.
+func readEnvFile(caller *policy.Caller, path string, lookup func(string) (string, bool)) ([]string, error) {
+	f, err := policy.OpenFile(caller, "--env-file", path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	defer f.Close()
+	vars, err := spec.ParseEnvFile(f, lookup)
+	if err != nil {
+		return nil, usagef("--env-file %s: %w", path, err)
+	}
+	return vars, nil
+}
+
+// openSources checks every bind source of req with the caller's rights
+// (and, for callers who are not trusted, the [volumes] rules) and opens
+// it. The caller closes the returned handles.
+func openSources(n *node, mounts []spec.Bind, what string) (map[string]*os.File, error) {
+	var prefixes []string
+	dirsOnly := false
+	if !n.policy.Trusted(n.caller) {
+		prefixes, dirsOnly = n.policy.Volumes.AllowedPrefixes, n.policy.Volumes.DirectoriesOnly
+	}
+	handles := map[string]*os.File{}
+	for _, m := range mounts {
+		src, err := policy.OpenSource(n.caller, what, m.Source, prefixes, dirsOnly)
+		if err != nil {
+			closeAll(handles)
+			return nil, usageError{err}
+		}
+		handles[filepath.Clean(m.Destination)] = src.File
+	}
+	return handles, nil
+}
+
+func closeAll(handles map[string]*os.File) {
+	for _, f := range handles {
+		f.Close()
+	}
 }
 
 func parseMount(m string) (spec.Bind, error) {
@@ -213,21 +246,13 @@ func resources(req *spec.Request, memory, swap string, shares int64, shm string)
 func ulimits(in []string) ([]specs.POSIXRlimit, error) {
 	var out []specs.POSIXRlimit
 	for _, u := range in {
-		ul, err := units.ParseUlimit(u)
+		r, err := spec.ParseUlimit(u)
 		if err != nil {
-			return nil, usagef("invalid --ulimit %q: %w", u, err)
+			return nil, usageError{err}
 		}
-		out = append(out, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(ul.Name), Soft: rlim(ul.Soft), Hard: rlim(ul.Hard)})
+		out = append(out, r)
 	}
 	return out, nil
-}
-
-// rlim maps docker's -1 to RLIM_INFINITY.
-func rlim(v int64) uint64 {
-	if v < 0 {
-		return ^uint64(0)
-	}
-	return uint64(v)
 }
 
 func devices(in []string) ([]spec.Device, error) {

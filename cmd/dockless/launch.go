@@ -11,31 +11,49 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
 	"github.com/dockless/dockless/spec"
+	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
 
 // launchOptions are the parts of a run that are not the container itself.
 type launchOptions struct {
-	Name    string
-	CIDFile string
+	Name string
+	// CIDFile is a caller-named file created as the caller; StateCIDFile
+	// is one dockless keeps in its state directory (LSF jobs).
+	CIDFile      string
+	StateCIDFile bool
 	// Pull is docker's --pull: always, missing or never.
 	Pull  string
 	Quiet bool
+	// Handles are the checked, opened sources of req.Mounts, by
+	// destination: the launcher mounts these and never looks the source
+	// path up again.
+	Handles map[string]*os.File
+	// Etc are generated files bound read-only at /etc/<name> (passwd, group).
+	Etc map[string][]byte
+	// SpecOnly receives the config.json instead of running anything.
+	SpecOnly io.Writer
 }
 
 // launch runs req in the foreground and returns the container's exit
 // status. Whatever happens, it leaves no mount, snapshot, state directory
 // or name reservation behind.
 func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime.IO) (int, error) {
-	stateDir := c.String("state")
-	st := store(c)
+	n := nodeOf(c)
+	if err := n.policy.Check(req, n.caller); err != nil {
+		return -1, err
+	}
+	st := images.NewStore(n.root)
 	// Until the container runs, SIGINT/SIGTERM cancel the setup and the
 	// deferred cleanups run; from then on runtime.Run forwards them.
 	ctx, stopSetupSignals := signal.NotifyContext(c.Context, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
@@ -45,6 +63,7 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 	if opts.Quiet {
 		progress = nil
 	}
+	n.log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)
 	img, err := ensureImage(ctx, st, req.Image, opts.Pull, progress)
 	if err != nil {
 		return -1, err
@@ -58,24 +77,39 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 	if name == "" {
 		name = id[:12]
 	}
-	release, err := reserveName(stateDir, name, id)
+	dir := filepath.Join(n.state, "containers", id)
+	rootfs := filepath.Join(dir, "rootfs")
+	req.Rootfs, req.EtcDir = rootfs, dir
+	req.CgroupsPath = "dockless-" + id[:12]
+	if req.Hostname == "" {
+		req.Hostname = defaultHostname(req.Network, id)
+	}
+	if opts.SpecOnly != nil {
+		s, err := finishSpec(req, img, opts, dir, nil)
+		if err != nil {
+			return -1, err
+		}
+		return 0, writeJSONTo(opts.SpecOnly, s)
+	}
+
+	release, err := reserveName(n.state, name, id)
 	if err != nil {
 		return -1, err
 	}
 	defer release()
-	if opts.CIDFile != "" {
-		if err := writeCIDFile(opts.CIDFile, id); err != nil {
-			return -1, err
-		}
+	if err := writeCIDFile(n, opts, name, id); err != nil {
+		return -1, err
+	}
+	if opts.StateCIDFile {
+		defer os.Remove(stateCIDFile(n, name))
 	}
 
-	dir := filepath.Join(stateDir, "containers", id)
-	rootfs := filepath.Join(dir, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return -1, fmt.Errorf("creating state directory: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer removeState(dir)
 
+	n.log.Debugf("preparing the rootfs snapshot of %s", id)
 	mounts, err := st.Prepare(ctx, id, img)
 	if err != nil {
 		return -1, err
@@ -88,38 +122,62 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 	if err := mount.All(mounts, rootfs); err != nil {
 		return -1, fmt.Errorf("mounting rootfs: %w", err)
 	}
-	defer func() {
-		if err := mount.UnmountAll(rootfs, unix.MNT_DETACH); err != nil {
-			fmt.Fprintf(os.Stderr, "dockless: unmounting %s: %v\n", rootfs, err)
-		}
-	}()
+	defer unmount(rootfs)
 
-	if req.UserSpec == "" {
-		req.UserSpec = img.Config.Config.User
+	if !req.FixedUser {
+		if req.UserSpec == "" {
+			req.UserSpec = img.Config.Config.User
+		}
+		if req.User, req.Home, err = spec.ResolveUser(rootfs, req.UserSpec, req.GroupAdd); err != nil {
+			return -1, err
+		}
 	}
-	if req.User, req.Home, err = spec.ResolveUser(rootfs, req.UserSpec, req.GroupAdd); err != nil {
+	if err := n.policy.CheckUser(req.User, n.caller); err != nil {
 		return -1, err
 	}
-	if req.Hostname == "" {
-		req.Hostname = defaultHostname(req.Network, id)
-	}
-	if err := writeEtcFiles(dir, req); err != nil {
+	if err := writeEtcFiles(dir, req, opts.Etc); err != nil {
 		return -1, err
 	}
-	req.Rootfs, req.EtcDir = rootfs, dir
-	req.CgroupsPath = "dockless-" + id[:12]
-	s, err := spec.Build(req, img.Config.Config)
+	staged, err := stageHandles(dir, opts.Handles)
+	defer unstage(staged)
 	if err != nil {
 		return -1, err
 	}
-	if err := writeJSON(filepath.Join(dir, "config.json"), s); err != nil {
+	s, err := finishSpec(req, img, opts, dir, staged)
+	if err != nil {
 		return -1, err
 	}
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := writeJSON(cfgPath, s); err != nil {
+		return -1, err
+	}
+	n.log.Debugf("equivalent docker command: %s", dockerLine(req, name, img.Name))
+	n.log.Debugf("OCI config: %s", cfgPath)
 	if err := ctx.Err(); err != nil {
 		return -1, fmt.Errorf("interrupted before start: %w", err)
 	}
 	stopSetupSignals()
-	return runtime.Run(filepath.Join(stateDir, "runc"), id, s, stdio)
+	n.log.Infof("starting container %s (%s)", name, id)
+	code, err := runtime.Run(filepath.Join(n.state, "runc"), id, s, stdio)
+	n.log.Debugf("container %s exited with %d", name, code)
+	return code, rlimitHint(err, req)
+}
+
+// finishSpec adds the generated /etc files, points checked mounts at their
+// staged copies and builds the spec.
+func finishSpec(req *spec.Request, img *images.Image, opts launchOptions, dir string, staged map[string]string) (*specs.Spec, error) {
+	r := *req
+	r.Mounts = nil
+	for _, m := range req.Mounts {
+		if src, ok := staged[m.Destination]; ok {
+			m.Source = src
+		}
+		r.Mounts = append(r.Mounts, m)
+	}
+	for _, name := range sortedKeys(opts.Etc) {
+		r.Mounts = append(r.Mounts, spec.Bind{Source: filepath.Join(dir, name), Destination: "/etc/" + name, ReadOnly: true})
+	}
+	return spec.Build(&r, img.Config.Config)
 }
 
 // ensureImage applies docker's --pull policy.
@@ -194,15 +252,33 @@ func validName(n string) bool {
 	return true
 }
 
-// writeCIDFile writes the container ID; like docker it refuses to
-// overwrite an existing file.
-func writeCIDFile(path, id string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, os.ErrExist) {
-		return usagef("Container ID file found, make sure the other container isn't running or delete %s", path)
+func stateCIDFile(n *node, name string) string {
+	return filepath.Join(n.state, "cid", name)
+}
+
+// writeCIDFile writes the container ID: to a caller-named file created as
+// the caller (refusing to overwrite one, as docker does), and to the state
+// directory for LSF jobs.
+func writeCIDFile(n *node, opts launchOptions, name, id string) error {
+	if opts.StateCIDFile {
+		p := stateCIDFile(n, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o711); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(id), 0o644); err != nil {
+			return err
+		}
+	}
+	if opts.CIDFile == "" {
+		return nil
+	}
+	f, err := policy.CreateFile(n.caller, "--cidfile", opts.CIDFile)
+	var pe *policy.PathError
+	if errors.As(err, &pe) && pe.Why == "exists" {
+		return usagef("Container ID file found, make sure the other container isn't running or delete %s", opts.CIDFile)
 	}
 	if err != nil {
-		return usagef("--cidfile: %w", err)
+		return usageError{err}
 	}
 	_, err = f.WriteString(id)
 	return errors.Join(err, f.Close())
@@ -217,9 +293,10 @@ func defaultHostname(network, id string) string {
 	return id[:12]
 }
 
-// writeEtcFiles writes the container's hosts, hostname and resolv.conf.
-// With the host network they follow the node's files, as docker's do.
-func writeEtcFiles(dir string, req *spec.Request) error {
+// writeEtcFiles writes the container's hosts, hostname, resolv.conf and
+// the generated extra files. With the host network hosts follows the
+// node's file, as docker's does.
+func writeEtcFiles(dir string, req *spec.Request, extra map[string][]byte) error {
 	var hosts strings.Builder
 	if node, err := os.ReadFile("/etc/hosts"); err == nil && req.Network == "host" {
 		hosts.Write(node)
@@ -241,6 +318,9 @@ func writeEtcFiles(dir string, req *spec.Request) error {
 		"hostname":    []byte(req.Hostname + "\n"),
 		"resolv.conf": resolv,
 	}
+	for k, v := range extra {
+		files[k] = v
+	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
@@ -249,10 +329,105 @@ func writeEtcFiles(dir string, req *spec.Request) error {
 	return nil
 }
 
+// stageHandles bind-mounts each checked, open source onto a private path in
+// the container's state directory (root-only), so the runtime mounts
+// exactly what was checked. It returns the staged paths by destination.
+func stageHandles(dir string, handles map[string]*os.File) (map[string]string, error) {
+	staged := map[string]string{}
+	if len(handles) == 0 {
+		return staged, nil
+	}
+	base := filepath.Join(dir, "binds")
+	if err := os.Mkdir(base, 0o700); err != nil {
+		return staged, err
+	}
+	for i, dst := range sortedKeys(handles) {
+		f := handles[dst]
+		st, err := f.Stat()
+		if err != nil {
+			return staged, err
+		}
+		target := filepath.Join(base, fmt.Sprint(i))
+		if st.IsDir() {
+			err = os.Mkdir(target, 0o700)
+		} else {
+			err = os.WriteFile(target, nil, 0o600)
+		}
+		if err != nil {
+			return staged, err
+		}
+		src := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+		if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return staged, fmt.Errorf("mounting %s: %w", f.Name(), err)
+		}
+		staged[dst] = target
+		if err := unix.Mount("", target, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+			return staged, err
+		}
+	}
+	return staged, nil
+}
+
+func unstage(staged map[string]string) {
+	for _, p := range staged {
+		unmount(p)
+	}
+}
+
+func unmount(p string) {
+	if err := mount.UnmountAll(p, unix.MNT_DETACH); err != nil {
+		fmt.Fprintf(os.Stderr, "dockless: unmounting %s: %v\n", p, err)
+	}
+}
+
+// removeState deletes a container's state directory, but only once nothing
+// is mounted below it: a staged bind still mounted there would otherwise
+// let the removal reach into the user's files.
+func removeState(dir string) {
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil || len(mounts) > 0 {
+		fmt.Fprintf(os.Stderr, "dockless: %s still has %d mounts, left in place: %v\n", dir, len(mounts), err)
+		return
+	}
+	os.RemoveAll(dir)
+}
+
+// rlimitHint turns libcontainer's bare EPERM for an rlimit above the node's
+// hard limit into a message that names the limit.
+func rlimitHint(err error, req *spec.Request) error {
+	if err == nil || !strings.Contains(err.Error(), "setrlimit") && !strings.Contains(err.Error(), "rlimit") {
+		return err
+	}
+	var names []string
+	for _, r := range req.Rlimits {
+		v := "unlimited"
+		if r.Hard != ^uint64(0) {
+			v = fmt.Sprint(r.Hard)
+		}
+		names = append(names, strings.ToLower(strings.TrimPrefix(r.Type, "RLIMIT_"))+"="+v)
+	}
+	return fmt.Errorf("%w (ulimits asked: %s; this node does not let dockless raise a hard limit past its own: lower the ulimit or the policy's [job] ulimits)", err, strings.Join(names, " "))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "\t")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o600)
+	return errors.Join(writeJSONTo(f, v), f.Close())
+}
+
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "\t")
+	return enc.Encode(v)
 }

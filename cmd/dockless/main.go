@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -42,7 +43,16 @@ func main() {
 	// containerd's packages log through logrus; dockless reports its own
 	// errors, so only theirs that are errors get through (--debug: all).
 	logrus.SetLevel(logrus.ErrorLevel)
-	os.Exit(exitCode(newApp().Run(os.Args), os.Stderr))
+	// Who is asking must be read before a setuid-root dockless becomes
+	// fully root.
+	caller, err := policy.CurrentCaller()
+	if err == nil {
+		err = policy.BecomeRoot()
+	}
+	if err != nil {
+		os.Exit(exitCode(err, os.Stderr))
+	}
+	os.Exit(exitCode(newApp(caller).Run(os.Args), os.Stderr))
 }
 
 // exitCode prints err (if it is an error worth a line) and maps it to the
@@ -63,7 +73,7 @@ func exitCode(err error, stderr *os.File) int {
 	return exitRuntimeError
 }
 
-func newApp() *cli.App {
+func newApp(caller *policy.Caller) *cli.App {
 	// -h and -v are docker's --hostname and --volume, not help and version.
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
@@ -76,15 +86,16 @@ func newApp() *cli.App {
 		ExitErrHandler:            func(*cli.Context, error) {},
 		OnUsageError:              onUsageError,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: images.DefaultRoot, Usage: "image store directory"},
+			&cli.StringFlag{Name: "policy", Value: policy.DefaultPath, Usage: "site policy file (root only)"},
+			&cli.StringFlag{Name: "root", Value: images.DefaultRoot, Usage: "image store directory (root only; default from the policy)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log what containerd and libcontainer do"},
-			&cli.StringFlag{Name: "state", Value: "/run/dockless", Usage: "runtime state directory"},
+			&cli.StringFlag{Name: "state", Value: "/run/dockless", Usage: "runtime state directory (root only; default from the policy)"},
 		},
 		Before: func(c *cli.Context) error {
 			if c.Bool("debug") {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
-			return nil
+			return setupNode(c, caller)
 		},
 		Commands: []*cli.Command{
 			runCommand(),
@@ -93,9 +104,4 @@ func newApp() *cli.App {
 			rmiCommand(),
 		},
 	}
-}
-
-// store returns the image store the global flags name.
-func store(c *cli.Context) *images.Store {
-	return images.NewStore(c.String("root"))
 }

@@ -30,6 +30,11 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			handles, err := openSources(nodeOf(c), req.Mounts, "volume")
+			if err != nil {
+				return err
+			}
+			defer closeAll(handles)
 			if c.Bool("tty") && c.Bool("interactive") && !isTerminal(os.Stdin) {
 				return usagef("the input device is not a TTY: -i with -t needs a terminal on stdin (drop -t, or run under a terminal)")
 			}
@@ -42,6 +47,7 @@ func runCommand() *cli.Command {
 				CIDFile: c.String("cidfile"),
 				Pull:    c.String("pull"),
 				Quiet:   c.Bool("quiet"),
+				Handles: handles,
 			}, stdio)
 			if err != nil {
 				return err
@@ -82,6 +88,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (e.g. 20G)"},
 		&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
 		&cli.StringSliceFlag{Name: "add-host", Usage: "add a host-to-IP mapping: HOST:IP"},
+		&cli.StringFlag{Name: "cgroup-parent", Usage: "absolute cgroup to create the container in (trusted callers only)"},
 		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull image before running: always, missing, never"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress the pull output"},
 		// Accepted by docker, refused here with the reason (refuseUnsupported).
@@ -124,6 +131,10 @@ func requestFromFlags(c *cli.Context) (*spec.Request, error) {
 		CapAdd:          c.StringSlice("cap-add"),
 		CapDrop:         c.StringSlice("cap-drop"),
 		PrivateCgroupNS: cgroupV2(),
+		CgroupParent:    c.String("cgroup-parent"),
+	}
+	if req.CgroupParent != "" && !strings.HasPrefix(req.CgroupParent, "/") {
+		return nil, usagef("--cgroup-parent %q must be an absolute cgroup path", req.CgroupParent)
 	}
 	if c.IsSet("entrypoint") {
 		req.EntrypointSet = true
@@ -135,7 +146,7 @@ func requestFromFlags(c *cli.Context) (*spec.Request, error) {
 		return nil, usagef("the working directory %q is invalid, it needs to be an absolute path", req.Workdir)
 	}
 	var err error
-	if req.Env, err = environment(c.StringSlice("env-file"), c.StringSlice("env")); err != nil {
+	if req.Env, err = environment(nodeOf(c).caller, c.StringSlice("env-file"), c.StringSlice("env")); err != nil {
 		return nil, err
 	}
 	if req.Mounts, err = binds(c.StringSlice("volume"), c.StringSlice("mount")); err != nil {

@@ -41,6 +41,8 @@ func TestRun_InitKilledBySignalExits128PlusN(t *testing.T) {
 	e := newEnv(t)
 	cid := e.cidfile("kill")
 	cmd := exec.Command(binary, "--root", e.root, "--state", e.state, "run", "--rm", "--cidfile", cid, busybox, "sleep", "100")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func TestRun_InitKilledBySignalExits128PlusN(t *testing.T) {
 	}
 	err := cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 137 {
-		t.Fatalf("want exit 137 after SIGKILL of the init, got %d (%v)", code, err)
+		t.Fatalf("want exit 137 after SIGKILL of the init, got %d (%v): %s", code, err, stderr.String())
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -13,7 +14,7 @@ import (
 
 // parseRun parses `dockless run ARGS` into a request without running it.
 func parseRun(args ...string) (*spec.Request, error) {
-	app := newApp()
+	app := newApp(&policy.Caller{})
 	var req *spec.Request
 	for _, c := range app.Commands {
 		if c.Name == "run" {

@@ -1,0 +1,22 @@
+// Package policy owns the site policy and the trust model of dockless.
+//
+// It is a top-level package because DESIGN.md makes policy its own step of
+// the flow (front ends → Request → policy → spec → images → runtime): every
+// front end hands its request to Check before anything is pulled or
+// mounted, and the same rules hold whichever front end built it.
+//
+// It owns:
+//   - the site policy file (/etc/dockless/dockless.toml): loading it, refusing
+//     it unless it is root-owned and not writable by group or others, and the
+//     defaults that reproduce the site's docker wrapper (the seed) exactly;
+//   - the Caller: who is really asking (real uid, gid and groups, never the
+//     environment), and whether they are root or a trusted caller;
+//   - checking every path a user names (volumes, env files, cwd, home, job
+//     tmpdir) with the user's own credentials, after resolving symlinks,
+//     and handing back an open descriptor so that what was checked is what
+//     gets mounted;
+//   - Check: the refusals (root in the container, capabilities, devices,
+//     volume prefixes, registries), each naming the rule and the fix.
+//
+// It must not build specs, pull images or start containers.
+package policy

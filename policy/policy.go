@@ -1,0 +1,161 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// DefaultPath is where the site policy lives.
+const DefaultPath = "/etc/dockless/dockless.toml"
+
+// Policy is the site policy. Its zero value is not useful: start from
+// Default() (the seed's wrapper) and overlay a file with Load.
+type Policy struct {
+	Store    Store    `toml:"store"`
+	Job      Job      `toml:"job"`
+	Volumes  Volumes  `toml:"volumes"`
+	Registry Registry `toml:"registry"`
+	Callers  Callers  `toml:"callers"`
+
+	// Path is the file the policy was read from ("" for the defaults).
+	Path string `toml:"-"`
+}
+
+// Store says where the node's image store and runtime state live.
+type Store struct {
+	Root              string `toml:"root"`
+	State             string `toml:"state"`
+	ContainerdAddress string `toml:"containerd_address"`
+}
+
+// Job is what every job container gets.
+type Job struct {
+	// Memory and MemorySwap are docker sizes ("4096m", "-1").
+	Memory     string `toml:"memory"`
+	MemorySwap string `toml:"memory_swap"`
+	CPUShares  int64  `toml:"cpu_shares"`
+	// Capabilities is the allow-list: jobs get exactly these (drop all,
+	// add these), and no request may add others.
+	Capabilities []string `toml:"capabilities"`
+	// AmbientCapabilities makes Capabilities effective for the job user
+	// (docker gives a non-root user only the bounding set).
+	AmbientCapabilities bool   `toml:"ambient_capabilities"`
+	NoNewPrivileges     bool   `toml:"no_new_privileges"`
+	SELinuxLabel        string `toml:"selinux_label"`
+	// Ulimits are docker --ulimit values ("memlock=-1").
+	Ulimits []string `toml:"ulimits"`
+	// Devices are host device nodes given to every job and the only ones
+	// a request may name; missing ones are skipped with a warning.
+	Devices []string `toml:"devices"`
+	// Mounts are forced bind mounts "SRC[:DST][:ro]"; missing sources are
+	// skipped with a warning.
+	Mounts []string `toml:"mounts"`
+	// Env is added to every job's environment.
+	Env []string `toml:"env"`
+	// LSFTop is the LSF tree, mounted at its own path.
+	LSFTop string `toml:"lsf_top"`
+	// AllowRoot lets containers run as uid 0.
+	AllowRoot bool `toml:"allow_root"`
+}
+
+// Volumes restricts what users may bind into containers.
+type Volumes struct {
+	AllowedPrefixes []string `toml:"allowed_prefixes"`
+	DirectoriesOnly bool     `toml:"directories_only"`
+}
+
+// Registry restricts where images come from.
+type Registry struct {
+	// Allowed lists registry hosts (docker.io, 127.0.0.1:5000); empty
+	// allows any.
+	Allowed    []string `toml:"allowed"`
+	MirrorsDir string   `toml:"mirrors_dir"`
+}
+
+// Callers names users with more rights than a job user.
+type Callers struct {
+	// Trusted users may run containers as another user and set the
+	// parent cgroup (e.g. an LSF admin account).
+	Trusted []string `toml:"trusted"`
+}
+
+// Default is the policy of the site's docker wrapper (the seed).
+func Default() *Policy {
+	return &Policy{
+		Store: Store{Root: "/var/lib/dockless", State: "/run/dockless"},
+		Job: Job{
+			Memory:          "4096m",
+			MemorySwap:      "-1",
+			CPUShares:       2,
+			Capabilities:    []string{"CHOWN", "KILL", "SETPCAP", "IPC_LOCK", "SYS_NICE"},
+			NoNewPrivileges: true,
+			SELinuxLabel:    "user_u:user_r:user_t:s0",
+			Ulimits:         []string{"memlock=-1"},
+			Devices: []string{
+				"/dev/infiniband/issm0", "/dev/infiniband/rdma_cm", "/dev/infiniband/ucm0",
+				"/dev/infiniband/umad0", "/dev/infiniband/uverbs0",
+			},
+			Mounts: []string{"/var/lib/sss/pipes", "/etc/nsswitch.conf", "/dev/log"},
+			Env:    []string{"LSF_NIOS_JOBSTATUS_INTERVAL=1"},
+			LSFTop: "/opt/ibm/lsfsuite/lsf",
+		},
+		Volumes:  Volumes{AllowedPrefixes: []string{"/storage1", "/storage2", "/scratch1"}, DirectoriesOnly: true},
+		Registry: Registry{MirrorsDir: "/etc/dockless/certs.d"},
+	}
+}
+
+// Load reads the policy file at path over the defaults. A missing file at
+// the default path means the defaults; any other path must exist. The file
+// must be a regular file owned by root and writable by nobody else, and
+// every key must be known.
+func Load(path string) (*Policy, error) {
+	p := Default()
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && path == DefaultPath {
+		return p, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	switch {
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("policy %s: not a regular file", path)
+	case sys.Uid != 0:
+		return nil, fmt.Errorf("policy %s: refused: owned by uid %d, must be owned by root (chown root %s)", path, sys.Uid, path)
+	case st.Mode().Perm()&0o022 != 0:
+		return nil, fmt.Errorf("policy %s: refused: writable by group or others (mode %04o): chmod go-w %s", path, st.Mode().Perm(), path)
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	dec := toml.NewDecoder(&buf).DisallowUnknownFields()
+	if err := dec.Decode(p); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return nil, fmt.Errorf("policy %s: unknown key: %s", path, sm.String())
+		}
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	p.Path = path
+	return p, nil
+}
+
+// Source names where the policy came from, for messages.
+func (p *Policy) Source() string {
+	if p.Path == "" {
+		return "the built-in default policy (" + DefaultPath + " absent)"
+	}
+	return p.Path
+}
