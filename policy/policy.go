@@ -10,8 +10,11 @@ import (
 	"github.com/pelletier/go-toml/v2"
 )
 
-// DefaultPath is where the site policy lives.
-const DefaultPath = "/etc/dockless/dockless.toml"
+// DefaultPath is where the site policy lives. It is fixed when dockless is
+// built (go build -ldflags "-X github.com/dockless/dockless/policy.DefaultPath=...")
+// and never read from the environment; only root may name another file
+// (--policy).
+var DefaultPath = "/etc/dockless/dockless.toml"
 
 // Policy is the site policy. Its zero value is not useful: start from
 // Default() (the seed's wrapper) and overlay a file with Load.

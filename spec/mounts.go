@@ -3,7 +3,9 @@ package spec
 import (
 	"fmt"
 	"path"
+	"sort"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -17,11 +19,16 @@ func WithRootfs(rootfs string, readOnly bool) Opt {
 }
 
 // WithBinds adds bind mounts the way docker adds -v and --mount type=bind:
-// recursive, private propagation, "ro" when read-only. A bind replaces any
-// default mount at the same destination.
+// recursive, private propagation, "ro" when read-only, parents before what
+// is mounted below them (a home under /tmp must come after /tmp). A bind
+// replaces any default mount at the same destination.
 func WithBinds(binds []Bind) Opt {
 	return func(s *specs.Spec) error {
-		for _, b := range binds {
+		sorted := append([]Bind(nil), binds...)
+		sort.SliceStable(sorted, func(i, j int) bool {
+			return depth(sorted[i].Destination) < depth(sorted[j].Destination)
+		})
+		for _, b := range sorted {
 			dst := path.Clean(b.Destination)
 			if !path.IsAbs(b.Destination) {
 				return fmt.Errorf("invalid mount destination %q: must be an absolute path", b.Destination)
@@ -37,6 +44,15 @@ func WithBinds(binds []Bind) Opt {
 		}
 		return nil
 	}
+}
+
+// depth counts the components of a destination path ("/" is 0).
+func depth(p string) int {
+	p = path.Clean(p)
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
 }
 
 // WithEtcFiles binds the per-container /etc/hosts, /etc/hostname and

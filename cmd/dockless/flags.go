@@ -255,9 +255,15 @@ func ulimits(in []string) ([]specs.POSIXRlimit, error) {
 	return out, nil
 }
 
-func devices(in []string) ([]spec.Device, error) {
+// devices parses --device values; devices outside the policy are refused
+// before the node is even looked at.
+func devices(n *node, in []string) ([]spec.Device, error) {
 	var out []spec.Device
 	for _, d := range in {
+		host, _, _ := strings.Cut(d, ":")
+		if err := n.policy.CheckDevice(host, n.caller); err != nil {
+			return nil, err
+		}
 		dev, err := spec.ParseDevice(d)
 		if err != nil {
 			return nil, usageError{err}

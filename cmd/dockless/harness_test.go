@@ -51,6 +51,10 @@ func e2eMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building dockless:", err)
 		return 1
 	}
+	if err := setupSuid(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if reg, err = testimage.StartRegistry(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

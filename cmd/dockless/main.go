@@ -99,6 +99,7 @@ func newApp(caller *policy.Caller) *cli.App {
 		},
 		Commands: []*cli.Command{
 			runCommand(),
+			lsfCommand(),
 			pullCommand(),
 			imagesCommand(),
 			rmiCommand(),

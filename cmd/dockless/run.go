@@ -30,7 +30,15 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			handles, err := openSources(nodeOf(c), req.Mounts, "volume")
+			n := nodeOf(c)
+			if req.UserSpec == "" && !n.policy.Trusted(n.caller) {
+				// Containers run as their caller unless the caller is trusted.
+				req.UserSpec = fmt.Sprintf("%d:%d", n.caller.UID, n.caller.GID)
+				for _, g := range n.caller.Groups {
+					req.GroupAdd = append(req.GroupAdd, fmt.Sprint(g))
+				}
+			}
+			handles, err := openSources(n, req.Mounts, "volume")
 			if err != nil {
 				return err
 			}
@@ -161,7 +169,7 @@ func requestFromFlags(c *cli.Context) (*spec.Request, error) {
 	if req.Rlimits, err = ulimits(c.StringSlice("ulimit")); err != nil {
 		return nil, err
 	}
-	if req.Devices, err = devices(c.StringSlice("device")); err != nil {
+	if req.Devices, err = devices(nodeOf(c), c.StringSlice("device")); err != nil {
 		return nil, err
 	}
 	if c.IsSet("gpus") {

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/dockless/dockless/policy"
+	"github.com/dockless/dockless/runtime"
+	"github.com/opencontainers/selinux/go-selinux"
+	"github.com/urfave/cli/v2"
+)
+
+func lsfCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "lsf",
+		Usage: "run LSF job containers (the JOB_STARTER of an application profile)",
+		Subcommands: []*cli.Command{
+			{
+				Name:         "run",
+				Usage:        "run the job's container in the foreground and exit with its status",
+				ArgsUsage:    "[JOB_FILE | COMMAND [ARG...] | " + placeHolder + "]",
+				Flags:        lsfFlags(),
+				OnUsageError: onUsageError,
+				Action: func(c *cli.Context) error {
+					code, err := lsfAction(c, nil)
+					if err != nil {
+						return err
+					}
+					return exitStatus{code}
+				},
+			},
+			{
+				Name:         "spec",
+				Usage:        "print the OCI config.json the job would run, starting nothing",
+				ArgsUsage:    "[JOB_FILE | COMMAND [ARG...] | " + placeHolder + "]",
+				Flags:        lsfFlags(),
+				OnUsageError: onUsageError,
+				Action: func(c *cli.Context) error {
+					_, err := lsfAction(c, c.App.Writer)
+					return err
+				},
+			},
+		},
+	}
+}
+
+func lsfFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-level", Usage: "CRITICAL, ERROR, WARNING, INFO or DEBUG (default: $LSF_DOCKER_RUN_LOGLEVEL, else WARNING)"},
+	}
+}
+
+// lsfAction builds the job's container from the environment and runs it
+// (or, with specOut, prints its config).
+func lsfAction(c *cli.Context, specOut io.Writer) (int, error) {
+	n := nodeOf(c)
+	cwd, err := os.Getwd()
+	if err != nil {
+		return -1, fmt.Errorf("the job's working directory: %w", err)
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		return -1, err
+	}
+	h := jobHost{
+		Hostname:       hostname,
+		Cwd:            cwd,
+		StdinTTY:       isTerminal(os.Stdin),
+		CgroupV2:       cgroupV2(),
+		SELinuxEnabled: selinux.GetEnabled(),
+		Exists:         func(p string) bool { _, err := os.Stat(p); return err == nil },
+	}
+	job, err := lsfJobFromEnv(jobEnviron(), c.Args().Slice(), n, h)
+	if err != nil {
+		return -1, err
+	}
+	level := job.LogLevel
+	if c.IsSet("log-level") {
+		level = c.String("log-level")
+	}
+	if level != "" {
+		if err := n.log.SetLevel(level); err != nil {
+			return -1, err
+		}
+	}
+	for _, w := range job.Warnings {
+		n.log.Warnf("%s", w)
+	}
+	n.log.Debugf("job container %s for %s (uid %d, gid %d, groups %v), image %s, policy %s",
+		job.Name, n.caller.Name, n.caller.UID, n.caller.GID, n.caller.Groups, job.Req.Image, n.policy.Source())
+	if err := readJobFiles(n, job); err != nil {
+		return -1, err
+	}
+	if job.JobFile != "" {
+		if _, err := policy.Stat(n.caller, "job file", job.JobFile); err != nil {
+			return -1, &runtime.StartError{Code: exitNotFound, Err: err}
+		}
+	}
+	handles, err := openJobSources(n, job)
+	if err != nil {
+		return -1, err
+	}
+	defer closeAll(handles)
+	passwd, group := passwdFiles(n.caller, job.Req.User.AdditionalGids)
+	stdio := runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true}
+	opts := launchOptions{
+		Name:         job.Name,
+		StateCIDFile: true,
+		Pull:         "missing",
+		Quiet:        levelIndex(level) == levelIndex("CRITICAL"),
+		Handles:      handles,
+		Etc:          map[string][]byte{"passwd": passwd, "group": group},
+	}
+	if specOut != nil {
+		opts.SpecOnly = specOut
+	}
+	return launch(c, job.Req, opts, stdio)
+}
+
+// readJobFiles reads LSF_DOCKER_ENV_FILE and LSF_DOCKER_ADD_HOST_FILE with
+// the user's rights; the env files come after the job environment and
+// before the site's variables.
+func readJobFiles(n *node, job *lsfJob) error {
+	var fromFiles []string
+	for _, f := range job.EnvFiles {
+		vars, err := readEnvFile(n.caller, f, func(string) (string, bool) { return "", false })
+		if err != nil {
+			return usagef("LSF_DOCKER_ENV_FILE: %w", err)
+		}
+		fromFiles = append(fromFiles, vars...)
+	}
+	if len(fromFiles) > 0 {
+		site := len(n.policy.Job.Env)
+		env := job.Req.Env
+		job.Req.Env = append(append(append([]string{}, env[:len(env)-site]...), fromFiles...), env[len(env)-site:]...)
+	}
+	for _, f := range job.HostFiles {
+		data, err := policy.ReadFile(n.caller, "LSF_DOCKER_ADD_HOST_FILE", f)
+		if err != nil {
+			return usageError{err}
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			hosts, err := addHosts([]string{line})
+			if err != nil {
+				return usagef("LSF_DOCKER_ADD_HOST_FILE %s: %w", f, err)
+			}
+			job.Req.AddHosts = append(job.Req.AddHosts, hosts...)
+		}
+	}
+	return nil
+}
+
+// openJobSources checks and opens the job's user paths as the user.
+func openJobSources(n *node, job *lsfJob) (map[string]*os.File, error) {
+	handles := map[string]*os.File{}
+	for _, s := range job.Sources {
+		prefixes, dirsOnly := s.Prefixes, s.DirsOnly
+		if n.policy.Trusted(n.caller) && !n.caller.IsRoot() {
+			prefixes, dirsOnly = nil, false
+		}
+		src, err := policy.OpenSource(n.caller, s.What, s.Bind.Source, prefixes, dirsOnly || s.What != "volume")
+		if err != nil {
+			closeAll(handles)
+			return nil, usageError{err}
+		}
+		if s.Owned {
+			st, _ := src.File.Stat()
+			if uid := st.Sys().(*syscall.Stat_t).Uid; uid != n.caller.UID {
+				src.File.Close()
+				closeAll(handles)
+				return nil, usagef("%s %s: owned by uid %d, not by %s (uid %d): refused by the trust model", s.What, s.Bind.Source, uid, n.caller.Name, n.caller.UID)
+			}
+		}
+		dst := filepath.Clean(s.Bind.Destination)
+		if old, ok := handles[dst]; ok {
+			old.Close()
+		}
+		handles[dst] = src.File
+		job.Req.Mounts = append(job.Req.Mounts, s.Bind)
+	}
+	return handles, nil
+}
+
+// passwdFiles are the minimal /etc/passwd and /etc/group of a job
+// container: root and the user, and the user's groups with the user as
+// member, so that id and whoami print names.
+func passwdFiles(c *policy.Caller, groups []uint32) (passwd, group []byte) {
+	var p, g strings.Builder
+	p.WriteString("root:x:0:0:root:/root:/bin/sh\n")
+	if c.UID != 0 {
+		fmt.Fprintf(&p, "%s:x:%d:%d:%s:%s:/bin/sh\n", c.Name, c.UID, c.GID, c.Name, c.Home)
+	}
+	g.WriteString("root:x:0:\n")
+	for _, gid := range groups {
+		if gid == 0 {
+			continue
+		}
+		fmt.Fprintf(&g, "%s:x:%d:%s\n", policy.GroupName(gid), gid, c.Name)
+	}
+	return []byte(p.String()), []byte(g.String())
+}
+
+// jobEnviron is the job's environment as LSF passed it. A setuid-root
+// dockless cannot use os.Environ for this: the loader strips variables it
+// deems unsafe for a privileged program (TMPDIR, LD_LIBRARY_PATH, TZDIR…)
+// from environ, but they are the job's data, needed to find the job tmpdir
+// and passed to the container. /proc/self/environ keeps the block as
+// exec'd; dockless itself never acts on those variables.
+func jobEnviron() map[string]string {
+	raw, err := os.ReadFile("/proc/self/environ")
+	if err != nil {
+		return environMap(os.Environ())
+	}
+	return environMap(strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00"))
+}
+
+func environMap(environ []string) map[string]string {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
