@@ -45,8 +45,16 @@ demo: deps build
 bench: deps build
 	$(GO) run ./hack/bench -dockless $(BIN)
 
+# install: the binary setuid root (dockless acts for the user who runs it;
+# see docs/LSF.md) and the policy template, never over an existing policy.
 install: build
-	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/dockless
+	install -D -m 4755 -o root -g root $(BIN) $(DESTDIR)$(PREFIX)/bin/dockless
+	@if [ -e $(DESTDIR)/etc/dockless/dockless.toml ]; then \
+		install -D -m 0644 -o root -g root docs/dockless.toml $(DESTDIR)/etc/dockless/dockless.toml.example; \
+		echo "kept /etc/dockless/dockless.toml; the template is dockless.toml.example"; \
+	else \
+		install -D -m 0644 -o root -g root docs/dockless.toml $(DESTDIR)/etc/dockless/dockless.toml; \
+	fi
 
 clean:
 	rm -rf bin

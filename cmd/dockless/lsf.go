@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	"github.com/opencontainers/selinux/go-selinux"
 	"github.com/urfave/cli/v2"
 )
@@ -73,6 +75,7 @@ func lsfAction(c *cli.Context, specOut io.Writer) (int, error) {
 		CgroupV2:       cgroupV2(),
 		SELinuxEnabled: selinux.GetEnabled(),
 		Exists:         func(p string) bool { _, err := os.Stat(p); return err == nil },
+		Device:         spec.ParseDevice,
 	}
 	job, err := lsfJobFromEnv(jobEnviron(), c.Args().Slice(), n, h)
 	if err != nil {
@@ -167,6 +170,11 @@ func openJobSources(n *node, job *lsfJob) (map[string]*os.File, error) {
 			prefixes, dirsOnly = nil, false
 		}
 		src, err := policy.OpenSource(n.caller, s.What, s.Bind.Source, prefixes, dirsOnly || s.What != "volume")
+		var pe *policy.PathError
+		if s.Optional && errors.As(err, &pe) && pe.Why == "does not exist" {
+			n.log.Warnf("%s: not mounted", err)
+			continue
+		}
 		if err != nil {
 			closeAll(handles)
 			return nil, usageError{err}

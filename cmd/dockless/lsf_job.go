@@ -29,6 +29,8 @@ type jobHost struct {
 	// Exists reports whether a root-configured path (policy mounts,
 	// devices, the LSF tree) exists on the node.
 	Exists func(string) bool
+	// Device reads a policy device node.
+	Device func(string) (spec.Device, error)
 }
 
 // jobSource is a user-named path to check and open with the user's rights
@@ -40,7 +42,13 @@ type jobSource struct {
 	DirsOnly bool
 	// Owned: the path must belong to the user (the job tmpdir).
 	Owned bool
+	// Optional: a missing path is skipped with a warning (the home
+	// directory: LSF itself runs jobs whose home is unreachable).
+	Optional bool
 }
+
+// Destination is where the source is mounted in the container.
+func (s jobSource) Destination() string { return filepath.Clean(s.Bind.Destination) }
 
 // lsfJob is the container of one LSF job, before anything is opened.
 type lsfJob struct {
@@ -113,7 +121,7 @@ func lsfJobFromEnv(env map[string]string, args []string, n *node, h jobHost) (*l
 			job.Warnings = append(job.Warnings, "device "+d+" is not on this node: skipped ([job] devices)")
 			continue
 		}
-		dev, err := spec.ParseDevice(d)
+		dev, err := h.Device(d)
 		if err != nil {
 			return nil, fmt.Errorf("policy [job] devices: %w", err)
 		}
@@ -198,11 +206,11 @@ func jobMounts(job *lsfJob, env map[string]string, caller *policy.Caller, pol *p
 		}
 		return false
 	}
-	userDir := func(what, p string) {
+	userDir := func(what, p string, optional bool) {
 		if p == "" || p == "/" || isCovered(p) {
 			return
 		}
-		job.Sources = append(job.Sources, jobSource{What: what, Bind: spec.Bind{Source: p, Destination: p}})
+		job.Sources = append(job.Sources, jobSource{What: what, Bind: spec.Bind{Source: p, Destination: p}, Optional: optional})
 		covered = append(covered, p)
 	}
 	if top := pol.Job.LSFTop; top != "" {
@@ -212,16 +220,16 @@ func jobMounts(job *lsfJob, env map[string]string, caller *policy.Caller, pol *p
 			job.Warnings = append(job.Warnings, "LSF tree "+top+" is not on this node: not mounted ([job] lsf_top)")
 		}
 	}
-	userDir("home directory", caller.Home)
+	userDir("home directory", caller.Home, true)
 	if tmp := jobTmpdir(env); tmp != "" {
 		job.Sources = append(job.Sources,
 			jobSource{What: "job tmpdir", Bind: spec.Bind{Source: tmp, Destination: "/tmp"}, Owned: true},
 			jobSource{What: "job tmpdir", Bind: spec.Bind{Source: tmp, Destination: tmp}, Owned: true})
 		covered = append(covered, tmp)
 	}
-	userDir("working directory", h.Cwd)
+	userDir("working directory", h.Cwd, false)
 	if job.JobFile != "" {
-		userDir("job spool directory", filepath.Dir(job.JobFile))
+		userDir("job spool directory", filepath.Dir(job.JobFile), false)
 	}
 	req.Workdir = h.Cwd
 	if wd := env["LSF_DOCKER_WORKDIR"]; wd != "" {

@@ -1,0 +1,153 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dockless/dockless/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestLoad_DefaultsAreTheSeed(t *testing.T) {
+	DefaultPath = filepath.Join(t.TempDir(), "absent.toml")
+	p, err := Load(DefaultPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps, _ := p.Capabilities()
+	if strings.Join(caps, ",") != "CAP_CHOWN,CAP_KILL,CAP_SETPCAP,CAP_IPC_LOCK,CAP_SYS_NICE" || p.Job.Memory != "4096m" ||
+		p.Job.CPUShares != 2 || !p.Job.NoNewPrivileges || p.Job.AllowRoot || len(p.Job.Devices) != 5 ||
+		strings.Join(p.Volumes.AllowedPrefixes, ",") != "/storage1,/storage2,/scratch1" || !p.Volumes.DirectoriesOnly {
+		t.Fatalf("defaults: %+v", p)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml")); err == nil {
+		t.Error("a named policy file that is missing is an error")
+	}
+}
+
+func TestLoad_OverlaysTheFileAndRefusesUnknownKeys(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the policy file must be root-owned")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "p.toml")
+	if err := os.WriteFile(p, []byte("[job]\nmemory = \"8g\"\n[volumes]\nallowed_prefixes = [\"/gpfs\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := Load(p)
+	if err != nil || pol.Job.Memory != "8g" || pol.Job.CPUShares != 2 || pol.Volumes.AllowedPrefixes[0] != "/gpfs" {
+		t.Fatalf("overlay: %+v %v", pol, err)
+	}
+	if err := os.WriteFile(p, []byte("[job]\nmemroy = \"8g\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "memroy") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestUnderPrefix_OnPathBoundaries(t *testing.T) {
+	pre := []string{"/storage1", "/scratch1/"}
+	for p, want := range map[string]bool{
+		"/storage1": true, "/storage1/lab": true, "/scratch1/x/y": true,
+		"/storage1evil": false, "/storage": false, "/etc": false, "/": false,
+	} {
+		if got := UnderPrefix(p, pre); got != want {
+			t.Errorf("UnderPrefix(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestCheck_RefusesWhatThePolicyDoesNotAllow(t *testing.T) {
+	pol := Default()
+	user := &Caller{UID: 1000, GID: 100, Groups: []uint32{100, 200}, Name: "alice"}
+	admin := &Caller{UID: 900, GID: 900, Name: "lsfadmin"}
+	pol.Callers.Trusted = []string{"lsfadmin"}
+	for _, tc := range []struct {
+		name   string
+		req    spec.Request
+		caller *Caller
+		want   string
+	}{
+		{"a policy capability", spec.Request{CapAdd: []string{"sys_nice"}}, user, ""},
+		{"an extra capability", spec.Request{CapAdd: []string{"SYS_ADMIN"}}, user, "[job] capabilities"},
+		{"ALL capabilities", spec.Request{CapAdd: []string{"ALL"}}, user, "[job] capabilities"},
+		{"a device outside the list", spec.Request{Devices: []spec.Device{{HostPath: "/dev/mem"}}}, user, "[job] devices"},
+		{"a listed device", spec.Request{Devices: []spec.Device{{HostPath: "/dev/infiniband/uverbs0"}}}, user, ""},
+		{"seccomp off", spec.Request{SeccompProfile: "unconfined"}, user, "trust model"},
+		{"cgroup parent", spec.Request{CgroupParent: "/x"}, user, "[callers] trusted"},
+		{"trusted callers may", spec.Request{CapAdd: []string{"SYS_ADMIN"}, CgroupParent: "/x"}, admin, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req
+			req.Image = "busybox"
+			err := pol.Check(&req, tc.caller)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("want refusal by %q, got %v", tc.want, err)
+			case tc.want == "" && tc.caller == user && (len(req.CapBase) != 5 || !req.NoNewPrivileges):
+				t.Fatalf("the policy sets the base: %+v", req)
+			}
+		})
+	}
+}
+
+func TestCheckUser_ContainersRunAsTheirCaller(t *testing.T) {
+	pol := Default()
+	user := &Caller{UID: 1000, GID: 100, Groups: []uint32{100, 200}, Name: "alice"}
+	for _, tc := range []struct {
+		name string
+		u    specs.User
+		want string
+	}{
+		{"the caller", specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{200}}, ""},
+		{"root", specs.User{UID: 0}, "[job] allow_root"},
+		{"another uid", specs.User{UID: 1001, GID: 100}, "run as their caller"},
+		{"another primary group", specs.User{UID: 1000, GID: 0}, "your own groups"},
+		{"another supplementary group", specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{10}}, "your own groups"},
+	} {
+		err := pol.CheckUser(tc.u, user)
+		if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: want %q, got %v", tc.name, tc.want, err)
+		}
+	}
+	pol.Registry.Allowed = []string{"registry.example.org"}
+	if err := pol.CheckImage("busybox"); err == nil || !strings.Contains(err.Error(), "[registry] allowed") {
+		t.Errorf("registry allow-list: %v", err)
+	}
+	if err := pol.CheckImage("registry.example.org/lab/tool:1"); err != nil {
+		t.Errorf("allowed registry: %v", err)
+	}
+}
+
+// TestTemplate_IsTheDefaults keeps docs/dockless.toml true: it parses and
+// says exactly what the built-in defaults are.
+func TestTemplate_IsTheDefaults(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the policy file must be root-owned")
+	}
+	body, err := os.ReadFile("../docs/dockless.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "dockless.toml")
+	if err := os.WriteFile(p, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Path = ""
+	want := Default()
+	want.Registry.Allowed = []string{}
+	want.Callers.Trusted = []string{}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("docs/dockless.toml differs from the defaults:\n got %+v\nwant %+v", got, want)
+	}
+}
