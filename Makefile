@@ -12,7 +12,7 @@ GOFLAGS_BUILD = -tags '$(TAGS)' -ldflags '-X main.version=$(VERSION)'
 # Debian packages the build, the tests and the demo need.
 DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux
 
-.PHONY: all build deps test unit vet demo bench install clean
+.PHONY: all build deps test unit vet fuzz demo bench differential install clean
 
 all: build
 
@@ -38,6 +38,14 @@ test: deps vet
 # unit: the tests that need neither root nor the network.
 unit:
 	$(GO) test -tags '$(TAGS)' -count=1 -short ./...
+
+# fuzz: each fuzz target for FUZZTIME (untrusted input: env files, flag
+# values, image configs).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzParseEnvFile -fuzztime $(FUZZTIME) ./spec
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzBuild_ImageConfig -fuzztime $(FUZZTIME) ./spec
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzFlagValues -fuzztime $(FUZZTIME) ./cmd/dockless
 
 demo: deps build
 	hack/demo.sh $(BIN)
