@@ -55,6 +55,12 @@ bench: deps build
 
 # install: the binary setuid root (dockless acts for the user who runs it;
 # see docs/LSF.md) and the policy template, never over an existing policy.
+# differential: the seed's job container through a real dockerd and through
+# dockless, field by field (docs/COMPATIBILITY.md explains what differs).
+differential: deps build
+	@command -v dockerd >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io; }
+	$(GO) run ./hack/dockerdiff -dockless $(BIN)
+
 install: build
 	install -D -m 4755 -o root -g root $(BIN) $(DESTDIR)$(PREFIX)/bin/dockless
 	@if [ -e $(DESTDIR)/etc/dockless/dockless.toml ]; then \

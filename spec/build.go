@@ -35,7 +35,7 @@ func Build(req *Request, img ocispec.ImageConfig) (*specs.Spec, error) {
 		WithEnv(req.Env),
 		WithPathAppend(req.PathAppend),
 		WithHostname(req.Hostname),
-		WithUser(req.User, req.Home),
+		WithUser(req.User),
 		WithCwd(workdir),
 		WithTTY(req.Tty),
 		WithNetwork(req.Network),

@@ -54,7 +54,7 @@ var readonlyPaths = []string{
 
 // Default returns the spec of a plain `docker run` before the image and the
 // flags are applied: namespaces, default mounts, masked and read-only paths,
-// docker's capability set for root, a deny-all device cgroup.
+// docker's capability set for root, docker's device cgroup rules.
 func Default() *specs.Spec {
 	caps := append([]string(nil), DefaultCapabilities...)
 	return &specs.Spec{
@@ -90,8 +90,26 @@ func Default() *specs.Spec {
 			MaskedPaths:   append([]string(nil), maskedPaths...),
 			ReadonlyPaths: append([]string(nil), readonlyPaths...),
 			Resources: &specs.LinuxResources{
-				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+				Devices: defaultDeviceRules(),
 			},
 		},
+	}
+}
+
+// defaultDeviceRules is docker's device cgroup: deny everything, allow the
+// standard character devices, deny /dev/fuse.
+func defaultDeviceRules() []specs.LinuxDeviceCgroup {
+	rule := func(allow bool, major, minor int64) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: allow, Type: "c", Major: &major, Minor: &minor, Access: "rwm"}
+	}
+	return []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		rule(true, 1, 5),     // /dev/zero
+		rule(true, 1, 3),     // /dev/null
+		rule(true, 1, 9),     // /dev/urandom
+		rule(true, 1, 8),     // /dev/random
+		rule(true, 5, 0),     // /dev/tty
+		rule(true, 5, 1),     // /dev/console
+		rule(false, 10, 229), // /dev/fuse
 	}
 }

@@ -99,14 +99,13 @@ func WithHostname(name string) Opt {
 	}
 }
 
-// WithUser sets the process identity and, unless already set, $HOME.
-func WithUser(u specs.User, home string) Opt {
+// WithUser sets the process identity. $HOME is left to the runtime, which
+// takes it from the container's /etc/passwd when the environment has none
+// (as docker leaves it).
+func WithUser(u specs.User) Opt {
 	return func(s *specs.Spec) error {
 		setProcess(s).User = u
-		if home == "" {
-			home = "/"
-		}
-		return WithDefaultEnv("HOME=" + home)(s)
+		return nil
 	}
 }
 

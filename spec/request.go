@@ -22,13 +22,12 @@ type Request struct {
 	// root); GroupAdd its --group-add entries (names or gids).
 	UserSpec string
 	GroupAdd []string
-	// User and Home are UserSpec and GroupAdd resolved against the image's
-	// /etc/passwd and /etc/group (ResolveUser); the launcher fills them in
+	// User is UserSpec and GroupAdd resolved against the image's
+	// /etc/passwd and /etc/group (ResolveUser); the launcher fills it in
 	// once the rootfs is mounted.
 	User specs.User
-	Home string
-	// FixedUser means User and Home are decided by the front end (the LSF
-	// job user) and the image's passwd is not consulted.
+	// FixedUser means User is decided by the front end (the LSF job user)
+	// and the image's passwd is not consulted.
 	FixedUser bool
 
 	// Env holds KEY=VALUE pairs (env files first, then -e), applied over the

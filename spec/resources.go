@@ -10,7 +10,9 @@ import (
 const minMemory = 6 << 20
 
 // WithMemory sets docker's -m and --memory-swap: swap 0 with a limit means
-// twice the limit (as much swap as memory), -1 unlimited swap.
+// twice the limit (as much swap as memory), -1 unlimited swap (no swap
+// limit in the spec, as docker writes it). Like docker it states that the
+// OOM killer stays enabled.
 func WithMemory(limit, swap int64) Opt {
 	return func(s *specs.Spec) error {
 		if limit == 0 && swap == 0 {
@@ -32,7 +34,11 @@ func WithMemory(limit, swap int64) Opt {
 		}
 		m := setMemory(s)
 		m.Limit = &limit
-		m.Swap = &swap
+		if swap > 0 {
+			m.Swap = &swap
+		}
+		oomKiller := false
+		m.DisableOOMKiller = &oomKiller
 		return nil
 	}
 }

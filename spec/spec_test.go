@@ -56,17 +56,6 @@ func TestWithEnv_OverridesInPlaceAndAppends(t *testing.T) {
 	}
 }
 
-func TestWithUser_DefaultsHomeButKeepsImageHome(t *testing.T) {
-	s, _ := New(WithUser(specs.User{UID: 1000, GID: 100}, "/home/alice"))
-	if !slices.Contains(s.Process.Env, "HOME=/home/alice") {
-		t.Errorf("HOME from passwd: %v", s.Process.Env)
-	}
-	s, _ = New(WithEnv([]string{"HOME=/custom"}), WithUser(specs.User{}, "/root"))
-	if !slices.Contains(s.Process.Env, "HOME=/custom") || slices.Contains(s.Process.Env, "HOME=/root") {
-		t.Errorf("an explicit HOME wins: %v", s.Process.Env)
-	}
-}
-
 func TestCapabilities_DockerAddDropRules(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -119,7 +108,7 @@ func TestWithCapabilities_RootUserAndAmbient(t *testing.T) {
 		{"ambient makes them effective for a user", 1000, true, specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps, Inheritable: caps, Ambient: caps}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := New(WithUser(specs.User{UID: tc.uid}, ""), WithCapabilities(caps, tc.ambient))
+			s, err := New(WithUser(specs.User{UID: tc.uid}), WithCapabilities(caps, tc.ambient))
 			if err != nil || !reflect.DeepEqual(*s.Process.Capabilities, tc.want) {
 				t.Fatalf("want %+v, got %+v", tc.want, s.Process.Capabilities)
 			}
@@ -136,7 +125,7 @@ func TestWithMemory_DockerSwapRules(t *testing.T) {
 		errMsg      string
 	}{
 		{"swap defaults to twice the limit", m, 0, 2 * m, ""},
-		{"-1 is unlimited swap", m, -1, -1, ""},
+		{"-1 is unlimited swap: no limit written", m, -1, 0, ""},
 		{"explicit swap", m, 2 * m, 2 * m, ""},
 		{"swap below memory", m, m / 2, 0, "larger than memory"},
 		{"swap without memory", 0, m, 0, "needs --memory"},
@@ -150,7 +139,12 @@ func TestWithMemory_DockerSwapRules(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || *s.Linux.Resources.Memory.Limit != tc.limit || *s.Linux.Resources.Memory.Swap != tc.wantSwap {
+			mem := s.Linux.Resources.Memory
+			swap := int64(0)
+			if mem.Swap != nil {
+				swap = *mem.Swap
+			}
+			if err != nil || *mem.Limit != tc.limit || swap != tc.wantSwap || *mem.DisableOOMKiller {
 				t.Fatalf("got %+v (%v)", s.Linux.Resources.Memory, err)
 			}
 		})

@@ -16,18 +16,18 @@ import (
 // uid:gid; empty means root) and --group-add entries against the image's
 // /etc/passwd and /etc/group under rootfs, as docker does: a numeric uid
 // missing from passwd runs with gid 0; groups listing the user become
-// supplementary groups (sorted, so specs are deterministic). It returns the identity and the home directory.
-func ResolveUser(rootfs, userSpec string, groupAdd []string) (specs.User, string, error) {
+// supplementary groups (sorted, so specs are deterministic).
+func ResolveUser(rootfs, userSpec string, groupAdd []string) (specs.User, error) {
 	passwd, err := openInRoot(rootfs, "/etc/passwd")
 	if err != nil {
-		return specs.User{}, "", err
+		return specs.User{}, err
 	}
 	if passwd != nil {
 		defer passwd.Close()
 	}
 	group, err := openInRoot(rootfs, "/etc/group")
 	if err != nil {
-		return specs.User{}, "", err
+		return specs.User{}, err
 	}
 	if group != nil {
 		defer group.Close()
@@ -35,7 +35,7 @@ func ResolveUser(rootfs, userSpec string, groupAdd []string) (specs.User, string
 	defaults := &user.ExecUser{Home: "/"}
 	eu, err := user.GetExecUser(userSpec, defaults, readerOrNil(passwd), readerOrNil(group))
 	if err != nil {
-		return specs.User{}, "", fmt.Errorf("unable to find user %s: %w", userSpec, err)
+		return specs.User{}, fmt.Errorf("unable to find user %s: %w", userSpec, err)
 	}
 	u := specs.User{UID: uint32(eu.Uid), GID: uint32(eu.Gid)}
 	for _, g := range eu.Sgids {
@@ -44,19 +44,19 @@ func ResolveUser(rootfs, userSpec string, groupAdd []string) (specs.User, string
 	if len(groupAdd) > 0 {
 		if group != nil {
 			if _, err := group.Seek(0, io.SeekStart); err != nil {
-				return specs.User{}, "", err
+				return specs.User{}, err
 			}
 		}
 		gids, err := user.GetAdditionalGroups(groupAdd, readerOrNil(group))
 		if err != nil {
-			return specs.User{}, "", fmt.Errorf("--group-add: %w", err)
+			return specs.User{}, fmt.Errorf("--group-add: %w", err)
 		}
 		for _, g := range gids {
 			u.AdditionalGids = appendGid(u.AdditionalGids, uint32(g))
 		}
 	}
 	slices.Sort(u.AdditionalGids)
-	return u, eu.Home, nil
+	return u, nil
 }
 
 func appendGid(gids []uint32, g uint32) []uint32 {

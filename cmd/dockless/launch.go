@@ -128,7 +128,7 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 		if req.UserSpec == "" {
 			req.UserSpec = img.Config.Config.User
 		}
-		if req.User, req.Home, err = spec.ResolveUser(rootfs, req.UserSpec, req.GroupAdd); err != nil {
+		if req.User, err = spec.ResolveUser(rootfs, req.UserSpec, req.GroupAdd); err != nil {
 			return -1, err
 		}
 	}

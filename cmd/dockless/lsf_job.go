@@ -94,7 +94,6 @@ func lsfJobFromEnv(env map[string]string, args []string, n *node, h jobHost) (*l
 	req := &spec.Request{
 		Image:           image,
 		User:            specs.User{UID: caller.UID, GID: caller.GID, AdditionalGids: groups},
-		Home:            caller.Home,
 		FixedUser:       true,
 		Hostname:        h.Hostname,
 		Tty:             h.StdinTTY,
