@@ -68,6 +68,7 @@ func (p *Policy) Check(req *spec.Request, c *Caller) error {
 		}
 	}
 	req.CapBase = caps
+	req.AmbientCapabilities = p.Job.AmbientCapabilities
 	if p.Job.NoNewPrivileges {
 		req.NoNewPrivileges = true
 	}

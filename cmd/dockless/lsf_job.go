@@ -92,18 +92,19 @@ func lsfJobFromEnv(env map[string]string, args []string, n *node, h jobHost) (*l
 	slices.Sort(groups)
 	groups = slices.Compact(groups)
 	req := &spec.Request{
-		Image:           image,
-		User:            specs.User{UID: caller.UID, GID: caller.GID, AdditionalGids: groups},
-		FixedUser:       true,
-		Hostname:        h.Hostname,
-		Tty:             h.StdinTTY,
-		Network:         "host",
-		CapBase:         caps,
-		NoNewPrivileges: pol.Job.NoNewPrivileges,
-		SELinuxLabel:    pol.Job.SELinuxLabel,
-		SELinuxEnabled:  h.SELinuxEnabled,
-		PrivateCgroupNS: h.CgroupV2,
-		CPUShares:       uint64(max(pol.Job.CPUShares, 0)),
+		Image:               image,
+		User:                specs.User{UID: caller.UID, GID: caller.GID, AdditionalGids: groups},
+		FixedUser:           true,
+		Hostname:            h.Hostname,
+		Tty:                 h.StdinTTY,
+		Network:             "host",
+		CapBase:             caps,
+		AmbientCapabilities: pol.Job.AmbientCapabilities,
+		NoNewPrivileges:     pol.Job.NoNewPrivileges,
+		SELinuxLabel:        pol.Job.SELinuxLabel,
+		SELinuxEnabled:      h.SELinuxEnabled,
+		PrivateCgroupNS:     h.CgroupV2,
+		CPUShares:           uint64(max(pol.Job.CPUShares, 0)),
 	}
 	job.Req = req
 	if err := jobResources(req, pol); err != nil {
