@@ -9,6 +9,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/errdefs"
 )
 
 // gcRoot keeps a container's snapshot (and so its image's layers) from being
@@ -33,10 +34,11 @@ func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mou
 	return mounts, err
 }
 
-// Release removes the container's snapshot and collects it.
+// Release removes the container's snapshot and collects it. Releasing a
+// snapshot that is already gone is not an error.
 func (s *Store) Release(ctx context.Context, id string) error {
 	return s.with(ctx, func(ctx context.Context, ss *session) error {
-		if err := ss.sn.Remove(ctx, containerKey(id)); err != nil {
+		if err := ss.sn.Remove(ctx, containerKey(id)); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("removing rootfs of %s: %w", id, err)
 		}
 		_, err := ss.db.GarbageCollect(ctx)

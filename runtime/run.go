@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strings"
+	"sync/atomic"
 
 	_ "github.com/opencontainers/cgroups/devices" // device cgroup rules (v1 files, v2 eBPF)
 	"github.com/opencontainers/runc/libcontainer"
@@ -25,6 +27,15 @@ type IO struct {
 	SigProxy bool
 }
 
+// Exit is how the container's process ended.
+type Exit struct {
+	// Code is the exit status, 128+N when killed by signal N.
+	Code int
+	// OOMKilled: the kernel's OOM killer acted in the container's cgroup
+	// because of its memory limit.
+	OOMKilled bool
+}
+
 // StartError is a failure to start the container's process; Code is
 // docker's exit code for it (126 cannot invoke, 127 not found, 125 other).
 type StartError struct {
@@ -35,28 +46,38 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
-// forwarded are the signals relayed to the container's init.
-var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCHLD}
+// forwarded are the signals relayed to the container's process; SIGTSTP
+// and SIGCONT suspend and resume the whole container (LSF's bstop and
+// bresume of interactive jobs).
+var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2,
+	unix.SIGWINCH, unix.SIGCHLD, unix.SIGTSTP, unix.SIGCONT, unix.SIGTTIN, unix.SIGTTOU}
 
 // Run creates the container id under root from spec, runs its process in the
-// foreground and returns its exit status (128+N when killed by signal N).
-// The container is destroyed before Run returns, whatever happened.
-func Run(root, id string, spec *specs.Spec, stdio IO) (int, error) {
+// foreground and returns how it exited. started, if set, is called with the
+// host pid of the container's init once it runs. The container is destroyed
+// before Run returns, whatever happened; if dockless itself is killed, the
+// kernel kills the container's init (parent-death signal), and with it the
+// container's pid namespace.
+func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Exit, error) {
 	if spec.Process == nil {
-		return -1, errors.New("spec has no process")
+		return Exit{}, errors.New("spec has no process")
 	}
-	// Become the reaper of the container's init: libcontainer double-forks it.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return -1, fmt.Errorf("unable to become child subreaper: %w", err)
+	if err := becomeSubreaper(); err != nil {
+		return Exit{}, err
 	}
+	// The parent-death signal of the init is tied to the thread that forks
+	// it: keep that thread alive until the container is gone.
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:   id,
 		NoNewKeyring: true,
 		Spec:         spec,
 	})
 	if err != nil {
-		return -1, fmt.Errorf("unable to convert the spec: %w", err)
+		return Exit{}, fmt.Errorf("unable to convert the spec: %w", err)
 	}
+	cfg.ParentDeathSignal = int(unix.SIGKILL)
 	// Signals must be caught before the process exists, so that no SIGCHLD
 	// of a short-lived container is lost.
 	sigs := make(chan os.Signal, 128)
@@ -65,36 +86,61 @@ func Run(root, id string, spec *specs.Spec, stdio IO) (int, error) {
 
 	container, err := libcontainer.Create(root, id, cfg)
 	if err != nil {
-		return -1, fmt.Errorf("unable to create container: %w", err)
+		return Exit{}, fmt.Errorf("unable to create container: %w", err)
 	}
 	defer container.Destroy() //nolint:errcheck // best effort on the way out; a failure leaves nothing we can fix here
 
-	process, err := newProcess(spec.Process)
+	process, err := newProcess(spec.Process, true)
 	if err != nil {
-		return -1, err
+		return Exit{}, err
 	}
-	var term *terminal
-	if spec.Process.Terminal {
-		if term, err = newTerminal(process, stdio); err != nil {
-			return -1, err
-		}
-		defer term.Close()
-	} else {
-		process.Stdin, process.Stdout, process.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	term, err := setupIO(process, spec.Process.Terminal, stdio)
+	if err != nil {
+		return Exit{}, err
 	}
+	defer term.Close()
 	if err := container.Run(process); err != nil {
-		return -1, startError(err)
+		return Exit{}, startError(err)
 	}
-	if term != nil {
-		if err := term.Attach(stdio); err != nil {
-			_ = process.Signal(unix.SIGKILL)
-			_, _ = process.Wait()
-			return -1, err
+	var oom atomic.Bool
+	if ch, err := container.NotifyOOM(); err == nil {
+		go func() {
+			for range ch {
+				oom.Store(true)
+			}
+		}()
+	}
+	if err := term.Attach(stdio); err != nil {
+		_ = process.Signal(unix.SIGKILL)
+		_, _ = process.Wait()
+		return Exit{}, err
+	}
+	if started != nil {
+		if pid, err := process.Pid(); err == nil {
+			started(pid)
 		}
 	}
-	return wait(container, process, sigs, stdio.SigProxy, term)
+	code, err := wait(container, process, sigs, stdio.SigProxy, term)
+	return Exit{Code: code, OOMKilled: oom.Load() && code == 128+int(unix.SIGKILL)}, err
 }
 
+func becomeSubreaper() error {
+	// The container's init is double-forked: dockless must reap it.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("unable to become child subreaper: %w", err)
+	}
+	return nil
+}
+
+func setupIO(process *libcontainer.Process, tty bool, stdio IO) (*terminal, error) {
+	if tty {
+		return newTerminal(process, stdio)
+	}
+	process.Stdin, process.Stdout, process.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	return nil, nil
+}
+
+// wait relays signals until the process exits and returns its status.
 func wait(container *libcontainer.Container, process *libcontainer.Process, sigs chan os.Signal, proxy bool, term *terminal) (int, error) {
 	pid, err := process.Pid()
 	if err != nil {
@@ -106,18 +152,19 @@ func wait(container *libcontainer.Container, process *libcontainer.Process, sigs
 		case unix.SIGWINCH:
 			term.Resize()
 		case unix.SIGCHLD:
-			for {
-				var ws unix.WaitStatus
-				p, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-				if err != nil || p <= 0 {
-					break
-				}
-				if p == pid {
-					_, _ = process.Wait() // flush stdio copies
-					term.Wait()
-					return exitStatus(ws), nil
-				}
+			if ws, done := reapFor(pid); done {
+				_, _ = process.Wait() // flush stdio copies
+				term.Wait()
+				return exitStatus(ws), nil
 			}
+		case unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+			// Suspend the whole container, then this process, as a stopped
+			// job expects; SIGCONT resumes both.
+			_ = container.Pause()
+			_ = unix.Kill(os.Getpid(), unix.SIGSTOP)
+		case unix.SIGCONT:
+			_ = container.Resume()
+			_ = process.Signal(s)
 		default:
 			if proxy {
 				_ = process.Signal(s)
@@ -128,6 +175,21 @@ func wait(container *libcontainer.Container, process *libcontainer.Process, sigs
 		}
 	}
 	return -1, errors.New("signal channel closed")
+}
+
+// reapFor reaps every exited child (the subreaper collects orphans too)
+// and reports whether pid was among them, with its status.
+func reapFor(pid int) (unix.WaitStatus, bool) {
+	for {
+		var ws unix.WaitStatus
+		p, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err != nil || p <= 0 {
+			return 0, false
+		}
+		if p == pid {
+			return ws, true
+		}
+	}
 }
 
 func exitStatus(ws unix.WaitStatus) int {
@@ -150,7 +212,7 @@ func startError(err error) error {
 	}
 }
 
-func newProcess(p *specs.Process) (*libcontainer.Process, error) {
+func newProcess(p *specs.Process, init bool) (*libcontainer.Process, error) {
 	nnp := p.NoNewPrivileges
 	lp := &libcontainer.Process{
 		Args:            p.Args,
@@ -160,7 +222,7 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 		Cwd:             p.Cwd,
 		Label:           p.SelinuxLabel,
 		NoNewPrivileges: &nnp,
-		Init:            true,
+		Init:            init,
 	}
 	for _, g := range p.User.AdditionalGids {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))

@@ -41,8 +41,12 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 	return t, nil
 }
 
-// Attach receives the pty master and starts copying.
+// Attach receives the pty master and starts copying (nothing to do
+// without a terminal).
 func (t *terminal) Attach(stdio IO) error {
+	if t == nil {
+		return nil
+	}
 	master, err := recvFile(t.parent)
 	if err != nil {
 		return fmt.Errorf("receiving the container's terminal: %w", err)
@@ -86,6 +90,9 @@ func (t *terminal) Wait() {
 
 // Close restores the host terminal and closes the pty.
 func (t *terminal) Close() {
+	if t == nil {
+		return
+	}
 	if t.host != nil {
 		_ = t.host.Reset()
 	}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"strconv"
+	"time"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker/go-units"
 	"io"
 	"os"
 	"os/signal"
@@ -53,6 +57,13 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 	if err := n.policy.Check(req, n.caller); err != nil {
 		return -1, err
 	}
+	if opts.SpecOnly == nil {
+		if count, err := reap(n); err != nil {
+			n.log.Warnf("%v", err)
+		} else if count > 0 {
+			n.log.Infof("cleaned up %d containers left by dockless processes that died", count)
+		}
+	}
 	st := images.NewStore(n.root)
 	// Until the container runs, SIGINT/SIGTERM cancel the setup and the
 	// deferred cleanups run; from then on runtime.Run forwards them.
@@ -92,6 +103,20 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 		return 0, writeJSONTo(opts.SpecOnly, s)
 	}
 
+	// The record comes first and goes last: whatever exists of the
+	// container in between, a later dockless can find and reap it.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return -1, fmt.Errorf("creating state directory: %w", err)
+	}
+	defer removeState(dir)
+	rec := &record{ID: id, Name: name, Image: img.Name, Command: req.Cmd, Owner: n.caller.UID, Created: time.Now().UTC(),
+		Launcher: os.Getpid(), Memory: req.Memory}
+	if rec.LauncherStart, err = processStart(os.Getpid()); err != nil {
+		return -1, err
+	}
+	if err := writeRecord(n.state, rec); err != nil {
+		return -1, err
+	}
 	release, err := reserveName(n.state, name, id)
 	if err != nil {
 		return -1, err
@@ -104,10 +129,9 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 		defer os.Remove(stateCIDFile(n, name))
 	}
 
-	if err := os.MkdirAll(rootfs, 0o700); err != nil {
+	if err := os.Mkdir(rootfs, 0o700); err != nil {
 		return -1, fmt.Errorf("creating state directory: %w", err)
 	}
-	defer removeState(dir)
 
 	n.log.Debugf("preparing the rootfs snapshot of %s", id)
 	mounts, err := st.Prepare(ctx, id, img)
@@ -158,9 +182,30 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 	}
 	stopSetupSignals()
 	n.log.Infof("starting container %s (%s)", name, id)
-	code, err := runtime.Run(filepath.Join(n.state, "runc"), id, s, stdio)
-	n.log.Debugf("container %s exited with %d", name, code)
-	return code, rlimitHint(err, req)
+	exit, err := runtime.Run(runcRoot(n), id, s, stdio, func(pid int) {
+		rec.InitPid = pid
+		if err := writeRecord(n.state, rec); err != nil {
+			n.log.Warnf("recording container %s: %v", name, err)
+		}
+	})
+	if err != nil {
+		return -1, rlimitHint(err, req)
+	}
+	n.log.Debugf("container %s exited with %d", name, exit.Code)
+	if exit.OOMKilled {
+		fmt.Fprintf(os.Stderr, "dockless: container %s was killed: it exceeded its memory limit of %s (-m, or [job] memory in the policy)\n", name, units.BytesSize(float64(req.Memory)))
+	}
+	writeExit(n, id, exit.Code)
+	return exit.Code, nil
+}
+
+// writeExit leaves the exit status for `dockless wait`, which removes it
+// (unread ones are reaped after ten minutes).
+func writeExit(n *node, id string, code int) {
+	dir := filepath.Join(n.state, "exits")
+	if err := os.MkdirAll(dir, 0o711); err == nil {
+		_ = os.WriteFile(exitPath(n.state, id), []byte(strconv.Itoa(code)), 0o644)
+	}
 }
 
 // finishSpec adds the generated /etc files, points checked mounts at their
@@ -382,14 +427,34 @@ func unmount(p string) {
 
 // removeState deletes a container's state directory, but only once nothing
 // is mounted below it: a staged bind still mounted there would otherwise
-// let the removal reach into the user's files.
+// let the removal reach into the user's files. The record goes last.
 func removeState(dir string) {
-	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	mounts, err := mountsUnder(dir)
 	if err != nil || len(mounts) > 0 {
 		fmt.Fprintf(os.Stderr, "dockless: %s still has %d mounts, left in place: %v\n", dir, len(mounts), err)
 		return
 	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != "record.json" {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 	os.RemoveAll(dir)
+}
+
+// mountsUnder lists the mount points at or below dir, shortest first.
+func mountsUnder(dir string) ([]string, error) {
+	infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range infos {
+		out = append(out, m.Mountpoint)
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(a) - len(b) })
+	return out, nil
 }
 
 // rlimitHint turns libcontainer's bare EPERM for an rlimit above the node's

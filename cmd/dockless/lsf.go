@@ -36,6 +36,32 @@ func lsfCommand() *cli.Command {
 				},
 			},
 			{
+				Name:         "exec",
+				Usage:        "run a command (default: a shell) in the running container of one of your jobs (battach, docker_exec)",
+				ArgsUsage:    "JOBID [COMMAND [ARG...]]",
+				OnUsageError: onUsageError,
+				Action: func(c *cli.Context) error {
+					if c.NArg() < 1 {
+						return usagef(`"lsf exec" requires at least 1 argument: JOBID`)
+					}
+					n := nodeOf(c)
+					r, err := jobContainer(n, c.Args().First())
+					if err != nil {
+						return err
+					}
+					args := c.Args().Slice()[1:]
+					if len(args) == 0 {
+						args = []string{"/bin/sh"}
+					}
+					tty := isTerminal(os.Stdin)
+					code, err := execIn(n, r, execOptions{Args: args, Tty: tty, Interactive: true})
+					if err != nil {
+						return err
+					}
+					return exitStatus{code}
+				},
+			},
+			{
 				Name:         "spec",
 				Usage:        "print the OCI config.json the job would run, starting nothing",
 				ArgsUsage:    "[JOB_FILE | COMMAND [ARG...] | " + placeHolder + "]",
@@ -238,4 +264,19 @@ func environMap(environ []string) map[string]string {
 		}
 	}
 	return env
+}
+
+// jobContainer finds the caller's container of LSF job jobID (named
+// lsf_<jobid>_<pid>).
+func jobContainer(n *node, jobID string) (*record, error) {
+	all, err := records(n)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range all {
+		if strings.HasPrefix(r.Name, "lsf_"+jobID+"_") && r.Owner == n.caller.UID {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: no running container of job %s belongs to %s on this host", errNoSuchContainer, jobID, n.caller.Name)
 }

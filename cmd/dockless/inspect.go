@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/template"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+)
+
+// inspectInfo follows the shape of docker's container inspect where the
+// fields mean the same, plus the cgroup usage.
+type inspectInfo struct {
+	ID      string    `json:"Id"`
+	Created time.Time `json:"Created"`
+	Path    string    `json:"Path"`
+	Args    []string  `json:"Args"`
+	State   struct {
+		Status  string `json:"Status"`
+		Running bool   `json:"Running"`
+		Paused  bool   `json:"Paused"`
+		Dead    bool   `json:"Dead"`
+		Pid     int    `json:"Pid"`
+	} `json:"State"`
+	Image  string `json:"Image"`
+	Name   string `json:"Name"`
+	Config struct {
+		Hostname   string   `json:"Hostname"`
+		User       string   `json:"User"`
+		Env        []string `json:"Env"`
+		Cmd        []string `json:"Cmd"`
+		Image      string   `json:"Image"`
+		WorkingDir string   `json:"WorkingDir"`
+		Tty        bool     `json:"Tty"`
+	} `json:"Config"`
+	HostConfig struct {
+		Memory         int64  `json:"Memory"`
+		MemorySwap     int64  `json:"MemorySwap"`
+		CPUShares      uint64 `json:"CpuShares"`
+		CgroupParent   string `json:"CgroupParent"`
+		NetworkMode    string `json:"NetworkMode"`
+		ReadonlyRootfs bool   `json:"ReadonlyRootfs"`
+	} `json:"HostConfig"`
+	Cgroups map[string]string `json:"Cgroups,omitempty"`
+	Usage   *usage            `json:"Usage,omitempty"`
+	Owner   uint32            `json:"Owner"`
+}
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "inspect",
+		Usage:        "print containers' configuration and state as JSON",
+		ArgsUsage:    "CONTAINER [CONTAINER...]",
+		Flags:        []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "Go template, e.g. {{.State.Pid}}"}},
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return usagef(`"inspect" requires at least 1 argument: CONTAINER`)
+			}
+			n := nodeOf(c)
+			var tmpl *template.Template
+			if f := c.String("format"); f != "" {
+				var err error
+				if tmpl, err = template.New("inspect").Funcs(template.FuncMap{"json": func(v any) string {
+					b, _ := json.Marshal(v)
+					return string(b)
+				}}).Parse(f); err != nil {
+					return usagef("--format: %w", err)
+				}
+			}
+			var out []inspectInfo
+			for _, ref := range c.Args().Slice() {
+				r, err := findContainer(n, ref)
+				if err != nil {
+					return err
+				}
+				info := inspectOne(n, r)
+				if tmpl != nil {
+					if err := tmpl.Execute(c.App.Writer, info); err != nil {
+						return err
+					}
+					fmt.Fprintln(c.App.Writer)
+					continue
+				}
+				out = append(out, info)
+			}
+			if tmpl != nil {
+				return nil
+			}
+			return writeJSONTo(c.App.Writer, out)
+		},
+	}
+}
+
+func inspectOne(n *node, r *record) inspectInfo {
+	var info inspectInfo
+	info.ID, info.Created, info.Image, info.Name, info.Owner = r.ID, r.Created, r.Image, "/"+r.Name, r.Owner
+	state, st := r.status(n)
+	info.State.Status, info.State.Running, info.State.Paused, info.State.Dead = state, state == "running", state == "paused", state == "dead"
+	if st != nil {
+		info.State.Pid, info.Cgroups = st.Pid, st.Cgroups
+		if u, err := measure(n, r.ID, 100*time.Millisecond); err == nil {
+			info.Usage = u
+		}
+	}
+	var s specs.Spec
+	if b, err := os.ReadFile(filepath.Join(containersDir(n.state), r.ID, "config.json")); err == nil && json.Unmarshal(b, &s) == nil && s.Process != nil {
+		if len(s.Process.Args) > 0 {
+			info.Path, info.Args = s.Process.Args[0], s.Process.Args[1:]
+		}
+		info.Config.Hostname, info.Config.Env, info.Config.Cmd, info.Config.WorkingDir, info.Config.Tty =
+			s.Hostname, s.Process.Env, s.Process.Args, s.Process.Cwd, s.Process.Terminal
+		info.Config.User = fmt.Sprintf("%d:%d", s.Process.User.UID, s.Process.User.GID)
+		info.Config.Image = r.Image
+		info.HostConfig.NetworkMode = "host"
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				info.HostConfig.NetworkMode = "none"
+			}
+		}
+		if s.Root != nil {
+			info.HostConfig.ReadonlyRootfs = s.Root.Readonly
+		}
+		if res := s.Linux.Resources; res != nil {
+			if res.Memory != nil && res.Memory.Limit != nil {
+				info.HostConfig.Memory = *res.Memory.Limit
+				info.HostConfig.MemorySwap = -1
+				if res.Memory.Swap != nil {
+					info.HostConfig.MemorySwap = *res.Memory.Swap
+				}
+			}
+			if res.CPU != nil && res.CPU.Shares != nil {
+				info.HostConfig.CPUShares = *res.CPU.Shares
+			}
+		}
+		info.HostConfig.CgroupParent = s.Linux.CgroupsPath
+	}
+	return info
+}

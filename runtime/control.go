@@ -1,0 +1,166 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotRunning means the container has no live libcontainer state.
+var ErrNotRunning = errors.New("container is not running")
+
+func load(root, id string) (*libcontainer.Container, error) {
+	c, err := libcontainer.Load(root, id)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotRunning, id)
+	}
+	return c, err
+}
+
+// Signal sends sig to the container's init.
+func Signal(root, id string, sig unix.Signal) error {
+	c, err := load(root, id)
+	if err != nil {
+		return err
+	}
+	return c.Signal(sig)
+}
+
+// Pause freezes every process of the container (cgroup freezer).
+func Pause(root, id string) error {
+	c, err := load(root, id)
+	if err != nil {
+		return err
+	}
+	return c.Pause()
+}
+
+// Resume thaws a paused container.
+func Resume(root, id string) error {
+	c, err := load(root, id)
+	if err != nil {
+		return err
+	}
+	return c.Resume()
+}
+
+// Status is a container's runtime state.
+type Status struct {
+	// State is "running", "paused", "created" or "stopped".
+	State string
+	// Pid is the host pid of the container's init.
+	Pid int
+	// Cgroups are the container's cgroup directories by controller.
+	Cgroups map[string]string
+}
+
+// State reports a container's runtime state.
+func State(root, id string) (*Status, error) {
+	c, err := load(root, id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.Status()
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.State()
+	if err != nil {
+		return nil, err
+	}
+	return &Status{State: st.String(), Pid: s.InitProcessPid, Cgroups: s.CgroupPaths}, nil
+}
+
+// Stats reads the container's cgroup statistics (CPU, memory, pids).
+func Stats(root, id string) (*libcontainer.Stats, error) {
+	c, err := load(root, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.Stats()
+}
+
+// Destroy kills what is left of a container and removes its cgroup and
+// libcontainer state (reaping after a dockless that died).
+func Destroy(root, id string) error {
+	c, err := load(root, id)
+	if errors.Is(err, ErrNotRunning) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_ = c.Signal(unix.SIGKILL)
+	for i := 0; i < 100; i++ {
+		if st, err := c.Status(); err != nil || st == libcontainer.Stopped {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return c.Destroy()
+}
+
+// Exec runs p inside the running container id (its namespaces and cgroup)
+// in the foreground and returns how it exited.
+func Exec(root, id string, p *specs.Process, stdio IO) (Exit, error) {
+	c, err := load(root, id)
+	if err != nil {
+		return Exit{}, err
+	}
+	if err := becomeSubreaper(); err != nil {
+		return Exit{}, err
+	}
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	process, err := newProcess(p, false)
+	if err != nil {
+		return Exit{}, err
+	}
+	term, err := setupIO(process, p.Terminal, stdio)
+	if err != nil {
+		return Exit{}, err
+	}
+	defer term.Close()
+	if err := c.Run(process); err != nil {
+		return Exit{}, startError(err)
+	}
+	if err := term.Attach(stdio); err != nil {
+		_ = process.Signal(unix.SIGKILL)
+		_, _ = process.Wait()
+		return Exit{}, err
+	}
+	code, err := waitExec(process, sigs, term)
+	return Exit{Code: code}, err
+}
+
+// waitExec relays signals to an exec'd process until it exits; suspending
+// is the job's business, not an exec's.
+func waitExec(process *libcontainer.Process, sigs chan os.Signal, term *terminal) (int, error) {
+	pid, err := process.Pid()
+	if err != nil {
+		return -1, err
+	}
+	term.Resize()
+	for s := range sigs {
+		switch s {
+		case unix.SIGWINCH:
+			term.Resize()
+		case unix.SIGCHLD:
+			if ws, done := reapFor(pid); done {
+				_, _ = process.Wait()
+				term.Wait()
+				return exitStatus(ws), nil
+			}
+		default:
+			_ = process.Signal(s)
+		}
+	}
+	return -1, errors.New("signal channel closed")
+}
