@@ -58,7 +58,8 @@ func TestRun_InitKilledBySignalExits128PlusN(t *testing.T) {
 
 // waitForInit reads the container ID from cid and returns the host pid of
 // the container's init, from its cgroup, once it runs the user's program
-// (not libcontainer's init stages).
+// (not libcontainer's init stages, whose names are "runc:[…]", the re-exec'd
+// binary's, or a file descriptor number before nsexec renames them).
 func waitForInit(t *testing.T, cid string) int {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -69,7 +70,7 @@ func waitForInit(t *testing.T, cid string) int {
 				var pid int
 				if _, err := fmt.Sscan(string(procs), &pid); err == nil && pid > 0 {
 					comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-					if c := strings.TrimSpace(string(comm)); c != "" && c != "dockless" && !strings.HasPrefix(c, "runc:") {
+					if c := strings.TrimSpace(string(comm)); c == "sleep" || c == "sh" {
 						return pid
 					}
 				}
