@@ -62,7 +62,7 @@ func TestRun_InitKilledBySignalExits128PlusN(t *testing.T) {
 // binary's, or a file descriptor number before nsexec renames them).
 func waitForInit(t *testing.T, cid string) int {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if b, err := os.ReadFile(cid); err == nil && len(b) == 64 {
 			if cg := findCgroup("dockless-" + string(b)[:12]); cg != "" {

@@ -3,6 +3,7 @@ package testimage
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -164,4 +165,14 @@ func Index(img v1.Image) (v1.ImageIndex, error) {
 		mutate.IndexAddendum{Add: decoy, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 	), nil
+}
+
+// WithBigFile is busybox plus a layer holding /big, size bytes of random
+// data (incompressible, so the download takes its size).
+func WithBigFile(size int) (v1.Image, error) {
+	data := make([]byte, size)
+	if _, err := rand.Read(data); err != nil {
+		return nil, err
+	}
+	return Busybox(Options{Extra: []File{{Name: "big", Mode: 0o644, Body: data}}})
 }

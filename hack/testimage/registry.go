@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -24,6 +25,37 @@ type Registry struct {
 	srv    *http.Server
 	mu     sync.Mutex
 	counts map[string]int
+	// delay, when set, makes blob downloads trickle (64 KiB per 50 ms)
+	// so that a test can interrupt one half-way.
+	delay bool
+}
+
+// SetDelay makes blob downloads slow (true) or fast again.
+func (r *Registry) SetDelay(slow bool) {
+	r.mu.Lock()
+	r.delay = slow
+	r.mu.Unlock()
+}
+
+// trickle writes at most 64 KiB per 50 ms.
+type trickle struct{ http.ResponseWriter }
+
+func (t trickle) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		chunk := min(len(b), 64<<10)
+		w, err := t.ResponseWriter.Write(b[:chunk])
+		n += w
+		if err != nil {
+			return n, err
+		}
+		if f, ok := t.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		b = b[chunk:]
+		time.Sleep(50 * time.Millisecond)
+	}
+	return n, nil
 }
 
 // StartRegistry serves an empty registry on a free loopback port.
@@ -37,7 +69,11 @@ func StartRegistry() (*Registry, error) {
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.counts[req.Method+" "+req.URL.Path]++
+		slow := r.delay && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/")
 		r.mu.Unlock()
+		if slow {
+			w = trickle{w}
+		}
 		h.ServeHTTP(w, req)
 	})}
 	go r.srv.Serve(ln) //nolint:errcheck // ends with Close
