@@ -124,8 +124,7 @@ func (e *env) runAs(u testUser, dir string, environ []string, args ...string) re
 	cmd := exec.Command(suidBinary, args...)
 	cmd.Dir = dir
 	cmd.Env = environ
-	groups := append([]uint32(nil), u.Groups...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: groups}}
+	cmd.SysProcAttr = credentials(u)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -167,4 +166,10 @@ func openTempDir(t *testing.T) string {
 		}
 	}
 	return d
+}
+
+// credentials make a command run as u.
+func credentials(u testUser) *syscall.SysProcAttr {
+	groups := append([]uint32(nil), u.Groups...)
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: groups}}
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestVerbs_DockerShapes(t *testing.T) {
+	e := newEnv(t)
+	cmd, _, pid := e.startContainer(t, "worker", "-m", "64m", busybox, "sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done")
+
+	ps := e.mustRun("ps")
+	if !strings.HasPrefix(ps, "CONTAINER ID") || !strings.Contains(ps, "worker") || !strings.Contains(ps, "Up ") {
+		t.Errorf("ps: %q", ps)
+	}
+	if q := strings.TrimSpace(e.mustRun("ps", "-q")); len(q) != 12 {
+		t.Errorf("ps -q prints short IDs: %q", q)
+	}
+	var info []inspectInfo
+	if err := json.Unmarshal([]byte(e.mustRun("inspect", "worker")), &info); err != nil || len(info) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	if info[0].State.Pid != pid || !info[0].State.Running || info[0].HostConfig.Memory != 64<<20 || info[0].Name != "/worker" || info[0].Usage == nil || info[0].Usage.Pids < 1 {
+		t.Errorf("inspect: %+v", info[0])
+	}
+	if f := e.mustRun("inspect", "-f", "{{.State.Status}} {{.Config.Hostname}}", "worker"); !strings.HasPrefix(f, "running ") {
+		t.Errorf("inspect -f: %q", f)
+	}
+	stats := e.mustRun("stats", "--no-stream", "worker")
+	if !strings.Contains(stats, "MEM USAGE / LIMIT") || !strings.Contains(stats, "/ 64MiB") {
+		t.Errorf("stats: %q", stats)
+	}
+	if out := e.mustRun("exec", "worker", "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '"); !strings.Contains(out, "sh -c trap") {
+		t.Errorf("exec joins the container's pid namespace: %q", out)
+	}
+	if r := e.run("exec", "-u", "1000", "-e", "X=1", "-w", "/tmp", "worker", "sh", "-c", "echo $(id -u) $X $(pwd); exit 4"); r.code != 4 || r.stdout != "1000 1 /tmp\n" {
+		t.Errorf("exec -u -e -w and its exit status: %s", r)
+	}
+	e.mustRun("pause", "worker")
+	if st := e.mustRun("ps", "--format", "{{.State}}"); strings.TrimSpace(st) != "paused" {
+		t.Errorf("after pause: %q", st)
+	}
+	e.mustRun("unpause", "worker")
+	if r := e.run("rm", "worker"); r.code != 125 || !strings.Contains(r.stderr, "stop the container") {
+		t.Errorf("rm of a running container without -f: %s", r)
+	}
+	waited := make(chan string, 1)
+	go func() { waited <- e.mustRun("wait", "worker") }()
+	time.Sleep(200 * time.Millisecond)
+	e.mustRun("stop", "-t", "5", "worker")
+	if got := <-waited; strings.TrimSpace(got) != "3" {
+		t.Errorf("wait prints the exit code: %q", got)
+	}
+	_ = cmd.Wait()
+	if r := e.run("kill", "worker"); r.code != 125 || !strings.Contains(r.stderr, "No such container") {
+		t.Errorf("a gone container: %s", r)
+	}
+
+	cmd2, _, _ := e.startContainer(t, "victim", busybox, "sleep", "100")
+	e.mustRun("kill", "-s", "TERM", "victim") // pid 1 ignores TERM without a trap
+	e.mustRun("rm", "-f", "victim")
+	_ = cmd2.Wait()
+	if cmd2.ProcessState.ExitCode() != 137 {
+		t.Errorf("rm -f kills: exit %d", cmd2.ProcessState.ExitCode())
+	}
+}
+
+func TestVerbs_UsersTouchOnlyTheirOwnContainers(t *testing.T) {
+	e := newEnv(t)
+	j := newLSFJob(t, e, alice, "echo ready > $TMPDIR/ready; while :; do sleep 0.1; done")
+	cmd := exec.Command(suidBinary, "lsf", "run", j.jobFile)
+	cmd.Dir, cmd.Env = alice.Home, j.env
+	cmd.SysProcAttr = credentials(alice)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := filepath.Join(j.tmpdir, "ready")
+	for i := 0; i < 300; i++ {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := e.runAs(alice, alice.Home, nil, "ps", "--format", "{{.Names}}"); !strings.HasPrefix(r.stdout, "lsf_"+testJobID+"_") {
+		t.Fatalf("alice sees her job: %s", r)
+	}
+	if r := e.runAs(bob, bob.Home, nil, "ps", "-q"); r.code != 0 || r.stdout != "" {
+		t.Errorf("bob sees nothing of alice's: %s", r)
+	}
+	name := strings.TrimSpace(e.runAs(alice, alice.Home, nil, "ps", "--format", "{{.Names}}").stdout)
+	for _, args := range [][]string{{"kill", name}, {"exec", name, "id"}, {"inspect", name}, {"pause", name}, {"stop", name}} {
+		if r := e.runAs(bob, bob.Home, nil, args...); r.code != 125 || !strings.Contains(r.stderr, "No such container") {
+			t.Errorf("bob %v: %s", args, r)
+		}
+	}
+	if r := e.runAs(bob, bob.Home, nil, "lsf", "exec", testJobID, "id"); r.code != 125 {
+		t.Errorf("bob lsf exec into alice's job: %s", r)
+	}
+	r := e.runAs(alice, alice.Home, nil, "lsf", "exec", testJobID, "sh", "-c", "id -un; cat /proc/1/cmdline | tr '\\0' ' '")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "dltest-alice\n/bin/sh "+j.jobFile) {
+		t.Errorf("alice lsf exec into her job: %s", r)
+	}
+	if r := e.runAs(alice, alice.Home, nil, "exec", "-u", "0", name, "id"); r.code != 125 || !strings.Contains(r.stderr, "allow_root") {
+		t.Errorf("exec -u 0 as a user: %s", r)
+	}
+	if r := e.runAs(alice, alice.Home, nil, "system", "prune"); r.code != 125 {
+		t.Errorf("system prune by a user: %s", r)
+	}
+	if r := e.runAs(alice, alice.Home, nil, "stop", "-t", "1", name); r.code != 0 {
+		t.Errorf("alice stops her job: %s", r)
+	}
+	_ = cmd.Wait()
+}
+
+func TestRun_TTYUnderATerminal(t *testing.T) {
+	e := newEnv(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script (util-linux) not installed")
+	}
+	e.mustRun("pull", "-q", busybox)
+	line := "stty rows 33 cols 77; " + binary + " --root " + e.root + " --state " + e.state + " run --rm -it " + busybox + " sh -c 'tty; stty size; exit 5'"
+	out, err := exec.Command("script", "-qec", line, "/dev/null").CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "/dev/pts/0") || !strings.Contains(string(out), "33 77") {
+		t.Fatalf("a TTY container gets a pty of the terminal's size: %q", out)
+	}
+	if ee == nil || ee.ExitCode() != 5 {
+		t.Fatalf("exit status through the TTY: %v", err)
+	}
+}
