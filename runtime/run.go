@@ -69,6 +69,12 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 	// it: keep that thread alive until the container is gone.
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
+	placement, err := placeV2(spec)
+	if err != nil {
+		placement.Restore()
+		return Exit{}, err
+	}
+	defer placement.Restore()
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:   id,
 		NoNewKeyring: true,

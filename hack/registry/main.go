@@ -17,6 +17,7 @@ import (
 
 func main() {
 	addrFile := flag.String("addr-file", "", "write the registry address to this file")
+	flag.StringVar(&testimage.BusyboxPath, "busybox", testimage.BusyboxPath, "static busybox the image is built from")
 	flag.Parse()
 	reg, err := testimage.StartRegistry()
 	if err != nil {

@@ -20,8 +20,8 @@ import (
 )
 
 // BusyboxPath is the static busybox the images are built from
-// (Debian's busybox-static).
-const BusyboxPath = "/bin/busybox"
+// (Debian's busybox-static); hack/registry's -busybox changes it.
+var BusyboxPath = "/bin/busybox"
 
 // File is one entry of a layer.
 type File struct {
