@@ -17,7 +17,7 @@ var ErrNotRunning = errors.New("container is not running")
 
 func load(root, id string) (*libcontainer.Container, error) {
 	c, err := libcontainer.Load(root, id)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, libcontainer.ErrNotExist) || errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotRunning, id)
 	}
 	return c, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -12,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/dockless/dockless/hack/testimage"
+	"github.com/dockless/dockless/images"
 )
 
 // startContainer runs `dockless run --rm --cidfile ... ARGS` in the
@@ -326,4 +329,53 @@ func waitDead(t *testing.T, pid int, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal(what)
+}
+
+// TestLifecycle_ReapsEveryPhase builds by hand what a dockless killed after
+// each phase leaves (record only; plus name and cidfile; plus the prepared
+// snapshot; plus the mounted rootfs) with a launcher that is dead, and
+// checks that system prune removes all of it (assertClean).
+func TestLifecycle_ReapsEveryPhase(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	st := images.NewStore(e.root)
+	img, err := st.Get(context.Background(), busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for phase := 0; phase < 4; phase++ {
+		id := fmt.Sprintf("%064x", phase+1)
+		dir := filepath.Join(e.state, "containers", id)
+		if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		r := &record{ID: id, Name: fmt.Sprintf("phase%d", phase), Launcher: dead.Process.Pid, LauncherStart: 1}
+		if err := writeRecord(e.state, r); err != nil {
+			t.Fatal(err)
+		}
+		if phase >= 1 {
+			if _, err := reserveName(e.state, r.Name, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if phase >= 2 {
+			mounts, err := st.Prepare(context.Background(), id, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if phase >= 3 {
+				if err := mount.All(mounts, filepath.Join(dir, "rootfs")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	out := e.mustRun("system", "prune")
+	if !strings.Contains(out, "Cleaned up 4 containers") {
+		t.Fatalf("system prune: %q", out)
+	}
 }
