@@ -152,7 +152,7 @@ func (p *Policy) checkRlimit(r specs.POSIXRlimit) error {
 			return nil
 		}
 	}
-	res, ok := rlimitResource[r.Type]
+	res, ok := spec.RlimitResources[r.Type]
 	if !ok {
 		return nil
 	}
@@ -164,15 +164,6 @@ func (p *Policy) checkRlimit(r specs.POSIXRlimit) error {
 		return p.refuse(fmt.Sprintf("--ulimit %s above your hard limit %d", strings.ToLower(strings.TrimPrefix(r.Type, "RLIMIT_")), cur.Max), "[job] ulimits", "ask for no more than your own limits")
 	}
 	return nil
-}
-
-var rlimitResource = map[string]int{
-	"RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_DATA": unix.RLIMIT_DATA,
-	"RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
-	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE,
-	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
-	"RLIMIT_AS": unix.RLIMIT_AS,
 }
 
 func truncate(s string) string {

@@ -136,31 +136,7 @@ func Exec(root, id string, p *specs.Process, stdio IO) (Exit, error) {
 		_, _ = process.Wait()
 		return Exit{}, err
 	}
-	code, err := waitExec(process, sigs, term)
+	// An exec forwards every signal; suspending is the job's business.
+	code, err := wait(process, sigs, term, func(s os.Signal) { _ = process.Signal(s) })
 	return Exit{Code: code}, err
-}
-
-// waitExec relays signals to an exec'd process until it exits; suspending
-// is the job's business, not an exec's.
-func waitExec(process *libcontainer.Process, sigs chan os.Signal, term *terminal) (int, error) {
-	pid, err := process.Pid()
-	if err != nil {
-		return -1, err
-	}
-	term.Resize()
-	for s := range sigs {
-		switch s {
-		case unix.SIGWINCH:
-			term.Resize()
-		case unix.SIGCHLD:
-			if ws, done := reapFor(pid); done {
-				_, _ = process.Wait()
-				term.Wait()
-				return exitStatus(ws), nil
-			}
-		default:
-			_ = process.Signal(s)
-		}
-	}
-	return -1, errors.New("signal channel closed")
 }

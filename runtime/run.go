@@ -15,6 +15,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/dockless/dockless/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -126,7 +128,7 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 			started(pid)
 		}
 	}
-	code, err := wait(container, process, sigs, stdio.SigProxy, term)
+	code, err := wait(process, sigs, term, jobSignals(container, process, stdio.SigProxy))
 	return Exit{Code: code, OOMKilled: oom.Load() && code == 128+int(unix.SIGKILL)}, err
 }
 
@@ -146,8 +148,10 @@ func setupIO(process *libcontainer.Process, tty bool, stdio IO) (*terminal, erro
 	return nil, nil
 }
 
-// wait relays signals until the process exits and returns its status.
-func wait(container *libcontainer.Container, process *libcontainer.Process, sigs chan os.Signal, proxy bool, term *terminal) (int, error) {
+// wait relays signals until the process exits and returns its status:
+// SIGWINCH resizes the terminal, SIGCHLD reaps, every other signal goes to
+// handle.
+func wait(process *libcontainer.Process, sigs chan os.Signal, term *terminal, handle func(os.Signal)) (int, error) {
 	pid, err := process.Pid()
 	if err != nil {
 		return -1, err
@@ -163,9 +167,21 @@ func wait(container *libcontainer.Container, process *libcontainer.Process, sigs
 				term.Wait()
 				return exitStatus(ws), nil
 			}
+		default:
+			handle(s)
+		}
+	}
+	return -1, errors.New("signal channel closed")
+}
+
+// jobSignals is how a container's own dockless handles signals: SIGTSTP
+// (and the terminal stops) suspend the whole container and then dockless,
+// as a stopped job expects; SIGCONT resumes both; the rest are forwarded,
+// or, without proxying, end the container (the job is going away).
+func jobSignals(container *libcontainer.Container, process *libcontainer.Process, proxy bool) func(os.Signal) {
+	return func(s os.Signal) {
+		switch s {
 		case unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
-			// Suspend the whole container, then this process, as a stopped
-			// job expects; SIGCONT resumes both.
 			_ = container.Pause()
 			_ = unix.Kill(os.Getpid(), unix.SIGSTOP)
 		case unix.SIGCONT:
@@ -174,13 +190,11 @@ func wait(container *libcontainer.Container, process *libcontainer.Process, sigs
 		default:
 			if proxy {
 				_ = process.Signal(s)
-				continue
+				return
 			}
-			// Not proxying: the job is going away; take the container with it.
 			_ = container.Signal(unix.SIGKILL)
 		}
 	}
-	return -1, errors.New("signal channel closed")
 }
 
 // reapFor reaps every exited child (the subreaper collects orphans too)
@@ -240,20 +254,11 @@ func newProcess(p *specs.Process, init bool) (*libcontainer.Process, error) {
 		}
 	}
 	for _, r := range p.Rlimits {
-		t, ok := rlimitTypes[r.Type]
+		t, ok := spec.RlimitResources[r.Type]
 		if !ok {
 			return nil, fmt.Errorf("unknown rlimit %q", r.Type)
 		}
 		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
 	}
 	return lp, nil
-}
-
-var rlimitTypes = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
