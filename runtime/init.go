@@ -3,6 +3,9 @@ package runtime
 import (
 	"os"
 	goruntime "runtime"
+	"strconv"
+
+	"github.com/sirupsen/logrus"
 
 	"golang.org/x/sys/unix"
 
@@ -17,14 +20,24 @@ func IsInit() bool {
 }
 
 // Init runs the container's init inside the new namespaces and never returns.
-// It first asks the kernel to SIGKILL this process when its parent (the
-// dockless that runs the container; libcontainer clones the init as
-// dockless's child) dies: a job container must not outlive its job.
+// For a job container it first asks the kernel to SIGKILL this process when
+// its parent (the dockless that runs the container; libcontainer clones the
+// init as dockless's child) dies: a job container must not outlive its job.
 // libcontainer keeps the setting across the credential change.
 func Init() {
-	// The setting is per thread: set it on the thread that will exec the
-	// container's process (libcontainer's init stays on this locked one).
-	goruntime.LockOSThread()
-	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	if os.Getenv("_LIBCONTAINER_LOGLEVEL") == jobLogLevel {
+		// The setting is per thread: set it on the thread that will exec
+		// the container's process (libcontainer's init stays on this one).
+		goruntime.LockOSThread()
+		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	}
 	libcontainer.Init()
 }
+
+// jobLogLevel marks the init of a foreground job container. libcontainer
+// passes the init nothing of dockless's own but its log level, so Run
+// sets the init's log level (logrus Warn, which changes nothing visible:
+// dockless shows only errors) to tell Init to tie the container to its
+// dockless. Containers created through the OCI interface (dockless-runc
+// create) must outlive the command that created them and do not set it.
+var jobLogLevel = strconv.Itoa(int(logrus.WarnLevel))

@@ -102,6 +102,7 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 	if err != nil {
 		return Exit{}, err
 	}
+	process.LogLevel = jobLogLevel
 	term, err := setupIO(process, spec.Process.Terminal, stdio)
 	if err != nil {
 		return Exit{}, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/policy"
@@ -45,6 +46,15 @@ func main() {
 	logrus.SetLevel(logrus.ErrorLevel)
 	// Who is asking must be read before a setuid-root dockless becomes
 	// fully root.
+	if filepath.Base(os.Args[0]) == ociName {
+		// A setuid-root dockless must not hand the OCI interface (which
+		// takes any config.json) to anyone but root.
+		if os.Getuid() != 0 {
+			fmt.Fprintf(os.Stderr, "%s: the OCI runtime interface is for root (containerd, the OCI tools); use dockless run\n", ociName)
+			os.Exit(1)
+		}
+		os.Exit(runOCI(os.Args))
+	}
 	caller, err := policy.CurrentCaller()
 	if err == nil {
 		err = policy.BecomeRoot()
@@ -111,6 +121,7 @@ func newApp(caller *policy.Caller) *cli.App {
 			statsCommand(),
 			waitCommand(),
 			systemCommand(),
+			ociCommand(),
 			pullCommand(),
 			imagesCommand(),
 			rmiCommand(),

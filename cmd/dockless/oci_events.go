@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"time"
+
+	"github.com/dockless/dockless/runtime"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+)
+
+// ociEvent is runc's event shape: {"type","id","data"}.
+type ociEvent struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Data any    `json:"data,omitempty"`
+}
+
+func ociEventsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "events",
+		Usage:     "print the container's resource statistics and OOM events as JSON lines",
+		ArgsUsage: "CONTAINER_ID",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "stats", Usage: "print one statistics event and exit"},
+			&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between statistics events"},
+		},
+		Action: func(c *cli.Context) error {
+			id, err := ociID(c)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(c.App.Writer)
+			stats := func() error {
+				st, err := runtime.Stats(ociRoot(c), id)
+				if err != nil {
+					return err
+				}
+				return enc.Encode(ociEvent{Type: "stats", ID: id, Data: st.CgroupStats})
+			}
+			if c.Bool("stats") {
+				return stats()
+			}
+			oom, err := runtime.NotifyOOM(ociRoot(c), id)
+			if err != nil {
+				return err
+			}
+			tick := time.NewTicker(c.Duration("interval"))
+			defer tick.Stop()
+			for {
+				select {
+				case _, ok := <-oom:
+					if !ok {
+						return nil
+					}
+					if err := enc.Encode(ociEvent{Type: "oom", ID: id}); err != nil {
+						return err
+					}
+				case <-tick.C:
+					if err := stats(); err != nil {
+						return nil // the container is gone
+					}
+				}
+			}
+		},
+	}
+}
+
+func ociUpdateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "update",
+		Usage:     "change a running container's resource limits",
+		ArgsUsage: "CONTAINER_ID",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "runtime-spec LinuxResources JSON file ('-' for stdin)"},
+			&cli.Int64Flag{Name: "memory", Usage: "memory limit in bytes"},
+			&cli.Int64Flag{Name: "memory-swap", Usage: "memory plus swap limit in bytes"},
+			&cli.Int64Flag{Name: "memory-reservation", Usage: "memory soft limit in bytes"},
+			&cli.Uint64Flag{Name: "cpu-shares", Usage: "CPU shares"},
+			&cli.Int64Flag{Name: "cpu-quota", Usage: "CFS quota in microseconds"},
+			&cli.Uint64Flag{Name: "cpu-period", Usage: "CFS period in microseconds"},
+			&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to use"},
+			&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to use"},
+			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of tasks"},
+		},
+		Action: func(c *cli.Context) error {
+			id, err := ociID(c)
+			if err != nil {
+				return err
+			}
+			var r specs.LinuxResources
+			if f := c.String("resources"); f != "" {
+				in := os.Stdin
+				if f != "-" {
+					if in, err = os.Open(f); err != nil {
+						return err
+					}
+					defer in.Close()
+				}
+				if err := json.NewDecoder(in).Decode(&r); err != nil {
+					return err
+				}
+			}
+			mem := func() *specs.LinuxMemory {
+				if r.Memory == nil {
+					r.Memory = &specs.LinuxMemory{}
+				}
+				return r.Memory
+			}
+			cpu := func() *specs.LinuxCPU {
+				if r.CPU == nil {
+					r.CPU = &specs.LinuxCPU{}
+				}
+				return r.CPU
+			}
+			for _, f := range []struct {
+				name string
+				set  func()
+			}{
+				{"memory", func() { v := c.Int64("memory"); mem().Limit = &v }},
+				{"memory-swap", func() { v := c.Int64("memory-swap"); mem().Swap = &v }},
+				{"memory-reservation", func() { v := c.Int64("memory-reservation"); mem().Reservation = &v }},
+				{"cpu-shares", func() { v := c.Uint64("cpu-shares"); cpu().Shares = &v }},
+				{"cpu-quota", func() { v := c.Int64("cpu-quota"); cpu().Quota = &v }},
+				{"cpu-period", func() { v := c.Uint64("cpu-period"); cpu().Period = &v }},
+				{"cpuset-cpus", func() { cpu().Cpus = c.String("cpuset-cpus") }},
+				{"cpuset-mems", func() { cpu().Mems = c.String("cpuset-mems") }},
+				{"pids-limit", func() { v := c.Int64("pids-limit"); r.Pids = &specs.LinuxPids{Limit: &v} }},
+			} {
+				if c.IsSet(f.name) {
+					f.set()
+				}
+			}
+			return runtime.Update(ociRoot(c), id, &r)
+		},
+	}
+}
