@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_BUILD = -tags '$(TAGS)' -ldflags '-X main.version=$(VERSION)'
 
 # Debian packages the build, the tests and the demo need.
-DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux
+DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd
 
 .PHONY: all build deps test unit vet fuzz demo bench differential install clean
 

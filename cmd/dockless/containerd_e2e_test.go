@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestContainerd_RunsDocklessAsItsRuntime starts Debian's containerd on a
+// private socket and root, with the runc shim pointed at dockless-runc,
+// and runs a container end to end through ctr: exit status, exec, kill.
+func TestContainerd_RunsDocklessAsItsRuntime(t *testing.T) {
+	newEnv(t) // skips without root; checks that nothing is left behind
+	for _, tool := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (make test installs Debian's containerd): %v", tool, err)
+		}
+	}
+	dir := openTempDir(t)
+	sock := filepath.Join(dir, "containerd.sock")
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+[debug]
+  address = ""
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := os.Create(filepath.Join(dir, "containerd.log"))
+	d := exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
+	d.Stdout, d.Stderr = log, log
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Process.Kill(); _ = d.Wait() })
+	for i := 0; ; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		if i > 200 {
+			b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
+			t.Fatalf("containerd did not start:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The shim calls its runc binary; a wrapper records each call and runs
+	// dockless under the name dockless-runc.
+	runcName := filepath.Join(dir, ociName)
+	if err := os.Symlink(binary, runcName); err != nil {
+		t.Fatal(err)
+	}
+	calls := filepath.Join(dir, "calls")
+	wrapper := filepath.Join(dir, "runtime")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %s\nexec %s \"$@\"\n", calls, runcName)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runcRoot := filepath.Join(dir, "runc")
+	ctr := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command("ctr", append([]string{"--address", sock, "--namespace", "dltest"}, args...)...)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		r := result{stdout: out.String(), stderr: errb.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("ctr %v: %v", args, err)
+		}
+		return r
+	}
+	if r := ctr("images", "pull", "--plain-http", busybox); r.code != 0 {
+		t.Fatalf("ctr pull: %s", r)
+	}
+	runFlags := []string{"--runc-binary", wrapper, "--runc-root", runcRoot}
+	r := ctr(append(append([]string{"run", "--rm"}, runFlags...), busybox, "c1", "sh", "-c", "echo from-dockless; exit 7")...)
+	if r.code != 7 || !strings.Contains(r.stdout, "from-dockless") {
+		t.Fatalf("ctr run through dockless-runc: %s", r)
+	}
+	if r := ctr(append(append([]string{"run", "-d"}, runFlags...), busybox, "c2", "sleep", "100")...); r.code != 0 {
+		t.Fatalf("ctr run -d: %s", r)
+	}
+	if r := ctr("task", "exec", "--exec-id", "e1", "c2", "sh", "-c", "echo exec-$((6*7))"); r.code != 0 || !strings.Contains(r.stdout, "exec-42") {
+		t.Fatalf("ctr task exec: %s", r)
+	}
+	if r := ctr("task", "kill", "--signal", "SIGKILL", "c2"); r.code != 0 {
+		t.Fatalf("ctr task kill: %s", r)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ls := ctr("task", "ls").stdout
+		if strings.Contains(ls, "STOPPED") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed task did not stop: %s", ls)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := ctr("task", "delete", "c2"); r.code != 0 {
+		t.Fatalf("ctr task delete: %s", r)
+	}
+	if r := ctr("containers", "delete", "c2"); r.code != 0 {
+		t.Fatalf("ctr containers delete: %s", r)
+	}
+	got, _ := os.ReadFile(calls)
+	for _, verb := range []string{" create ", " start ", " exec ", " kill ", " delete "} {
+		if !strings.Contains(string(got), verb) {
+			t.Errorf("the shim never called dockless-runc%s:\n%s", verb, got)
+		}
+	}
+}
