@@ -12,7 +12,7 @@ GOFLAGS_BUILD = -tags '$(TAGS)' -ldflags '-X main.version=$(VERSION)'
 # Debian packages the build, the tests and the demo need.
 DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd
 
-.PHONY: all build deps test unit vet fuzz demo bench differential install clean
+.PHONY: all build deps test unit vet fuzz demo bench differential conformance install clean
 
 all: build
 
@@ -55,6 +55,12 @@ bench: deps build
 
 # install: the binary setuid root (dockless acts for the user who runs it;
 # see docs/LSF.md) and the policy template, never over an existing policy.
+# conformance: the OCI runtime-tools validation suite against dockless-runc
+# and Debian's runc, side by side, into docs/CONFORMANCE.md.
+conformance: deps build
+	hack/conformance.sh $(BIN) > docs/CONFORMANCE.md.tmp && mv docs/CONFORMANCE.md.tmp docs/CONFORMANCE.md
+	@cat docs/CONFORMANCE.md
+
 # differential: the seed's job container through a real dockerd and through
 # dockless, field by field (docs/COMPATIBILITY.md explains what differs).
 differential: deps build
@@ -63,6 +69,7 @@ differential: deps build
 
 install: build
 	install -D -m 4755 -o root -g root $(BIN) $(DESTDIR)$(PREFIX)/bin/dockless
+	ln -sf dockless $(DESTDIR)$(PREFIX)/bin/dockless-runc
 	@if [ -e $(DESTDIR)/etc/dockless/dockless.toml ]; then \
 		install -D -m 0644 -o root -g root docs/dockless.toml $(DESTDIR)/etc/dockless/dockless.toml.example; \
 		echo "kept /etc/dockless/dockless.toml; the template is dockless.toml.example"; \
