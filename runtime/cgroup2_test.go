@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // fakeCgroup2 lays out a job cgroup in a directory standing for the
@@ -63,5 +65,22 @@ func TestOwnUnifiedCgroup_ReadsTheV2Line(t *testing.T) {
 	}
 	if got, err := ownUnifiedCgroup(f); err != nil || got != "/lsf/job.23870" {
 		t.Fatalf("got %q %v", got, err)
+	}
+}
+
+func TestTolerate_DropsWhatBindsIgnoreAndFIFONumbers(t *testing.T) {
+	s := &specs.Spec{
+		Mounts: []specs.Mount{
+			{Destination: "/a", Type: "bind", Source: "/etc", Options: []string{"rbind", "rshared", "mode=755", "size=1k", "ro"}},
+			{Destination: "/b", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755", "size=1k"}},
+		},
+		Linux: &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/fifo", Type: "p", Major: 8, Minor: 666}, {Path: "/dev/c", Type: "c", Major: 1, Minor: 3}}},
+	}
+	tolerate(s)
+	if strings.Join(s.Mounts[0].Options, ",") != "rbind,rshared,ro" || strings.Join(s.Mounts[1].Options, ",") != "mode=755,size=1k" {
+		t.Errorf("mount options: %v %v", s.Mounts[0].Options, s.Mounts[1].Options)
+	}
+	if d := s.Linux.Devices; d[0].Major != 0 || d[0].Minor != 0 || d[1].Minor != 3 {
+		t.Errorf("devices: %+v", d)
 	}
 }

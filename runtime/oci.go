@@ -37,6 +37,7 @@ func Create(root, id string, spec *specs.Spec, o DetachOptions) (err error) {
 	if spec.Process == nil {
 		return errors.New("spec has no process")
 	}
+	tolerate(spec)
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:   id,
 		NoPivotRoot:  o.NoPivot,

@@ -71,6 +71,7 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 	// it: keep that thread alive until the container is gone.
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
+	tolerate(spec)
 	placement, err := placeV2(spec)
 	if err != nil {
 		placement.Restore()
