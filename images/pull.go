@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/diff/apply"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
-	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/rootfs"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
@@ -31,6 +29,8 @@ type PullOptions struct {
 	Progress io.Writer
 	// Timeout bounds the whole pull (0: no bound beyond ctx).
 	Timeout time.Duration
+	// Credentials are the caller's, for private images (nil: anonymous).
+	Credentials Credentials
 }
 
 // Pull resolves ref at its registry, fetches the manifest for this platform,
@@ -52,7 +52,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	}
 	var img *Image
 	err = s.with(ctx, func(ctx context.Context, ss *session) error {
-		resolver := docker.NewResolver(docker.ResolverOptions{Client: &http.Client{Timeout: 0}})
+		resolver := resolver(opts.Credentials)
 		resolved, desc, err := resolver.Resolve(ctx, name)
 		if err != nil {
 			return pullError(name, err)
@@ -135,6 +135,8 @@ func (ss *session) unpack(ctx context.Context, rec images.Image) (*Image, error)
 // pullError makes registry failures one readable line.
 func pullError(name string, err error) error {
 	switch {
+	case isAuthError(err):
+		return fmt.Errorf("pull %s: %w: log in with dockless login (%v)", name, ErrUnauthorized, err)
 	case errdefs.IsNotFound(err):
 		return fmt.Errorf("pull %s: not found: the image or tag does not exist at the registry (or needs a login): %w", name, err)
 	case errors.Is(err, context.DeadlineExceeded):

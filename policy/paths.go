@@ -242,3 +242,35 @@ func CreateFile(c *Caller, what, path string) (*os.File, error) {
 	})
 	return f, err
 }
+
+// WriteFile replaces path with data as the caller would (a new file next
+// to it, renamed over it; the directory created if missing, mode 0700), so
+// a file in the caller's home, such as ~/.docker/config.json, stays theirs.
+func WriteFile(c *Caller, what, path string, data []byte, mode os.FileMode) error {
+	return asUser(c, func() error {
+		dir := filepath.Dir(path)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return &PathError{what, dir, pathErrReason(err)}
+		}
+		tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+		if err != nil {
+			return &PathError{what, path, pathErrReason(err)}
+		}
+		defer os.Remove(tmp.Name())
+		if _, err := tmp.Write(data); err != nil {
+			tmp.Close()
+			return err
+		}
+		if err := tmp.Chmod(mode); err != nil {
+			tmp.Close()
+			return err
+		}
+		if err := tmp.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return &PathError{what, path, pathErrReason(err)}
+		}
+		return nil
+	})
+}

@@ -78,6 +78,10 @@ type Registry struct {
 	// allows any.
 	Allowed    []string `toml:"allowed"`
 	MirrorsDir string   `toml:"mirrors_dir"`
+	// Offline uses cached images without asking the registry whether the
+	// caller may still pull them (private images then become usable by
+	// every user of the node who knows their name).
+	Offline bool `toml:"offline"`
 }
 
 // Callers names users with more rights than a job user.

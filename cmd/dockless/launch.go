@@ -75,7 +75,7 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 		progress = nil
 	}
 	n.log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)
-	img, err := ensureImage(ctx, st, req.Image, opts.Pull, progress)
+	img, err := ensureImage(ctx, n, st, req.Image, opts.Pull, progress)
 	if err != nil {
 		return -1, err
 	}
@@ -225,27 +225,40 @@ func finishSpec(req *spec.Request, img *images.Image, opts launchOptions, dir st
 	return spec.Build(&r, img.Config.Config)
 }
 
-// ensureImage applies docker's --pull policy.
-func ensureImage(ctx context.Context, st *images.Store, ref, policy string, progress io.Writer) (*images.Image, error) {
+// ensureImage applies docker's --pull policy. A cached image is used only
+// after the registry, asked with the caller's credentials (a manifest
+// HEAD), confirms the caller may pull it and says whether the tag moved:
+// the store is shared by every user of the node, and a private image must
+// stay private. [registry] offline trusts the cache without asking.
+func ensureImage(ctx context.Context, n *node, st *images.Store, ref, policy string, progress io.Writer) (*images.Image, error) {
 	if _, err := images.Normalize(ref); err != nil {
 		return nil, err
 	}
+	creds := credentials(n)
 	if policy != "always" {
 		img, err := st.Get(ctx, ref)
-		if err == nil {
+		switch {
+		case err == nil && (n.policy.Registry.Offline || policy == "never"):
 			return img, nil
-		}
-		if !errors.Is(err, images.ErrNotFound) {
+		case err == nil:
+			fresh, err := images.Revalidate(ctx, img, creds, time.Minute)
+			if err != nil {
+				return nil, fmt.Errorf("cached image %s not used: %w", ref, err)
+			}
+			if fresh {
+				n.log.Debugf("image %s: cached copy is current (%s)", ref, img.Target.Digest)
+				return img, nil
+			}
+			n.log.Infof("image %s: the tag moved at the registry, pulling", ref)
+		case !errors.Is(err, images.ErrNotFound):
 			return nil, err
-		}
-		if policy == "never" {
+		case policy == "never":
 			return nil, fmt.Errorf("image %s is not in the node store and --pull=never forbids pulling it", ref)
-		}
-		if progress != nil {
+		case progress != nil:
 			fmt.Fprintf(progress, "Unable to find image '%s' locally\n", ref)
 		}
 	}
-	return st.Pull(ctx, ref, images.PullOptions{Progress: progress})
+	return st.Pull(ctx, ref, images.PullOptions{Progress: progress, Credentials: creds})
 }
 
 func newID() (string, error) {

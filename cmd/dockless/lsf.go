@@ -107,6 +107,9 @@ func lsfAction(c *cli.Context, specOut io.Writer) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if job.LoginOnly {
+		return 0, login(c, job.LoginServer, "", "", false, os.Stdin)
+	}
 	level := job.LogLevel
 	if c.IsSet("log-level") {
 		level = c.String("log-level")

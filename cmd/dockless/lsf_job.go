@@ -62,6 +62,10 @@ type lsfJob struct {
 	// JobFile is the job script the command runs, if any.
 	JobFile  string
 	LogLevel string
+	// LoginOnly (LSB_DOCKER_LOGIN_ONLY=1): log in to LoginServer
+	// (LSB_DOCKER_LOGIN_SERVER, default Docker Hub) and run nothing.
+	LoginOnly   bool
+	LoginServer string
 }
 
 // lsfJobFromEnv builds the seed's job container from the LSF job
@@ -69,6 +73,10 @@ type lsfJob struct {
 // but host facts through h; every path it names is checked later.
 func lsfJobFromEnv(env map[string]string, args []string, n *node, h jobHost) (*lsfJob, error) {
 	pol, caller := n.policy, n.caller
+	if env["LSB_DOCKER_LOGIN_ONLY"] == "1" {
+		// The site's docker_build application: only log in, interactively.
+		return &lsfJob{LoginOnly: true, LoginServer: env["LSB_DOCKER_LOGIN_SERVER"]}, nil
+	}
 	image := env["LSB_CONTAINER_IMAGE"]
 	if image == "" {
 		return nil, usagef("LSB_CONTAINER_IMAGE is not set: submit with bsub -a 'docker(IMAGE)' or set it in the application profile")
@@ -76,9 +84,6 @@ func lsfJobFromEnv(env map[string]string, args []string, n *node, h jobHost) (*l
 	jobID := env["LSB_JOBID"]
 	if jobID == "" {
 		return nil, usagef("LSB_JOBID is not set: dockless lsf runs inside an LSF job (JOB_STARTER); use dockless run outside LSF")
-	}
-	if env["LSB_DOCKER_LOGIN_ONLY"] != "" {
-		return nil, usagef("LSB_DOCKER_LOGIN_ONLY is not supported yet: use docker login on a workstation for now")
 	}
 	job := &lsfJob{
 		Name:     fmt.Sprintf("lsf_%s_%d", jobID, os.Getpid()),

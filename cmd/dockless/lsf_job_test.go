@@ -177,7 +177,9 @@ func TestLSFJob_WrapperVariables(t *testing.T) {
 		{"bad preserve value", map[string]string{"LSF_DOCKER_PRESERVE_ENVIRONMENT": "maybe"}, []string{"x"}, nil, "true or false"},
 		{"relative entrypoint", map[string]string{"LSF_DOCKER_ENTRYPOINT": "python"}, []string{"x"}, nil, "absolute"},
 		{"volume option", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a:/a:z"}, []string{"x"}, nil, "not supported"},
-		{"login only", map[string]string{"LSB_DOCKER_LOGIN_ONLY": "1"}, []string{"x"}, nil, "not supported yet"},
+		{"login only", map[string]string{"LSB_DOCKER_LOGIN_ONLY": "1", "LSB_DOCKER_LOGIN_SERVER": "registry.example.org"}, []string{"x"}, func(j *lsfJob) bool {
+			return j.LoginOnly && j.LoginServer == "registry.example.org"
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := seedEnv()

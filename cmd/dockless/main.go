@@ -122,6 +122,8 @@ func newApp(caller *policy.Caller) *cli.App {
 			waitCommand(),
 			systemCommand(),
 			ociCommand(),
+			loginCommand(),
+			logoutCommand(),
 			pullCommand(),
 			imagesCommand(),
 			rmiCommand(),

@@ -25,7 +25,11 @@ func pullCommand() *cli.Command {
 			if c.Bool("quiet") {
 				progress = nil
 			}
-			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress})
+			n := nodeOf(c)
+			if err := n.policy.CheckImage(c.Args().First()); err != nil {
+				return err
+			}
+			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress, Credentials: credentials(n)})
 			if err != nil {
 				return err
 			}

@@ -124,7 +124,7 @@ func (e *env) runAs(u testUser, dir string, environ []string, args ...string) re
 	cmd := exec.Command(suidBinary, args...)
 	cmd.Dir = dir
 	cmd.Env = environ
-	cmd.SysProcAttr = credentials(u)
+	cmd.SysProcAttr = asUserAttr(u)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -168,8 +168,8 @@ func openTempDir(t *testing.T) string {
 	return d
 }
 
-// credentials make a command run as u.
-func credentials(u testUser) *syscall.SysProcAttr {
+// asUserAttr makes a command run as u.
+func asUserAttr(u testUser) *syscall.SysProcAttr {
 	groups := append([]uint32(nil), u.Groups...)
 	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: groups}}
 }

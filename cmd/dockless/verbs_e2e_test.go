@@ -76,7 +76,7 @@ func TestVerbs_UsersTouchOnlyTheirOwnContainers(t *testing.T) {
 	j := newLSFJob(t, e, alice, "echo ready > $TMPDIR/ready; while :; do sleep 0.1; done")
 	cmd := exec.Command(suidBinary, "lsf", "run", j.jobFile)
 	cmd.Dir, cmd.Env = alice.Home, j.env
-	cmd.SysProcAttr = credentials(alice)
+	cmd.SysProcAttr = asUserAttr(alice)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

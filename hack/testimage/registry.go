@@ -28,6 +28,64 @@ type Registry struct {
 	// delay, when set, makes blob downloads trickle (64 KiB per 50 ms)
 	// so that a test can interrupt one half-way.
 	delay bool
+	// auth protects the repositories under private/: "" (none), "basic",
+	// or "bearer" (a token service at /token, as Docker Hub does).
+	auth, user, pass string
+}
+
+// token is what the test token service hands out.
+const token = "test-token-for-private"
+
+// SetAuth protects the repositories under private/ (and the /v2/ ping)
+// with mode "basic" or "bearer" for user and pass; "" removes it.
+func (r *Registry) SetAuth(mode, user, pass string) {
+	r.mu.Lock()
+	r.auth, r.user, r.pass = mode, user, pass
+	r.mu.Unlock()
+}
+
+// authorized answers a request the auth mode does not let through with a
+// challenge and reports false.
+func (r *Registry) authorized(w http.ResponseWriter, req *http.Request) bool {
+	r.mu.Lock()
+	mode, user, pass := r.auth, r.user, r.pass
+	r.mu.Unlock()
+	if mode == "" || !(req.URL.Path == "/v2/" || strings.HasPrefix(req.URL.Path, "/v2/private/")) {
+		return true
+	}
+	switch mode {
+	case "basic":
+		if u, p, ok := req.BasicAuth(); ok && u == user && p == pass {
+			return true
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="dockless-test"`)
+	case "bearer":
+		if req.Header.Get("Authorization") == "Bearer "+token {
+			return true
+		}
+		scope := ""
+		if repo, _, ok := strings.Cut(strings.TrimPrefix(req.URL.Path, "/v2/"), "/manifests/"); ok {
+			scope = fmt.Sprintf(`,scope="repository:%s:pull"`, repo)
+		} else if repo, _, ok := strings.Cut(strings.TrimPrefix(req.URL.Path, "/v2/"), "/blobs/"); ok {
+			scope = fmt.Sprintf(`,scope="repository:%s:pull"`, repo)
+		}
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="dockless-test"%s`, r.Addr, scope))
+	}
+	http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+	return false
+}
+
+// serveToken is the bearer token service: basic credentials in, token out.
+func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	user, pass := r.user, r.pass
+	r.mu.Unlock()
+	if u, p, ok := req.BasicAuth(); !ok || u != user || p != pass {
+		http.Error(w, `{"details":"incorrect username or password"}`, http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"token":%q,"access_token":%q,"expires_in":300}`, token, token)
 }
 
 // SetDelay makes blob downloads slow (true) or fast again.
@@ -71,6 +129,13 @@ func StartRegistry() (*Registry, error) {
 		r.counts[req.Method+" "+req.URL.Path]++
 		slow := r.delay && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/")
 		r.mu.Unlock()
+		if req.URL.Path == "/token" {
+			r.serveToken(w, req)
+			return
+		}
+		if !r.authorized(w, req) {
+			return
+		}
 		if slow {
 			w = trickle{w}
 		}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/policy"
+)
+
+// dockerHubKey is the key docker keeps Docker Hub's credentials under.
+const dockerHubKey = "https://index.docker.io/v1/"
+
+// dockerAuth is one entry of config.json's "auths".
+type dockerAuth struct {
+	Auth          string `json:"auth,omitempty"`
+	Username      string `json:"username,omitempty"`
+	Password      string `json:"password,omitempty"`
+	IdentityToken string `json:"identitytoken,omitempty"`
+}
+
+// dockerConfigPath is the caller's docker config.json: $DOCKER_CONFIG when
+// it is the caller's own directory, else ~/.docker of the caller's home in
+// the user database.
+func dockerConfigPath(n *node) string {
+	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+		if st, err := policy.Stat(n.caller, "DOCKER_CONFIG", d); err == nil && st.IsDir() && ownedBy(st, n.caller.UID) {
+			return filepath.Join(d, "config.json")
+		}
+	}
+	return filepath.Join(n.caller.Home, ".docker", "config.json")
+}
+
+func ownedBy(st os.FileInfo, uid uint32) bool {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	return ok && s.Uid == uid
+}
+
+// readDockerConfig reads the caller's config.json as the caller; a missing
+// file is an empty config. The raw map keeps keys dockless does not use.
+func readDockerConfig(n *node) (map[string]json.RawMessage, map[string]dockerAuth, error) {
+	raw := map[string]json.RawMessage{}
+	auths := map[string]dockerAuth{}
+	data, err := policy.ReadFile(n.caller, "docker config", dockerConfigPath(n))
+	var pe *policy.PathError
+	if errors.As(err, &pe) && pe.Why == "does not exist" {
+		return raw, auths, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", dockerConfigPath(n), err)
+	}
+	if a, ok := raw["auths"]; ok {
+		if err := json.Unmarshal(a, &auths); err != nil {
+			return nil, nil, fmt.Errorf("%s: auths: %w", dockerConfigPath(n), err)
+		}
+	}
+	return raw, auths, nil
+}
+
+// configKeys are the spellings docker uses for a registry host.
+func configKeys(host string) []string {
+	if host == "docker.io" || host == "registry-1.docker.io" || host == "index.docker.io" {
+		return []string{dockerHubKey, "index.docker.io", "docker.io", "registry-1.docker.io"}
+	}
+	return []string{host, "https://" + host, "http://" + host, "https://" + host + "/v1/"}
+}
+
+// credentials answers the registry with the caller's credentials:
+// config.json's auths, or its credHelpers / credsStore helper run as the
+// caller. A host without credentials is anonymous.
+func credentials(n *node) images.Credentials {
+	return func(host string) (string, string, error) {
+		raw, auths, err := readDockerConfig(n)
+		if err != nil {
+			return "", "", err
+		}
+		var helpers map[string]string
+		var store string
+		if h, ok := raw["credHelpers"]; ok {
+			_ = json.Unmarshal(h, &helpers)
+		}
+		if s, ok := raw["credsStore"]; ok {
+			_ = json.Unmarshal(s, &store)
+		}
+		for _, k := range configKeys(host) {
+			if helper := helpers[k]; helper != "" {
+				return runCredentialHelper(n, helper, k)
+			}
+		}
+		for _, k := range configKeys(host) {
+			a, ok := auths[k]
+			if !ok {
+				continue
+			}
+			if a.IdentityToken != "" {
+				return "", a.IdentityToken, nil
+			}
+			if a.Auth != "" {
+				dec, err := base64.StdEncoding.DecodeString(a.Auth)
+				if err != nil {
+					return "", "", fmt.Errorf("%s: auths[%s]: %w", dockerConfigPath(n), k, err)
+				}
+				user, pass, _ := strings.Cut(string(dec), ":")
+				return user, pass, nil
+			}
+			if a.Username != "" {
+				return a.Username, a.Password, nil
+			}
+		}
+		if store != "" {
+			return runCredentialHelper(n, store, configKeys(host)[0])
+		}
+		return "", "", nil
+	}
+}
+
+// runCredentialHelper runs docker-credential-NAME get as the caller.
+func runCredentialHelper(n *node, name, server string) (string, string, error) {
+	cmd := exec.Command("docker-credential-"+name, "get")
+	cmd.Stdin = strings.NewReader(server)
+	cmd.Env = []string{"HOME=" + n.caller.Home, "PATH=/usr/local/bin:/usr/bin:/bin"}
+	if !n.caller.IsRoot() {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: n.caller.UID, Gid: n.caller.GID, Groups: n.caller.Groups}}
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		if strings.Contains(out.String()+errb.String(), "credentials not found") {
+			return "", "", nil
+		}
+		return "", "", fmt.Errorf("credential helper docker-credential-%s: %v: %s", name, err, strings.TrimSpace(errb.String()+out.String()))
+	}
+	var c struct{ Username, Secret string }
+	if err := json.Unmarshal(out.Bytes(), &c); err != nil {
+		return "", "", fmt.Errorf("credential helper docker-credential-%s: %w", name, err)
+	}
+	if c.Username == "<token>" {
+		return "", c.Secret, nil
+	}
+	return c.Username, c.Secret, nil
+}
+
+// saveCredentials records (or, with user "", removes) the caller's login
+// for host in their config.json, written as the caller.
+func saveCredentials(n *node, host, user, pass string) error {
+	raw, auths, err := readDockerConfig(n)
+	if err != nil {
+		return err
+	}
+	key := configKeys(host)[0]
+	for _, k := range configKeys(host) {
+		if _, ok := auths[k]; ok {
+			key = k
+		}
+	}
+	if user == "" {
+		if _, ok := auths[key]; !ok {
+			return fmt.Errorf("not logged in to %s", host)
+		}
+		delete(auths, key)
+	} else {
+		auths[key] = dockerAuth{Auth: base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))}
+	}
+	a, err := json.Marshal(auths)
+	if err != nil {
+		return err
+	}
+	raw["auths"] = a
+	data, err := json.MarshalIndent(raw, "", "\t")
+	if err != nil {
+		return err
+	}
+	return policy.WriteFile(n.caller, "docker config", dockerConfigPath(n), append(data, '\n'), 0o600)
+}

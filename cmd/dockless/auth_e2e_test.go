@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/dockless/dockless/hack/testimage"
+)
+
+// TestImages_PrivateImagesStayPrivate: alice logs in and pulls a private
+// image; bob, without credentials, is refused although it is cached; alice
+// runs it again from the cache after a manifest HEAD (no blob download).
+func TestImages_PrivateImagesStayPrivate(t *testing.T) {
+	for _, mode := range []string{"bearer", "basic"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t)
+			e.writePolicy("")
+			img, err := testimage.Busybox(testimage.Options{Env: []string{"SECRET=" + mode}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := reg.Push("private/secret:"+mode, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg.SetAuth(mode, "alice-reg", "s3cret")
+			t.Cleanup(func() { reg.SetAuth("", "", "") })
+			for _, u := range []testUser{alice, bob} {
+				os.RemoveAll(filepath.Join(u.Home, ".docker"))
+			}
+
+			if r := e.runAs(bob, bob.Home, nil, "pull", ref); r.code != 125 || !strings.Contains(r.stderr, "does not let you pull") {
+				t.Fatalf("bob pulls without credentials: %s", r)
+			}
+			if r := e.loginAs(alice, "alice-reg", "wrong"); r.code != 125 || !strings.Contains(r.stderr, "incorrect username or password") {
+				t.Fatalf("a wrong password: %s", r)
+			}
+			if r := e.loginAs(alice, "alice-reg", "s3cret"); r.code != 0 || !strings.Contains(r.stdout, "Login Succeeded") || !strings.Contains(r.stderr, "unencrypted") {
+				t.Fatalf("alice logs in: %s", r)
+			}
+			cfg := filepath.Join(alice.Home, ".docker", "config.json")
+			st, err := os.Stat(cfg)
+			if err != nil || st.Mode().Perm() != 0o600 || st.Sys().(*syscall.Stat_t).Uid != alice.UID {
+				t.Fatalf("alice's config.json is hers and private: %v %v", st, err)
+			}
+			if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "sh", "-c", "echo $SECRET"); r.code != 0 || r.stdout != mode+"\n" {
+				t.Fatalf("alice runs her private image: %s", r)
+			}
+			if r := e.runAs(bob, bob.Home, nil, "run", "--rm", "-q", ref, "true"); r.code != 125 || !strings.Contains(r.stderr, "cached image") {
+				t.Fatalf("bob runs alice's cached private image: %s", r)
+			}
+			before := sum(reg.BlobGets("private/secret"))
+			if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "true"); r.code != 0 {
+				t.Fatalf("alice again, from the cache: %s", r)
+			}
+			if after := sum(reg.BlobGets("private/secret")); after != before {
+				t.Errorf("a cache hit downloads nothing (blob GETs %d -> %d)", before, after)
+			}
+			if r := e.runAs(alice, alice.Home, nil, "logout", reg.Addr); r.code != 0 {
+				t.Fatalf("logout: %s", r)
+			}
+			if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "true"); r.code != 125 {
+				t.Fatalf("after logout the cached private image is refused: %s", r)
+			}
+		})
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// loginAs runs `dockless login --password-stdin` as u.
+func (e *env) loginAs(u testUser, user, pass string) result {
+	e.t.Helper()
+	cmd := exec.Command(suidBinary, "login", "-u", user, "--password-stdin", reg.Addr)
+	cmd.Dir = u.Home
+	cmd.Stdin = strings.NewReader(pass + "\n")
+	cmd.SysProcAttr = asUserAttr(u)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	}
+	return r
+}

@@ -1,0 +1,77 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/errdefs"
+)
+
+// Credentials answers a registry host ("docker.io", "127.0.0.1:5000") with
+// the caller's username and secret; empty strings mean anonymous.
+type Credentials func(host string) (user, secret string, err error)
+
+// resolver talks the registry protocol with the caller's credentials
+// (basic or bearer-token auth, as the registry asks), over HTTPS, or plain
+// HTTP for localhost.
+func resolver(creds Credentials) remotes.Resolver {
+	client := &http.Client{Timeout: 0}
+	opts := []docker.AuthorizerOpt{docker.WithAuthClient(client)}
+	if creds != nil {
+		opts = append(opts, docker.WithAuthCreds(creds))
+	}
+	return docker.NewResolver(docker.ResolverOptions{
+		Hosts: docker.ConfigureDefaultRegistries(
+			docker.WithAuthorizer(docker.NewDockerAuthorizer(opts...)),
+			docker.WithPlainHTTP(docker.MatchLocalhost),
+			docker.WithClient(client),
+		),
+	})
+}
+
+// ErrUnauthorized means the registry refused the caller's credentials for
+// an image: a cached copy must not be used either.
+var ErrUnauthorized = errors.New("the registry does not let you pull this image")
+
+// Revalidate asks the registry, with the caller's credentials, what the
+// image's name points at now (a manifest HEAD: no download, and on Docker
+// Hub no pull counted). It reports whether the stored image is still
+// current, and refuses with ErrUnauthorized when the caller may not pull
+// it: a private image in the node's shared store stays private.
+func Revalidate(ctx context.Context, img *Image, creds Credentials, timeout time.Duration) (bool, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	_, desc, err := resolver(creds).Resolve(ctx, img.Name)
+	switch {
+	case err == nil:
+		return desc.Digest == img.Target.Digest, nil
+	case errdefs.IsNotFound(err), isAuthError(err):
+		return false, fmt.Errorf("%w: %s: %v", ErrUnauthorized, img.Name, err)
+	default:
+		return false, fmt.Errorf("checking %s at its registry: %w", img.Name, err)
+	}
+}
+
+// isAuthError reports a registry's refusal of the credentials (or of
+// anonymous access); containerd's resolver says so in several ways.
+func isAuthError(err error) bool {
+	if errdefs.IsUnauthorized(err) || errdefs.IsPermissionDenied(err) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"failed to authorize", "authorization failed", "pull access denied", "401 Unauthorized", "403 Forbidden"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
