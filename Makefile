@@ -40,12 +40,13 @@ unit:
 	$(GO) test -tags '$(TAGS)' -count=1 -short ./...
 
 # fuzz: each fuzz target for FUZZTIME (untrusted input: env files, flag
-# values, image configs).
+# values, image configs, layer tarballs).
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzParseEnvFile -fuzztime $(FUZZTIME) ./spec
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzBuild_ImageConfig -fuzztime $(FUZZTIME) ./spec
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzFlagValues -fuzztime $(FUZZTIME) ./cmd/dockless
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLayerPaths -fuzztime $(FUZZTIME) ./images
 
 demo: deps build
 	hack/demo.sh $(BIN)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
-	"github.com/containerd/containerd/v2/core/diff/apply"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/pkg/rootfs"
@@ -121,7 +120,7 @@ func (ss *session) unpack(ctx context.Context, rec images.Image) (*Image, error)
 			Diff: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffIDs[i]},
 		}
 	}
-	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, apply.NewFileSystemApplier(ss.cs))
+	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, layerApplier{cs: ss.cs, allowDevices: ss.allowDevices})
 	if err != nil {
 		return nil, fmt.Errorf("image %s: unpacking layers: %w", rec.Name, err)
 	}

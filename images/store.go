@@ -36,6 +36,9 @@ const DefaultLockTimeout = 10 * time.Minute
 type Store struct {
 	root        string
 	LockTimeout time.Duration
+	// AllowDevices keeps device nodes found in layers (the site policy's
+	// [store] layer_devices); by default they are dropped.
+	AllowDevices bool
 }
 
 // NewStore returns the store rooted at root (created on first use).
@@ -49,10 +52,11 @@ func (s *Store) Root() string { return s.root }
 // session is one open store: the metadata DB over the content store and the
 // overlay snapshotter, all in the dockless namespace.
 type session struct {
-	db     *metadata.DB
-	cs     content.Store
-	sn     snapshots.Snapshotter
-	images images.Store
+	allowDevices bool
+	db           *metadata.DB
+	cs           content.Store
+	sn           snapshots.Snapshotter
+	images       images.Store
 }
 
 // with runs fn on the opened store under the node-wide lock and closes
@@ -87,9 +91,10 @@ func (s *Store) with(ctx context.Context, fn func(context.Context, *session) err
 	}
 	ctx = namespaces.WithNamespace(ctx, Namespace)
 	return fn(ctx, &session{
-		db:     db,
-		cs:     db.ContentStore(),
-		sn:     db.Snapshotter(snapshotter),
-		images: metadata.NewImageStore(db),
+		allowDevices: s.AllowDevices,
+		db:           db,
+		cs:           db.ContentStore(),
+		sn:           db.Snapshotter(snapshotter),
+		images:       metadata.NewImageStore(db),
 	})
 }

@@ -34,6 +34,9 @@ type Store struct {
 	Root              string `toml:"root"`
 	State             string `toml:"state"`
 	ContainerdAddress string `toml:"containerd_address"`
+	// LayerDevices keeps device nodes that image layers contain; by
+	// default they are dropped when layers are unpacked.
+	LayerDevices bool `toml:"layer_devices"`
 }
 
 // Job is what every job container gets.

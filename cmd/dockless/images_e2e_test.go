@@ -135,3 +135,20 @@ func countFiles(t *testing.T, dir string) int {
 	}
 	return len(entries)
 }
+
+// TestPull_LayerDeviceNodesAreDropped: an image shipping a device node
+// unpacks without it (policy [store] layer_devices is off by default).
+func TestPull_LayerDeviceNodesAreDropped(t *testing.T) {
+	e := newEnv(t)
+	img, err := testimage.Busybox(testimage.Options{Extra: []testimage.File{{Name: "evil-null", Mode: 0o666, Char: [2]int64{1, 3}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := reg.Push("test/devices:1", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := e.mustRun("run", "--rm", "-q", ref, "sh", "-c", "ls /evil-null 2>/dev/null || echo dropped"); out != "dropped\n" {
+		t.Fatalf("a device node from a layer: %q", out)
+	}
+}

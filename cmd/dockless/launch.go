@@ -64,7 +64,7 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 			n.log.Infof("cleaned up %d containers left by dockless processes that died", count)
 		}
 	}
-	st := images.NewStore(n.root)
+	st := n.store()
 	// Until the container runs, SIGINT/SIGTERM cancel the setup and the
 	// deferred cleanups run; from then on runtime.Run forwards them.
 	ctx, stopSetupSignals := signal.NotifyContext(c.Context, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)

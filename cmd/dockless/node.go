@@ -52,8 +52,12 @@ func setupNode(c *cli.Context, caller *policy.Caller) error {
 func nodeOf(c *cli.Context) *node { return c.App.Metadata["node"].(*node) }
 
 // store returns the node's image store.
-func store(c *cli.Context) *images.Store {
-	return images.NewStore(nodeOf(c).root)
+func store(c *cli.Context) *images.Store { return nodeOf(c).store() }
+
+func (n *node) store() *images.Store {
+	st := images.NewStore(n.root)
+	st.AllowDevices = n.policy.Store.LayerDevices
+	return st
 }
 
 // logger writes the seed wrapper's log lines: "dockless[PID]: LEVEL: msg",

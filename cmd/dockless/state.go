@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/runtime"
 	"golang.org/x/sys/unix"
 )
@@ -203,7 +202,7 @@ func reapOne(n *node, r *record) error {
 		return err
 	}
 	unmountUnder(dir)
-	if err := images.NewStore(n.root).Release(context.Background(), r.ID); err != nil {
+	if err := n.store().Release(context.Background(), r.ID); err != nil {
 		return err
 	}
 	if r.Name != "" {

@@ -31,6 +31,8 @@ type File struct {
 	Linkname string // symlink target when set
 	Dir      bool
 	UID, GID int
+	// Char, when non-zero, makes the entry a character device major:minor.
+	Char [2]int64
 }
 
 // Passwd and Group are the image's /etc files: root, nobody and a user
@@ -125,6 +127,8 @@ func Layer(files []File, comp string) (v1.Layer, error) {
 			h.Typeflag, h.Name = tar.TypeDir, f.Name+"/"
 		case f.Linkname != "":
 			h.Typeflag, h.Linkname, h.Mode = tar.TypeSymlink, f.Linkname, 0o777
+		case f.Char != [2]int64{}:
+			h.Typeflag, h.Devmajor, h.Devminor = tar.TypeChar, f.Char[0], f.Char[1]
 		default:
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(f.Body))
 		}
