@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/containerd/v2/core/remotes/docker/config"
 	"github.com/containerd/errdefs"
 )
 
@@ -19,20 +19,15 @@ type Credentials func(host string) (user, secret string, err error)
 
 // resolver talks the registry protocol with the caller's credentials
 // (basic or bearer-token auth, as the registry asks), over HTTPS, or plain
-// HTTP for localhost.
-func resolver(creds Credentials) remotes.Resolver {
-	client := &http.Client{Timeout: 0}
-	opts := []docker.AuthorizerOpt{docker.WithAuthClient(client)}
-	if creds != nil {
-		opts = append(opts, docker.WithAuthCreds(creds))
+// HTTP for localhost, through the mirrors, pull-through caches, plain-HTTP
+// and CA settings of hostsDir (containerd's hosts.toml layout:
+// <hostsDir>/<host>/hosts.toml).
+func (s *Store) resolver(creds Credentials) remotes.Resolver {
+	opts := config.HostOptions{Credentials: creds}
+	if s.MirrorsDir != "" {
+		opts.HostDir = config.HostDirFromRoot(s.MirrorsDir)
 	}
-	return docker.NewResolver(docker.ResolverOptions{
-		Hosts: docker.ConfigureDefaultRegistries(
-			docker.WithAuthorizer(docker.NewDockerAuthorizer(opts...)),
-			docker.WithPlainHTTP(docker.MatchLocalhost),
-			docker.WithClient(client),
-		),
-	})
+	return docker.NewResolver(docker.ResolverOptions{Hosts: config.ConfigureHosts(context.Background(), opts)})
 }
 
 // ErrUnauthorized means the registry refused the caller's credentials for
@@ -44,13 +39,13 @@ var ErrUnauthorized = errors.New("the registry does not let you pull this image"
 // Hub no pull counted). It reports whether the stored image is still
 // current, and refuses with ErrUnauthorized when the caller may not pull
 // it: a private image in the node's shared store stays private.
-func Revalidate(ctx context.Context, img *Image, creds Credentials, timeout time.Duration) (bool, error) {
+func (s *Store) Revalidate(ctx context.Context, img *Image, creds Credentials, timeout time.Duration) (bool, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	_, desc, err := resolver(creds).Resolve(ctx, img.Name)
+	_, desc, err := s.resolver(creds).Resolve(ctx, img.Name)
 	switch {
 	case err == nil:
 		return desc.Digest == img.Target.Digest, nil

@@ -51,7 +51,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	}
 	var img *Image
 	err = s.with(ctx, func(ctx context.Context, ss *session) error {
-		resolver := resolver(opts.Credentials)
+		resolver := s.resolver(opts.Credentials)
 		resolved, desc, err := resolver.Resolve(ctx, name)
 		if err != nil {
 			return pullError(name, err)

@@ -39,6 +39,9 @@ type Store struct {
 	// AllowDevices keeps device nodes found in layers (the site policy's
 	// [store] layer_devices); by default they are dropped.
 	AllowDevices bool
+	// MirrorsDir holds per-registry hosts.toml files (mirrors, pull-through
+	// caches, plain HTTP, CAs): the policy's [registry] mirrors_dir.
+	MirrorsDir string
 }
 
 // NewStore returns the store rooted at root (created on first use).

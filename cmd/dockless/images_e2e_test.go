@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,5 +151,31 @@ func TestPull_LayerDeviceNodesAreDropped(t *testing.T) {
 	}
 	if out := e.mustRun("run", "--rm", "-q", ref, "sh", "-c", "ls /evil-null 2>/dev/null || echo dropped"); out != "dropped\n" {
 		t.Fatalf("a device node from a layer: %q", out)
+	}
+}
+
+// TestPull_ThroughAMirror: a hosts.toml in the policy's mirrors_dir sends
+// pulls of a registry that does not answer to a mirror that does.
+func TestPull_ThroughAMirror(t *testing.T) {
+	e := newEnv(t)
+	mirrors := t.TempDir()
+	upstream := "127.0.0.2:5999" // nothing listens there
+	if err := os.MkdirAll(filepath.Join(mirrors, upstream), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hosts := fmt.Sprintf("server = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", upstream, reg.Addr)
+	if err := os.WriteFile(filepath.Join(mirrors, upstream, "hosts.toml"), []byte(hosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pol := filepath.Join(t.TempDir(), "dockless.toml")
+	if err := os.WriteFile(pol, []byte(fmt.Sprintf("[registry]\nmirrors_dir = %q\n", mirrors)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := upstream + "/test/busybox:latest"
+	if out := e.mustRun("--policy", pol, "run", "--rm", "-q", ref, "echo", "via-mirror"); out != "via-mirror\n" {
+		t.Fatalf("pull through the mirror: %q", out)
+	}
+	if r := e.run("run", "--rm", "-q", "--pull", "always", ref, "true"); r.code != 125 {
+		t.Fatalf("without the mirror the registry does not answer: %s", r)
 	}
 }

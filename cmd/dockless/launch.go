@@ -241,7 +241,7 @@ func ensureImage(ctx context.Context, n *node, st *images.Store, ref, policy str
 		case err == nil && (n.policy.Registry.Offline || policy == "never"):
 			return img, nil
 		case err == nil:
-			fresh, err := images.Revalidate(ctx, img, creds, time.Minute)
+			fresh, err := st.Revalidate(ctx, img, creds, time.Minute)
 			if err != nil {
 				return nil, fmt.Errorf("cached image %s not used: %w", ref, err)
 			}

@@ -57,6 +57,7 @@ func store(c *cli.Context) *images.Store { return nodeOf(c).store() }
 func (n *node) store() *images.Store {
 	st := images.NewStore(n.root)
 	st.AllowDevices = n.policy.Store.LayerDevices
+	st.MirrorsDir = n.policy.Registry.MirrorsDir
 	return st
 }
 
