@@ -1,10 +1,13 @@
 package images
 
 import (
+	"sort"
+
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"strings"
 	"time"
 
@@ -173,4 +176,103 @@ func (s *Store) Remove(ctx context.Context, ref string) (string, error) {
 		return err
 	})
 	return name, err
+}
+
+// lastUsedLabel records when a container last used an image, for the
+// store's size cap (least recently used goes first).
+const lastUsedLabel = "dockless.last-used"
+
+// inUse are the chain IDs of the images running containers use.
+func (ss *session) inUse(ctx context.Context) (map[string]bool, error) {
+	used := map[string]bool{}
+	err := ss.sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		if strings.HasPrefix(info.Name, containerKey("")) && info.Parent != "" {
+			used[info.Parent] = true
+		}
+		return nil
+	})
+	return used, err
+}
+
+// Prune removes images no running container uses: all of them with all,
+// else only those without a tag (pulled by digest). It returns the names
+// removed.
+func (s *Store) Prune(ctx context.Context, all bool) ([]string, error) {
+	var removed []string
+	err := s.with(ctx, func(ctx context.Context, ss *session) error {
+		used, err := ss.inUse(ctx)
+		if err != nil {
+			return err
+		}
+		recs, err := ss.images.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			img, err := ss.describe(ctx, rec)
+			if err != nil {
+				return err
+			}
+			if used[img.ChainID.String()] || (!all && !strings.Contains(rec.Name, "@")) {
+				continue
+			}
+			if err := ss.images.Delete(ctx, rec.Name); err != nil {
+				return err
+			}
+			removed = append(removed, rec.Name)
+		}
+		_, err = ss.db.GarbageCollect(ctx)
+		return err
+	})
+	return removed, err
+}
+
+// EnforceCap evicts the least recently used images that no container uses
+// until the images' unpacked size is at most max bytes. It returns the
+// names removed.
+func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, error) {
+	var removed []string
+	err := s.with(ctx, func(ctx context.Context, ss *session) error {
+		used, err := ss.inUse(ctx)
+		if err != nil {
+			return err
+		}
+		recs, err := ss.images.List(ctx)
+		if err != nil {
+			return err
+		}
+		type cand struct {
+			name string
+			size int64
+			last string
+		}
+		var total int64
+		var cands []cand
+		for _, rec := range recs {
+			img, err := ss.describe(ctx, rec)
+			if err != nil {
+				return err
+			}
+			total += img.Size
+			if !used[img.ChainID.String()] {
+				cands = append(cands, cand{rec.Name, img.Size, fmt.Sprintf("%020s", rec.Labels[lastUsedLabel])})
+			}
+		}
+		sort.Slice(cands, func(i, j int) bool { return cands[i].last < cands[j].last })
+		for _, c := range cands {
+			if total <= max {
+				break
+			}
+			if err := ss.images.Delete(ctx, c.name); err != nil {
+				return err
+			}
+			removed = append(removed, c.name)
+			total -= c.size
+		}
+		if len(removed) > 0 {
+			_, err = ss.db.GarbageCollect(ctx)
+		}
+		return err
+	})
+	return removed, err
 }

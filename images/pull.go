@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -68,8 +69,8 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		if err := images.Dispatch(ctx, handler, nil, desc); err != nil {
 			return pullError(name, err)
 		}
-		rec := images.Image{Name: name, Target: desc}
-		if _, err := ss.images.Update(ctx, rec, "target"); err != nil {
+		rec := images.Image{Name: name, Target: desc, Labels: map[string]string{lastUsedLabel: strconv.FormatInt(time.Now().UnixNano(), 10)}}
+		if _, err := ss.images.Update(ctx, rec, "target", "labels."+lastUsedLabel); err != nil {
 			if !errdefs.IsNotFound(err) {
 				return fmt.Errorf("recording image %s: %w", name, err)
 			}

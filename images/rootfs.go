@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
@@ -24,12 +25,18 @@ func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mou
 	var mounts []mount.Mount
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
 		var err error
+		now := strconv.FormatInt(time.Now().UnixNano(), 10)
 		mounts, err = ss.sn.Prepare(ctx, containerKey(id), img.ChainID.String(),
-			snapshots.WithLabels(map[string]string{gcRoot: strconv.FormatInt(time.Now().Unix(), 10)}))
+			snapshots.WithLabels(map[string]string{gcRoot: now}))
 		if err != nil {
 			return fmt.Errorf("preparing rootfs of %s: %w", id, err)
 		}
-		return nil
+		// Remember the use, for the store's size cap (LRU).
+		_, err = ss.images.Update(ctx, images.Image{Name: img.Name, Labels: map[string]string{lastUsedLabel: now}}, "labels."+lastUsedLabel)
+		if errdefs.IsNotFound(err) {
+			err = nil // removed meanwhile; the container's snapshot keeps its layers
+		}
+		return err
 	})
 	return mounts, err
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/docker/go-units"
 	"github.com/pelletier/go-toml/v2"
 )
 
@@ -37,6 +38,10 @@ type Store struct {
 	// LayerDevices keeps device nodes that image layers contain; by
 	// default they are dropped when layers are unpacked.
 	LayerDevices bool `toml:"layer_devices"`
+	// MaxSize caps the images' unpacked size (a docker size such as
+	// "50G"; "" no cap): after a pull, the least recently used images no
+	// container uses are removed until the store fits.
+	MaxSize string `toml:"max_size"`
 }
 
 // Job is what every job container gets.
@@ -168,4 +173,16 @@ func (p *Policy) Source() string {
 		return "the built-in default policy (" + DefaultPath + " absent)"
 	}
 	return p.Path
+}
+
+// MaxStoreSize is [store] max_size in bytes (0: no cap).
+func (p *Policy) MaxStoreSize() (int64, error) {
+	if p.Store.MaxSize == "" {
+		return 0, nil
+	}
+	n, err := units.RAMInBytes(p.Store.MaxSize)
+	if err != nil {
+		return 0, fmt.Errorf("policy %s: [store] max_size %q: %w", p.Source(), p.Store.MaxSize, err)
+	}
+	return n, nil
 }

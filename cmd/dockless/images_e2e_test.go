@@ -179,3 +179,41 @@ func TestPull_ThroughAMirror(t *testing.T) {
 		t.Fatalf("without the mirror the registry does not answer: %s", r)
 	}
 }
+
+// TestImages_PruneAndSizeCap: image prune removes only what no container
+// uses (untagged images, or all with -a); the policy's max_size evicts the
+// least recently used images after a pull; users may not remove images.
+func TestImages_PruneAndSizeCap(t *testing.T) {
+	e := newEnv(t)
+	var refs []string
+	for i := 0; i < 3; i++ {
+		img, err := testimage.Busybox(testimage.Options{Env: []string{fmt.Sprintf("N=%d", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := reg.Push(fmt.Sprintf("test/lru:%d", i), img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	out := e.mustRun("pull", refs[0])
+	digest := strings.Fields(out[strings.Index(out, "Digest: "):])[1]
+	e.mustRun("pull", "-q", strings.TrimSuffix(refs[0], ":0")+"@"+digest)
+	e.mustRun("run", "--rm", "-q", refs[1], "true")
+	if out := e.mustRun("image", "prune"); !strings.Contains(out, "@sha256:") || !strings.Contains(out, "Total: 1 ") {
+		t.Fatalf("image prune removes the untagged image only: %q", out)
+	}
+	pol := filepath.Join(t.TempDir(), "cap.toml")
+	if err := os.WriteFile(pol, []byte("[store]\nmax_size = \"3m\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("--policy", pol, "pull", "-q", refs[2])
+	lines := strings.Split(strings.TrimSpace(e.mustRun("images")), "\n")
+	if f := strings.Fields(lines[len(lines)-1]); len(lines) != 2 || !strings.HasSuffix(f[0], "test/lru") || f[1] != "2" {
+		t.Fatalf("the cap keeps only the newest image: %q", lines)
+	}
+	if out := e.mustRun("image", "prune", "-a"); !strings.Contains(out, "Total: 1 ") {
+		t.Fatalf("image prune -a: %q", out)
+	}
+}

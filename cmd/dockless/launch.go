@@ -79,6 +79,7 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 	if err != nil {
 		return -1, err
 	}
+	enforceCap(c)
 
 	id, err := newID()
 	if err != nil {

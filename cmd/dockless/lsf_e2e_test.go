@@ -225,6 +225,8 @@ func TestRun_AsAnOrdinaryUser(t *testing.T) {
 		{"a volume outside the prefixes", []string{"run", "--rm", "-v", "/etc:/x", busybox, "true"}, "not under an allowed prefix"},
 		{"another policy", []string{"--policy", "/tmp/mine.toml", "run", busybox, "true"}, "only root"},
 		{"another store", []string{"--root", "/tmp/mystore", "images"}, "only root"},
+		{"removing a shared image", []string{"rmi", busybox}, "[callers] trusted"},
+		{"pruning the shared store", []string{"image", "prune", "-a"}, "[callers] trusted"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.runAs(alice, alice.Home, nil, tc.args...)

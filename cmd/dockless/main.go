@@ -123,6 +123,7 @@ func newApp(caller *policy.Caller) *cli.App {
 			systemCommand(),
 			ociCommand(),
 			loginCommand(),
+			imageCommand(),
 			logoutCommand(),
 			pullCommand(),
 			imagesCommand(),

@@ -34,6 +34,7 @@ func pullCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintln(c.App.Writer, img.Name)
+			enforceCap(c)
 			return nil
 		},
 	}

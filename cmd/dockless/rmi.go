@@ -16,6 +16,9 @@ func rmiCommand() *cli.Command {
 			if c.NArg() < 1 {
 				return usagef(`"rmi" requires at least 1 argument: IMAGE`)
 			}
+			if err := trustedOnly(c, "rmi"); err != nil {
+				return err
+			}
 			for _, ref := range c.Args().Slice() {
 				name, err := store(c).Remove(c.Context, ref)
 				if err != nil {
