@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -14,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/rootfs"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
+	"github.com/docker/go-units"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -51,7 +53,10 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		defer cancel()
 	}
 	var img *Image
+	var fetched atomic.Int64
+	start := time.Now()
 	err = s.with(ctx, func(ctx context.Context, ss *session) error {
+		fmt.Fprintf(out, "Resolving %s\n", name)
 		resolver := s.resolver(opts.Credentials)
 		resolved, desc, err := resolver.Resolve(ctx, name)
 		if err != nil {
@@ -65,7 +70,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		children = images.SetChildrenLabels(ss.cs, children)
 		children = images.FilterPlatforms(children, Platform)
 		children = images.LimitManifests(children, Platform, 1)
-		handler := images.Handlers(remotes.FetchHandler(ss.cs, fetcher), reportLayers(out), children)
+		handler := images.Handlers(remotes.FetchHandler(ss.cs, fetcher), reportLayers(out, &fetched), children)
 		if err := images.Dispatch(ctx, handler, nil, desc); err != nil {
 			return pullError(name, err)
 		}
@@ -82,6 +87,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 			return err
 		}
 		fmt.Fprintf(out, "Digest: %s\n", desc.Digest)
+		fmt.Fprintf(out, "Status: Downloaded %s: layers %s compressed, %s unpacked, in %s\n", name, units.HumanSize(float64(fetched.Load())), units.HumanSize(float64(img.Size)), time.Since(start).Round(time.Millisecond))
 		return nil
 	})
 	if err != nil {
@@ -90,11 +96,13 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	return img, nil
 }
 
-// reportLayers prints one line per layer fetched, as docker pull does.
-func reportLayers(out io.Writer) images.HandlerFunc {
+// reportLayers prints one line per layer, as docker pull does (a plain
+// line each, for LSF output files), and counts the bytes.
+func reportLayers(out io.Writer, fetched *atomic.Int64) images.HandlerFunc {
 	return func(_ context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 		if images.IsLayerType(desc.MediaType) {
-			fmt.Fprintf(out, "%s: Pull complete (%d bytes)\n", desc.Digest.Encoded()[:12], desc.Size)
+			fmt.Fprintf(out, "%s: Pull complete (%s)\n", desc.Digest.Encoded()[:12], units.HumanSize(float64(desc.Size)))
+			fetched.Add(desc.Size)
 		}
 		return nil, nil
 	}

@@ -27,6 +27,8 @@ import (
 func main() {
 	dockless := flag.String("dockless", "bin/dockless", "dockless binary")
 	n := flag.Int("n", 30, "runs per runtime")
+	pullMiB := flag.Int("pull-mib", 256, "size of the cold-pull image's data (4 layers); 0 skips the pull comparison")
+	stormN := flag.Int("storm", 32, "concurrent runs of one uncached image; 0 skips the start storm")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench: run as root")
@@ -63,10 +65,6 @@ func main() {
 		log.Fatal(err)
 	}
 
-	type row struct {
-		name   string
-		median time.Duration
-	}
 	var rows []row
 	d, err := median(*n, func(int) *exec.Cmd {
 		return exec.Command(bin, append(base, "run", "--rm", "-q", ref, "true")...)
@@ -103,6 +101,36 @@ func main() {
 	}
 	fmt.Println("ratio = dockless median / this runtime's median. dockless includes the image lookup, the snapshot, the rootfs mount")
 	fmt.Println("and their removal; \"dockless's config\" is the spec dockless builds (docker's seccomp profile, cgroup mounts) on a static rootfs.")
+
+	if *pullMiB > 0 {
+		big, err := bigImage(4, *pullMiB<<20/4)
+		if err != nil {
+			log.Fatal(err)
+		}
+		bigRef, err := reg.Push("bench/big:1", big)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pulls := coldPulls(work, bin, bigRef)
+		fmt.Printf("\ncold pull and unpack of a %d MiB image in 4 random-data layers from 127.0.0.1\n", *pullMiB)
+		fmt.Printf("%-40s %12s %10s\n", "command", "time", "ratio")
+		for _, r := range pulls {
+			fmt.Printf("%-40s %12s %9.2fx\n", r.name, r.median.Round(time.Millisecond), float64(pulls[0].median)/float64(r.median))
+		}
+	}
+	if *stormN > 0 {
+		d, most, err := storm(work, bin, reg, *stormN)
+		if err != nil {
+			log.Fatalf("start storm: %v", err)
+		}
+		fmt.Printf("\nstart storm: %d concurrent `dockless run --rm` of one uncached image: %s wall, each blob fetched at most %d time(s)\n", *stormN, d.Round(time.Millisecond), most)
+	}
+}
+
+// row is one measured command.
+type row struct {
+	name   string
+	median time.Duration
 }
 
 // median runs each command n times (after one warm-up) and returns the

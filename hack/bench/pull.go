@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dockless/dockless/hack/testimage"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+)
+
+// bigImage is busybox plus layers of random (incompressible) data.
+func bigImage(layers, size int) (v1.Image, error) {
+	img, err := testimage.Busybox(testimage.Options{Env: []string{fmt.Sprintf("BIG=%d", time.Now().UnixNano())}})
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < layers; i++ {
+		big, err := testimage.WithBigFile(size)
+		if err != nil {
+			return nil, err
+		}
+		ls, err := big.Layers()
+		if err != nil {
+			return nil, err
+		}
+		if img, err = mutate.AppendLayers(img, ls[len(ls)-1]); err != nil {
+			return nil, err
+		}
+	}
+	return img, nil
+}
+
+// coldPulls times one cold pull of ref by dockless, ctr (a private
+// containerd), docker (a private dockerd) and podman, each installed one.
+func coldPulls(work, bin, ref string) []row {
+	var rows []row
+	timeIt := func(name string, cmd *exec.Cmd) {
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Printf("%-40s failed: %v %s\n", name, err, lastLine(out))
+			return
+		}
+		rows = append(rows, row{name, time.Since(start)})
+	}
+	timeIt("dockless pull (embedded store)", exec.Command(bin, "--root", filepath.Join(work, "pull-store"), "--state", filepath.Join(work, "pull-state"), "pull", "-q", ref))
+	if sock, stop := startDaemon(work, "containerd"); sock != "" {
+		timeIt("ctr pull (containerd "+version("containerd")+")", exec.Command("ctr", "--address", sock, "images", "pull", "--plain-http", ref))
+		stop()
+	}
+	if sock, stop := startDaemon(work, "dockerd"); sock != "" {
+		cmd := exec.Command("/usr/bin/docker", "pull", "-q", ref)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock)
+		timeIt("docker pull (dockerd "+version("dockerd")+")", cmd)
+		stop()
+	}
+	if _, err := exec.LookPath("podman"); err == nil {
+		timeIt("podman pull", exec.Command("podman", "--root", filepath.Join(work, "podman"), "pull", "--tls-verify=false", "-q", ref))
+	} else {
+		fmt.Printf("%-40s not installed\n", "podman")
+	}
+	return rows
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+func version(bin string) string {
+	out, _ := exec.Command(bin, "--version").Output()
+	f := strings.Fields(string(out))
+	for _, w := range f {
+		if len(w) > 0 && w[0] >= '0' && w[0] <= '9' {
+			return strings.TrimSuffix(w, ",")
+		}
+	}
+	return "?"
+}
+
+// startDaemon starts a private containerd or dockerd and returns its
+// socket and a stop function ("" when it is not installed or fails).
+func startDaemon(work, name string) (string, func()) {
+	if _, err := exec.LookPath(name); err != nil {
+		fmt.Printf("%-40s not installed\n", name)
+		return "", nil
+	}
+	dir := filepath.Join(work, name)
+	sock := filepath.Join(dir, "sock")
+	_ = os.MkdirAll(dir, 0o755)
+	var cmd *exec.Cmd
+	if name == "containerd" {
+		cfg := fmt.Sprintf("version = 2\nroot = %q\nstate = %q\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
+			filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
+		_ = os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644)
+		cmd = exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
+	} else {
+		cmd = exec.Command("dockerd", "--iptables=false", "--bridge=none", "--data-root", filepath.Join(dir, "data"),
+			"--exec-root", filepath.Join(dir, "exec"), "-H", "unix://"+sock, "--pidfile", filepath.Join(dir, "pid"))
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Printf("%-40s failed to start: %v\n", name, err)
+		return "", nil
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	for i := 0; i < 300; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			if name == "dockerd" {
+				time.Sleep(time.Second)
+			}
+			return sock, stop
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	fmt.Printf("%-40s did not come up\n", name)
+	return "", nil
+}
+
+// storm starts n `dockless run --rm` of one uncached image at once on an
+// empty store and returns the wall time and the most GETs of any blob.
+func storm(work, bin string, reg *testimage.Registry, n int) (time.Duration, int, error) {
+	img, err := testimage.Busybox(testimage.Options{Env: []string{fmt.Sprintf("STORM=%d", time.Now().UnixNano())}})
+	if err != nil {
+		return 0, 0, err
+	}
+	ref, err := reg.Push("bench/storm:1", img)
+	if err != nil {
+		return 0, 0, err
+	}
+	reg.Reset()
+	base := []string{"--root", filepath.Join(work, "storm-store"), "--state", filepath.Join(work, "storm-state")}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := exec.Command(bin, append(base, "run", "--rm", "-q", ref, "true")...).CombinedOutput(); err != nil {
+				errs <- fmt.Errorf("%v: %s", err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return d, 0, err
+	}
+	most := 0
+	for _, c := range reg.BlobGets("bench/storm") {
+		most = max(most, c)
+	}
+	return d, most, nil
+}
