@@ -7,8 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/containerd/console"
 )
 
 func TestVerbs_DockerShapes(t *testing.T) {
@@ -136,5 +139,75 @@ func TestRun_TTYUnderATerminal(t *testing.T) {
 	}
 	if ee == nil || ee.ExitCode() != 5 {
 		t.Fatalf("exit status through the TTY: %v", err)
+	}
+}
+
+// TestRun_TTYFollowsAResize: the container's terminal takes the host
+// terminal's new size on SIGWINCH.
+func TestRun_TTYFollowsAResize(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	if err := master.Resize(console.WinSize{Height: 33, Width: 77}); err != nil {
+		t.Fatal(err)
+	}
+	slave, err := os.OpenFile(slavePath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slave.Close()
+	cmd := exec.Command(binary, "--root", e.root, "--state", e.state, "run", "--rm", "-q", "-it", busybox,
+		"sh", "-c", "stty size; echo waiting; read x; stty size")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	read := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if strings.Contains(out.String(), "waiting") {
+				select {
+				case <-read:
+				default:
+					close(read)
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-read:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no prompt: %q", out.String())
+	}
+	if err := master.Resize(console.WinSize{Height: 40, Width: 100}); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGWINCH)
+	time.Sleep(300 * time.Millisecond)
+	if _, err := master.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the container did not exit")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if s := out.String(); !strings.Contains(s, "33 77") || !strings.Contains(s, "40 100") {
+		t.Fatalf("sizes through the terminal: %q", s)
 	}
 }
