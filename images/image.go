@@ -169,11 +169,7 @@ func (s *Store) Remove(ctx context.Context, ref string) (string, error) {
 			return err
 		}
 		name = rec.Name
-		if err := ss.images.Delete(ctx, rec.Name); err != nil {
-			return fmt.Errorf("removing %s: %w", rec.Name, err)
-		}
-		_, err = ss.db.GarbageCollect(ctx)
-		return err
+		return ss.removeAndCollect(ctx, []string{rec.Name})
 	})
 	return name, err
 }
@@ -182,8 +178,17 @@ func (s *Store) Remove(ctx context.Context, ref string) (string, error) {
 // store's size cap (least recently used goes first).
 const lastUsedLabel = "dockless.last-used"
 
-// inUse are the chain IDs of the images running containers use.
-func (ss *session) inUse(ctx context.Context) (map[string]bool, error) {
+// stored is an image of the store as pruning sees it.
+type stored struct {
+	name     string
+	size     int64
+	lastUsed string // zero-padded, so that it sorts by time
+	inUse    bool   // a running container's snapshot is on it
+}
+
+// inventory lists the store's images with their size, last use and
+// whether a container uses them.
+func (ss *session) inventory(ctx context.Context) ([]stored, error) {
 	used := map[string]bool{}
 	err := ss.sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
 		if strings.HasPrefix(info.Name, containerKey("")) && info.Parent != "" {
@@ -191,7 +196,37 @@ func (ss *session) inUse(ctx context.Context) (map[string]bool, error) {
 		}
 		return nil
 	})
-	return used, err
+	if err != nil {
+		return nil, err
+	}
+	recs, err := ss.images.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []stored
+	for _, rec := range recs {
+		img, err := ss.describe(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stored{name: rec.Name, size: img.Size, lastUsed: fmt.Sprintf("%020s", rec.Labels[lastUsedLabel]), inUse: used[img.ChainID.String()]})
+	}
+	return out, nil
+}
+
+// removeAndCollect deletes the named images and collects what nothing
+// references any more.
+func (ss *session) removeAndCollect(ctx context.Context, names []string) error {
+	for _, n := range names {
+		if err := ss.images.Delete(ctx, n); err != nil {
+			return err
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	_, err := ss.db.GarbageCollect(ctx)
+	return err
 }
 
 // Prune removes images no running container uses: all of them with all,
@@ -200,29 +235,16 @@ func (ss *session) inUse(ctx context.Context) (map[string]bool, error) {
 func (s *Store) Prune(ctx context.Context, all bool) ([]string, error) {
 	var removed []string
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		used, err := ss.inUse(ctx)
+		inv, err := ss.inventory(ctx)
 		if err != nil {
 			return err
 		}
-		recs, err := ss.images.List(ctx)
-		if err != nil {
-			return err
+		for _, im := range inv {
+			if !im.inUse && (all || strings.Contains(im.name, "@")) {
+				removed = append(removed, im.name)
+			}
 		}
-		for _, rec := range recs {
-			img, err := ss.describe(ctx, rec)
-			if err != nil {
-				return err
-			}
-			if used[img.ChainID.String()] || (!all && !strings.Contains(rec.Name, "@")) {
-				continue
-			}
-			if err := ss.images.Delete(ctx, rec.Name); err != nil {
-				return err
-			}
-			removed = append(removed, rec.Name)
-		}
-		_, err = ss.db.GarbageCollect(ctx)
-		return err
+		return ss.removeAndCollect(ctx, removed)
 	})
 	return removed, err
 }
@@ -233,46 +255,25 @@ func (s *Store) Prune(ctx context.Context, all bool) ([]string, error) {
 func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, error) {
 	var removed []string
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		used, err := ss.inUse(ctx)
+		inv, err := ss.inventory(ctx)
 		if err != nil {
 			return err
-		}
-		recs, err := ss.images.List(ctx)
-		if err != nil {
-			return err
-		}
-		type cand struct {
-			name string
-			size int64
-			last string
 		}
 		var total int64
-		var cands []cand
-		for _, rec := range recs {
-			img, err := ss.describe(ctx, rec)
-			if err != nil {
-				return err
-			}
-			total += img.Size
-			if !used[img.ChainID.String()] {
-				cands = append(cands, cand{rec.Name, img.Size, fmt.Sprintf("%020s", rec.Labels[lastUsedLabel])})
-			}
+		for _, im := range inv {
+			total += im.size
 		}
-		sort.Slice(cands, func(i, j int) bool { return cands[i].last < cands[j].last })
-		for _, c := range cands {
+		sort.Slice(inv, func(i, j int) bool { return inv[i].lastUsed < inv[j].lastUsed })
+		for _, im := range inv {
 			if total <= max {
 				break
 			}
-			if err := ss.images.Delete(ctx, c.name); err != nil {
-				return err
+			if !im.inUse {
+				removed = append(removed, im.name)
+				total -= im.size
 			}
-			removed = append(removed, c.name)
-			total -= c.size
 		}
-		if len(removed) > 0 {
-			_, err = ss.db.GarbageCollect(ctx)
-		}
-		return err
+		return ss.removeAndCollect(ctx, removed)
 	})
 	return removed, err
 }

@@ -85,12 +85,5 @@ func (e *env) loginAs(u testUser, user, pass string) result {
 	cmd.Dir = u.Home
 	cmd.Stdin = strings.NewReader(pass + "\n")
 	cmd.SysProcAttr = asUserAttr(u)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	}
-	return r
+	return runCmd(e.t, cmd)
 }

@@ -71,17 +71,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	runcRoot := filepath.Join(dir, "runc")
 	ctr := func(args ...string) result {
 		t.Helper()
-		cmd := exec.Command("ctr", append([]string{"--address", sock, "--namespace", "dltest"}, args...)...)
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		r := result{stdout: out.String(), stderr: errb.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("ctr %v: %v", args, err)
-		}
-		return r
+		return runCmd(t, exec.Command("ctr", append([]string{"--address", sock, "--namespace", "dltest"}, args...)...))
 	}
 	if r := ctr("images", "pull", "--plain-http", busybox); r.code != 0 {
 		t.Fatalf("ctr pull: %s", r)

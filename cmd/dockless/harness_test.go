@@ -110,10 +110,21 @@ func (e *env) runWith(setup func(*exec.Cmd), args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, append([]string{"--root", e.root, "--state", e.state}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
 	if setup != nil {
 		setup(cmd)
+	}
+	return runCmd(e.t, cmd)
+}
+
+// runCmd runs cmd, capturing its output and exit status.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if cmd.Stdout == nil {
+		cmd.Stdout = &out
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = &errb
 	}
 	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String()}
@@ -122,7 +133,7 @@ func (e *env) runWith(setup func(*exec.Cmd), args ...string) result {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		e.t.Fatalf("running dockless %v: %v", args, err)
+		t.Fatalf("running %v: %v", cmd.Args, err)
 	}
 	return r
 }

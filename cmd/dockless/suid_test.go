@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 )
@@ -125,16 +124,7 @@ func (e *env) runAs(u testUser, dir string, environ []string, args ...string) re
 	cmd.Dir = dir
 	cmd.Env = environ
 	cmd.SysProcAttr = asUserAttr(u)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("running setuid dockless: %v", err)
-	}
-	return r
+	return runCmd(e.t, cmd)
 }
 
 // userDir makes a directory (and parents, world-searchable) owned by u
