@@ -225,8 +225,7 @@ func (ss *session) removeAndCollect(ctx context.Context, names []string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	_, err := ss.db.GarbageCollect(ctx)
-	return err
+	return ss.collect(ctx)
 }
 
 // Prune removes images no running container uses: all of them with all,

@@ -48,8 +48,7 @@ func (s *Store) Release(ctx context.Context, id string) error {
 		if err := ss.sn.Remove(ctx, containerKey(id)); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("removing rootfs of %s: %w", id, err)
 		}
-		_, err := ss.db.GarbageCollect(ctx)
-		return err
+		return ss.collect(ctx)
 	})
 }
 

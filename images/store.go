@@ -42,6 +42,10 @@ type Store struct {
 	// MirrorsDir holds per-registry hosts.toml files (mirrors, pull-through
 	// caches, plain HTTP, CAs): the policy's [registry] mirrors_dir.
 	MirrorsDir string
+	// Containerd is the socket of a containerd daemon whose content store
+	// and snapshotter hold the images (in the dockless namespace) instead
+	// of the in-process store: for nodes that already run containerd.
+	Containerd string
 }
 
 // NewStore returns the store rooted at root (created on first use).
@@ -52,14 +56,17 @@ func NewStore(root string) *Store {
 // Root is the store's directory.
 func (s *Store) Root() string { return s.root }
 
-// session is one open store: the metadata DB over the content store and the
-// overlay snapshotter, all in the dockless namespace.
+// session is one open store: the content store, the overlay snapshotter
+// and the image records, all in the dockless namespace — in process (the
+// metadata DB over local stores) or a containerd daemon's.
 type session struct {
 	allowDevices bool
-	db           *metadata.DB
 	cs           content.Store
 	sn           snapshots.Snapshotter
 	images       images.Store
+	// collect removes what nothing references any more (the in-process
+	// store collects at once; a daemon on its own schedule).
+	collect func(context.Context) error
 }
 
 // with runs fn on the opened store under the node-wide lock and closes
@@ -73,6 +80,9 @@ func (s *Store) with(ctx context.Context, fn func(context.Context, *session) err
 		return err
 	}
 	defer lock.Close()
+	if s.Containerd != "" {
+		return s.withDaemon(ctx, fn)
+	}
 
 	cs, err := local.NewStore(filepath.Join(s.root, "content"))
 	if err != nil {
@@ -95,9 +105,12 @@ func (s *Store) with(ctx context.Context, fn func(context.Context, *session) err
 	ctx = namespaces.WithNamespace(ctx, Namespace)
 	return fn(ctx, &session{
 		allowDevices: s.AllowDevices,
-		db:           db,
 		cs:           db.ContentStore(),
 		sn:           db.Snapshotter(snapshotter),
 		images:       metadata.NewImageStore(db),
+		collect: func(ctx context.Context) error {
+			_, err := db.GarbageCollect(ctx)
+			return err
+		},
 	})
 }

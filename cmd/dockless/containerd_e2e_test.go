@@ -16,45 +16,8 @@ import (
 // and runs a container end to end through ctr: exit status, exec, kill.
 func TestContainerd_RunsDocklessAsItsRuntime(t *testing.T) {
 	newEnv(t) // skips without root; checks that nothing is left behind
-	for _, tool := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not installed (make test installs Debian's containerd): %v", tool, err)
-		}
-	}
 	dir := openTempDir(t)
-	sock := filepath.Join(dir, "containerd.sock")
-	config := fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = %q
-[ttrpc]
-  address = %q
-[debug]
-  address = ""
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
-	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	log, _ := os.Create(filepath.Join(dir, "containerd.log"))
-	d := exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
-	d.Stdout, d.Stderr = log, log
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Process.Kill(); _ = d.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			break
-		}
-		if i > 200 {
-			b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
-			t.Fatalf("containerd did not start:\n%s", b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	sock := startContainerd(t, dir)
 
 	// The shim calls its runc binary; a wrapper records each call and runs
 	// dockless under the name dockless-runc.
@@ -112,5 +75,83 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		if !strings.Contains(string(got), verb) {
 			t.Errorf("the shim never called dockless-runc%s:\n%s", verb, got)
 		}
+	}
+}
+
+// startContainerd runs Debian's containerd on a private socket and root in
+// dir (CRI off) until the test ends, and returns its socket.
+func startContainerd(t *testing.T, dir string) string {
+	t.Helper()
+	for _, tool := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (make test installs Debian's containerd): %v", tool, err)
+		}
+	}
+	sock := filepath.Join(dir, "containerd.sock")
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+[debug]
+  address = ""
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := os.Create(filepath.Join(dir, "containerd.log"))
+	d := exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
+	d.Stdout, d.Stderr = log, log
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Process.Kill(); _ = d.Wait() })
+	for i := 0; ; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		if i > 200 {
+			b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
+			t.Fatalf("containerd did not start:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	return sock
+}
+
+// TestContainerdBackend_SameBehaviour runs the image and run tests' core
+// against a containerd daemon's store (--containerd-address).
+func TestContainerdBackend_SameBehaviour(t *testing.T) {
+	e := newEnv(t)
+	sock := startContainerd(t, openTempDir(t))
+	e.global = []string{"--containerd-address", sock}
+	out := e.mustRun("pull", busybox)
+	if !strings.Contains(out, "Digest: sha256:") {
+		t.Fatalf("pull into containerd: %q", out)
+	}
+	if r := e.run("run", "--rm", "-q", busybox, "sh", "-c", "id -u; cat /etc/motd 2>/dev/null; exit 3"); r.code != 3 || r.stdout != "0\n" {
+		t.Fatalf("run from containerd's snapshots (exit status, whiteouts): %s", r)
+	}
+	if out := e.mustRun("run", "--rm", "-q", "-u", "alice", busybox, "id"); !strings.HasPrefix(out, "uid=1000(alice)") {
+		t.Fatalf("-u against the image: %q", out)
+	}
+	if list := e.mustRun("images"); !strings.Contains(list, "test/busybox") {
+		t.Fatalf("images lists containerd's: %q", list)
+	}
+	if r := runCmd(t, exec.Command("ctr", "--address", sock, "--namespace", "dockless", "images", "ls", "-q")); !strings.Contains(r.stdout, busybox) {
+		t.Fatalf("the image is in containerd's dockless namespace: %s", r)
+	}
+	e.mustRun("rmi", busybox)
+	if list := e.mustRun("images"); strings.Count(list, "\n") != 1 {
+		t.Fatalf("rmi through containerd: %q", list)
+	}
+	dead := filepath.Join(openTempDir(t), "no.sock")
+	if r := e.run("--containerd-address", dead, "pull", busybox); r.code != 125 || !strings.Contains(r.stderr, "does not answer") {
+		t.Fatalf("a daemon that does not answer: %s", r)
 	}
 }

@@ -76,6 +76,8 @@ type env struct {
 	t     *testing.T
 	root  string
 	state string
+	// global are extra global flags (e.g. --containerd-address).
+	global []string
 }
 
 func newEnv(t *testing.T) *env {
@@ -109,7 +111,7 @@ func (e *env) runWith(setup func(*exec.Cmd), args ...string) result {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"--root", e.root, "--state", e.state}, args...)...)
+	cmd := exec.CommandContext(ctx, binary, append(append([]string{"--root", e.root, "--state", e.state}, e.global...), args...)...)
 	if setup != nil {
 		setup(cmd)
 	}

@@ -99,6 +99,7 @@ func newApp(caller *policy.Caller) *cli.App {
 			&cli.StringFlag{Name: "policy", Value: policy.DefaultPath, Usage: "site policy file (root only)"},
 			&cli.StringFlag{Name: "root", Value: images.DefaultRoot, Usage: "image store directory (root only; default from the policy)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log what containerd and libcontainer do"},
+			&cli.StringFlag{Name: "containerd-address", Usage: "keep images in this containerd daemon instead of the in-process store (root only; default from the policy)"},
 			&cli.StringFlag{Name: "state", Value: "/run/dockless", Usage: "runtime state directory (root only; default from the policy)"},
 		},
 		Before: func(c *cli.Context) error {

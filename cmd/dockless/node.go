@@ -20,7 +20,10 @@ type node struct {
 	policy *policy.Policy
 	root   string
 	state  string
-	log    *logger
+	// containerd is a containerd daemon's socket holding the images
+	// instead of the in-process store ("" for the in-process store).
+	containerd string
+	log        *logger
 }
 
 // setupNode runs before every command: it loads the policy and resolves
@@ -28,7 +31,7 @@ type node struct {
 // state (a user could otherwise grant themselves anything).
 func setupNode(c *cli.Context, caller *policy.Caller) error {
 	if !caller.IsRoot() {
-		for _, f := range []string{"policy", "root", "state"} {
+		for _, f := range []string{"policy", "root", "state", "containerd-address"} {
 			if c.IsSet(f) {
 				return usagef("--%s: only root may change dockless's %s (you are %s)", f, f, caller.Name)
 			}
@@ -45,6 +48,10 @@ func setupNode(c *cli.Context, caller *policy.Caller) error {
 	if c.IsSet("state") {
 		n.state = c.String("state")
 	}
+	n.containerd = pol.Store.ContainerdAddress
+	if c.IsSet("containerd-address") {
+		n.containerd = c.String("containerd-address")
+	}
 	c.App.Metadata = map[string]any{"node": n}
 	return nil
 }
@@ -58,6 +65,7 @@ func (n *node) store() *images.Store {
 	st := images.NewStore(n.root)
 	st.AllowDevices = n.policy.Store.LayerDevices
 	st.MirrorsDir = n.policy.Registry.MirrorsDir
+	st.Containerd = n.containerd
 	return st
 }
 
