@@ -33,6 +33,9 @@ type PullOptions struct {
 	Timeout time.Duration
 	// Credentials are the caller's, for private images (nil: anonymous).
 	Credentials Credentials
+	// Bars draws per-layer progress bars on Progress (a terminal) instead
+	// of one plain line per layer (batch output, LSF output files).
+	Bars bool
 }
 
 // Pull resolves ref at its registry, fetches the manifest for this platform,
@@ -70,8 +73,19 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		children = images.SetChildrenLabels(ss.cs, children)
 		children = images.FilterPlatforms(children, Platform)
 		children = images.LimitManifests(children, Platform, 1)
-		handler := images.Handlers(remotes.FetchHandler(ss.cs, fetcher), reportLayers(out, &fetched), children)
-		if err := images.Dispatch(ctx, handler, nil, desc); err != nil {
+		lines := out
+		fetch := remotes.FetchHandler(ss.cs, fetcher)
+		var bars *progressBars
+		if opts.Bars {
+			bars, lines = startBars(ctx, ss.cs, out), io.Discard
+			fetch = bars.handlers(fetch)
+		}
+		handler := images.Handlers(fetch, reportLayers(lines, &fetched), children)
+		err = images.Dispatch(ctx, handler, nil, desc)
+		if bars != nil {
+			bars.Stop()
+		}
+		if err != nil {
 			return pullError(name, err)
 		}
 		rec := images.Image{Name: name, Target: desc, Labels: map[string]string{lastUsedLabel: strconv.FormatInt(time.Now().UnixNano(), 10)}}

@@ -259,7 +259,7 @@ func ensureImage(ctx context.Context, n *node, st *images.Store, ref, policy str
 			fmt.Fprintf(progress, "Unable to find image '%s' locally\n", ref)
 		}
 	}
-	return st.Pull(ctx, ref, images.PullOptions{Progress: progress, Credentials: creds})
+	return st.Pull(ctx, ref, images.PullOptions{Progress: progress, Credentials: creds, Bars: progress == io.Writer(os.Stderr) && barsOn(os.Stderr)})
 }
 
 func newID() (string, error) {

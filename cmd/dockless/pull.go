@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/dockless/dockless/images"
 	"github.com/urfave/cli/v2"
@@ -29,7 +30,7 @@ func pullCommand() *cli.Command {
 			if err := n.policy.CheckImage(c.Args().First()); err != nil {
 				return err
 			}
-			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress, Credentials: credentials(n)})
+			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress, Credentials: credentials(n), Bars: barsOn(os.Stdout)})
 			if err != nil {
 				return err
 			}

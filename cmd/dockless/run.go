@@ -209,3 +209,13 @@ func isTerminal(f *os.File) bool {
 	_, err := console.ConsoleFromFile(f)
 	return err == nil
 }
+
+// barsOn reports whether f is a terminal wide enough for progress bars.
+func barsOn(f *os.File) bool {
+	c, err := console.ConsoleFromFile(f)
+	if err != nil {
+		return false
+	}
+	sz, err := c.Size()
+	return err == nil && sz.Width >= 40
+}

@@ -211,3 +211,18 @@ func TestRun_TTYFollowsAResize(t *testing.T) {
 		t.Fatalf("sizes through the terminal: %q", s)
 	}
 }
+
+// TestPull_ProgressBarsOnATerminal: per-layer bars on a terminal, plain
+// lines otherwise (batch output).
+func TestPull_ProgressBarsOnATerminal(t *testing.T) {
+	e := newEnv(t)
+	line := "stty cols 100 rows 40; " + binary + " --root " + e.root + " --state " + e.state + " pull " + busybox
+	out, err := exec.Command("script", "-qec", line, "/dev/null").CombinedOutput()
+	if err != nil || strings.Count(string(out), "100 %") != 3 {
+		t.Fatalf("three layer bars on a terminal: %v %q", err, out)
+	}
+	e.mustRun("rmi", busybox)
+	if plain := e.mustRun("pull", busybox); strings.Count(plain, "Pull complete") != 3 || strings.Contains(plain, "%") {
+		t.Fatalf("plain lines in batch: %q", plain)
+	}
+}
