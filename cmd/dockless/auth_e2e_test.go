@@ -87,3 +87,52 @@ func (e *env) loginAs(u testUser, user, pass string) result {
 	cmd.SysProcAttr = asUserAttr(u)
 	return runCmd(e.t, cmd)
 }
+
+// TestImages_CredentialHelperRunsAsTheCaller: credHelpers in the caller's
+// config name a docker-credential-* helper, which runs as the caller.
+func TestImages_CredentialHelperRunsAsTheCaller(t *testing.T) {
+	e := newEnv(t)
+	e.writePolicy("")
+	img, err := testimage.Busybox(testimage.Options{Env: []string{"HELPER=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := reg.Push("private/helper:1", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.SetAuth("bearer", "alice-reg", "s3cret")
+	t.Cleanup(func() { reg.SetAuth("", "", "") })
+	helper := "/usr/local/bin/docker-credential-dltest"
+	log := filepath.Join(openTempDir(t), "helper.log")
+	if err := os.WriteFile(log, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(log, 0o666); err != nil { // past the umask: the helper runs as alice
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\nread server\nid -u >> " + log + "\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"alice-reg\",\"Secret\":\"s3cret\"}'\n"
+	if err := os.WriteFile(helper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(helper) })
+	cfg := filepath.Join(alice.Home, ".docker", "config.json")
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(`{"credHelpers":{"`+reg.Addr+`":"dltest"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Dir(cfg), cfg} {
+		if err := os.Chown(p, int(alice.UID), int(alice.GID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(cfg)) })
+	if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "sh", "-c", "echo $HELPER"); r.code != 0 || r.stdout != "1\n" {
+		t.Fatalf("a pull with the helper's credentials: %s", r)
+	}
+	if b, _ := os.ReadFile(log); !strings.HasPrefix(string(b), "61001\n") {
+		t.Fatalf("the helper ran as uid %q, want alice's 61001", b)
+	}
+}

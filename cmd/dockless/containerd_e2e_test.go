@@ -7,8 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/dockless/dockless/hack/testimage"
 )
 
 // TestContainerd_RunsDocklessAsItsRuntime starts Debian's containerd on a
@@ -146,7 +149,42 @@ func TestContainerdBackend_SameBehaviour(t *testing.T) {
 	if r := runCmd(t, exec.Command("ctr", "--address", sock, "--namespace", "dockless", "images", "ls", "-q")); !strings.Contains(r.stdout, busybox) {
 		t.Fatalf("the image is in containerd's dockless namespace: %s", r)
 	}
+	// Concurrent pulls of one image share one download; an index with
+	// zstd layers picks linux/amd64.
+	img, err := testimage.Busybox(testimage.Options{Compression: "zstd", Env: []string{"BACKEND=containerd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := testimage.Index(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := reg.PushIndex("test/daemon:zstd", idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Reset()
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := e.run("pull", "-q", ref); r.code != 0 {
+				t.Errorf("concurrent pull: %s", r)
+			}
+		}()
+	}
+	wg.Wait()
+	for blob, n := range reg.BlobGets("test/daemon") {
+		if n != 1 {
+			t.Errorf("blob %s fetched %d times", blob, n)
+		}
+	}
+	if out := e.mustRun("run", "--rm", "-q", ref, "sh", "-c", "echo $BACKEND; uname -m"); out != "containerd\nx86_64\n" {
+		t.Fatalf("zstd index through containerd: %q", out)
+	}
 	e.mustRun("rmi", busybox)
+	e.mustRun("rmi", ref)
 	if list := e.mustRun("images"); strings.Count(list, "\n") != 1 {
 		t.Fatalf("rmi through containerd: %q", list)
 	}
