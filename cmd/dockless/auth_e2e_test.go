@@ -17,55 +17,56 @@ import (
 func TestImages_PrivateImagesStayPrivate(t *testing.T) {
 	for _, mode := range []string{"bearer", "basic"} {
 		t.Run(mode, func(t *testing.T) {
-			e := newEnv(t)
-			e.writePolicy("")
-			img, err := testimage.Busybox(testimage.Options{Env: []string{"SECRET=" + mode}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref, err := reg.Push("private/secret:"+mode, img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			reg.SetAuth(mode, "alice-reg", "s3cret")
-			t.Cleanup(func() { reg.SetAuth("", "", "") })
-			for _, u := range []testUser{alice, bob} {
-				os.RemoveAll(filepath.Join(u.Home, ".docker"))
-			}
+			forEachBackend(t, func(t *testing.T, e *env) {
+				e.writePolicy("")
+				img, err := testimage.Busybox(testimage.Options{Env: []string{"SECRET=" + mode}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref, err := reg.Push("private/secret:"+mode, img)
+				if err != nil {
+					t.Fatal(err)
+				}
+				reg.SetAuth(mode, "alice-reg", "s3cret")
+				t.Cleanup(func() { reg.SetAuth("", "", "") })
+				for _, u := range []testUser{alice, bob} {
+					os.RemoveAll(filepath.Join(u.Home, ".docker"))
+				}
 
-			if r := e.runAs(bob, bob.Home, nil, "pull", ref); r.code != 125 || !strings.Contains(r.stderr, "does not let you pull") {
-				t.Fatalf("bob pulls without credentials: %s", r)
-			}
-			if r := e.loginAs(alice, "alice-reg", "wrong"); r.code != 125 || !strings.Contains(r.stderr, "incorrect username or password") {
-				t.Fatalf("a wrong password: %s", r)
-			}
-			if r := e.loginAs(alice, "alice-reg", "s3cret"); r.code != 0 || !strings.Contains(r.stdout, "Login Succeeded") || !strings.Contains(r.stderr, "unencrypted") {
-				t.Fatalf("alice logs in: %s", r)
-			}
-			cfg := filepath.Join(alice.Home, ".docker", "config.json")
-			st, err := os.Stat(cfg)
-			if err != nil || st.Mode().Perm() != 0o600 || st.Sys().(*syscall.Stat_t).Uid != alice.UID {
-				t.Fatalf("alice's config.json is hers and private: %v %v", st, err)
-			}
-			if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "sh", "-c", "echo $SECRET"); r.code != 0 || r.stdout != mode+"\n" {
-				t.Fatalf("alice runs her private image: %s", r)
-			}
-			if r := e.runAs(bob, bob.Home, nil, "run", "--rm", "-q", ref, "true"); r.code != 125 || !strings.Contains(r.stderr, "cached image") {
-				t.Fatalf("bob runs alice's cached private image: %s", r)
-			}
-			before := sum(reg.BlobGets("private/secret"))
-			if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "true"); r.code != 0 {
-				t.Fatalf("alice again, from the cache: %s", r)
-			}
-			if after := sum(reg.BlobGets("private/secret")); after != before {
-				t.Errorf("a cache hit downloads nothing (blob GETs %d -> %d)", before, after)
-			}
-			if r := e.runAs(alice, alice.Home, nil, "logout", reg.Addr); r.code != 0 {
-				t.Fatalf("logout: %s", r)
-			}
-			if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "true"); r.code != 125 {
-				t.Fatalf("after logout the cached private image is refused: %s", r)
-			}
+				if r := e.runAs(bob, bob.Home, nil, "pull", ref); r.code != 125 || !strings.Contains(r.stderr, "does not let you pull") {
+					t.Fatalf("bob pulls without credentials: %s", r)
+				}
+				if r := e.loginAs(alice, "alice-reg", "wrong"); r.code != 125 || !strings.Contains(r.stderr, "incorrect username or password") {
+					t.Fatalf("a wrong password: %s", r)
+				}
+				if r := e.loginAs(alice, "alice-reg", "s3cret"); r.code != 0 || !strings.Contains(r.stdout, "Login Succeeded") || !strings.Contains(r.stderr, "unencrypted") {
+					t.Fatalf("alice logs in: %s", r)
+				}
+				cfg := filepath.Join(alice.Home, ".docker", "config.json")
+				st, err := os.Stat(cfg)
+				if err != nil || st.Mode().Perm() != 0o600 || st.Sys().(*syscall.Stat_t).Uid != alice.UID {
+					t.Fatalf("alice's config.json is hers and private: %v %v", st, err)
+				}
+				if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "sh", "-c", "echo $SECRET"); r.code != 0 || r.stdout != mode+"\n" {
+					t.Fatalf("alice runs her private image: %s", r)
+				}
+				if r := e.runAs(bob, bob.Home, nil, "run", "--rm", "-q", ref, "true"); r.code != 125 || !strings.Contains(r.stderr, "cached image") {
+					t.Fatalf("bob runs alice's cached private image: %s", r)
+				}
+				before := sum(reg.BlobGets("private/secret"))
+				if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "true"); r.code != 0 {
+					t.Fatalf("alice again, from the cache: %s", r)
+				}
+				if after := sum(reg.BlobGets("private/secret")); after != before {
+					t.Errorf("a cache hit downloads nothing (blob GETs %d -> %d)", before, after)
+				}
+				if r := e.runAs(alice, alice.Home, nil, "logout", reg.Addr); r.code != 0 {
+					t.Fatalf("logout: %s", r)
+				}
+				if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "true"); r.code != 125 {
+					t.Fatalf("after logout the cached private image is refused: %s", r)
+				}
+			})
 		})
 	}
 }

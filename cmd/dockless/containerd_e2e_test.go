@@ -193,3 +193,15 @@ func TestContainerdBackend_SameBehaviour(t *testing.T) {
 		t.Fatalf("a daemon that does not answer: %s", r)
 	}
 }
+
+// forEachBackend runs fn against the embedded store and against a
+// containerd daemon's (a private one, started for the subtest).
+func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Run("embedded", func(t *testing.T) { fn(t, newEnv(t)) })
+	t.Run("containerd", func(t *testing.T) {
+		e := newEnv(t)
+		e.containerd = startContainerd(t, openTempDir(t))
+		e.global = []string{"--containerd-address", e.containerd}
+		fn(t, e)
+	})
+}

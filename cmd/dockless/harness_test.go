@@ -78,6 +78,8 @@ type env struct {
 	state string
 	// global are extra global flags (e.g. --containerd-address).
 	global []string
+	// containerd is the daemon holding the images, if not the embedded store.
+	containerd string
 }
 
 func newEnv(t *testing.T) *env {

@@ -12,76 +12,79 @@ import (
 )
 
 func TestPull_ByTagAndByDigest(t *testing.T) {
-	e := newEnv(t)
-	out := e.mustRun("pull", busybox)
-	if !strings.Contains(out, "Digest: sha256:") || !strings.HasSuffix(out, busybox+"\n") {
-		t.Fatalf("pull output: %q", out)
-	}
-	digest := strings.Fields(out[strings.Index(out, "Digest: "):])[1]
-	byDigest := strings.TrimSuffix(busybox, ":latest") + "@" + digest
-	e.mustRun("pull", "-q", byDigest)
-	if out := e.mustRun("run", "--rm", byDigest, "echo", "by digest"); out != "by digest\n" {
-		t.Fatalf("run by digest: %q", out)
-	}
-	list := e.mustRun("images")
-	if !strings.HasPrefix(list, "REPOSITORY") || !strings.Contains(list, "IMAGE ID") || strings.Count(list, "\n") != 3 {
-		t.Fatalf("images lists the tag and the digest: %q", list)
-	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		out := e.mustRun("pull", busybox)
+		if !strings.Contains(out, "Digest: sha256:") || !strings.HasSuffix(out, busybox+"\n") {
+			t.Fatalf("pull output: %q", out)
+		}
+		digest := strings.Fields(out[strings.Index(out, "Digest: "):])[1]
+		byDigest := strings.TrimSuffix(busybox, ":latest") + "@" + digest
+		e.mustRun("pull", "-q", byDigest)
+		if out := e.mustRun("run", "--rm", byDigest, "echo", "by digest"); out != "by digest\n" {
+			t.Fatalf("run by digest: %q", out)
+		}
+		list := e.mustRun("images")
+		if !strings.HasPrefix(list, "REPOSITORY") || !strings.Contains(list, "IMAGE ID") || strings.Count(list, "\n") != 3 {
+			t.Fatalf("images lists the tag and the digest: %q", list)
+		}
+	})
 }
 
 func TestPull_MultiArchIndexAndZstd(t *testing.T) {
-	e := newEnv(t)
-	img, err := testimage.Busybox(testimage.Options{Compression: "zstd", Env: []string{"FLAVOUR=zstd"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := testimage.Index(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := reg.PushIndex("test/multi:zstd", idx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out := e.mustRun("run", "--rm", ref, "sh", "-c", "echo $FLAVOUR; uname -m"); out != "zstd\nx86_64\n" {
-		t.Fatalf("amd64 entry of the index with zstd layers: %q", out)
-	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		img, err := testimage.Busybox(testimage.Options{Compression: "zstd", Env: []string{"FLAVOUR=zstd"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := testimage.Index(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := reg.PushIndex("test/multi:zstd", idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := e.mustRun("run", "--rm", ref, "sh", "-c", "echo $FLAVOUR; uname -m"); out != "zstd\nx86_64\n" {
+			t.Fatalf("amd64 entry of the index with zstd layers: %q", out)
+		}
+	})
 }
 
 func TestPull_ConcurrentPullsOfOneImageBothSucceed(t *testing.T) {
-	e := newEnv(t)
-	img, err := testimage.Busybox(testimage.Options{Env: []string{"UNIQUE=concurrent"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := reg.Push("test/concurrent:1", img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.Reset()
-	var wg sync.WaitGroup
-	results := make([]result, 4)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = e.run("pull", "-q", ref)
-		}()
-	}
-	wg.Wait()
-	for i, r := range results {
-		if r.code != 0 {
-			t.Errorf("pull %d: %s", i, r)
+	forEachBackend(t, func(t *testing.T, e *env) {
+		img, err := testimage.Busybox(testimage.Options{Env: []string{"UNIQUE=concurrent"}})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for blob, n := range reg.BlobGets("test/concurrent") {
-		if n != 1 {
-			t.Errorf("blob %s fetched %d times; the store must share one download", blob, n)
+		ref, err := reg.Push("test/concurrent:1", img)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if out := e.mustRun("run", "--rm", "--pull", "never", ref, "sh", "-c", "echo $UNIQUE"); out != "concurrent\n" {
-		t.Fatalf("run after concurrent pulls: %q", out)
-	}
+		reg.Reset()
+		var wg sync.WaitGroup
+		results := make([]result, 4)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = e.run("pull", "-q", ref)
+			}()
+		}
+		wg.Wait()
+		for i, r := range results {
+			if r.code != 0 {
+				t.Errorf("pull %d: %s", i, r)
+			}
+		}
+		for blob, n := range reg.BlobGets("test/concurrent") {
+			if n != 1 {
+				t.Errorf("blob %s fetched %d times; the store must share one download", blob, n)
+			}
+		}
+		if out := e.mustRun("run", "--rm", "--pull", "never", ref, "sh", "-c", "echo $UNIQUE"); out != "concurrent\n" {
+			t.Fatalf("run after concurrent pulls: %q", out)
+		}
+	})
 }
 
 func TestRmi_CollectsContentAndLayers(t *testing.T) {
@@ -140,80 +143,83 @@ func countFiles(t *testing.T, dir string) int {
 // TestPull_LayerDeviceNodesAreDropped: an image shipping a device node
 // unpacks without it (policy [store] layer_devices is off by default).
 func TestPull_LayerDeviceNodesAreDropped(t *testing.T) {
-	e := newEnv(t)
-	img, err := testimage.Busybox(testimage.Options{Extra: []testimage.File{{Name: "evil-null", Mode: 0o666, Char: [2]int64{1, 3}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := reg.Push("test/devices:1", img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out := e.mustRun("run", "--rm", "-q", ref, "sh", "-c", "ls /evil-null 2>/dev/null || echo dropped"); out != "dropped\n" {
-		t.Fatalf("a device node from a layer: %q", out)
-	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		img, err := testimage.Busybox(testimage.Options{Extra: []testimage.File{{Name: "evil-null", Mode: 0o666, Char: [2]int64{1, 3}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := reg.Push("test/devices:1", img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := e.mustRun("run", "--rm", "-q", ref, "sh", "-c", "ls /evil-null 2>/dev/null || echo dropped"); out != "dropped\n" {
+			t.Fatalf("a device node from a layer: %q", out)
+		}
+	})
 }
 
 // TestPull_ThroughAMirror: a hosts.toml in the policy's mirrors_dir sends
 // pulls of a registry that does not answer to a mirror that does.
 func TestPull_ThroughAMirror(t *testing.T) {
-	e := newEnv(t)
-	mirrors := t.TempDir()
-	upstream := "127.0.0.2:5999" // nothing listens there
-	if err := os.MkdirAll(filepath.Join(mirrors, upstream), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	hosts := fmt.Sprintf("server = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", upstream, reg.Addr)
-	if err := os.WriteFile(filepath.Join(mirrors, upstream, "hosts.toml"), []byte(hosts), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pol := filepath.Join(t.TempDir(), "dockless.toml")
-	if err := os.WriteFile(pol, []byte(fmt.Sprintf("[registry]\nmirrors_dir = %q\n", mirrors)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ref := upstream + "/test/busybox:latest"
-	if out := e.mustRun("--policy", pol, "run", "--rm", "-q", ref, "echo", "via-mirror"); out != "via-mirror\n" {
-		t.Fatalf("pull through the mirror: %q", out)
-	}
-	if r := e.run("run", "--rm", "-q", "--pull", "always", ref, "true"); r.code != 125 {
-		t.Fatalf("without the mirror the registry does not answer: %s", r)
-	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		mirrors := t.TempDir()
+		upstream := "127.0.0.2:5999" // nothing listens there
+		if err := os.MkdirAll(filepath.Join(mirrors, upstream), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		hosts := fmt.Sprintf("server = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", upstream, reg.Addr)
+		if err := os.WriteFile(filepath.Join(mirrors, upstream, "hosts.toml"), []byte(hosts), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pol := filepath.Join(t.TempDir(), "dockless.toml")
+		if err := os.WriteFile(pol, []byte(fmt.Sprintf("[registry]\nmirrors_dir = %q\n", mirrors)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ref := upstream + "/test/busybox:latest"
+		if out := e.mustRun("--policy", pol, "run", "--rm", "-q", ref, "echo", "via-mirror"); out != "via-mirror\n" {
+			t.Fatalf("pull through the mirror: %q", out)
+		}
+		if r := e.run("run", "--rm", "-q", "--pull", "always", ref, "true"); r.code != 125 {
+			t.Fatalf("without the mirror the registry does not answer: %s", r)
+		}
+	})
 }
 
 // TestImages_PruneAndSizeCap: image prune removes only what no container
 // uses (untagged images, or all with -a); the policy's max_size evicts the
 // least recently used images after a pull; users may not remove images.
 func TestImages_PruneAndSizeCap(t *testing.T) {
-	e := newEnv(t)
-	var refs []string
-	for i := 0; i < 3; i++ {
-		img, err := testimage.Busybox(testimage.Options{Env: []string{fmt.Sprintf("N=%d", i)}})
-		if err != nil {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var refs []string
+		for i := 0; i < 3; i++ {
+			img, err := testimage.Busybox(testimage.Options{Env: []string{fmt.Sprintf("N=%d", i)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := reg.Push(fmt.Sprintf("test/lru:%d", i), img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs = append(refs, ref)
+		}
+		out := e.mustRun("pull", refs[0])
+		digest := strings.Fields(out[strings.Index(out, "Digest: "):])[1]
+		e.mustRun("pull", "-q", strings.TrimSuffix(refs[0], ":0")+"@"+digest)
+		e.mustRun("run", "--rm", "-q", refs[1], "true")
+		if out := e.mustRun("image", "prune"); !strings.Contains(out, "@sha256:") || !strings.Contains(out, "Total: 1 ") {
+			t.Fatalf("image prune removes the untagged image only: %q", out)
+		}
+		pol := filepath.Join(t.TempDir(), "cap.toml")
+		if err := os.WriteFile(pol, []byte("[store]\nmax_size = \"3m\"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ref, err := reg.Push(fmt.Sprintf("test/lru:%d", i), img)
-		if err != nil {
-			t.Fatal(err)
+		e.mustRun("--policy", pol, "pull", "-q", refs[2])
+		lines := strings.Split(strings.TrimSpace(e.mustRun("images")), "\n")
+		if f := strings.Fields(lines[len(lines)-1]); len(lines) != 2 || !strings.HasSuffix(f[0], "test/lru") || f[1] != "2" {
+			t.Fatalf("the cap keeps only the newest image: %q", lines)
 		}
-		refs = append(refs, ref)
-	}
-	out := e.mustRun("pull", refs[0])
-	digest := strings.Fields(out[strings.Index(out, "Digest: "):])[1]
-	e.mustRun("pull", "-q", strings.TrimSuffix(refs[0], ":0")+"@"+digest)
-	e.mustRun("run", "--rm", "-q", refs[1], "true")
-	if out := e.mustRun("image", "prune"); !strings.Contains(out, "@sha256:") || !strings.Contains(out, "Total: 1 ") {
-		t.Fatalf("image prune removes the untagged image only: %q", out)
-	}
-	pol := filepath.Join(t.TempDir(), "cap.toml")
-	if err := os.WriteFile(pol, []byte("[store]\nmax_size = \"3m\"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e.mustRun("--policy", pol, "pull", "-q", refs[2])
-	lines := strings.Split(strings.TrimSpace(e.mustRun("images")), "\n")
-	if f := strings.Fields(lines[len(lines)-1]); len(lines) != 2 || !strings.HasSuffix(f[0], "test/lru") || f[1] != "2" {
-		t.Fatalf("the cap keeps only the newest image: %q", lines)
-	}
-	if out := e.mustRun("image", "prune", "-a"); !strings.Contains(out, "Total: 1 ") {
-		t.Fatalf("image prune -a: %q", out)
-	}
+		if out := e.mustRun("image", "prune", "-a"); !strings.Contains(out, "Total: 1 ") {
+			t.Fatalf("image prune -a: %q", out)
+		}
+	})
 }

@@ -110,7 +110,7 @@ func (e *env) writePolicy(extra string) {
 	if suidBinary == "" {
 		e.t.Skip("setuid tests: need root and no -short")
 	}
-	body := fmt.Sprintf("[store]\nroot = %q\nstate = %q\n%s", e.root, e.state, extra)
+	body := fmt.Sprintf("[store]\nroot = %q\nstate = %q\ncontainerd_address = %q\n%s", e.root, e.state, e.containerd, extra)
 	if err := os.WriteFile(suidPolicy, []byte(body), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
