@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,40 +89,11 @@ func startContainerd(t *testing.T, dir string) string {
 			t.Fatalf("%s not installed (make test installs Debian's containerd): %v", tool, err)
 		}
 	}
-	sock := filepath.Join(dir, "containerd.sock")
-	config := fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = %q
-[ttrpc]
-  address = %q
-[debug]
-  address = ""
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
-	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+	sock, stop, err := testimage.StartContainerd(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	log, _ := os.Create(filepath.Join(dir, "containerd.log"))
-	d := exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
-	d.Stdout, d.Stderr = log, log
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Process.Kill(); _ = d.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			break
-		}
-		if i > 200 {
-			b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
-			t.Fatalf("containerd did not start:\n%s", b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-
+	t.Cleanup(stop)
 	return sock
 }
 

@@ -92,18 +92,18 @@ func startDaemon(work, name string) (string, func()) {
 		return "", nil
 	}
 	dir := filepath.Join(work, name)
-	sock := filepath.Join(dir, "sock")
 	_ = os.MkdirAll(dir, 0o755)
-	var cmd *exec.Cmd
 	if name == "containerd" {
-		cfg := fmt.Sprintf("version = 2\nroot = %q\nstate = %q\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
-			filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
-		_ = os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644)
-		cmd = exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
-	} else {
-		cmd = exec.Command("dockerd", "--iptables=false", "--bridge=none", "--data-root", filepath.Join(dir, "data"),
-			"--exec-root", filepath.Join(dir, "exec"), "-H", "unix://"+sock, "--pidfile", filepath.Join(dir, "pid"))
+		sock, stop, err := testimage.StartContainerd(dir)
+		if err != nil {
+			fmt.Printf("%-40s failed to start: %v\n", name, err)
+			return "", nil
+		}
+		return sock, stop
 	}
+	sock := filepath.Join(dir, "sock")
+	cmd := exec.Command("dockerd", "--iptables=false", "--bridge=none", "--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"), "-H", "unix://"+sock, "--pidfile", filepath.Join(dir, "pid"))
 	if err := cmd.Start(); err != nil {
 		fmt.Printf("%-40s failed to start: %v\n", name, err)
 		return "", nil
@@ -112,9 +112,7 @@ func startDaemon(work, name string) (string, func()) {
 	for i := 0; i < 300; i++ {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
-			if name == "dockerd" {
-				time.Sleep(time.Second)
-			}
+			time.Sleep(time.Second) // dockerd answers before it is ready
 			return sock, stop
 		}
 		time.Sleep(50 * time.Millisecond)
