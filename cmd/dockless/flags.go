@@ -161,8 +161,9 @@ func parseMount(m string) (spec.Bind, error) {
 	return b, nil
 }
 
-// securityOptions applies docker's --security-opt values.
-func securityOptions(req *spec.Request, opts []string) error {
+// securityOptions applies docker's --security-opt values; a seccomp
+// profile file is read with the caller's rights.
+func securityOptions(caller *policy.Caller, req *spec.Request, opts []string) error {
 	var label []string
 	for _, o := range opts {
 		k, v, hasValue := strings.Cut(o, "=")
@@ -192,9 +193,9 @@ func securityOptions(req *spec.Request, opts []string) error {
 			case "":
 				return usagef("invalid --security-opt %q: want seccomp=unconfined or seccomp=PROFILE.json", o)
 			default:
-				body, err := os.ReadFile(v)
+				body, err := policy.ReadFile(caller, "--security-opt seccomp", v)
 				if err != nil {
-					return usagef("--security-opt seccomp: %w", err)
+					return usageError{err}
 				}
 				req.SeccompProfile = string(body)
 			}

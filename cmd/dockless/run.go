@@ -160,7 +160,7 @@ func requestFromFlags(c *cli.Context) (*spec.Request, error) {
 	if req.Mounts, err = binds(c.StringSlice("volume"), c.StringSlice("mount")); err != nil {
 		return nil, err
 	}
-	if err := securityOptions(req, c.StringSlice("security-opt")); err != nil {
+	if err := securityOptions(nodeOf(c).caller, req, c.StringSlice("security-opt")); err != nil {
 		return nil, err
 	}
 	if err := resources(req, c.String("memory"), c.String("memory-swap"), c.Int64("cpu-shares"), c.String("shm-size")); err != nil {
