@@ -11,7 +11,6 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
-	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -37,15 +36,9 @@ func Create(root, id string, spec *specs.Spec, o DetachOptions) (err error) {
 	if spec.Process == nil {
 		return errors.New("spec has no process")
 	}
-	tolerate(spec)
-	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
-		CgroupName:   id,
-		NoPivotRoot:  o.NoPivot,
-		NoNewKeyring: o.NoNewKeyring,
-		Spec:         spec,
-	})
+	cfg, err := convert(id, spec, o.NoPivot, o.NoNewKeyring)
 	if err != nil {
-		return fmt.Errorf("unable to convert the spec: %w", err)
+		return err
 	}
 	container, err := libcontainer.Create(root, id, cfg)
 	if err != nil {
@@ -72,7 +65,7 @@ func Create(root, id string, spec *specs.Spec, o DetachOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	return writePidFile(o.PidFile, pid)
+	return WritePidFile(o.PidFile, pid)
 }
 
 // detachedIO gives a detached process this process's stdio, or sends its
@@ -101,7 +94,9 @@ func detachedIO(p *libcontainer.Process, tty bool, socket string) (func(), error
 	return func() { f.Close(); conn.Close() }, nil
 }
 
-func writePidFile(path string, pid int) error {
+// WritePidFile writes pid to path atomically (a temporary file renamed
+// over it), as containerd's shim expects; "" writes nothing.
+func WritePidFile(path string, pid int) error {
 	if path == "" {
 		return nil
 	}
@@ -190,7 +185,7 @@ func ExecDetached(root, id string, p *specs.Process, o DetachOptions) error {
 	if err != nil {
 		return err
 	}
-	return writePidFile(o.PidFile, pid)
+	return WritePidFile(o.PidFile, pid)
 }
 
 // Processes lists the host pids of the container's processes.

@@ -71,20 +71,15 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 	// it: keep that thread alive until the container is gone.
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
-	tolerate(spec)
 	placement, err := placeV2(spec)
 	if err != nil {
 		placement.Restore()
 		return Exit{}, err
 	}
 	defer placement.Restore()
-	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
-		CgroupName:   id,
-		NoNewKeyring: true,
-		Spec:         spec,
-	})
+	cfg, err := convert(id, spec, false, true)
 	if err != nil {
-		return Exit{}, fmt.Errorf("unable to convert the spec: %w", err)
+		return Exit{}, err
 	}
 	cfg.ParentDeathSignal = int(unix.SIGKILL)
 	// Signals must be caught before the process exists, so that no SIGCHLD
@@ -132,6 +127,22 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 	}
 	code, err := wait(process, sigs, term, jobSignals(container, process, stdio.SigProxy))
 	return Exit{Code: code, OOMKilled: oom.Load() && code == 128+int(unix.SIGKILL)}, err
+}
+
+// convert turns a spec into libcontainer's config, tolerating what other
+// tools write (see tolerate).
+func convert(id string, spec *specs.Spec, noPivot, noNewKeyring bool) (*configs.Config, error) {
+	tolerate(spec)
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName:   id,
+		NoPivotRoot:  noPivot,
+		NoNewKeyring: noNewKeyring,
+		Spec:         spec,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to convert the spec: %w", err)
+	}
+	return cfg, nil
 }
 
 func becomeSubreaper() error {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -113,10 +111,4 @@ func ociID(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("%s: container id cannot be empty", c.Command.Name)
 	}
 	return c.Args().First(), nil
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

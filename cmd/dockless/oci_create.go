@@ -22,30 +22,34 @@ func bundleFlags() []cli.Flag {
 	}
 }
 
-// loadBundle enters the bundle directory (relative paths in config.json
-// are relative to it) and reads its spec.
-func loadBundle(c *cli.Context) (*specs.Spec, error) {
+// loadBundle reads the container ID argument, enters the bundle directory
+// (relative paths in config.json are relative to it) and reads its spec.
+func loadBundle(c *cli.Context) (string, *specs.Spec, error) {
+	id, err := ociID(c)
+	if err != nil {
+		return "", nil, err
+	}
 	if b := c.String("bundle"); b != "" {
 		if err := os.Chdir(b); err != nil {
-			return nil, fmt.Errorf("bundle %s: %w", b, err)
+			return "", nil, fmt.Errorf("bundle %s: %w", b, err)
 		}
 	}
 	raw, err := os.ReadFile("config.json")
 	if err != nil {
-		return nil, fmt.Errorf("reading the bundle's config.json: %w", err)
+		return "", nil, fmt.Errorf("reading the bundle's config.json: %w", err)
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, fmt.Errorf("config.json: %w", err)
+		return "", nil, fmt.Errorf("config.json: %w", err)
 	}
 	if s.Root != nil && !filepath.IsAbs(s.Root.Path) {
 		cwd, _ := os.Getwd()
 		s.Root.Path = filepath.Join(cwd, s.Root.Path)
 	}
 	if c.Int("preserve-fds") > 0 {
-		return nil, fmt.Errorf("--preserve-fds is not supported")
+		return "", nil, fmt.Errorf("--preserve-fds is not supported")
 	}
-	return &s, nil
+	return id, &s, nil
 }
 
 func detachOptions(c *cli.Context) runtime.DetachOptions {
@@ -62,11 +66,7 @@ func ociCreateCommand() *cli.Command {
 		ArgsUsage: "CONTAINER_ID",
 		Flags:     bundleFlags(),
 		Action: func(c *cli.Context) error {
-			id, err := ociID(c)
-			if err != nil {
-				return err
-			}
-			s, err := loadBundle(c)
+			id, s, err := loadBundle(c)
 			if err != nil {
 				return err
 			}
@@ -97,11 +97,7 @@ func ociRunCommand() *cli.Command {
 		ArgsUsage: "CONTAINER_ID",
 		Flags:     append(bundleFlags(), &cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the container"}),
 		Action: func(c *cli.Context) error {
-			id, err := ociID(c)
-			if err != nil {
-				return err
-			}
-			s, err := loadBundle(c)
+			id, s, err := loadBundle(c)
 			if err != nil {
 				return err
 			}
@@ -112,7 +108,7 @@ func ociRunCommand() *cli.Command {
 				return runtime.Start(ociRoot(c), id)
 			}
 			exit, err := runtime.Run(ociRoot(c), id, s, runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true}, func(pid int) {
-				_ = writePid(c.String("pid-file"), pid)
+				_ = runtime.WritePidFile(c.String("pid-file"), pid)
 			})
 			if err != nil {
 				return err
@@ -120,11 +116,4 @@ func ociRunCommand() *cli.Command {
 			return exitStatus{exit.Code}
 		},
 	}
-}
-
-func writePid(path string, pid int) error {
-	if path == "" {
-		return nil
-	}
-	return os.WriteFile(path, []byte(fmt.Sprint(pid)), 0o644)
 }

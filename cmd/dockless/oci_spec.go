@@ -65,7 +65,7 @@ func ociFeaturesCommand() *cli.Command {
 				},
 				Annotations: map[string]string{"org.opencontainers.runc.version": "v1.5.3 (libcontainer, in dockless)"},
 			}
-			return printJSON(c.App.Writer, f)
+			return writeJSONTo(c.App.Writer, f)
 		},
 	}
 }

@@ -27,7 +27,7 @@ func ociStateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(c.App.Writer, st)
+			return writeJSONTo(c.App.Writer, st)
 		},
 	}
 }
@@ -70,7 +70,7 @@ func ociListCommand() *cli.Command {
 				if items == nil {
 					items = []item{}
 				}
-				return printJSON(c.App.Writer, items)
+				return writeJSONTo(c.App.Writer, items)
 			default:
 				w := tabwriter.NewWriter(c.App.Writer, 12, 1, 3, ' ', 0)
 				fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
@@ -103,7 +103,7 @@ func ociPsCommand() *cli.Command {
 				if pids == nil {
 					pids = []int{}
 				}
-				return printJSON(c.App.Writer, pids)
+				return writeJSONTo(c.App.Writer, pids)
 			}
 			psArgs := c.Args().Slice()[1:]
 			if len(psArgs) == 0 {
