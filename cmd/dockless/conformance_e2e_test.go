@@ -16,15 +16,6 @@ var conformanceSubset = []string{
 	"linux_masked_paths", "linux_readonly_paths", "linux_sysctl", "prestart", "poststart", "poststop", "hooks",
 }
 
-// knownWorse are the programs dockless-runc is known to do worse in than
-// runc, with the reason (docs/CONFORMANCE.md). When one of them is not
-// worse in a run the test says so in its log (runc itself fails
-// process_rlimits in some runs: its 1 GiB RLIMIT_AS is close to what a
-// runtime's init needs).
-var knownWorse = map[string]string{
-	"process_rlimits": "RLIMIT_AS of 1 GiB is applied before the Go init loads its seccomp filter",
-}
-
 // TestConformance_NoWorseThanRunc runs that subset against dockless-runc
 // and Debian's runc: no program may fail more often for dockless.
 func TestConformance_NoWorseThanRunc(t *testing.T) {
@@ -46,15 +37,8 @@ func TestConformance_NoWorseThanRunc(t *testing.T) {
 		var dOK, dFail, dSkip, rOK, rFail, rSkip int
 		parseCell(cells[2], &dOK, &dFail, &dSkip)
 		parseCell(cells[3], &rOK, &rFail, &rSkip)
-		name := strings.TrimSpace(cells[1])
-		worse := dFail > rFail || dOK < rOK
-		switch why, known := knownWorse[name]; {
-		case worse && !known:
-			t.Errorf("%s: dockless-runc %s, runc %s", name, strings.TrimSpace(cells[2]), strings.TrimSpace(cells[3]))
-		case worse:
-			t.Logf("%s: known to do worse than runc: %s", name, why)
-		case known:
-			t.Logf("%s did not do worse than runc in this run (known exception: %s)", name, why)
+		if dFail > rFail || dOK < rOK {
+			t.Errorf("%s: dockless-runc %s, runc %s", strings.TrimSpace(cells[1]), strings.TrimSpace(cells[2]), strings.TrimSpace(cells[3]))
 		}
 	}
 	if rows != len(conformanceSubset) {
