@@ -12,13 +12,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNotRunning means the container has no live libcontainer state.
-var ErrNotRunning = errors.New("container is not running")
+// ErrNotExist means the container has no libcontainer state (runc's words,
+// which containerd's shim looks for).
+var ErrNotExist = errors.New("container does not exist")
 
 func load(root, id string) (*libcontainer.Container, error) {
 	c, err := libcontainer.Load(root, id)
 	if errors.Is(err, libcontainer.ErrNotExist) || errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotRunning, id)
+		return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
 	}
 	return c, err
 }
@@ -90,7 +91,7 @@ func Stats(root, id string) (*libcontainer.Stats, error) {
 // libcontainer state (reaping after a dockless that died).
 func Destroy(root, id string) error {
 	c, err := load(root, id)
-	if errors.Is(err, ErrNotRunning) {
+	if errors.Is(err, ErrNotExist) {
 		return nil
 	}
 	if err != nil {
@@ -103,12 +104,13 @@ func Destroy(root, id string) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return c.Destroy()
+	return destroy(root, id, c)
 }
 
 // Exec runs p inside the running container id (its namespaces and cgroup)
-// in the foreground and returns how it exited.
-func Exec(root, id string, p *specs.Process, stdio IO) (Exit, error) {
+// in the foreground and returns how it exited. started, if set, is called
+// with the process's host pid once it runs.
+func Exec(root, id string, p *specs.Process, stdio IO, started func(pid int)) (Exit, error) {
 	c, err := load(root, id)
 	if err != nil {
 		return Exit{}, err
@@ -135,6 +137,11 @@ func Exec(root, id string, p *specs.Process, stdio IO) (Exit, error) {
 		_ = process.Signal(unix.SIGKILL)
 		_, _ = process.Wait()
 		return Exit{}, err
+	}
+	if started != nil {
+		if pid, err := process.Pid(); err == nil {
+			started(pid)
+		}
 	}
 	// An exec forwards every signal; suspending is the job's business.
 	code, err := wait(process, sigs, term, func(s os.Signal) { _ = process.Signal(s) })

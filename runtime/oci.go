@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -40,6 +40,8 @@ func Create(root, id string, spec *specs.Spec, o DetachOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	hooks := takeHooks(cfg)
+	cfg.Rlimits, _ = takeLateRlimits(cfg.Rlimits)
 	container, err := libcontainer.Create(root, id, cfg)
 	if err != nil {
 		return err
@@ -49,10 +51,15 @@ func Create(root, id string, spec *specs.Spec, o DetachOptions) (err error) {
 			_ = container.Destroy()
 		}
 	}()
+	if err := saveHooks(root, id, hooks); err != nil {
+		return err
+	}
 	process, err := newProcess(spec.Process, true)
 	if err != nil {
 		return err
 	}
+	var late []configs.Rlimit
+	process.Rlimits, late = takeLateRlimits(process.Rlimits)
 	closeSock, err := detachedIO(process, spec.Process.Terminal, o.ConsoleSocket)
 	if err != nil {
 		return err
@@ -65,6 +72,9 @@ func Create(root, id string, spec *specs.Spec, o DetachOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := setLateRlimits(pid, late); err != nil {
+		return err
+	}
 	return WritePidFile(o.PidFile, pid)
 }
 
@@ -73,7 +83,7 @@ func Create(root, id string, spec *specs.Spec, o DetachOptions) (err error) {
 func detachedIO(p *libcontainer.Process, tty bool, socket string) (func(), error) {
 	if !tty {
 		if socket != "" {
-			return nil, errors.New("--console-socket needs a process with a terminal")
+			return nil, errConsoleWithoutTTY
 		}
 		p.Stdin, p.Stdout, p.Stderr = os.Stdin, os.Stdout, os.Stderr
 		return func() {}, nil
@@ -81,17 +91,12 @@ func detachedIO(p *libcontainer.Process, tty bool, socket string) (func(), error
 	if socket == "" {
 		return nil, errors.New("a detached process with a terminal needs --console-socket")
 	}
-	conn, err := net.Dial("unix", socket)
+	sock, err := dialConsole(socket)
 	if err != nil {
-		return nil, fmt.Errorf("console socket %s: %w", socket, err)
-	}
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
-		conn.Close()
 		return nil, err
 	}
-	p.ConsoleSocket = f
-	return func() { f.Close(); conn.Close() }, nil
+	p.ConsoleSocket = sock
+	return func() { sock.Close() }, nil
 }
 
 // WritePidFile writes pid to path atomically (a temporary file renamed
@@ -107,13 +112,21 @@ func WritePidFile(path string, pid int) error {
 	return os.Rename(tmp, path)
 }
 
-// Start runs the user's process of a created container.
+// Start runs the user's process of a created container, then its
+// poststart hooks.
 func Start(root, id string) error {
 	c, err := load(root, id)
 	if err != nil {
 		return err
 	}
-	return c.Exec()
+	hooks, err := loadHooks(root, id)
+	if err != nil {
+		return err
+	}
+	if err := c.Exec(); err != nil {
+		return err
+	}
+	return runPoststart(c, hooks)
 }
 
 // OCIState is the container's state as runtime-spec defines it.
@@ -137,7 +150,7 @@ func Delete(root, id string, force bool) error {
 	}
 	switch {
 	case st == libcontainer.Stopped:
-		return c.Destroy()
+		return destroy(root, id, c)
 	case st == libcontainer.Created, force:
 		// A created container's init only waits for start: deleting it is
 		// part of the OCI lifecycle, as is force-deleting a running one.

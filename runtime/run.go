@@ -27,6 +27,10 @@ type IO struct {
 	// SigProxy forwards the signals dockless receives to the container.
 	// Without it a terminating signal destroys the container instead.
 	SigProxy bool
+	// ConsoleSocket, for a process with a terminal, is a unix socket to
+	// send the pty master to (containerd's shim listens on one) instead
+	// of connecting the terminal to Stdin and Stdout.
+	ConsoleSocket string
 }
 
 // Exit is how the container's process ended.
@@ -82,6 +86,8 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 		return Exit{}, err
 	}
 	cfg.ParentDeathSignal = int(unix.SIGKILL)
+	hooks := takeHooks(cfg)
+	cfg.Rlimits, _ = takeLateRlimits(cfg.Rlimits)
 	// Signals must be caught before the process exists, so that no SIGCHLD
 	// of a short-lived container is lost.
 	sigs := make(chan os.Signal, 128)
@@ -92,7 +98,10 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 	if err != nil {
 		return Exit{}, fmt.Errorf("unable to create container: %w", err)
 	}
-	defer container.Destroy() //nolint:errcheck // best effort on the way out; a failure leaves nothing we can fix here
+	defer destroy(root, id, container) //nolint:errcheck // best effort on the way out; a failure leaves nothing we can fix here
+	if err := saveHooks(root, id, hooks); err != nil {
+		return Exit{}, err
+	}
 
 	process, err := newProcess(spec.Process, true)
 	if err != nil {
@@ -104,7 +113,17 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 		return Exit{}, err
 	}
 	defer term.Close()
-	if err := container.Run(process); err != nil {
+	var late []configs.Rlimit
+	process.Rlimits, late = takeLateRlimits(process.Rlimits)
+	if err := container.Start(process); err != nil {
+		return Exit{}, startError(err)
+	}
+	if pid, err := process.Pid(); err != nil {
+		return Exit{}, err
+	} else if err := setLateRlimits(pid, late); err != nil {
+		return Exit{}, err
+	}
+	if err := container.Exec(); err != nil {
 		return Exit{}, startError(err)
 	}
 	var oom atomic.Bool
@@ -117,6 +136,10 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 	}
 	if err := term.Attach(stdio); err != nil {
 		_ = process.Signal(unix.SIGKILL)
+		_, _ = process.Wait()
+		return Exit{}, err
+	}
+	if err := runPoststart(container, hooks); err != nil {
 		_, _ = process.Wait()
 		return Exit{}, err
 	}
@@ -156,6 +179,9 @@ func becomeSubreaper() error {
 func setupIO(process *libcontainer.Process, tty bool, stdio IO) (*terminal, error) {
 	if tty {
 		return newTerminal(process, stdio)
+	}
+	if stdio.ConsoleSocket != "" {
+		return nil, errConsoleWithoutTTY
 	}
 	process.Stdin, process.Stdout, process.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	return nil, nil

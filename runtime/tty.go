@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 
@@ -15,7 +16,8 @@ import (
 // terminal is the pseudo-terminal of a container started with a TTY: the
 // container's init creates it and sends the master over a socket pair; this
 // side copies it to and from dockless's stdio and keeps the host terminal
-// in raw mode until Close.
+// in raw mode until Close. With a console socket the master goes there
+// instead and only child (the connection to it) is set.
 type terminal struct {
 	parent, child *os.File
 	master        console.Console
@@ -24,6 +26,14 @@ type terminal struct {
 }
 
 func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
+	if stdio.ConsoleSocket != "" {
+		sock, err := dialConsole(stdio.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		p.ConsoleSocket = sock
+		return &terminal{child: sock}, nil
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("console socket: %w", err)
@@ -42,9 +52,9 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 }
 
 // Attach receives the pty master and starts copying (nothing to do
-// without a terminal).
+// without a terminal, or when the master went to a console socket).
 func (t *terminal) Attach(stdio IO) error {
-	if t == nil {
+	if t == nil || t.parent == nil {
 		return nil
 	}
 	master, err := recvFile(t.parent)
@@ -99,8 +109,29 @@ func (t *terminal) Close() {
 	if t.master != nil {
 		_ = t.master.Close()
 	}
-	_ = t.parent.Close()
+	if t.parent != nil {
+		_ = t.parent.Close()
+	}
 	_ = t.child.Close()
+}
+
+// errConsoleWithoutTTY refuses a console socket for a process that has no
+// terminal to send.
+var errConsoleWithoutTTY = errors.New("--console-socket needs a process with a terminal")
+
+// dialConsole connects to a console socket that the container's pty
+// master is to be sent to.
+func dialConsole(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("console socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("console socket %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // recvFile receives one file descriptor sent with SCM_RIGHTS.

@@ -113,6 +113,6 @@ func execIn(n *node, r *record, o execOptions) (int, error) {
 	if o.Interactive {
 		stdio.Stdin = os.Stdin
 	}
-	exit, err := runtime.Exec(runcRoot(n), r.ID, ps.Process, stdio)
+	exit, err := runtime.Exec(runcRoot(n), r.ID, ps.Process, stdio, nil)
 	return exit.Code, err
 }

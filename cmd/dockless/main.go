@@ -83,6 +83,17 @@ func exitCode(err error, stderr *os.File) int {
 	return exitRuntimeError
 }
 
+// withoutHelpCommand drops urfave/cli's implicit "help" (alias "h")
+// subcommand from every command: in `dockless rm h` and
+// `dockless-runc state h`, h names a container (--help still shows help).
+func withoutHelpCommand(cmds []*cli.Command) []*cli.Command {
+	for _, c := range cmds {
+		c.HideHelpCommand = true
+		withoutHelpCommand(c.Subcommands)
+	}
+	return cmds
+}
+
 func newApp(caller *policy.Caller) *cli.App {
 	// -h and -v are docker's --hostname and --volume, not help and version.
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
@@ -108,7 +119,7 @@ func newApp(caller *policy.Caller) *cli.App {
 			}
 			return setupNode(c, caller)
 		},
-		Commands: []*cli.Command{
+		Commands: withoutHelpCommand([]*cli.Command{
 			runCommand(),
 			lsfCommand(),
 			execCommand(),
@@ -129,6 +140,6 @@ func newApp(caller *policy.Caller) *cli.App {
 			pullCommand(),
 			imagesCommand(),
 			rmiCommand(),
-		},
+		}),
 	}
 }

@@ -71,6 +71,8 @@ func newOCIApp() *cli.App {
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "not supported: the OCI interface runs as root"},
 		},
 		Before: func(c *cli.Context) error {
+			// Warnings too, as runc: a failing poststop hook is one.
+			logrus.SetLevel(logrus.WarnLevel)
 			if c.Bool("debug") {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
@@ -94,11 +96,11 @@ func newOCIApp() *cli.App {
 			}
 			return os.MkdirAll(c.String("root"), 0o711)
 		},
-		Commands: []*cli.Command{
+		Commands: withoutHelpCommand([]*cli.Command{
 			ociCreateCommand(), ociStartCommand(), ociRunCommand(), ociStateCommand(), ociKillCommand(),
 			ociDeleteCommand(), ociExecCommand(), ociPsCommand(), ociListCommand(), ociPauseCommand(),
 			ociResumeCommand(), ociEventsCommand(), ociUpdateCommand(), ociSpecCommand(), ociFeaturesCommand(),
-		},
+		}),
 	}
 }
 

@@ -107,7 +107,8 @@ func ociRunCommand() *cli.Command {
 				}
 				return runtime.Start(ociRoot(c), id)
 			}
-			exit, err := runtime.Run(ociRoot(c), id, s, runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true}, func(pid int) {
+			stdio := runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true, ConsoleSocket: c.String("console-socket")}
+			exit, err := runtime.Run(ociRoot(c), id, s, stdio, func(pid int) {
 				_ = runtime.WritePidFile(c.String("pid-file"), pid)
 			})
 			if err != nil {

@@ -6,16 +6,12 @@ import (
 	"time"
 
 	"github.com/dockless/dockless/runtime"
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 )
-
-// ociEvent is runc's event shape: {"type","id","data"}.
-type ociEvent struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-	Data any    `json:"data,omitempty"`
-}
 
 func ociEventsCommand() *cli.Command {
 	return &cli.Command{
@@ -37,7 +33,7 @@ func ociEventsCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				return enc.Encode(ociEvent{Type: "stats", ID: id, Data: st.CgroupStats})
+				return enc.Encode(types.Event{Type: "stats", ID: id, Data: eventStats(st)})
 			}
 			if c.Bool("stats") {
 				return stats()
@@ -54,7 +50,7 @@ func ociEventsCommand() *cli.Command {
 					if !ok {
 						return nil
 					}
-					if err := enc.Encode(ociEvent{Type: "oom", ID: id}); err != nil {
+					if err := enc.Encode(types.Event{Type: "oom", ID: id}); err != nil {
 						return err
 					}
 				case <-tick.C:
@@ -65,6 +61,53 @@ func ociEventsCommand() *cli.Command {
 			}
 		},
 	}
+}
+
+// eventStats is libcontainer's statistics in the shape `runc events`
+// prints (runc's types.Stats), which go-runc and containerd decode.
+func eventStats(ls *libcontainer.Stats) *types.Stats {
+	var s types.Stats
+	s.NetworkInterfaces = ls.Interfaces
+	cg := ls.CgroupStats
+	if cg == nil {
+		return &s
+	}
+	s.Pids = types.Pids{Current: cg.PidsStats.Current, Limit: cg.PidsStats.Limit}
+	u := cg.CpuStats.CpuUsage
+	s.CPU = types.Cpu{
+		Usage: types.CpuUsage{Total: u.TotalUsage, Kernel: u.UsageInKernelmode, User: u.UsageInUsermode,
+			Percpu: u.PercpuUsage, PercpuKernel: u.PercpuUsageInKernelmode, PercpuUser: u.PercpuUsageInUsermode},
+		Throttling: types.Throttling(cg.CpuStats.ThrottlingData),
+		PSI:        cg.CpuStats.PSI,
+	}
+	s.CPUSet = types.CPUSet(cg.CPUSetStats)
+	m := cg.MemoryStats
+	s.Memory = types.Memory{Cache: m.Cache, Usage: memoryEntry(m.Usage), Swap: memoryEntry(m.SwapUsage),
+		Kernel: memoryEntry(m.KernelUsage), KernelTCP: memoryEntry(m.KernelTCPUsage), Raw: m.Stats, PSI: m.PSI}
+	b := cg.BlkioStats
+	s.Blkio = types.Blkio{
+		IoServiceBytesRecursive: blkioEntries(b.IoServiceBytesRecursive), IoServicedRecursive: blkioEntries(b.IoServicedRecursive),
+		IoQueuedRecursive: blkioEntries(b.IoQueuedRecursive), IoServiceTimeRecursive: blkioEntries(b.IoServiceTimeRecursive),
+		IoWaitTimeRecursive: blkioEntries(b.IoWaitTimeRecursive), IoMergedRecursive: blkioEntries(b.IoMergedRecursive),
+		IoTimeRecursive: blkioEntries(b.IoTimeRecursive), SectorsRecursive: blkioEntries(b.SectorsRecursive), PSI: b.PSI,
+	}
+	s.Hugetlb = make(map[string]types.Hugetlb, len(cg.HugetlbStats))
+	for size, h := range cg.HugetlbStats {
+		s.Hugetlb[size] = types.Hugetlb{Usage: h.Usage, Max: h.MaxUsage, Failcnt: h.Failcnt}
+	}
+	return &s
+}
+
+func memoryEntry(d cgroups.MemoryData) types.MemoryEntry {
+	return types.MemoryEntry{Limit: d.Limit, Usage: d.Usage, Max: d.MaxUsage, Failcnt: d.Failcnt}
+}
+
+func blkioEntries(in []cgroups.BlkioStatEntry) []types.BlkioEntry {
+	out := make([]types.BlkioEntry, len(in))
+	for i, e := range in {
+		out[i] = types.BlkioEntry(e)
+	}
+	return out
 }
 
 func ociUpdateCommand() *cli.Command {

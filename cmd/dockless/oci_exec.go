@@ -46,7 +46,10 @@ func ociExecCommand() *cli.Command {
 			if c.Bool("detach") {
 				return runtime.ExecDetached(ociRoot(c), id, p, detachOptions(c))
 			}
-			exit, err := runtime.Exec(ociRoot(c), id, p, runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true})
+			stdio := runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true, ConsoleSocket: c.String("console-socket")}
+			exit, err := runtime.Exec(ociRoot(c), id, p, stdio, func(pid int) {
+				_ = runtime.WritePidFile(c.String("pid-file"), pid)
+			})
 			if err != nil {
 				return err
 			}

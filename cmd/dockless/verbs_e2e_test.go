@@ -74,6 +74,23 @@ func TestVerbs_DockerShapes(t *testing.T) {
 	}
 }
 
+// TestVerbs_HAndHelpAreContainerNames: urfave/cli would take a lone "h" or
+// "help" argument for its help command.
+func TestVerbs_HAndHelpAreContainerNames(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{"h", "help"} {
+		for _, verb := range [][]string{{"rm"}, {"kill"}, {"stop"}, {"inspect"}, {"wait"}, {"pause"}, {"exec", name, "true"}} {
+			args := append(verb, name)
+			if verb[0] == "exec" {
+				args = verb
+			}
+			if r := e.run(args...); r.code != 125 || !strings.Contains(r.stderr, "No such container: "+name) {
+				t.Errorf("dockless %v: %s", args, r)
+			}
+		}
+	}
+}
+
 func TestVerbs_UsersTouchOnlyTheirOwnContainers(t *testing.T) {
 	e := newEnv(t)
 	j := newLSFJob(t, e, alice, "echo ready > $TMPDIR/ready; while :; do sleep 0.1; done")
