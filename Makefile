@@ -59,7 +59,7 @@ bench: deps build
 # conformance: the OCI runtime-tools validation suite against dockless-runc
 # and Debian's runc, side by side, into docs/CONFORMANCE.md.
 conformance: deps build
-	hack/conformance.sh $(BIN) > docs/CONFORMANCE.md.tmp && mv docs/CONFORMANCE.md.tmp docs/CONFORMANCE.md
+	{ hack/conformance.sh $(BIN) && echo && cat docs/CONFORMANCE-NOTES.md; } > docs/CONFORMANCE.md.tmp && mv docs/CONFORMANCE.md.tmp docs/CONFORMANCE.md
 	@cat docs/CONFORMANCE.md
 
 # differential: the seed's job container through a real dockerd and through

@@ -245,7 +245,7 @@ func TestOCI_LifecycleFollowsTheRuntimeSpec(t *testing.T) {
 			} `json:"pids"`
 		} `json:"data"`
 	}
-	e.mustOCI("update", "--memory", "67108864", "--pids-limit", "50", "c1")
+	e.mustOCI("update", "--memory", "64m", "--pids-limit", "50", "c1")
 	if err := json.Unmarshal([]byte(e.mustOCI("events", "--stats", "c1")), &ev); err != nil {
 		t.Fatalf("events --stats: %v", err)
 	}

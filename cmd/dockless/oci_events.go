@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/dockless/dockless/runtime"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
@@ -117,9 +119,9 @@ func ociUpdateCommand() *cli.Command {
 		ArgsUsage: "CONTAINER_ID",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "runtime-spec LinuxResources JSON file ('-' for stdin)"},
-			&cli.Int64Flag{Name: "memory", Usage: "memory limit in bytes"},
-			&cli.Int64Flag{Name: "memory-swap", Usage: "memory plus swap limit in bytes"},
-			&cli.Int64Flag{Name: "memory-reservation", Usage: "memory soft limit in bytes"},
+			&cli.StringFlag{Name: "memory", Usage: "memory limit (bytes, or with a unit: 64m, 1g)"},
+			&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit (-1: unlimited)"},
+			&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit"},
 			&cli.Uint64Flag{Name: "cpu-shares", Usage: "CPU shares"},
 			&cli.Int64Flag{Name: "cpu-quota", Usage: "CFS quota in microseconds"},
 			&cli.Uint64Flag{Name: "cpu-period", Usage: "CFS period in microseconds"},
@@ -159,11 +161,27 @@ func ociUpdateCommand() *cli.Command {
 			}
 			for _, f := range []struct {
 				name string
+				dst  func() **int64
+			}{
+				{"memory", func() **int64 { return &mem().Limit }},
+				{"memory-swap", func() **int64 { return &mem().Swap }},
+				{"memory-reservation", func() **int64 { return &mem().Reservation }},
+			} {
+				if !c.IsSet(f.name) {
+					continue
+				}
+				v := int64(-1)
+				if s := c.String(f.name); s != "-1" {
+					if v, err = units.RAMInBytes(s); err != nil {
+						return fmt.Errorf("--%s %q: %w", f.name, s, err)
+					}
+				}
+				*f.dst() = &v
+			}
+			for _, f := range []struct {
+				name string
 				set  func()
 			}{
-				{"memory", func() { v := c.Int64("memory"); mem().Limit = &v }},
-				{"memory-swap", func() { v := c.Int64("memory-swap"); mem().Swap = &v }},
-				{"memory-reservation", func() { v := c.Int64("memory-reservation"); mem().Reservation = &v }},
 				{"cpu-shares", func() { v := c.Uint64("cpu-shares"); cpu().Shares = &v }},
 				{"cpu-quota", func() { v := c.Int64("cpu-quota"); cpu().Quota = &v }},
 				{"cpu-period", func() { v := c.Uint64("cpu-period"); cpu().Period = &v }},
