@@ -19,20 +19,10 @@ import (
 func TestContainerd_RunsDocklessAsItsRuntime(t *testing.T) {
 	newEnv(t) // skips without root; checks that nothing is left behind
 	dir := openTempDir(t)
-	sock := startContainerd(t, dir)
+	removeCgroupParent(t, "dltest") // ctr's namespace: the containers' cgroup parent
+	sock := startContainerd(t, dir, "")
 
-	// The shim calls its runc binary; a wrapper records each call and runs
-	// dockless under the name dockless-runc.
-	runcName := filepath.Join(dir, ociName)
-	if err := os.Symlink(binary, runcName); err != nil {
-		t.Fatal(err)
-	}
-	calls := filepath.Join(dir, "calls")
-	wrapper := filepath.Join(dir, "runtime")
-	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %s\nexec %s \"$@\"\n", calls, runcName)
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	wrapper, calls := recordingRuntime(t, dir)
 	runcRoot := filepath.Join(dir, "runc")
 	ctr := func(args ...string) result {
 		t.Helper()
@@ -72,24 +62,63 @@ func TestContainerd_RunsDocklessAsItsRuntime(t *testing.T) {
 	if r := ctr("containers", "delete", "c2"); r.code != 0 {
 		t.Fatalf("ctr containers delete: %s", r)
 	}
+	assertCalled(t, calls, "create", "start", "exec", "kill", "delete")
+}
+
+// recordingRuntime makes the runc binary for containerd's shim: a wrapper
+// that records each call in the calls file and runs dockless under the
+// name dockless-runc.
+func recordingRuntime(t *testing.T, dir string) (wrapper, calls string) {
+	t.Helper()
+	runcName := filepath.Join(dir, ociName)
+	if err := os.Symlink(binary, runcName); err != nil {
+		t.Fatal(err)
+	}
+	calls = filepath.Join(dir, "calls")
+	wrapper = filepath.Join(dir, "runtime")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %s\nexec %s \"$@\"\n", calls, runcName)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper, calls
+}
+
+// removeCgroupParent removes, when the test ends, the (empty) cgroup
+// name in every v1 controller: containerd's containers are removed with
+// their own cgroups but leave the parent they were put under.
+func removeCgroupParent(t *testing.T, name string) {
+	t.Cleanup(func() {
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", name))
+		for _, d := range dirs {
+			if err := os.Remove(d); err != nil {
+				t.Errorf("cgroup parent left behind: %v", err)
+			}
+		}
+	})
+}
+
+// assertCalled checks that the shim called dockless-runc with each verb.
+func assertCalled(t *testing.T, calls string, verbs ...string) {
+	t.Helper()
 	got, _ := os.ReadFile(calls)
-	for _, verb := range []string{" create ", " start ", " exec ", " kill ", " delete "} {
-		if !strings.Contains(string(got), verb) {
-			t.Errorf("the shim never called dockless-runc%s:\n%s", verb, got)
+	for _, verb := range verbs {
+		if !strings.Contains(string(got), " "+verb+" ") {
+			t.Errorf("the shim never called dockless-runc %s:\n%s", verb, got)
 		}
 	}
 }
 
 // startContainerd runs Debian's containerd on a private socket and root in
-// dir (CRI off) until the test ends, and returns its socket.
-func startContainerd(t *testing.T, dir string) string {
+// dir until the test ends, and returns its socket; cri configures its CRI
+// plugin ("": off).
+func startContainerd(t *testing.T, dir, cri string) string {
 	t.Helper()
 	for _, tool := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not installed (make test installs Debian's containerd): %v", tool, err)
 		}
 	}
-	sock, stop, err := testimage.StartContainerd(dir)
+	sock, stop, err := testimage.StartContainerd(dir, cri)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +130,7 @@ func startContainerd(t *testing.T, dir string) string {
 // against a containerd daemon's store (--containerd-address).
 func TestContainerdBackend_SameBehaviour(t *testing.T) {
 	e := newEnv(t)
-	sock := startContainerd(t, openTempDir(t))
+	sock := startContainerd(t, openTempDir(t), "")
 	e.global = []string{"--containerd-address", sock}
 	out := e.mustRun("pull", busybox)
 	if !strings.Contains(out, "Digest: sha256:") {
@@ -170,7 +199,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Run("embedded", func(t *testing.T) { fn(t, newEnv(t)) })
 	t.Run("containerd", func(t *testing.T) {
 		e := newEnv(t)
-		e.containerd = startContainerd(t, openTempDir(t))
+		e.containerd = startContainerd(t, openTempDir(t), "")
 		e.global = []string{"--containerd-address", e.containerd}
 		fn(t, e)
 	})

@@ -94,7 +94,7 @@ func startDaemon(work, name string) (string, func()) {
 	dir := filepath.Join(work, name)
 	_ = os.MkdirAll(dir, 0o755)
 	if name == "containerd" {
-		sock, stop, err := testimage.StartContainerd(dir)
+		sock, stop, err := testimage.StartContainerd(dir, "")
 		if err != nil {
 			fmt.Printf("%-40s failed to start: %v\n", name, err)
 			return "", nil

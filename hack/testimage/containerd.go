@@ -10,21 +10,28 @@ import (
 )
 
 // StartContainerd runs Debian's containerd with its root, state and
-// sockets in dir (CRI off, nothing but a unix socket) and returns the
-// socket and a stop function. Its log is dir/containerd.log.
-func StartContainerd(dir string) (string, func(), error) {
+// sockets in dir (nothing but a unix socket) and returns the socket and a
+// stop function. cri is the configuration of its CRI plugin (TOML under
+// [plugins."io.containerd.grpc.v1.cri"]); "" turns CRI off. Its log is
+// dir/containerd.log.
+func StartContainerd(dir, cri string) (string, func(), error) {
 	sock := filepath.Join(dir, "containerd.sock")
+	disabled := ""
+	if cri == "" {
+		disabled = `disabled_plugins = ["io.containerd.grpc.v1.cri"]`
+	}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+%s
 [grpc]
   address = %q
 [ttrpc]
   address = %q
 [debug]
   address = ""
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
+%s
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), disabled, sock, sock+".ttrpc", cri)
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return "", nil, err
 	}
