@@ -608,6 +608,18 @@ func TestOCI_GlobalFlags(t *testing.T) {
 			t.Errorf("--debug log: %q", b)
 		}
 	})
+	t.Run("--no-pivot --no-new-keyring", func(t *testing.T) {
+		bundle, _ := e.ociBundle(func(s *specs.Spec) { s.Process.Args = []string{"echo", "in"} })
+		if r := e.oci("run", "--no-pivot", "--no-new-keyring", "--bundle", bundle, "np"); r.code != 0 || r.stdout != "in\n" {
+			t.Errorf("run --no-pivot --no-new-keyring: %s", r)
+		}
+	})
+	t.Run("--preserve-fds is refused", func(t *testing.T) {
+		bundle, _ := e.ociBundle(nil)
+		if r := e.oci("create", "--preserve-fds", "1", "--bundle", bundle, "pf"); r.code != 1 || !strings.Contains(r.stderr, "--preserve-fds is not supported") {
+			t.Errorf("create --preserve-fds: %s", r)
+		}
+	})
 	t.Run("features", func(t *testing.T) {
 		var f struct {
 			OCIVersionMin, OCIVersionMax string
