@@ -269,20 +269,22 @@ func TestRun_SecurityDefaults(t *testing.T) {
 
 func TestRun_Resources(t *testing.T) {
 	e := newEnv(t)
+	// data=32m: smaller than what the Go init has mapped writable; dockless
+	// sets it once the init is set up (runtime/rlimits.go).
 	out := e.mustRun("run", "--rm", "-m", "64m", "--memory-swap", "-1", "--cpu-shares", "2",
-		"--ulimit", "nofile=1024:2048", "--shm-size", "16m", busybox, "sh", "-c",
-		"cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares; ulimit -n; ulimit -Hn; df -k /dev/shm | tail -1")
+		"--ulimit", "nofile=1024:2048", "--ulimit", "data=33554432", "--shm-size", "16m", busybox, "sh", "-c",
+		"cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares; ulimit -n; ulimit -Hn; ulimit -d; df -k /dev/shm | tail -1")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 5 {
+	if len(lines) != 6 {
 		t.Fatalf("unexpected output: %q", out)
 	}
-	for i, want := range []string{"67108864", "2", "1024", "2048"} {
+	for i, want := range []string{"67108864", "2", "1024", "2048", "32768"} {
 		if lines[i] != want {
 			t.Errorf("line %d: want %q, got %q", i, want, lines[i])
 		}
 	}
-	if !strings.Contains(lines[4], "16384") {
-		t.Errorf("/dev/shm size 16m: %q", lines[4])
+	if !strings.Contains(lines[5], "16384") {
+		t.Errorf("/dev/shm size 16m: %q", lines[5])
 	}
 }
 
