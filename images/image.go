@@ -245,6 +245,9 @@ func (s *Store) Prune(ctx context.Context, all bool) ([]string, error) {
 		}
 		return ss.removeAndCollect(ctx, removed)
 	})
+	if err == nil && s.Containerd == "" {
+		err = s.pruneStaging(ctx)
+	}
 	return removed, err
 }
 

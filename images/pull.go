@@ -55,36 +55,45 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	var img *Image
 	var fetched atomic.Int64
 	start := time.Now()
+	fmt.Fprintf(out, "Resolving %s\n", name)
+	resolver := s.resolver(opts.Credentials)
+	resolved, desc, err := resolver.Resolve(ctx, name)
+	if err != nil {
+		return nil, pullError(name, err)
+	}
+	fetcher, err := resolver.Fetcher(ctx, resolved)
+	if err != nil {
+		return nil, pullError(name, err)
+	}
+	// The embedded store downloads into its staging area first, without
+	// the node lock, so that a long pull does not hold up the jobs that
+	// use other images; then only the move into the store and the unpack
+	// hold the lock. A containerd daemon fetches under its own locks.
+	progress := out
+	var st *staging
+	if s.Containerd == "" {
+		if st, err = s.stage(ctx, desc, fetcher, out, opts.Bars, &fetched); err != nil {
+			return nil, pullError(name, err)
+		}
+		defer st.cleanup()
+		fetcher, progress = st, io.Discard
+	}
+	var img *Image
 	err = s.with(ctx, func(ctx context.Context, ss *session) error {
-		fmt.Fprintf(out, "Resolving %s\n", name)
-		resolver := s.resolver(opts.Credentials)
-		resolved, desc, err := resolver.Resolve(ctx, name)
-		if err != nil {
-			return pullError(name, err)
+		if st != nil {
+			if err := st.adopt(); err != nil {
+				return err
+			}
 		}
-		fetcher, err := resolver.Fetcher(ctx, resolved)
-		if err != nil {
-			return pullError(name, err)
-		}
+		fetch, report, stop := fetchHandlers(ctx, ss.cs, fetcher, progress, opts.Bars && st == nil, &fetched)
 		children := images.ChildrenHandler(ss.cs)
 		children = images.SetChildrenLabels(ss.cs, children)
 		children = images.FilterPlatforms(children, Platform)
 		children = images.LimitManifests(children, Platform, 1)
-		lines := out
-		fetch := remotes.FetchHandler(ss.cs, fetcher)
-		var bars *progressBars
-		if opts.Bars {
-			bars, lines = startBars(ctx, ss.cs, out), io.Discard
-			fetch = bars.handlers(fetch)
-		}
-		handler := images.Handlers(fetch, reportLayers(lines, &fetched), children)
-		err = images.Dispatch(ctx, handler, nil, desc)
-		if bars != nil {
-			bars.Stop()
-		}
+		err := images.Dispatch(ctx, images.Handlers(fetch, report, children), nil, desc)
+		stop()
 		if err != nil {
 			return pullError(name, err)
 		}
@@ -108,6 +117,18 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		return nil, err
 	}
 	return img, nil
+}
+
+// fetchHandlers fetch each blob into cs from fetcher (fetch) and report
+// layers on out (report): bars on a terminal, else a line each. stop ends
+// the bars.
+func fetchHandlers(ctx context.Context, cs content.Store, fetcher remotes.Fetcher, out io.Writer, bars bool, fetched *atomic.Int64) (fetch, report images.HandlerFunc, stop func()) {
+	fetch = remotes.FetchHandler(cs, fetcher)
+	if !bars {
+		return fetch, reportLayers(out, fetched), func() {}
+	}
+	pb := startBars(ctx, cs, out)
+	return pb.handlers(fetch), reportLayers(io.Discard, fetched), pb.Stop
 }
 
 // reportLayers prints one line per layer, as docker pull does (a plain

@@ -1,0 +1,189 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+)
+
+// The staging area (ROOT/staging) is a plain content store outside the
+// metadata DB, shared by the node's dockless processes: a pull downloads
+// the blobs the node store lacks into it without the node lock, one
+// process per blob (a lock file per digest, so concurrent pulls of one
+// image fetch each blob once), and then, under the node lock, hard-links
+// them into the node's content store, where the metadata DB takes them as
+// already present. Nothing in the staging area is an image until then:
+// the store's garbage collection never sees it, and a pull that dies
+// leaves a partial download the next pull of the blob resumes.
+
+// stagingDir is the staging area below the store root.
+const stagingDir = "staging"
+
+// staging is one pull's use of the staging area; it is also the fetcher
+// of the pull's second phase (staged blobs first, the registry for
+// anything that went missing in between).
+type staging struct {
+	root   string
+	cs     content.Store
+	remote remotes.Fetcher
+
+	mu     sync.Mutex
+	staged []digest.Digest
+}
+
+// stage fetches what the image desc needs and the node store lacks into
+// the staging area, reporting layers on out as the pull's progress.
+func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remotes.Fetcher, out io.Writer, bars bool, fetched *atomic.Int64) (*staging, error) {
+	cs, err := local.NewStore(filepath.Join(s.root, stagingDir))
+	if err != nil {
+		return nil, fmt.Errorf("opening the staging area: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(s.root, stagingDir, "locks"), 0o700); err != nil {
+		return nil, err
+	}
+	st := &staging{root: s.root, cs: cs, remote: remote}
+	fetch, report, stop := fetchHandlers(ctx, cs, remote, out, bars, fetched)
+	stageOne := func(ctx context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+		// Indexes and manifests are always staged: the walk reads them.
+		walked := images.IsIndexType(d.MediaType) || images.IsManifestType(d.MediaType)
+		if !walked && st.inStore(d.Digest) {
+			return report(ctx, d)
+		}
+		// Another pull may be fetching the blob: wait for it (as long as
+		// the pull may take).
+		lock, err := lockFile(ctx, st.lockPath(d.Digest), 24*time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Close()
+		if !walked && st.inStore(d.Digest) {
+			return report(ctx, d)
+		}
+		if _, err := fetch(ctx, d); err != nil {
+			return nil, err
+		}
+		st.mu.Lock()
+		st.staged = append(st.staged, d.Digest)
+		st.mu.Unlock()
+		return report(ctx, d)
+	}
+	children := images.ChildrenHandler(cs)
+	children = images.FilterPlatforms(children, Platform)
+	children = images.LimitManifests(children, Platform, 1)
+	err = images.Dispatch(ctx, images.Handlers(images.HandlerFunc(stageOne), children), nil, desc)
+	stop()
+	if err != nil {
+		st.cleanup()
+		return nil, err
+	}
+	return st, nil
+}
+
+func (st *staging) lockPath(d digest.Digest) string {
+	return filepath.Join(st.root, stagingDir, "locks", d.Encoded())
+}
+
+// blobPath is where a content store rooted at dir keeps blob d.
+func blobPath(dir string, d digest.Digest) string {
+	return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
+}
+
+// inStore reports whether the node's content store has blob d.
+func (st *staging) inStore(d digest.Digest) bool {
+	_, err := os.Stat(blobPath(filepath.Join(st.root, "content"), d))
+	return err == nil
+}
+
+// adopt links the staged blobs into the node's content store. It runs
+// under the node lock (the store's garbage collection removes blobs the
+// metadata DB does not know, and the pull records them right after).
+func (st *staging) adopt() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, d := range st.staged {
+		dst := blobPath(filepath.Join(st.root, "content"), d)
+		if _, err := os.Stat(dst); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		err := os.Link(blobPath(filepath.Join(st.root, stagingDir), d), dst)
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("moving blob %s into the store: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// cleanup removes the pull's staged blobs that no other pull is using.
+func (st *staging) cleanup() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, d := range st.staged {
+		f, err := os.OpenFile(st.lockPath(d), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			_ = st.cs.Delete(context.Background(), d)
+		}
+		f.Close()
+	}
+	st.staged = nil
+}
+
+// Fetch reads a staged blob, or fetches it from the registry.
+func (st *staging) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	ra, err := st.cs.ReaderAt(ctx, desc)
+	if err != nil {
+		return st.remote.Fetch(ctx, desc)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(ra, 0, ra.Size()), ra}, nil
+}
+
+// pruneStaging removes what dead pulls left in the staging area: staged
+// blobs no pull holds, and partial downloads untouched for an hour.
+func (s *Store) pruneStaging(ctx context.Context) error {
+	dir := filepath.Join(s.root, stagingDir)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	cs, err := local.NewStore(dir)
+	if err != nil {
+		return err
+	}
+	st := &staging{root: s.root, cs: cs}
+	_ = cs.Walk(ctx, func(info content.Info) error {
+		st.staged = append(st.staged, info.Digest)
+		return nil
+	})
+	st.cleanup()
+	statuses, err := cs.ListStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	for _, status := range statuses {
+		if time.Since(status.UpdatedAt) > time.Hour {
+			_ = cs.Abort(ctx, status.Ref)
+		}
+	}
+	return nil
+}

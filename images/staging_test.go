@@ -1,0 +1,66 @@
+package images
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// TestPruneStaging_RemovesWhatNoPullHolds: staged blobs go unless a pull
+// holds their lock; a partial download stays for an hour (the next pull
+// of the blob resumes it).
+func TestPruneStaging_RemovesWhatNoPullHolds(t *testing.T) {
+	ctx := context.Background()
+	s := NewStore(t.TempDir())
+	cs, err := local.NewStore(filepath.Join(s.Root(), stagingDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(s.Root(), stagingDir, "locks"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	blob := func(data string) digest.Digest {
+		d := digest.FromString(data)
+		desc := ocispec.Descriptor{Digest: d, Size: int64(len(data))}
+		if err := content.WriteBlob(ctx, cs, d.String(), bytes.NewReader([]byte(data)), desc); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	free, held := blob("nobody holds this"), blob("a pull holds this")
+	st := &staging{root: s.Root(), cs: cs}
+	lock, err := lockFile(ctx, st.lockPath(held), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	w, err := content.OpenWriter(ctx, cs, content.WithRef("partial"), content.WithDescriptor(ocispec.Descriptor{Digest: digest.FromString("partial data"), Size: 12}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("part")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	if err := s.pruneStaging(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Info(ctx, free); err == nil {
+		t.Error("a staged blob no pull holds was kept")
+	}
+	if _, err := cs.Info(ctx, held); err != nil {
+		t.Errorf("a staged blob a pull holds was removed: %v", err)
+	}
+	if _, err := cs.Status(ctx, "partial"); err != nil {
+		t.Errorf("a fresh partial download was removed: %v", err)
+	}
+}
