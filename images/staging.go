@@ -48,12 +48,14 @@ type staging struct {
 // stage fetches what the image desc needs and the node store lacks into
 // the staging area, reporting layers on out as the pull's progress.
 func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remotes.Fetcher, out io.Writer, bars bool, fetched *atomic.Int64) (*staging, error) {
+	// The store root is root's alone (0700), created here if this is its
+	// first pull.
+	if err := os.MkdirAll(filepath.Join(s.root, stagingDir, "locks"), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the staging area: %w", err)
+	}
 	cs, err := local.NewStore(filepath.Join(s.root, stagingDir))
 	if err != nil {
 		return nil, fmt.Errorf("opening the staging area: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Join(s.root, stagingDir, "locks"), 0o700); err != nil {
-		return nil, err
 	}
 	st := &staging{root: s.root, cs: cs, remote: remote}
 	fetch, report, stop := fetchHandlers(ctx, cs, remote, out, bars, fetched)

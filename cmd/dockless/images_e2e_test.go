@@ -95,6 +95,13 @@ func TestPull_ConcurrentPullsOfOneImageBothSucceed(t *testing.T) {
 func TestPull_ALongPullDoesNotHoldUpOtherImages(t *testing.T) {
 	e := newEnv(t)
 	e.mustRun("pull", "-q", busybox)
+	for _, dir := range []string{e.root, filepath.Join(e.root, "staging")} {
+		if fi, err := os.Stat(dir); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s after the first pull: %v, want root's alone (0700)", dir, fi.Mode())
+		}
+	}
 	big, err := testimage.WithBigFile(8 << 20)
 	if err != nil {
 		t.Fatal(err)
