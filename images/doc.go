@@ -11,8 +11,9 @@
 // Several dockless processes share one store. Every operation is a session:
 // take the node-wide lock file (with a timeout), open the bolt databases, do
 // the work, close them, unlock. Nothing holds the store open while a
-// container runs. A pull downloads into a staging area first, without the
-// lock (one download per blob across processes, staging.go), so that only
-// moving the blobs in and unpacking them wait for it. It must not start
+// container runs. A pull downloads without the lock — the embedded store
+// into a staging area (one download per blob across processes,
+// staging.go), a containerd daemon under the session's lease — so that
+// only recording and unpacking the image wait for it. It must not start
 // containers or read site policy.
 package images

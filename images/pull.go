@@ -67,34 +67,16 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if err != nil {
 		return nil, pullError(name, err)
 	}
-	// The embedded store downloads into its staging area first, without
-	// the node lock, so that a long pull does not hold up the jobs that
-	// use other images; then only the move into the store and the unpack
-	// hold the lock. A containerd daemon fetches under its own locks.
-	progress := out
-	var st *staging
-	if s.Containerd == "" {
-		if st, err = s.stage(ctx, desc, fetcher, out, opts.Bars, &fetched); err != nil {
-			return nil, pullError(name, err)
-		}
-		defer st.cleanup()
-		fetcher, progress = st, io.Discard
-	}
+	// Downloads do not hold the node lock, so that a long pull does not
+	// hold up the jobs that use other images: the embedded store fetches
+	// into its staging area and then moves the blobs in under the lock; a
+	// containerd daemon fetches under the session's lease and takes the
+	// lock only to record and unpack.
 	var img *Image
-	err = s.with(ctx, func(ctx context.Context, ss *session) error {
-		if st != nil {
-			if err := st.adopt(); err != nil {
-				return err
-			}
-		}
-		fetch, report, stop := fetchHandlers(ctx, ss.cs, fetcher, progress, opts.Bars && st == nil, &fetched)
-		children := images.ChildrenHandler(ss.cs)
-		children = images.SetChildrenLabels(ss.cs, children)
-		children = images.FilterPlatforms(children, Platform)
-		children = images.LimitManifests(children, Platform, 1)
-		err := images.Dispatch(ctx, images.Handlers(fetch, report, children), nil, desc)
-		stop()
-		if err != nil {
+	// finish (under the lock) completes the fetch from what was downloaded,
+	// records the image and unpacks it.
+	finish := func(ctx context.Context, ss *session, fetcher remotes.Fetcher) error {
+		if err := fetchImage(ctx, ss, desc, fetcher, io.Discard, false, &fetched); err != nil {
 			return pullError(name, err)
 		}
 		rec := images.Image{Name: name, Target: desc, Labels: map[string]string{lastUsedLabel: strconv.FormatInt(time.Now().UnixNano(), 10)}}
@@ -112,11 +94,50 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		fmt.Fprintf(out, "Digest: %s\n", desc.Digest)
 		fmt.Fprintf(out, "Status: Downloaded %s: layers %s compressed, %s unpacked, in %s\n", name, units.HumanSize(float64(fetched.Load())), units.HumanSize(float64(img.Size)), time.Since(start).Round(time.Millisecond))
 		return nil
-	})
+	}
+	if s.Containerd != "" {
+		err = s.withDaemon(ctx, func(ctx context.Context, ss *session) error {
+			if err := fetchImage(ctx, ss, desc, fetcher, out, opts.Bars, &fetched); err != nil {
+				return pullError(name, err)
+			}
+			lock, err := s.lock(ctx)
+			if err != nil {
+				return err
+			}
+			defer lock.Close()
+			return finish(ctx, ss, fetcher)
+		})
+	} else {
+		st, serr := s.stage(ctx, desc, fetcher, out, opts.Bars, &fetched)
+		if serr != nil {
+			return nil, pullError(name, serr)
+		}
+		defer st.cleanup()
+		err = s.with(ctx, func(ctx context.Context, ss *session) error {
+			if err := st.adopt(); err != nil {
+				return err
+			}
+			return finish(ctx, ss, st)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	return img, nil
+}
+
+// fetchImage fetches into the session's store what the image desc needs
+// and it lacks, and labels the manifests' children for its garbage
+// collection, reporting layers on out.
+func fetchImage(ctx context.Context, ss *session, desc ocispec.Descriptor, fetcher remotes.Fetcher, out io.Writer, bars bool, fetched *atomic.Int64) error {
+	fetch, report, stop := fetchHandlers(ctx, ss.cs, fetcher, out, bars, fetched)
+	children := images.ChildrenHandler(ss.cs)
+	children = images.SetChildrenLabels(ss.cs, children)
+	children = images.FilterPlatforms(children, Platform)
+	children = images.LimitManifests(children, Platform, 1)
+	err := images.Dispatch(ctx, images.Handlers(fetch, report, children), nil, desc)
+	stop()
+	return err
 }
 
 // fetchHandlers fetch each blob into cs from fetcher (fetch) and report

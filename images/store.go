@@ -69,13 +69,18 @@ type session struct {
 	collect func(context.Context) error
 }
 
+// lock takes the node-wide lock (creating the store root if needed).
+func (s *Store) lock(ctx context.Context) (*os.File, error) {
+	if err := os.MkdirAll(s.root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating image store %s: %w", s.root, err)
+	}
+	return lockFile(ctx, filepath.Join(s.root, "lock"), s.LockTimeout)
+}
+
 // with runs fn on the opened store under the node-wide lock and closes
 // everything after.
 func (s *Store) with(ctx context.Context, fn func(context.Context, *session) error) (err error) {
-	if err := os.MkdirAll(s.root, 0o700); err != nil {
-		return fmt.Errorf("creating image store %s: %w", s.root, err)
-	}
-	lock, err := lockFile(ctx, filepath.Join(s.root, "lock"), s.LockTimeout)
+	lock, err := s.lock(ctx)
 	if err != nil {
 		return err
 	}

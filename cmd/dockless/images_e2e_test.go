@@ -89,59 +89,64 @@ func TestPull_ConcurrentPullsOfOneImageBothSucceed(t *testing.T) {
 	})
 }
 
-// TestPull_ALongPullDoesNotHoldUpOtherImages: a pull downloads into the
-// staging area without the node lock, so a job whose image is cached
-// starts while another job's slow pull is still downloading.
+// TestPull_ALongPullDoesNotHoldUpOtherImages: a pull downloads without
+// the node lock (into the staging area, or under a containerd lease), so a
+// job whose image is cached starts while another job's slow pull is still
+// downloading.
 func TestPull_ALongPullDoesNotHoldUpOtherImages(t *testing.T) {
-	e := newEnv(t)
-	e.mustRun("pull", "-q", busybox)
-	for _, dir := range []string{e.root, filepath.Join(e.root, "staging")} {
-		if fi, err := os.Stat(dir); err != nil {
-			t.Error(err)
-		} else if fi.Mode().Perm() != 0o700 {
-			t.Errorf("%s after the first pull: %v, want root's alone (0700)", dir, fi.Mode())
-		}
-	}
 	big, err := testimage.WithBigFile(8 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := reg.Push("test/slow:1", big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.Reset()
-	reg.SetDelay(true) // 1.25 MiB/s: the 8 MiB layer takes about 6 s
-	defer reg.SetDelay(false)
-	pull := exec.Command(binary, "--root", e.root, "--state", e.state, "pull", "-q", ref)
-	if err := pull.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pulled := make(chan error, 1)
-	go func() { pulled <- pull.Wait() }()
-	for i := 0; len(reg.BlobGets("test/slow")) == 0; i++ {
-		if i == 100 {
-			t.Fatal("the slow pull never started downloading")
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.mustRun("pull", "-q", busybox)
+		if e.containerd == "" {
+			for _, dir := range []string{e.root, filepath.Join(e.root, "staging")} {
+				if fi, err := os.Stat(dir); err != nil {
+					t.Error(err)
+				} else if fi.Mode().Perm() != 0o700 {
+					t.Errorf("%s after the first pull: %v, want root's alone (0700)", dir, fi.Mode())
+				}
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if out := e.mustRun("run", "--rm", busybox, "echo", "ran"); out != "ran\n" {
-		t.Errorf("run of a cached image: %q", out)
-	}
-	select {
-	case err := <-pulled:
-		t.Fatalf("the slow pull ended (%v) before the run of a cached image did: the run waited for it", err)
-	default:
-	}
-	if err := <-pulled; err != nil {
-		t.Fatalf("the slow pull: %v", err)
-	}
-	if out := e.mustRun("run", "--rm", "--pull", "never", ref, "sh", "-c", "wc -c < /big"); strings.TrimSpace(out) != "8388608" {
-		t.Errorf("the slowly pulled image: %q", out)
-	}
-	if blobs, _ := filepath.Glob(filepath.Join(e.root, "staging", "blobs", "sha256", "*")); len(blobs) != 0 {
-		t.Errorf("staged blobs left after the pull: %v", blobs)
-	}
+		repo := fmt.Sprintf("test/slow-%d", time.Now().UnixNano())
+		ref, err := reg.Push(repo+":1", big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Reset()
+		reg.SetDelay(true) // 1.25 MiB/s: the 8 MiB layer takes about 6 s
+		defer reg.SetDelay(false)
+		pull := exec.Command(binary, append(append([]string{"--root", e.root, "--state", e.state}, e.global...), "pull", "-q", ref)...)
+		if err := pull.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pulled := make(chan error, 1)
+		go func() { pulled <- pull.Wait() }()
+		for i := 0; len(reg.BlobGets(repo)) == 0; i++ {
+			if i == 100 {
+				t.Fatal("the slow pull never started downloading")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if out := e.mustRun("run", "--rm", busybox, "echo", "ran"); out != "ran\n" {
+			t.Errorf("run of a cached image: %q", out)
+		}
+		select {
+		case err := <-pulled:
+			t.Fatalf("the slow pull ended (%v) before the run of a cached image did: the run waited for it", err)
+		default:
+		}
+		if err := <-pulled; err != nil {
+			t.Fatalf("the slow pull: %v", err)
+		}
+		if out := e.mustRun("run", "--rm", "--pull", "never", ref, "sh", "-c", "wc -c < /big"); strings.TrimSpace(out) != "8388608" {
+			t.Errorf("the slowly pulled image: %q", out)
+		}
+		if blobs, _ := filepath.Glob(filepath.Join(e.root, "staging", "blobs", "sha256", "*")); len(blobs) != 0 {
+			t.Errorf("staged blobs left after the pull: %v", blobs)
+		}
+	})
 }
 
 func TestRmi_CollectsContentAndLayers(t *testing.T) {
