@@ -283,11 +283,18 @@ func TestOCI_KillTakesRuncsSignalForms(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newOCIEnv(t)
 			bundle, _ := e.ociBundle(func(s *specs.Spec) {
-				s.Process.Args = []string{"sh", "-c", `trap "echo TERM > /got; exit 0" TERM; while :; do sleep 0.1; done`}
+				s.Process.Args = []string{"sh", "-c", `trap "echo TERM > /got; exit 0" TERM; touch /ready; while :; do sleep 0.1; done`}
 			})
 			e.mustOCI("run", "--detach", "--bundle", bundle, "k")
-			e.waitStatus("k", specs.StateRunning)
-			time.Sleep(200 * time.Millisecond) // the trap is set
+			for i := 0; ; i++ { // until the trap is set
+				if _, err := os.Stat(filepath.Join(bundle, "rootfs", "ready")); err == nil {
+					break
+				}
+				if i == 100 {
+					t.Fatal("the container's shell never set its trap")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 			e.mustOCI(append([]string{"kill", "k"}, tc.args...)...)
 			e.waitStatus("k", specs.StateStopped)
 			e.mustOCI("delete", "k")
