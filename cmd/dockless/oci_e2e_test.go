@@ -172,6 +172,19 @@ func ended(pid int) bool {
 	return false
 }
 
+// waitCmdline waits (up to 5 s) until process pid runs the command line
+// want (it may still be in its execve) and returns the last one read.
+func waitCmdline(pid int, want string) string {
+	var cmd []byte
+	for range 50 {
+		if cmd, _ = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); string(cmd) == want {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return string(cmd)
+}
+
 func TestOCI_LifecycleFollowsTheRuntimeSpec(t *testing.T) {
 	e := newOCIEnv(t)
 	bundle, cgroup := e.ociBundle(nil)
@@ -201,7 +214,7 @@ func TestOCI_LifecycleFollowsTheRuntimeSpec(t *testing.T) {
 
 	e.mustOCI("start", "c1")
 	e.waitStatus("c1", specs.StateRunning)
-	if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.Pid)); string(cmd) != "sleep\x001000\x00" {
+	if cmd := waitCmdline(st.Pid, "sleep\x001000\x00"); cmd != "sleep\x001000\x00" {
 		t.Errorf("running container's pid %d runs %q, want sleep 1000", st.Pid, cmd)
 	}
 	if r := e.oci("start", "c1"); r.code == 0 {
@@ -386,14 +399,7 @@ func TestOCI_ExecRunsInTheContainer(t *testing.T) {
 		if err != nil || pid <= 0 {
 			t.Fatalf("--pid-file: %q %v", b, err)
 		}
-		var cmd []byte
-		for range 50 { // the process may still be in its execve
-			if cmd, _ = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); string(cmd) == "sleep\x001000\x00" {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if string(cmd) != "sleep\x001000\x00" {
+		if cmd := waitCmdline(pid, "sleep\x001000\x00"); cmd != "sleep\x001000\x00" {
 			t.Errorf("detached exec's pid %d runs %q", pid, cmd)
 		}
 		mine, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
