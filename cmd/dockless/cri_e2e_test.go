@@ -145,7 +145,14 @@ func TestContainerd_CRIRuntimeWithBinaryName(t *testing.T) {
 	if code := exitCode(exits); code != 7 {
 		t.Errorf("exit code through CRI: %d, want 7", code)
 	}
-	if log, _ := os.ReadFile(filepath.Join(dir, "logs", "exits.log")); !strings.Contains(string(log), "stdout F from-dockless") {
+	var log []byte
+	for range 50 { // containerd writes the log as it copies the output
+		if log, _ = os.ReadFile(filepath.Join(dir, "logs", "exits.log")); strings.Contains(string(log), "stdout F from-dockless") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(string(log), "stdout F from-dockless") {
 		t.Errorf("container log: %q", log)
 	}
 	remove(exits)
