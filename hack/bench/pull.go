@@ -13,6 +13,7 @@ import (
 	"github.com/dockless/dockless/hack/testimage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"golang.org/x/sys/unix"
 )
 
 // bigImage is busybox plus layers of random (incompressible) data.
@@ -108,7 +109,21 @@ func startDaemon(work, name string) (string, func()) {
 		fmt.Printf("%-40s failed to start: %v\n", name, err)
 		return "", nil
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	// dockerd bind-mounts its data root onto itself: stop it gracefully,
+	// and take the mount away whatever happened, or the work directory
+	// cannot be removed.
+	stop := func() {
+		_ = cmd.Process.Signal(unix.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		_ = unix.Unmount(filepath.Join(dir, "data"), unix.MNT_DETACH)
+	}
 	for i := 0; i < 300; i++ {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
