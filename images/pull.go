@@ -73,12 +73,8 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	// containerd daemon fetches under the session's lease and takes the
 	// lock only to record and unpack.
 	var img *Image
-	// finish (under the lock) completes the fetch from what was downloaded,
-	// records the image and unpacks it.
-	finish := func(ctx context.Context, ss *session, fetcher remotes.Fetcher) error {
-		if err := fetchImage(ctx, ss, desc, fetcher, io.Discard, false, &fetched); err != nil {
-			return pullError(name, err)
-		}
+	// record (under the lock) records the fetched image and unpacks it.
+	record := func(ctx context.Context, ss *session) error {
 		rec := images.Image{Name: name, Target: desc, Labels: map[string]string{lastUsedLabel: strconv.FormatInt(time.Now().UnixNano(), 10)}}
 		if _, err := ss.images.Update(ctx, rec, "target", "labels."+lastUsedLabel); err != nil {
 			if !errdefs.IsNotFound(err) {
@@ -88,6 +84,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 				return fmt.Errorf("recording image %s: %w", name, err)
 			}
 		}
+		var err error
 		if img, err = ss.unpack(ctx, rec); err != nil {
 			return err
 		}
@@ -105,7 +102,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 				return err
 			}
 			defer lock.Close()
-			return finish(ctx, ss, fetcher)
+			return record(ctx, ss)
 		})
 	} else {
 		st, serr := s.stage(ctx, desc, fetcher, out, opts.Bars, &fetched)
@@ -117,7 +114,12 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 			if err := st.adopt(); err != nil {
 				return err
 			}
-			return finish(ctx, ss, st)
+			// The staged blobs are reported and counted already: this
+			// walk only records them in the store.
+			if err := fetchImage(ctx, ss, desc, st, io.Discard, false, new(atomic.Int64)); err != nil {
+				return pullError(name, err)
+			}
+			return record(ctx, ss)
 		})
 	}
 	if err != nil {

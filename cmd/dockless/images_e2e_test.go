@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/dockless/dockless/hack/testimage"
 )
 
@@ -18,6 +19,21 @@ func TestPull_ByTagAndByDigest(t *testing.T) {
 		out := e.mustRun("pull", busybox)
 		if !strings.Contains(out, "Digest: sha256:") || !strings.HasSuffix(out, busybox+"\n") {
 			t.Fatalf("pull output: %q", out)
+		}
+		// The status counts each layer once (to the precision it prints).
+		var layers, total float64
+		for _, line := range strings.Split(out, "\n") {
+			if _, size, ok := strings.Cut(line, ": Pull complete ("); ok {
+				n, _ := units.FromHumanSize(strings.TrimSuffix(size, ")"))
+				layers += float64(n)
+			}
+			if _, rest, ok := strings.Cut(line, ": layers "); ok {
+				n, _ := units.FromHumanSize(strings.Fields(rest)[0])
+				total = float64(n)
+			}
+		}
+		if layers == 0 || total < layers*0.99 || total > layers*1.01 {
+			t.Errorf("pull counts %.0f bytes of layers, its layer lines %.0f: %q", total, layers, out)
 		}
 		digest := strings.Fields(out[strings.Index(out, "Digest: "):])[1]
 		byDigest := strings.TrimSuffix(busybox, ":latest") + "@" + digest
