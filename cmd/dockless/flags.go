@@ -214,6 +214,14 @@ func securityOptions(caller *policy.Caller, req *spec.Request, opts []string) er
 	return nil
 }
 
+// sizeOrUnlimited parses a memory size such as 64m, or -1 for unlimited.
+func sizeOrUnlimited(s string) (int64, error) {
+	if s == "-1" {
+		return -1, nil
+	}
+	return units.RAMInBytes(s)
+}
+
 // resources parses the memory, swap, CPU and shm sizes.
 func resources(req *spec.Request, memory, swap string, shares int64, shm string) error {
 	var err error
@@ -222,12 +230,8 @@ func resources(req *spec.Request, memory, swap string, shares int64, shm string)
 			return usagef("invalid -m %q: %w", memory, err)
 		}
 	}
-	switch swap {
-	case "":
-	case "-1":
-		req.MemorySwap = -1
-	default:
-		if req.MemorySwap, err = units.RAMInBytes(swap); err != nil {
+	if swap != "" {
+		if req.MemorySwap, err = sizeOrUnlimited(swap); err != nil {
 			return usagef("invalid --memory-swap %q: %w", swap, err)
 		}
 	}

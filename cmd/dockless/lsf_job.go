@@ -145,12 +145,8 @@ func jobResources(req *spec.Request, pol *policy.Policy) error {
 			return fmt.Errorf("policy [job] memory %q: %w", pol.Job.Memory, err)
 		}
 	}
-	switch pol.Job.MemorySwap {
-	case "":
-	case "-1":
-		req.MemorySwap = -1
-	default:
-		if req.MemorySwap, err = units.RAMInBytes(pol.Job.MemorySwap); err != nil {
+	if pol.Job.MemorySwap != "" {
+		if req.MemorySwap, err = sizeOrUnlimited(pol.Job.MemorySwap); err != nil {
 			return fmt.Errorf("policy [job] memory_swap %q: %w", pol.Job.MemorySwap, err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/docker/go-units"
 	"github.com/dockless/dockless/runtime"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
@@ -170,11 +169,9 @@ func ociUpdateCommand() *cli.Command {
 				if !c.IsSet(f.name) {
 					continue
 				}
-				v := int64(-1)
-				if s := c.String(f.name); s != "-1" {
-					if v, err = units.RAMInBytes(s); err != nil {
-						return fmt.Errorf("--%s %q: %w", f.name, s, err)
-					}
+				v, err := sizeOrUnlimited(c.String(f.name))
+				if err != nil {
+					return fmt.Errorf("--%s %q: %w", f.name, c.String(f.name), err)
 				}
 				*f.dst() = &v
 			}
