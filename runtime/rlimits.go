@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,7 @@ var lateRlimits = []int{unix.RLIMIT_AS, unix.RLIMIT_DATA}
 // takeLateRlimits removes the late limits from rl and returns both parts.
 func takeLateRlimits(rl []configs.Rlimit) (early, late []configs.Rlimit) {
 	for _, r := range rl {
-		if isLate(r.Type) {
+		if slices.Contains(lateRlimits, r.Type) {
 			late = append(late, r)
 		} else {
 			early = append(early, r)
@@ -49,15 +50,6 @@ func rlimitName(t int) string {
 		}
 	}
 	return strconv.Itoa(t)
-}
-
-func isLate(t int) bool {
-	for _, l := range lateRlimits {
-		if t == l {
-			return true
-		}
-	}
-	return false
 }
 
 // setLateRlimits sets rl on process pid. Lowering another process's
