@@ -83,11 +83,9 @@ func main() {
 	if err := os.Symlink(bin, ociRuntime); err != nil {
 		log.Fatal(err)
 	}
-	for _, rt := range []string{"dockless-runc", "runc", "crun"} {
-		path, err := exec.LookPath(rt)
-		if rt == "dockless-runc" {
-			path, err = ociRuntime, nil
-		}
+	for _, name := range []string{ociRuntime, "runc", "crun"} {
+		path, err := exec.LookPath(name) // a path is taken as it is
+		rt := filepath.Base(name)
 		if err != nil {
 			fmt.Printf("%-30s not installed\n", rt)
 			continue
