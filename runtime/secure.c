@@ -11,6 +11,7 @@ extern char **environ;
 // libraries look up by name (containerd's unpigz and igzip) come from the
 // system's directories only.
 static char securePath[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+static char emptyEntry[] = "";
 
 static const char refusedInit[] =
 	"dockless: refused: libcontainer's init (the argument \"init\", the _LIBCONTAINER_* variables) "
@@ -41,6 +42,8 @@ __attribute__((constructor(101))) static void dockless_secure_entry(int argc, ch
 
 	if (!getauxval(AT_SECURE))
 		return;
+	// Linux 5.18 and later never start a program without argv[0]; older
+	// kernels do, and argv[1] would then be the first variable.
 	if (argc < 1 || argv[0] == NULL)
 		refuse(refusedNoArgs, sizeof(refusedNoArgs) - 1);
 	if (argc > 1 && strcmp(argv[1], "init") == 0)
@@ -49,11 +52,12 @@ __attribute__((constructor(101))) static void dockless_secure_entry(int argc, ch
 	for (n = 0; envp[n] != NULL; n++)
 		if (strncmp(envp[n], "_LIBCONTAINER_", strlen("_LIBCONTAINER_")) == 0)
 			refuse(refusedInit, sizeof(refusedInit) - 1);
-	// Rewrite the array in place: it cannot grow (what follows it on the
-	// stack is the auxiliary vector), so an empty environment stays empty.
-	i = 0;
-	if (n > 0)
-		envp[i++] = securePath;
-	envp[i] = NULL;
+	// Rewrite the array in place, keeping its length: the auxiliary
+	// vector follows its NULL on the stack, and the Go runtime finds it
+	// (the page size, AT_SECURE…) by walking past argv and envp. Unused
+	// slots point to "", which the Go runtime and getenv skip as unset
+	// entries. An empty environment stays empty: it has no slot for PATH.
+	for (i = 0; i < n; i++)
+		envp[i] = i == 0 ? securePath : emptyEntry;
 	environ = envp;
 }
