@@ -5,6 +5,10 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#ifndef __GLIBC__
+#error "dockless_secure_entry needs glibc, which passes argc and argv to constructors"
+#endif
+
 extern char **environ;
 
 // securePath is the whole environment of a setuid dockless: the programs
