@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -21,11 +23,22 @@ type Credentials func(host string) (user, secret string, err error)
 // (basic or bearer-token auth, as the registry asks), over HTTPS, or plain
 // HTTP for localhost, through the mirrors, pull-through caches, plain-HTTP
 // and CA settings of hostsDir (containerd's hosts.toml layout:
-// <hostsDir>/<host>/hosts.toml).
+// <hostsDir>/<host>/hosts.toml) and the site's proxy.
 func (s *Store) resolver(creds Credentials) remotes.Resolver {
 	opts := config.HostOptions{Credentials: creds}
 	if s.MirrorsDir != "" {
 		opts.HostDir = config.HostDirFromRoot(s.MirrorsDir)
+	}
+	if s.Proxy != nil {
+		proxy := s.Proxy.ProxyFunc()
+		opts.UpdateClient = func(c *http.Client) error {
+			tr, ok := c.Transport.(*http.Transport)
+			if !ok {
+				return fmt.Errorf("registry client: cannot set the proxy on a %T", c.Transport)
+			}
+			tr.Proxy = func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
+			return nil
+		}
 	}
 	return docker.NewResolver(docker.ResolverOptions{Hosts: config.ConfigureHosts(context.Background(), opts)})
 }

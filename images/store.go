@@ -11,11 +11,13 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/metadata"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/net/http/httpproxy"
 )
 
 // DefaultRoot is the node store's default location.
@@ -42,6 +44,10 @@ type Store struct {
 	// MirrorsDir holds per-registry hosts.toml files (mirrors, pull-through
 	// caches, plain HTTP, CAs): the policy's [registry] mirrors_dir.
 	MirrorsDir string
+	// Proxy routes registry connections (the policy's [registry]
+	// https_proxy, http_proxy, no_proxy); nil: the process environment's
+	// HTTPS_PROXY and friends, which a setuid dockless does not have.
+	Proxy *httpproxy.Config
 	// Containerd is the socket of a containerd daemon whose content store
 	// and snapshotter hold the images (in the dockless namespace) instead
 	// of the in-process store: for nodes that already run containerd.
@@ -85,6 +91,11 @@ func (s *Store) with(ctx context.Context, fn func(context.Context, *session) err
 		return err
 	}
 	defer lock.Close()
+	// A layer goes into its first snapshot through a temporary mount;
+	// containerd puts those under $XDG_RUNTIME_DIR or $TMPDIR unless told.
+	if err := mount.SetTempMountLocation(filepath.Join(s.root, "tmpmounts")); err != nil {
+		return fmt.Errorf("creating the temporary mount directory: %w", err)
+	}
 	if s.Containerd != "" {
 		return s.withDaemon(ctx, fn)
 	}

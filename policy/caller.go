@@ -2,9 +2,12 @@ package policy
 
 import (
 	"fmt"
+	"os"
 	"os/user"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,6 +22,17 @@ type Caller struct {
 	// Name and Home come from the user database (NSS); a uid unknown to
 	// it is named "uid<N>" with home "/".
 	Name, Home string
+	// Env is the caller's environment as exec'd: data (the job's
+	// environment, -e KEY, DOCKER_CONFIG) that dockless reads and never
+	// acts on. A setuid dockless's own environment is not the caller's
+	// (see runtime.SecureExec).
+	Env map[string]string
+}
+
+// LookupEnv looks key up in the caller's environment.
+func (c *Caller) LookupEnv(key string) (string, bool) {
+	v, ok := c.Env[key]
+	return v, ok
 }
 
 // CurrentCaller reads the real identity of this process. It must run
@@ -35,8 +49,31 @@ func CurrentCaller() (*Caller, error) {
 		}
 	}
 	slices.Sort(c.Groups)
+	if c.Env, err = callerEnviron(); err != nil {
+		return nil, err
+	}
 	c.lookup()
 	return c, nil
+}
+
+// callerEnviron reads the environment the process was exec'd with from
+// /proc/self/environ: the kernel keeps those strings as they were, while
+// the process's own environment is cut down (by the loader for a setuid
+// program, and by dockless's setuid entry to a fixed PATH).
+func callerEnviron() (map[string]string, error) {
+	raw, err := os.ReadFile("/proc/self/environ")
+	if err != nil {
+		return nil, fmt.Errorf("reading the caller's environment: %w", err)
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(raw), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			if _, seen := env[k]; !seen {
+				env[k] = v
+			}
+		}
+	}
+	return env, nil
 }
 
 func (c *Caller) lookup() {
@@ -58,17 +95,21 @@ func (p *Policy) Trusted(c *Caller) bool {
 // uid 0) fully into root, so that the container init libcontainer
 // re-executes runs with root's credentials. Without the setuid split it
 // does nothing. The caller's identity must have been read first.
+//
+// Credentials are per thread in Linux; the syscall package changes every
+// thread of the process (libc's set*id broadcast in a cgo binary, else
+// AllThreadsSyscall). x/sys/unix's Setgroups is the raw, one-thread call.
 func BecomeRoot() error {
 	if unix.Geteuid() != 0 || unix.Getuid() == 0 {
 		return nil
 	}
-	if err := unix.Setresgid(0, 0, 0); err != nil {
+	if err := syscall.Setresgid(0, 0, 0); err != nil {
 		return fmt.Errorf("setresgid: %w", err)
 	}
-	if err := unix.Setgroups([]int{0}); err != nil {
+	if err := syscall.Setgroups([]int{0}); err != nil {
 		return fmt.Errorf("setgroups: %w", err)
 	}
-	if err := unix.Setresuid(0, 0, 0); err != nil {
+	if err := syscall.Setresuid(0, 0, 0); err != nil {
 		return fmt.Errorf("setresuid: %w", err)
 	}
 	return nil

@@ -10,7 +10,8 @@
 //     it unless it is root-owned and not writable by group or others, and the
 //     defaults that reproduce the site's docker wrapper (the seed) exactly;
 //   - the Caller: who is really asking (real uid, gid and groups, never the
-//     environment), and whether they are root or a trusted caller;
+//     environment), whether they are root or a trusted caller, and their
+//     environment as data (read from /proc/self/environ, never acted on);
 //   - checking every path a user names (volumes, env files, cwd, home, job
 //     tmpdir) with the user's own credentials, after resolving symlinks,
 //     and handing back an open descriptor so that what was checked is what

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"syscall"
 
 	"github.com/docker/go-units"
 	"github.com/pelletier/go-toml/v2"
+	"golang.org/x/net/http/httpproxy"
 )
 
 // DefaultPath is where the site policy lives. It is fixed when dockless is
@@ -86,6 +88,13 @@ type Registry struct {
 	// allows any.
 	Allowed    []string `toml:"allowed"`
 	MirrorsDir string   `toml:"mirrors_dir"`
+	// HTTPSProxy, HTTPProxy and NoProxy route registry connections as
+	// the variables of the same names would (which a setuid dockless
+	// ignores: they are the caller's). All empty: root's environment
+	// decides for root, and no proxy for other callers.
+	HTTPSProxy string `toml:"https_proxy"`
+	HTTPProxy  string `toml:"http_proxy"`
+	NoProxy    string `toml:"no_proxy"`
 	// Offline uses cached images without asking the registry whether the
 	// caller may still pull them (private images then become usable by
 	// every user of the node who knows their name).
@@ -164,7 +173,34 @@ func Load(path string) (*Policy, error) {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
 	p.Path = path
+	if err := p.Registry.checkProxies(); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
 	return p, nil
+}
+
+// checkProxies refuses a proxy setting that is not a proxy URL: the HTTP
+// client would go direct without a word.
+func (r Registry) checkProxies() error {
+	for _, kv := range [][2]string{{"https_proxy", r.HTTPSProxy}, {"http_proxy", r.HTTPProxy}} {
+		if kv[1] == "" {
+			continue
+		}
+		u, err := url.Parse(kv[1])
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {
+			return fmt.Errorf("[registry] %s %q: want a proxy URL such as http://proxy.example:3128 (http, https or socks5)", kv[0], kv[1])
+		}
+	}
+	return nil
+}
+
+// Proxy is the registry proxy configuration of [registry] https_proxy,
+// http_proxy and no_proxy, or nil when none is set.
+func (r Registry) Proxy() *httpproxy.Config {
+	if r.HTTPSProxy == "" && r.HTTPProxy == "" && r.NoProxy == "" {
+		return nil
+	}
+	return &httpproxy.Config{HTTPSProxy: r.HTTPSProxy, HTTPProxy: r.HTTPProxy, NoProxy: r.NoProxy}
 }
 
 // Source names where the policy came from, for messages.

@@ -151,3 +151,43 @@ func TestTemplate_IsTheDefaults(t *testing.T) {
 		t.Fatalf("docs/dockless.toml differs from the defaults:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+func TestRegistryProxy_OnlyProxyURLs(t *testing.T) {
+	for _, tc := range []struct {
+		reg  Registry
+		ok   bool
+		none bool
+	}{
+		{reg: Registry{}, ok: true, none: true},
+		{reg: Registry{HTTPSProxy: "http://proxy.example:3128", NoProxy: ".example"}, ok: true},
+		{reg: Registry{HTTPProxy: "socks5://127.0.0.1:1080"}, ok: true},
+		{reg: Registry{NoProxy: "localhost"}, ok: true},
+		{reg: Registry{HTTPSProxy: "proxy.example:3128"}},
+		{reg: Registry{HTTPSProxy: "ftp://proxy.example"}},
+		{reg: Registry{HTTPProxy: "http://"}},
+	} {
+		err := tc.reg.checkProxies()
+		if (err == nil) != tc.ok {
+			t.Errorf("%+v: %v, want ok %v", tc.reg, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "[registry]") {
+			t.Errorf("%+v: %v does not name the key", tc.reg, err)
+		}
+		if tc.ok && (tc.reg.Proxy() == nil) != tc.none {
+			t.Errorf("%+v: Proxy() = %v", tc.reg, tc.reg.Proxy())
+		}
+	}
+}
+
+func TestCurrentCaller_EnvironmentAsExecd(t *testing.T) {
+	c, err := CurrentCaller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if got, ok := c.LookupEnv(k); !ok || got != v {
+			t.Errorf("%s: %q %v, want %q", k, got, ok, v)
+		}
+	}
+}

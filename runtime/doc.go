@@ -7,6 +7,10 @@
 // signal forwarding, waiting, the exit status (128+N for a signal), and
 // destroying the container and its cgroup on every path out.
 //
+// It also holds the setuid entry guard (secure.go), the binary's first C
+// constructor: run setuid by a user, dockless refuses to be libcontainer's
+// init and replaces its environment before nsexec and the Go runtime run.
+//
 // It takes a spec and nothing else: it must not pull images, mount root
 // filesystems or read policy. The container is a child of the calling
 // process (dockless makes itself a child subreaper), so it lives and dies

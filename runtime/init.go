@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
 	goruntime "runtime"
 	"strconv"
@@ -24,7 +25,16 @@ func IsInit() bool {
 // its parent (the dockless that runs the container; libcontainer clones the
 // init as dockless's child) dies: a job container must not outlive its job.
 // libcontainer keeps the setting across the credential change.
+//
+// The init takes its whole configuration from descriptors named in its
+// environment, so only dockless may start it: an AT_SECURE exec (the
+// setuid binary run by a user) is refused here as well as before nsexec
+// (secure.go).
 func Init() {
+	if SecureExec() {
+		fmt.Fprintln(os.Stderr, "dockless: refused: libcontainer's init is started only by dockless itself, never through the setuid binary; start containers with dockless run or dockless lsf run")
+		os.Exit(125)
+	}
 	if os.Getenv("_LIBCONTAINER_LOGLEVEL") == jobLogLevel {
 		// The setting is per thread: set it on the thread that will exec
 		// the container's process (libcontainer's init stays on this one).

@@ -31,7 +31,7 @@ type dockerAuth struct {
 // it is the caller's own directory, else ~/.docker of the caller's home in
 // the user database.
 func dockerConfigPath(n *node) string {
-	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+	if d, _ := n.caller.LookupEnv("DOCKER_CONFIG"); d != "" {
 		if st, err := policy.Stat(n.caller, "DOCKER_CONFIG", d); err == nil && st.IsDir() && ownedBy(st, n.caller.UID) {
 			return filepath.Join(d, "config.json")
 		}
@@ -125,11 +125,20 @@ func credentials(n *node) images.Credentials {
 	}
 }
 
+// helperPath is where credential helpers are looked up and the PATH they
+// run with: the system's directories, never the caller's PATH (which is
+// the caller's data, see policy.Caller.Env).
+const helperPath = "/usr/local/bin:/usr/bin:/bin"
+
 // runCredentialHelper runs docker-credential-NAME get as the caller.
 func runCredentialHelper(n *node, name, server string) (string, string, error) {
-	cmd := exec.Command("docker-credential-"+name, "get")
+	prog, err := lookHelper("docker-credential-" + name)
+	if err != nil {
+		return "", "", err
+	}
+	cmd := exec.Command(prog, "get")
 	cmd.Stdin = strings.NewReader(server)
-	cmd.Env = []string{"HOME=" + n.caller.Home, "PATH=/usr/local/bin:/usr/bin:/bin"}
+	cmd.Env = []string{"HOME=" + n.caller.Home, "PATH=" + helperPath}
 	if !n.caller.IsRoot() {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: n.caller.UID, Gid: n.caller.GID, Groups: n.caller.Groups}}
 	}
@@ -149,6 +158,17 @@ func runCredentialHelper(n *node, name, server string) (string, string, error) {
 		return "", c.Secret, nil
 	}
 	return c.Username, c.Secret, nil
+}
+
+// lookHelper finds the executable prog in helperPath.
+func lookHelper(prog string) (string, error) {
+	for _, dir := range filepath.SplitList(helperPath) {
+		p := filepath.Join(dir, prog)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("credential helper %s: not found in %s (docker config's credHelpers or credsStore names it; install it there)", prog, helperPath)
 }
 
 // saveCredentials records (or, with user "", removes) the caller's login

@@ -10,4 +10,7 @@
 //
 // The binary is also the container's init: libcontainer re-executes it with
 // the argument "init", which main handles before the CLI parses anything.
+// Installed setuid root and run by a user, the binary refuses "init" and
+// replaces its own environment before main (runtime/secure.go); the
+// caller's environment is data (policy.Caller.Env).
 package main

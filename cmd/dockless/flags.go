@@ -15,12 +15,12 @@ import (
 )
 
 // environment merges --env-file files (in order, read with the caller's
-// rights) and then -e entries; a bare KEY takes its value from dockless's
-// environment, as docker does.
+// rights) and then -e entries; a bare KEY takes its value from the
+// caller's environment, as docker does.
 func environment(caller *policy.Caller, files, env []string) ([]string, error) {
 	var out []string
 	for _, f := range files {
-		vars, err := readEnvFile(caller, f, os.LookupEnv)
+		vars, err := readEnvFile(caller, f, caller.LookupEnv)
 		if err != nil {
 			return nil, err
 		}
@@ -32,7 +32,7 @@ func environment(caller *policy.Caller, files, env []string) ([]string, error) {
 			return nil, usagef("invalid -e %q: want KEY=VALUE or KEY", e)
 		}
 		if !ok {
-			v, set := os.LookupEnv(key)
+			v, set := caller.LookupEnv(key)
 			if !set {
 				continue
 			}

@@ -103,7 +103,7 @@ func lsfAction(c *cli.Context, specOut io.Writer) (int, error) {
 		Exists:         func(p string) bool { _, err := os.Stat(p); return err == nil },
 		Device:         spec.ParseDevice,
 	}
-	job, err := lsfJobFromEnv(jobEnviron(), c.Args().Slice(), n, h)
+	job, err := lsfJobFromEnv(n.caller.Env, c.Args().Slice(), n, h)
 	if err != nil {
 		return -1, err
 	}
@@ -243,30 +243,6 @@ func passwdFiles(c *policy.Caller, groups []uint32) (passwd, group []byte) {
 		fmt.Fprintf(&g, "%s:x:%d:%s\n", policy.GroupName(gid), gid, c.Name)
 	}
 	return []byte(p.String()), []byte(g.String())
-}
-
-// jobEnviron is the job's environment as LSF passed it. A setuid-root
-// dockless cannot use os.Environ for this: the loader strips variables it
-// deems unsafe for a privileged program (TMPDIR, LD_LIBRARY_PATH, TZDIR…)
-// from environ, but they are the job's data, needed to find the job tmpdir
-// and passed to the container. /proc/self/environ keeps the block as
-// exec'd; dockless itself never acts on those variables.
-func jobEnviron() map[string]string {
-	raw, err := os.ReadFile("/proc/self/environ")
-	if err != nil {
-		return environMap(os.Environ())
-	}
-	return environMap(strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00"))
-}
-
-func environMap(environ []string) map[string]string {
-	env := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	return env
 }
 
 // jobContainer finds the caller's container of LSF job jobID (named

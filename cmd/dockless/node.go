@@ -65,6 +65,7 @@ func (n *node) store() *images.Store {
 	st := images.NewStore(n.root)
 	st.AllowDevices = n.policy.Store.LayerDevices
 	st.MirrorsDir = n.policy.Registry.MirrorsDir
+	st.Proxy = n.policy.Registry.Proxy()
 	st.Containerd = n.containerd
 	return st
 }

@@ -1,0 +1,67 @@
+// The setuid entry guard; why and when it runs is explained in secure.go.
+
+#define _GNU_SOURCE
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#ifndef __GLIBC__
+#error "dockless_secure_entry needs glibc, which passes argc and argv to constructors"
+#endif
+
+extern char **environ;
+
+// securePath is the whole environment of a setuid dockless: the programs
+// libraries look up by name (containerd's unpigz and igzip) come from the
+// system's directories only.
+static char securePath[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+static char emptyEntry[] = "";
+
+static const char refusedInit[] =
+	"dockless: refused: libcontainer's init (the argument \"init\", the _LIBCONTAINER_* variables) "
+	"is started only by dockless itself, never through the setuid binary; "
+	"start containers with dockless run or dockless lsf run\n";
+
+static const char refusedNoArgs[] =
+	"dockless: refused: started with an empty argument list (no program name)\n";
+
+static void refuse(const char *msg, size_t len)
+{
+	// fd 2 is the caller's; if it is closed there is nobody to tell.
+	ssize_t n = write(2, msg, len);
+	(void)n;
+	_exit(125);
+}
+
+// dockless_secure_entry runs before every other constructor of the binary
+// (priority 101, the first one not reserved to the C implementation; runc's
+// nsexec constructor has the default priority, which runs after all
+// prioritised ones) and before the Go runtime. glibc passes constructors
+// argc and argv; the environment array follows argv on the initial stack,
+// and that array is what the Go runtime copies its environment from.
+__attribute__((constructor(101))) static void dockless_secure_entry(int argc, char **argv)
+{
+	char **envp;
+	size_t n, i;
+
+	if (!getauxval(AT_SECURE))
+		return;
+	// Linux 5.18 and later never start a program without argv[0]; older
+	// kernels do, and argv[1] would then be the first variable.
+	if (argc < 1 || argv[0] == NULL)
+		refuse(refusedNoArgs, sizeof(refusedNoArgs) - 1);
+	if (argc > 1 && strcmp(argv[1], "init") == 0)
+		refuse(refusedInit, sizeof(refusedInit) - 1);
+	envp = argv + argc + 1;
+	for (n = 0; envp[n] != NULL; n++)
+		if (strncmp(envp[n], "_LIBCONTAINER_", strlen("_LIBCONTAINER_")) == 0)
+			refuse(refusedInit, sizeof(refusedInit) - 1);
+	// Rewrite the array in place, keeping its length: the auxiliary
+	// vector follows its NULL on the stack, and the Go runtime finds it
+	// (the page size, AT_SECURE…) by walking past argv and envp. Unused
+	// slots point to "", which the Go runtime and getenv skip as unset
+	// entries. An empty environment stays empty: it has no slot for PATH.
+	for (i = 0; i < n; i++)
+		envp[i] = i == 0 ? securePath : emptyEntry;
+	environ = envp;
+}
