@@ -42,7 +42,10 @@ func TestRunFlags_DockerSpellings(t *testing.T) {
 		{"-it combines -i and -t", []string{"-it", "img"}, func(r *spec.Request) bool { return r.Tty }},
 		{"-h is the hostname, not help", []string{"-h", "node1", "img"}, func(r *spec.Request) bool { return r.Hostname == "node1" }},
 		{"-v is a volume, not version", []string{"-v", dir + ":/data:ro", "img"}, func(r *spec.Request) bool {
-			return reflect.DeepEqual(r.Mounts, []spec.Bind{{Source: dir, Destination: "/data", ReadOnly: true}})
+			return reflect.DeepEqual(r.Mounts, []spec.Bind{{Source: dir, Destination: "/data", ReadOnly: true, User: true}})
+		}},
+		{"a volume destination is normalised once: /data/ and /data/. are /data", []string{"-v", dir + ":/data/", "--mount", "type=bind,src=" + dir + ",dst=/x/.", "img"}, func(r *spec.Request) bool {
+			return len(r.Mounts) == 2 && r.Mounts[0].Destination == "/data" && r.Mounts[1].Destination == "/x"
 		}},
 		{"flags after the image belong to the command", []string{"img", "ls", "-h", "-v", "--rm"}, func(r *spec.Request) bool {
 			return r.Image == "img" && reflect.DeepEqual(r.Cmd, []string{"ls", "-h", "-v", "--rm"}) && r.Hostname == ""
@@ -116,6 +119,11 @@ func TestRunFlags_RefusalsAreUsageErrors(t *testing.T) {
 		{"--security-opt", "apparmor=x", "img"},
 		{"-e", "BAD KEY=1", "img"},
 		{"--shm-size", "-1", "img"},
+		{"-v", "/x:data", "img"},
+		{"-v", "/x:/", "img"},
+		{"-v", "/x:/data/..", "img"},
+		{"-v", "/x:/data", "-v", "/y:/data/", "img"},
+		{"-v", "/x:/data", "--mount", "type=bind,src=/y,dst=/data/.", "img"},
 	} {
 		_, err := parseRun(args...)
 		var ue usageError
