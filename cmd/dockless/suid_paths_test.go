@@ -142,8 +142,8 @@ func TestSuid_NothingCreatedInHostDirectories(t *testing.T) {
 	j := newLSFJob(t, e, alice, "true")
 	aliceDir := filepath.Join(j.storage, alice.Name)
 	rootDir := filepath.Join(j.storage, "root-owned") // under the prefix, alice may not write it
-	site := filepath.Join(j.base, "site")            // a forced mount of the policy
-	outside := filepath.Join(j.base, "outside")      // outside the prefixes
+	site := filepath.Join(j.base, "site")             // a forced mount of the policy
+	outside := filepath.Join(j.base, "outside")       // outside the prefixes
 	for _, d := range []string{rootDir, site, outside} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
