@@ -119,9 +119,9 @@ func TestSuid_VolumeDestinationSpellingsMountTheCheckedDirectory(t *testing.T) {
 				unlock := lockStore(t, e)
 				var wait func() result
 				if front == "run" {
-					wait = e.startAs(alice, alice.Home, nil, real, "run", "--rm", "-v", link+":"+dst, busybox, "cat", "/data/marker")
+					wait = e.startAs(alice, aliceDir, nil, real, "run", "--rm", "-v", link+":"+dst, busybox, "cat", "/data/marker")
 				} else {
-					wait = e.startAs(alice, alice.Home, append(append([]string{}, j.env...), "LSF_DOCKER_VOLUMES="+link+":"+dst), real, "lsf", "run", j.jobFile)
+					wait = e.startAs(alice, aliceDir, append(append([]string{}, j.env...), "LSF_DOCKER_VOLUMES="+link+":"+dst), real, "lsf", "run", j.jobFile)
 				}
 				point(secret)
 				unlock()
@@ -171,17 +171,17 @@ func TestSuid_NothingCreatedInHostDirectories(t *testing.T) {
 	}{
 		{"a volume below a working directory alice cannot write", rootDir, []string{"LSF_DOCKER_VOLUMES=" + aliceDir + ":" + rootDir + "/newdir"},
 			nil, "made as dltest-alice (never as root)", filepath.Join(rootDir, "newdir")},
-		{"a volume below a forced mount", alice.Home, []string{"LSF_DOCKER_VOLUMES=" + aliceDir + ":" + site + "/newdir"},
+		{"a volume below a forced mount", aliceDir, []string{"LSF_DOCKER_VOLUMES=" + aliceDir + ":" + site + "/newdir"},
 			nil, "does not exist in the site's bind of " + site, filepath.Join(site, "newdir")},
-		{"a volume led into the LSF tree by an image symlink", alice.Home, []string{"LSB_CONTAINER_IMAGE=" + redirectRef, "LSF_DOCKER_VOLUMES=" + aliceDir + ":" + deep},
+		{"a volume led into the LSF tree by an image symlink", aliceDir, []string{"LSB_CONTAINER_IMAGE=" + redirectRef, "LSF_DOCKER_VOLUMES=" + aliceDir + ":" + deep},
 			nil, "does not exist in the site's bind of " + j.lsfTop, filepath.Join(j.lsfTop, "a")},
 		{"a working directory outside the prefixes", outside, nil,
 			nil, "[volumes] allowed_prefixes", ""},
-		{"a working directory missing in a read-only volume", alice.Home, nil,
+		{"a working directory missing in a read-only volume", aliceDir, nil,
 			[]string{"run", "--rm", "-v", aliceDir + ":/data:ro", "-w", "/data/newwd", busybox, "true"}, "does not exist in your bind of " + aliceDir, filepath.Join(aliceDir, "newwd")},
 		{"a volume below alice's own working directory is made as alice", work, []string{"LSF_DOCKER_VOLUMES=" + vol + ":" + work + "/made-by-alice"},
 			nil, "", filepath.Join(work, "made-by-alice")},
-		{"a working directory missing in alice's volume is made as alice", alice.Home, nil,
+		{"a working directory missing in alice's volume is made as alice", aliceDir, nil,
 			[]string{"run", "--rm", "-v", aliceDir + ":/data", "-w", "/data/wd-by-alice", busybox, "pwd"}, "", filepath.Join(aliceDir, "wd-by-alice")},
 		{"a working directory outside the prefixes with LSF_DOCKER_WORKDIR is not bound", outside, []string{"LSF_DOCKER_WORKDIR=/"},
 			nil, "", ""},
@@ -225,6 +225,7 @@ func TestSuid_KernelPathsAreRefused(t *testing.T) {
 	e := newEnv(t)
 	j := newLSFJob(t, e, alice, "true")
 	e.writePolicy(fmt.Sprintf("[job]\nulimits = [\"memlock=8388608\"]\nlsf_top = %q\n[volumes]\nallowed_prefixes = []\ndirectories_only = false\n", j.lsfTop))
+	aliceDir := filepath.Join(j.storage, alice.Name)
 	address := regexp.MustCompile(`[0-9a-f]{8,}-[0-9a-f]{8,}`)
 	for _, tc := range []struct {
 		name string
@@ -233,15 +234,15 @@ func TestSuid_KernelPathsAreRefused(t *testing.T) {
 		args []string // dockless run instead of the LSF job
 		want string
 	}{
-		{"LSF_DOCKER_ENV_FILE=/proc/self/maps", alice.Home, []string{"LSF_DOCKER_ENV_FILE=/proc/self/maps"}, nil, "is on procfs"},
-		{"--env-file /proc/self/environ", alice.Home, nil, []string{"run", "--rm", "--env-file", "/proc/self/environ", busybox, "true"}, "is on procfs"},
-		{"--env-file /proc/self/maps", alice.Home, nil, []string{"run", "--rm", "--env-file", "/proc/self/maps", busybox, "true"}, "is on procfs"},
-		{"a seccomp profile from /proc/self/maps", alice.Home, nil, []string{"run", "--rm", "--security-opt", "seccomp=/proc/self/maps", busybox, "true"}, "is on procfs"},
-		{"-v /proc/self/root", alice.Home, nil, []string{"run", "--rm", "-v", "/proc/self/root:/host", busybox, "true"}, "magic link"},
-		{"-v /proc/self/fd/N", alice.Home, nil, []string{"run", "--rm", "-v", "/proc/self/fd/0:/x", busybox, "true"}, "magic link"},
-		{"-v /proc/self", alice.Home, nil, []string{"run", "--rm", "-v", "/proc/self:/x", busybox, "true"}, "is on procfs"},
-		{"-v /sys/kernel", alice.Home, nil, []string{"run", "--rm", "-v", "/sys/kernel:/x", busybox, "true"}, "is on sysfs"},
-		{"LSF_DOCKER_VOLUMES=/proc/self/cwd", alice.Home, []string{"LSF_DOCKER_VOLUMES=/proc/self/cwd:/x"}, nil, "magic link"},
+		{"LSF_DOCKER_ENV_FILE=/proc/self/maps", aliceDir, []string{"LSF_DOCKER_ENV_FILE=/proc/self/maps"}, nil, "is on procfs"},
+		{"--env-file /proc/self/environ", aliceDir, nil, []string{"run", "--rm", "--env-file", "/proc/self/environ", busybox, "true"}, "is on procfs"},
+		{"--env-file /proc/self/maps", aliceDir, nil, []string{"run", "--rm", "--env-file", "/proc/self/maps", busybox, "true"}, "is on procfs"},
+		{"a seccomp profile from /proc/self/maps", aliceDir, nil, []string{"run", "--rm", "--security-opt", "seccomp=/proc/self/maps", busybox, "true"}, "is on procfs"},
+		{"-v /proc/self/root", aliceDir, nil, []string{"run", "--rm", "-v", "/proc/self/root:/host", busybox, "true"}, "magic link"},
+		{"-v /proc/self/fd/N", aliceDir, nil, []string{"run", "--rm", "-v", "/proc/self/fd/0:/x", busybox, "true"}, "magic link"},
+		{"-v /proc/self", aliceDir, nil, []string{"run", "--rm", "-v", "/proc/self:/x", busybox, "true"}, "is on procfs"},
+		{"-v /sys/kernel", aliceDir, nil, []string{"run", "--rm", "-v", "/sys/kernel:/x", busybox, "true"}, "is on sysfs"},
+		{"LSF_DOCKER_VOLUMES=/proc/self/cwd", aliceDir, []string{"LSF_DOCKER_VOLUMES=/proc/self/cwd:/x"}, nil, "magic link"},
 		{"a working directory of /proc", "/proc", nil, nil, "is on procfs"},
 		{"a working directory of /sys", "/sys", nil, nil, "is on sysfs"},
 	} {
