@@ -13,9 +13,12 @@
 //     environment), whether they are root or a trusted caller, and their
 //     environment as data (read from /proc/self/environ, never acted on);
 //   - checking every path a user names (volumes, env files, cwd, home, job
-//     tmpdir) with the user's own credentials, after resolving symlinks,
-//     and handing back an open descriptor so that what was checked is what
-//     gets mounted;
+//     tmpdir) with the user's own credentials, after resolving symlinks
+//     but never /proc's magic links, refusing the kernel's filesystems
+//     (/proc, /sys...), and handing back an open descriptor so that what
+//     was checked is what gets mounted; and opening or making, as the
+//     user, the mount points beneath such a descriptor (MountPoint), so
+//     that root creates nothing in a host directory;
 //   - Check: the refusals (root in the container, capabilities, devices,
 //     volume prefixes, registries), each naming the rule and the fix.
 //

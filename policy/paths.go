@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -98,9 +99,6 @@ func OpenSource(c *Caller, what, path string, prefixes []string, dirsOnly bool) 
 		case dirsOnly:
 			f.Close()
 			return &PathError{what, path, "is not a directory: file binds are refused by [volumes] directories_only"}
-		case !st.Mode().IsRegular():
-			f.Close()
-			return &PathError{what, path, "is neither a directory nor a regular file"}
 		}
 		if err := unix.Faccessat2(int(f.Fd()), "", mode, unix.AT_EMPTY_PATH|unix.AT_EACCESS); err != nil {
 			f.Close()
@@ -141,14 +139,23 @@ func ReadFile(c *Caller, what, path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, 1<<20))
 }
 
-// Stat reports whether path is a directory, checked as the caller (so a
-// refusal for a file does not reveal what the caller could not see).
+// Stat describes path as the caller would see it (so a refusal for a
+// file does not reveal what the caller could not see), following no /proc
+// magic link and refusing the kernel's filesystems.
 func Stat(c *Caller, what, path string) (os.FileInfo, error) {
 	var st os.FileInfo
 	err := asUser(c, func() error {
-		var err error
-		st, err = os.Stat(path)
+		how := userHow
+		fd, err := unix.Openat2(unix.AT_FDCWD, path, &how)
 		if err != nil {
+			return &PathError{what, path, pathErrReason(err)}
+		}
+		f := os.NewFile(uintptr(fd), path)
+		defer f.Close()
+		if err := checkOrdinaryFS(what, path, fd); err != nil {
+			return err
+		}
+		if st, err = f.Stat(); err != nil {
 			return &PathError{what, path, err.Error()}
 		}
 		return nil
@@ -156,13 +163,79 @@ func Stat(c *Caller, what, path string) (os.FileInfo, error) {
 	return st, err
 }
 
+// kernelFS are the filesystems no user-named path may lead to: they hold
+// the state of the kernel and of processes, not files. procfs above all:
+// dockless opens a user's paths from a thread of its own root process, and
+// procfs answers that thread about the root process (/proc/self/maps,
+// environ, fd/N, root) as about itself. sysfs, cgroupfs and the rest check
+// plain file modes, so reading them leaks nothing, but bound into a
+// container they undo its read-only, masked /proc and /sys, and as a
+// working directory they show the job the host's kernel.
+var kernelFS = map[int64]string{
+	unix.PROC_SUPER_MAGIC:    "procfs",
+	unix.SYSFS_MAGIC:         "sysfs",
+	unix.CGROUP_SUPER_MAGIC:  "cgroupfs",
+	unix.CGROUP2_SUPER_MAGIC: "cgroup2",
+	unix.DEBUGFS_MAGIC:       "debugfs",
+	unix.TRACEFS_MAGIC:       "tracefs",
+	unix.SECURITYFS_MAGIC:    "securityfs",
+	unix.SELINUX_MAGIC:       "selinuxfs",
+	unix.SMACK_MAGIC:         "smackfs",
+	unix.BPF_FS_MAGIC:        "bpf",
+	unix.EFIVARFS_MAGIC:      "efivarfs",
+	unix.PSTOREFS_MAGIC:      "pstore",
+	unix.BINFMTFS_MAGIC:      "binfmt_misc",
+	unix.NSFS_MAGIC:          "nsfs",
+	unix.DEVPTS_SUPER_MAGIC:  "devpts",
+}
+
+// kernelFSRule is the refusal of a path on one of kernelFS.
+const kernelFSRule = "is on %s, the kernel's own filesystem: refused by the trust model (dockless opens only ordinary files and directories for you)"
+
+// checkOrdinaryFS refuses a handle on one of kernelFS.
+func checkOrdinaryFS(what, path string, fd int) error {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return &PathError{what, path, err.Error()}
+	}
+	if name, ok := kernelFS[int64(fs.Type)]; ok {
+		return &PathError{what, path, fmt.Sprintf(kernelFSRule, name)}
+	}
+	return nil
+}
+
+// userHow is how every path a user names is resolved: ordinary symlinks
+// are followed (with the caller's rights: asUser), /proc's magic links
+// (/proc/PID/fd/N, /proc/PID/root, /proc/PID/cwd) never.
+var userHow = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS}
+
+// openResolved resolves path as the calling thread's user would, refuses
+// what is not an ordinary directory or regular file, then checks the real
+// path against prefixes and opens it with flags, no symlink allowed on the
+// way: what was checked is what is opened, or the open fails.
 func openResolved(what, path string, prefixes []string, flags int) (string, *os.File, error) {
 	if !filepath.IsAbs(path) {
 		return "", nil, &PathError{what, path, "must be an absolute path"}
 	}
-	real, err := filepath.EvalSymlinks(path)
+	how := userHow
+	pfd, err := unix.Openat2(unix.AT_FDCWD, path, &how)
 	if err != nil {
 		return "", nil, &PathError{what, path, pathErrReason(err)}
+	}
+	defer unix.Close(pfd)
+	if err := checkOrdinaryFS(what, path, pfd); err != nil {
+		return "", nil, err
+	}
+	var seen unix.Stat_t
+	if err := unix.Fstat(pfd, &seen); err != nil {
+		return "", nil, &PathError{what, path, err.Error()}
+	}
+	if t := seen.Mode & unix.S_IFMT; t != unix.S_IFDIR && t != unix.S_IFREG {
+		return "", nil, &PathError{what, path, "is neither a directory nor a regular file"}
+	}
+	real, err := os.Readlink(fmt.Sprintf("/proc/thread-self/fd/%d", pfd))
+	if err != nil || !filepath.IsAbs(real) {
+		return "", nil, &PathError{what, path, "cannot be named: it was removed while being checked"}
 	}
 	if len(prefixes) > 0 && !UnderPrefix(real, prefixes) {
 		return "", nil, &PathError{what, path, fmt.Sprintf("resolves to %s, which is not under an allowed prefix (%s)", real, strings.Join(prefixes, ", "))}
@@ -174,6 +247,11 @@ func openResolved(what, path string, prefixes []string, flags int) (string, *os.
 	if err != nil {
 		return "", nil, &PathError{what, path, pathErrReason(err)}
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Dev != seen.Dev || st.Ino != seen.Ino {
+		unix.Close(fd)
+		return "", nil, &PathError{what, path, "changed while being checked: refused"}
+	}
 	return real, os.NewFile(uintptr(fd), real), nil
 }
 
@@ -184,7 +262,7 @@ func pathErrReason(err error) string {
 	case errors.Is(err, os.ErrPermission):
 		return "permission denied"
 	case errors.Is(err, unix.ELOOP):
-		return "changed while being checked (a symlink appeared): refused"
+		return "leads through a /proc magic link (/proc/PID/fd, root, cwd), a symlink loop, or a symlink that appeared while it was checked: refused"
 	case errors.Is(err, unix.ENOTDIR):
 		return "not a directory"
 	}
@@ -248,29 +326,109 @@ func CreateFile(c *Caller, what, path string) (*os.File, error) {
 // a file in the caller's home, such as ~/.docker/config.json, stays theirs.
 func WriteFile(c *Caller, what, path string, data []byte, mode os.FileMode) error {
 	return asUser(c, func() error {
-		dir := filepath.Dir(path)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return &PathError{what, dir, pathErrReason(err)}
+		dir, err := mkdirAll(what, filepath.Dir(path))
+		if err != nil {
+			return err
 		}
-		tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+		defer dir.Close()
+		base := filepath.Base(path)
+		tmp := "." + base + "." + rand.Text()
+		fd, err := unix.Openat(int(dir.Fd()), tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode.Perm()))
 		if err != nil {
 			return &PathError{what, path, pathErrReason(err)}
 		}
-		defer os.Remove(tmp.Name())
-		if _, err := tmp.Write(data); err != nil {
-			tmp.Close()
-			return err
+		f := os.NewFile(uintptr(fd), tmp)
+		_, err = f.Write(data)
+		err = errors.Join(err, f.Chmod(mode), f.Close())
+		if err == nil {
+			err = unix.Renameat(int(dir.Fd()), tmp, int(dir.Fd()), base)
 		}
-		if err := tmp.Chmod(mode); err != nil {
-			tmp.Close()
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp.Name(), path); err != nil {
+		if err != nil {
+			unix.Unlinkat(int(dir.Fd()), tmp, 0)
 			return &PathError{what, path, pathErrReason(err)}
 		}
 		return nil
 	})
+}
+
+// mkdirAll opens directory p, creating what is missing (mode 0700) as the
+// calling thread's user, following no /proc magic link, refusing the
+// kernel's filesystems.
+func mkdirAll(what, p string) (*os.File, error) {
+	how := userHow
+	how.Flags |= unix.O_DIRECTORY
+	fd, err := unix.Openat2(unix.AT_FDCWD, p, &how)
+	if errors.Is(err, unix.ENOENT) && p != "/" {
+		parent, perr := mkdirAll(what, filepath.Dir(p))
+		if perr != nil {
+			return nil, perr
+		}
+		err = unix.Mkdirat(int(parent.Fd()), filepath.Base(p), 0o700)
+		if err == nil || errors.Is(err, unix.EEXIST) {
+			fd, err = unix.Openat2(int(parent.Fd()), filepath.Base(p), &unix.OpenHow{Flags: how.Flags, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS})
+		}
+		parent.Close()
+	}
+	if err != nil {
+		return nil, &PathError{what, p, pathErrReason(err)}
+	}
+	if err := checkOrdinaryFS(what, p, fd); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// MountPoint opens rel (clean, relative) beneath dir, the root of a bind
+// in dockless's private mount tree, as the caller would, for a mount to be
+// attached there: no symlink and no magic link is followed and nothing
+// outside dir is reached. With create, what is missing is made as the
+// caller (directories; the last component an empty file when file is
+// set), so it is theirs; without, a missing component is refused
+// ("does not exist"). The handle is an O_PATH one.
+func MountPoint(c *Caller, dir *os.File, rel string, create, file bool) (*os.File, error) {
+	var out *os.File
+	err := asUser(c, func() error {
+		cur, err := unix.Openat2(int(dir.Fd()), ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_DIRECTORY, Resolve: unix.RESOLVE_BENEATH})
+		if err != nil {
+			return &PathError{"mount point", rel, pathErrReason(err)}
+		}
+		names := strings.Split(rel, "/")
+		if rel == "" {
+			names = nil
+		}
+		for i, name := range names {
+			last := i == len(names)-1
+			how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+			if !last || !file {
+				how.Flags |= unix.O_DIRECTORY
+			}
+			fd, err := unix.Openat2(cur, name, &how)
+			if errors.Is(err, unix.ENOENT) && create {
+				if last && file {
+					var nfd int
+					if nfd, err = unix.Openat(cur, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644); err == nil {
+						unix.Close(nfd)
+					}
+				} else {
+					err = unix.Mkdirat(cur, name, 0o755)
+				}
+				if err == nil || errors.Is(err, unix.EEXIST) {
+					fd, err = unix.Openat2(cur, name, &how)
+				}
+			}
+			unix.Close(cur)
+			if err != nil {
+				why := pathErrReason(err)
+				if errors.Is(err, unix.ELOOP) {
+					why = "is a symlink: mount points in host directories are never reached through one"
+				}
+				return &PathError{"mount point", filepath.Join(names[:i+1]...), why}
+			}
+			cur = fd
+		}
+		out = os.NewFile(uintptr(cur), rel)
+		return nil
+	})
+	return out, err
 }

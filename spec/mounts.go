@@ -18,10 +18,25 @@ func WithRootfs(rootfs string, readOnly bool) Opt {
 	}
 }
 
+// Destination is docker's rule for a mount destination, applied once when
+// a front end parses one: an absolute path, cleaned ("/data/", "/data/."
+// and "/x/../data" are all "/data"), never / itself.
+func Destination(dst string) (string, error) {
+	if !path.IsAbs(dst) {
+		return "", fmt.Errorf("invalid mount destination %q: must be an absolute path", dst)
+	}
+	clean := path.Clean(dst)
+	if clean == "/" {
+		return "", fmt.Errorf("invalid mount destination %q: cannot mount over /", dst)
+	}
+	return clean, nil
+}
+
 // WithBinds adds bind mounts the way docker adds -v and --mount type=bind:
 // recursive, private propagation, "ro" when read-only, parents before what
 // is mounted below them (a home under /tmp must come after /tmp). A bind
-// replaces any default mount at the same destination.
+// replaces any default mount at the same destination. A user's bind is
+// mounted from its staged handle, never from the path the user named.
 func WithBinds(binds []Bind) Opt {
 	return func(s *specs.Spec) error {
 		sorted := append([]Bind(nil), binds...)
@@ -29,18 +44,25 @@ func WithBinds(binds []Bind) Opt {
 			return depth(sorted[i].Destination) < depth(sorted[j].Destination)
 		})
 		for _, b := range sorted {
-			dst := path.Clean(b.Destination)
-			if !path.IsAbs(b.Destination) {
-				return fmt.Errorf("invalid mount destination %q: must be an absolute path", b.Destination)
+			dst, err := Destination(b.Destination)
+			if err != nil {
+				return err
 			}
-			if dst == "/" {
-				return fmt.Errorf("invalid mount destination %q: cannot mount over /", b.Destination)
+			if dst != b.Destination {
+				return fmt.Errorf("mount destination %q was not normalised by its front end (%q)", b.Destination, dst)
+			}
+			src := b.Source
+			if b.User {
+				if b.Staged == "" {
+					return fmt.Errorf("bind of %s at %s: a user's path is mounted only through its checked, staged handle, and this one was not staged", b.Source, dst)
+				}
+				src = b.Staged
 			}
 			opts := []string{"rbind", "rprivate"}
 			if b.ReadOnly {
 				opts = append(opts, "ro")
 			}
-			replaceMount(s, specs.Mount{Destination: dst, Type: "bind", Source: b.Source, Options: opts})
+			replaceMount(s, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts})
 		}
 		return nil
 	}

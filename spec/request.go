@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"os"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -41,7 +43,8 @@ type Request struct {
 	// Hostname is the container's host name (UTS namespace).
 	Hostname string
 
-	// Mounts are the caller's bind mounts, sources already checked.
+	// Mounts are the bind mounts, each destination as Destination returns
+	// it and none twice; a user's bind carries its checked source.
 	Mounts []Bind
 	// ReadOnly makes the root filesystem read-only.
 	ReadOnly bool
@@ -103,9 +106,22 @@ type Request struct {
 
 // Bind is one bind mount from the host into the container.
 type Bind struct {
-	Source      string
+	// Source is the host path. A site's bind (policy, generated files) is
+	// mounted from it; a user's bind never is: there it only names the
+	// path in messages.
+	Source string
+	// Destination is the path in the container, as Destination returns it.
 	Destination string
 	ReadOnly    bool
+	// User marks a path the user named (volumes, home, working directory,
+	// job tmpdir). Its source is Checked, opened with the user's rights by
+	// the front end; the launcher mounts that handle at Staged, a path
+	// only root can reach, and the spec mounts Staged. WithBinds refuses a
+	// user's bind that was not staged, so a user's path never reaches the
+	// runtime.
+	User    bool
+	Checked *os.File
+	Staged  string
 }
 
 // Device is one host device node exposed in the container.

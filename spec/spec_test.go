@@ -169,7 +169,7 @@ func TestDefault_MatchesDockerPlainRun(t *testing.T) {
 }
 
 func TestWithBinds_ReplaceAndValidate(t *testing.T) {
-	s, err := New(WithBinds([]Bind{{Source: "/host/shm", Destination: "/dev/shm/"}, {Source: "/d", Destination: "/data", ReadOnly: true}}))
+	s, err := New(WithBinds([]Bind{{Source: "/host/shm", Destination: "/dev/shm"}, {Source: "/d", Destination: "/data", ReadOnly: true}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,10 +189,44 @@ func TestWithBinds_ReplaceAndValidate(t *testing.T) {
 	if !reflect.DeepEqual(data.Options, []string{"rbind", "rprivate", "ro"}) {
 		t.Errorf("read-only bind options: %v", data.Options)
 	}
-	for _, bad := range []string{"relative", "/"} {
+	for _, bad := range []string{"relative", "/", "/data/", "/data/."} {
 		if _, err := New(WithBinds([]Bind{{Source: "/x", Destination: bad}})); err == nil {
-			t.Errorf("destination %q must be refused", bad)
+			t.Errorf("destination %q must be refused (front ends normalise it first)", bad)
 		}
+	}
+}
+
+func TestDestination_DockersRules(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/data", "/data"}, {"/data/", "/data"}, {"/data/.", "/data"}, {"/data//", "/data"},
+		{"/x/../data", "/data"}, {"/../data", "/data"}, {"//data/./x/", "/data/x"},
+		{"data", ""}, {"./data", ""}, {"", ""}, {"/", ""}, {"/.", ""}, {"/data/..", ""},
+	} {
+		got, err := Destination(tc.in)
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("Destination(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// A user's bind reaches the spec only through its staged handle, whatever
+// the spelling of its destination: a bind that was not staged is an error,
+// never a mount of the path the user named.
+func TestWithBinds_UserBindsMountOnlyTheirStagedHandle(t *testing.T) {
+	s, err := New(WithBinds([]Bind{
+		{Source: "/storage1/me/link", Destination: "/data", User: true, Staged: "/run/dockless/containers/ID/binds/0"},
+		{Source: "/opt/lsf", Destination: "/opt/lsf"},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range s.Mounts {
+		if m.Destination == "/data" && m.Source != "/run/dockless/containers/ID/binds/0" || m.Destination == "/opt/lsf" && m.Source != "/opt/lsf" {
+			t.Errorf("mount %+v", m)
+		}
+	}
+	if _, err := New(WithBinds([]Bind{{Source: "/storage1/me/link", Destination: "/data", User: true}})); err == nil || !strings.Contains(err.Error(), "not staged") {
+		t.Errorf("a user's bind that was not staged must be refused: %v", err)
 	}
 }
 

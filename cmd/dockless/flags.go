@@ -43,9 +43,11 @@ func environment(caller *policy.Caller, files, env []string) ([]string, error) {
 	return out, nil
 }
 
-// binds parses -v SRC:DST[:OPTS] and --mount type=bind,... into bind
-// mounts. Sources must be absolute host paths; named volumes are not
-// supported. The sources are checked and opened by openSources.
+// binds parses -v SRC:DST[:OPTS] and --mount type=bind,... into the
+// user's bind mounts, each destination normalised once (docker's rules; the
+// same destination twice is refused, as docker does). Sources must be
+// absolute host paths; named volumes are not supported. openSources checks
+// and opens them.
 func binds(volumes, mounts []string) ([]spec.Bind, error) {
 	var out []spec.Bind
 	for _, v := range volumes {
@@ -53,7 +55,7 @@ func binds(volumes, mounts []string) ([]spec.Bind, error) {
 		if len(parts) < 2 || len(parts) > 3 {
 			return nil, usagef("invalid -v %q: want SRC:DST[:OPTIONS]", v)
 		}
-		b := spec.Bind{Source: parts[0], Destination: parts[1]}
+		b := spec.Bind{Source: parts[0], Destination: parts[1], User: true}
 		if len(parts) == 3 {
 			for _, o := range strings.Split(parts[2], ",") {
 				switch o {
@@ -74,13 +76,20 @@ func binds(volumes, mounts []string) ([]spec.Bind, error) {
 		}
 		out = append(out, b)
 	}
-	for _, b := range out {
+	seen := map[string]bool{}
+	for i, b := range out {
 		if !filepath.IsAbs(b.Source) {
 			return nil, usagef("invalid volume source %q: named volumes are not supported, give an absolute host path", b.Source)
 		}
-		if !filepath.IsAbs(b.Destination) {
-			return nil, usagef("invalid volume destination %q: must be an absolute path", b.Destination)
+		dst, err := spec.Destination(b.Destination)
+		if err != nil {
+			return nil, usageError{err}
 		}
+		if seen[dst] {
+			return nil, usagef("Duplicate mount point: %s", dst)
+		}
+		seen[dst] = true
+		out[i].Destination = dst
 	}
 	return out, nil
 }
@@ -99,30 +108,34 @@ func readEnvFile(caller *policy.Caller, path string, lookup func(string) (string
 	return vars, nil
 }
 
-// openSources checks every bind source of req with the caller's rights
-// (and, for callers who are not trusted, the [volumes] rules) and opens
-// it. The caller closes the returned handles.
-func openSources(n *node, mounts []spec.Bind, what string) (map[string]*os.File, error) {
+// openSources checks every source of the user's binds with the caller's
+// rights (and, for callers who are not trusted, the [volumes] rules) and
+// keeps the opened handle in the bind. On error every handle opened so far
+// is closed; otherwise closeBinds closes them.
+func openSources(n *node, mounts []spec.Bind, what string) error {
 	var prefixes []string
 	dirsOnly := false
 	if !n.policy.Trusted(n.caller) {
 		prefixes, dirsOnly = n.policy.Volumes.AllowedPrefixes, n.policy.Volumes.DirectoriesOnly
 	}
-	handles := map[string]*os.File{}
-	for _, m := range mounts {
-		src, err := policy.OpenSource(n.caller, what, m.Source, prefixes, dirsOnly)
+	for i := range mounts {
+		src, err := policy.OpenSource(n.caller, what, mounts[i].Source, prefixes, dirsOnly)
 		if err != nil {
-			closeAll(handles)
-			return nil, usageError{err}
+			closeBinds(mounts)
+			return usageError{err}
 		}
-		handles[filepath.Clean(m.Destination)] = src.File
+		mounts[i].Checked = src.File
 	}
-	return handles, nil
+	return nil
 }
 
-func closeAll(handles map[string]*os.File) {
-	for _, f := range handles {
-		f.Close()
+// closeBinds closes the checked sources of binds.
+func closeBinds(binds []spec.Bind) {
+	for i := range binds {
+		if binds[i].Checked != nil {
+			binds[i].Checked.Close()
+			binds[i].Checked = nil
+		}
 	}
 }
 
@@ -155,6 +168,7 @@ func parseMount(m string) (spec.Bind, error) {
 	if typ != "bind" {
 		return b, usagef("invalid --mount %q: only type=bind is supported", m)
 	}
+	b.User = true
 	if b.Source == "" || b.Destination == "" {
 		return b, usagef("invalid --mount %q: source and target are required", m)
 	}

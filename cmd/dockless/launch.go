@@ -39,10 +39,6 @@ type launchOptions struct {
 	// Pull is docker's --pull: always, missing or never.
 	Pull  string
 	Quiet bool
-	// Handles are the checked, opened sources of req.Mounts, by
-	// destination: the launcher mounts these and never looks the source
-	// path up again.
-	Handles map[string]*os.File
 	// Etc are generated files bound read-only at /etc/<name> (passwd, group).
 	Etc map[string][]byte
 	// SpecOnly receives the config.json instead of running anything.
@@ -97,7 +93,9 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 		req.Hostname = defaultHostname(req.Network, id)
 	}
 	if opts.SpecOnly != nil {
-		s, err := finishSpec(req, img, opts, dir, nil)
+		binds := slices.Clone(req.Mounts)
+		stagePaths(dir, binds)
+		s, err := finishSpec(req, append(binds, etcBinds(dir, opts.Etc)...), img)
 		if err != nil {
 			return -1, err
 		}
@@ -163,13 +161,18 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 	if err := writeEtcFiles(dir, req, opts.Etc); err != nil {
 		return -1, err
 	}
-	staged, err := stageHandles(dir, opts.Handles)
-	defer unstage(staged)
+	binds := slices.Clone(req.Mounts)
+	staged, err := stageBinds(dir, binds)
+	defer func() { unstage(staged) }()
 	if err != nil {
 		return -1, err
 	}
-	s, err := finishSpec(req, img, opts, dir, staged)
+	binds = append(binds, etcBinds(dir, opts.Etc)...)
+	s, err := finishSpec(req, binds, img)
 	if err != nil {
+		return -1, err
+	}
+	if err := assembleMounts(n.caller, s, binds, dir, &staged); err != nil {
 		return -1, err
 	}
 	cfgPath := filepath.Join(dir, "config.json")
@@ -209,21 +212,21 @@ func writeExit(n *node, id string, code int) {
 	}
 }
 
-// finishSpec adds the generated /etc files, points checked mounts at their
-// staged copies and builds the spec.
-func finishSpec(req *spec.Request, img *images.Image, opts launchOptions, dir string, staged map[string]string) (*specs.Spec, error) {
+// finishSpec builds the spec from req with binds: the request's, staged,
+// and the generated /etc files.
+func finishSpec(req *spec.Request, binds []spec.Bind, img *images.Image) (*specs.Spec, error) {
 	r := *req
-	r.Mounts = nil
-	for _, m := range req.Mounts {
-		if src, ok := staged[m.Destination]; ok {
-			m.Source = src
-		}
-		r.Mounts = append(r.Mounts, m)
-	}
-	for _, name := range sortedKeys(opts.Etc) {
-		r.Mounts = append(r.Mounts, spec.Bind{Source: filepath.Join(dir, name), Destination: "/etc/" + name, ReadOnly: true})
-	}
+	r.Mounts = binds
 	return spec.Build(&r, img.Config.Config)
+}
+
+// etcBinds bind the generated files in dir read-only at /etc/<name>.
+func etcBinds(dir string, etc map[string][]byte) []spec.Bind {
+	var out []spec.Bind
+	for _, name := range sortedKeys(etc) {
+		out = append(out, spec.Bind{Source: filepath.Join(dir, name), Destination: "/etc/" + name, ReadOnly: true})
+	}
+	return out
 }
 
 // ensureImage applies docker's --pull policy. A cached image is used only
@@ -388,46 +391,68 @@ func writeEtcFiles(dir string, req *spec.Request, extra map[string][]byte) error
 	return nil
 }
 
-// stageHandles bind-mounts each checked, open source onto a private path in
-// the container's state directory (root-only), so the runtime mounts
-// exactly what was checked. It returns the staged paths by destination.
-func stageHandles(dir string, handles map[string]*os.File) (map[string]string, error) {
-	staged := map[string]string{}
-	if len(handles) == 0 {
-		return staged, nil
+// stagePaths gives each user's bind its staged path: a mount point in the
+// container's state directory, which only root can reach.
+func stagePaths(dir string, binds []spec.Bind) {
+	n := 0
+	for i := range binds {
+		if binds[i].User {
+			binds[i].Staged = filepath.Join(dir, "binds", strconv.Itoa(n))
+			n++
+		}
 	}
-	base := filepath.Join(dir, "binds")
-	if err := os.Mkdir(base, 0o700); err != nil {
-		return staged, err
-	}
-	for i, dst := range sortedKeys(handles) {
-		f := handles[dst]
-		st, err := f.Stat()
-		if err != nil {
+}
+
+// stageBinds mounts the checked handle of each user's bind at its staged
+// path, so the runtime mounts exactly what was checked. It returns what it
+// mounted, for unstage, also on error.
+func stageBinds(dir string, binds []spec.Bind) ([]string, error) {
+	stagePaths(dir, binds)
+	var staged []string
+	for _, b := range binds {
+		if !b.User {
+			continue
+		}
+		if b.Checked == nil {
+			return staged, fmt.Errorf("bind of %s at %s: its source was never checked with your rights", b.Source, b.Destination)
+		}
+		if err := stage(b.Checked, b.Staged); err != nil {
 			return staged, err
 		}
-		target := filepath.Join(base, fmt.Sprint(i))
-		if st.IsDir() {
-			err = os.Mkdir(target, 0o700)
-		} else {
-			err = os.WriteFile(target, nil, 0o600)
-		}
-		if err != nil {
-			return staged, err
-		}
-		src := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-		if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return staged, fmt.Errorf("mounting %s: %w", f.Name(), err)
-		}
-		staged[dst] = target
-		if err := unix.Mount("", target, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
-			return staged, err
-		}
+		staged = append(staged, b.Staged)
 	}
 	return staged, nil
 }
 
-func unstage(staged map[string]string) {
+// stage bind-mounts the open file or directory f (recursively, private
+// propagation) at target, a new path in a root-only directory.
+func stage(f *os.File, target string) error {
+	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		err = os.Mkdir(target, 0o700)
+	} else {
+		err = os.WriteFile(target, nil, 0o600)
+	}
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("mounting %s: %w", f.Name(), err)
+	}
+	if err := unix.Mount("", target, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+		unmount(target)
+		return err
+	}
+	return nil
+}
+
+func unstage(staged []string) {
 	for _, p := range staged {
 		unmount(p)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -132,11 +131,10 @@ func lsfAction(c *cli.Context, specOut io.Writer) (int, error) {
 			return -1, &runtime.StartError{Code: exitNotFound, Err: err}
 		}
 	}
-	handles, err := openJobSources(n, job)
-	if err != nil {
+	if err := openJobSources(n, job); err != nil {
 		return -1, err
 	}
-	defer closeAll(handles)
+	defer closeBinds(job.Req.Mounts)
 	passwd, group := passwdFiles(n.caller, job.Req.User.AdditionalGids)
 	stdio := runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true}
 	opts := launchOptions{
@@ -144,7 +142,6 @@ func lsfAction(c *cli.Context, specOut io.Writer) (int, error) {
 		StateCIDFile: true,
 		Pull:         "missing",
 		Quiet:        levelIndex(level) == levelIndex("CRITICAL"),
-		Handles:      handles,
 		Etc:          map[string][]byte{"passwd": passwd, "group": group},
 	}
 	if specOut != nil {
@@ -190,9 +187,11 @@ func readJobFiles(n *node, job *lsfJob) error {
 	return nil
 }
 
-// openJobSources checks and opens the job's user paths as the user.
-func openJobSources(n *node, job *lsfJob) (map[string]*os.File, error) {
-	handles := map[string]*os.File{}
+// openJobSources checks and opens the job's user paths as the user and
+// adds them, handle and all, to the job's mounts: a later one replaces an
+// earlier one at the same destination. On error every handle is closed;
+// otherwise closeBinds closes them.
+func openJobSources(n *node, job *lsfJob) error {
 	for _, s := range job.Sources {
 		prefixes, dirsOnly := s.Prefixes, s.DirsOnly
 		if n.policy.Trusted(n.caller) && !n.caller.IsRoot() {
@@ -200,30 +199,48 @@ func openJobSources(n *node, job *lsfJob) (map[string]*os.File, error) {
 		}
 		src, err := policy.OpenSource(n.caller, s.What, s.Bind.Source, prefixes, dirsOnly || s.What != "volume")
 		var pe *policy.PathError
-		if s.Optional && errors.As(err, &pe) && pe.Why == "does not exist" {
+		switch {
+		case s.Optional && errors.As(err, &pe) && pe.Why == "does not exist":
 			n.log.Warnf("%s: not mounted", err)
 			continue
-		}
-		if err != nil {
-			closeAll(handles)
-			return nil, usageError{err}
+		case s.Skippable && errors.As(err, &pe):
+			n.log.Warnf("%s: not mounted (LSF_DOCKER_WORKDIR starts the job elsewhere)", err)
+			continue
+		case err != nil && s.Fix != "":
+			closeBinds(job.Req.Mounts)
+			return usagef("%v: %s", err, s.Fix)
+		case err != nil:
+			closeBinds(job.Req.Mounts)
+			return usageError{err}
 		}
 		if s.Owned {
 			st, _ := src.File.Stat()
 			if uid := st.Sys().(*syscall.Stat_t).Uid; uid != n.caller.UID {
 				src.File.Close()
-				closeAll(handles)
-				return nil, usagef("%s %s: owned by uid %d, not by %s (uid %d): refused by the trust model", s.What, s.Bind.Source, uid, n.caller.Name, n.caller.UID)
+				closeBinds(job.Req.Mounts)
+				return usagef("%s %s: owned by uid %d, not by %s (uid %d): refused by the trust model", s.What, s.Bind.Source, uid, n.caller.Name, n.caller.UID)
 			}
 		}
-		dst := filepath.Clean(s.Bind.Destination)
-		if old, ok := handles[dst]; ok {
-			old.Close()
-		}
-		handles[dst] = src.File
-		job.Req.Mounts = append(job.Req.Mounts, s.Bind)
+		b := s.Bind
+		b.Checked = src.File
+		job.Req.Mounts = replaceBind(job.Req.Mounts, b)
 	}
-	return handles, nil
+	return nil
+}
+
+// replaceBind adds b to binds, in place of a bind at the same destination
+// (whose handle it closes).
+func replaceBind(binds []spec.Bind, b spec.Bind) []spec.Bind {
+	for i := range binds {
+		if binds[i].Destination == b.Destination {
+			if binds[i].Checked != nil {
+				binds[i].Checked.Close()
+			}
+			binds[i] = b
+			return binds
+		}
+	}
+	return append(binds, b)
 }
 
 // passwdFiles are the minimal /etc/passwd and /etc/group of a job

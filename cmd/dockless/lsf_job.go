@@ -45,10 +45,12 @@ type jobSource struct {
 	// Optional: a missing path is skipped with a warning (the home
 	// directory: LSF itself runs jobs whose home is unreachable).
 	Optional bool
+	// Skippable: any refusal skips it with a warning (the working
+	// directory when LSF_DOCKER_WORKDIR starts the job elsewhere).
+	Skippable bool
+	// Fix is added to a refusal: what the user can do about it.
+	Fix string
 }
-
-// Destination is where the source is mounted in the container.
-func (s jobSource) Destination() string { return filepath.Clean(s.Bind.Destination) }
 
 // lsfJob is the container of one LSF job, before anything is opened.
 type lsfJob struct {
@@ -195,7 +197,9 @@ func jobCommand(job *lsfJob, env map[string]string, args []string) error {
 
 // jobMounts lays out the seed's mounts: the LSF tree, home, cwd, spool,
 // the job tmpdir at /tmp and at its own path, the policy's forced mounts,
-// then LSF_DOCKER_VOLUMES.
+// then LSF_DOCKER_VOLUMES. The working directory is bound like a volume:
+// under [volumes] allowed_prefixes unless the home or the job tmpdir holds
+// it.
 func jobMounts(job *lsfJob, env map[string]string, caller *policy.Caller, pol *policy.Policy, h jobHost) error {
 	req := job.Req
 	covered := []string{}
@@ -207,37 +211,61 @@ func jobMounts(job *lsfJob, env map[string]string, caller *policy.Caller, pol *p
 		}
 		return false
 	}
-	userDir := func(what, p string, optional bool) {
+	userDir := func(src jobSource) error {
+		p := src.Bind.Source
 		if p == "" || p == "/" || isCovered(p) {
-			return
+			return nil
 		}
-		job.Sources = append(job.Sources, jobSource{What: what, Bind: spec.Bind{Source: p, Destination: p}, Optional: optional})
-		covered = append(covered, p)
+		dst, err := spec.Destination(p)
+		if err != nil {
+			return usagef("%s %s: %v", src.What, p, err)
+		}
+		src.Bind.Destination, src.Bind.User = dst, true
+		job.Sources = append(job.Sources, src)
+		covered = append(covered, dst)
+		return nil
 	}
 	if top := pol.Job.LSFTop; top != "" {
+		dst, err := spec.Destination(top)
+		if err != nil {
+			return fmt.Errorf("policy [job] lsf_top: %w", err)
+		}
 		if h.Exists(top) {
-			req.Mounts = append(req.Mounts, spec.Bind{Source: top, Destination: top})
+			req.Mounts = append(req.Mounts, spec.Bind{Source: top, Destination: dst})
 		} else {
 			job.Warnings = append(job.Warnings, "LSF tree "+top+" is not on this node: not mounted ([job] lsf_top)")
 		}
 	}
-	userDir("home directory", caller.Home, true)
+	if err := userDir(jobSource{What: "home directory", Bind: spec.Bind{Source: caller.Home}, Optional: true}); err != nil {
+		return err
+	}
 	if tmp := jobTmpdir(env); tmp != "" {
+		if _, err := spec.Destination(tmp); err != nil {
+			return usagef("the job tmpdir %s: %v", tmp, err)
+		}
 		job.Sources = append(job.Sources,
-			jobSource{What: "job tmpdir", Bind: spec.Bind{Source: tmp, Destination: "/tmp"}, Owned: true},
-			jobSource{What: "job tmpdir", Bind: spec.Bind{Source: tmp, Destination: tmp}, Owned: true})
+			jobSource{What: "job tmpdir", Bind: spec.Bind{Source: tmp, Destination: "/tmp", User: true}, Owned: true},
+			jobSource{What: "job tmpdir", Bind: spec.Bind{Source: tmp, Destination: tmp, User: true}, Owned: true})
 		covered = append(covered, tmp)
 	}
-	userDir("working directory", h.Cwd, false)
-	if job.JobFile != "" {
-		userDir("job spool directory", filepath.Dir(job.JobFile), false)
-	}
 	req.Workdir = h.Cwd
-	if wd := env["LSF_DOCKER_WORKDIR"]; wd != "" {
+	wd := env["LSF_DOCKER_WORKDIR"]
+	if wd != "" {
 		if !strings.HasPrefix(wd, "/") {
 			return usagef("LSF_DOCKER_WORKDIR=%s: must be an absolute path", wd)
 		}
 		req.Workdir = wd
+	}
+	if err := userDir(jobSource{What: "working directory", Bind: spec.Bind{Source: h.Cwd}, Prefixes: pol.Volumes.AllowedPrefixes,
+		Skippable: wd != "",
+		Fix: "the job's working directory is bound like a volume ([volumes] allowed_prefixes in " + pol.Source() +
+			"): submit the job from your home, the job tmpdir or a directory under an allowed prefix, or set LSF_DOCKER_WORKDIR to start it elsewhere"}); err != nil {
+		return err
+	}
+	if job.JobFile != "" {
+		if err := userDir(jobSource{What: "job spool directory", Bind: spec.Bind{Source: filepath.Dir(job.JobFile)}}); err != nil {
+			return err
+		}
 	}
 	for _, m := range pol.Job.Mounts {
 		b, err := parseVolume(m)
@@ -255,6 +283,7 @@ func jobMounts(job *lsfJob, env map[string]string, caller *policy.Caller, pol *p
 		if err != nil {
 			return usagef("LSF_DOCKER_VOLUMES: %w", err)
 		}
+		b.User = true
 		job.Sources = append(job.Sources, jobSource{What: "volume", Bind: b, Prefixes: pol.Volumes.AllowedPrefixes, DirsOnly: pol.Volumes.DirectoriesOnly})
 	}
 	return nil
@@ -280,7 +309,7 @@ func jobTmpdir(env map[string]string) string {
 	return ""
 }
 
-// parseVolume reads SRC[:DST][:ro|rw].
+// parseVolume reads SRC[:DST][:ro|rw], the destination normalised.
 func parseVolume(v string) (spec.Bind, error) {
 	parts := strings.Split(v, ":")
 	b := spec.Bind{Source: parts[0], Destination: parts[0]}
@@ -300,9 +329,14 @@ func parseVolume(v string) (spec.Bind, error) {
 	default:
 		return b, fmt.Errorf("%q: want SRC[:DST][:ro]", v)
 	}
-	if !filepath.IsAbs(b.Source) || !filepath.IsAbs(b.Destination) {
+	if !filepath.IsAbs(b.Source) {
 		return b, fmt.Errorf("%q: paths must be absolute", v)
 	}
+	dst, err := spec.Destination(b.Destination)
+	if err != nil {
+		return b, fmt.Errorf("%q: %w", v, err)
+	}
+	b.Destination = dst
 	return b, nil
 }
 

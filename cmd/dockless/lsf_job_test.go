@@ -62,9 +62,8 @@ func TestLSFJob_SeedGoldenConfig(t *testing.T) {
 	}
 	req := job.Req
 	req.Rootfs, req.EtcDir, req.CgroupsPath = "/run/dockless/containers/ID/rootfs", "/run/dockless/containers/ID", "dockless-ID"
-	req.Mounts = append(req.Mounts,
-		spec.Bind{Source: "/run/dockless/containers/ID/group", Destination: "/etc/group", ReadOnly: true},
-		spec.Bind{Source: "/run/dockless/containers/ID/passwd", Destination: "/etc/passwd", ReadOnly: true})
+	stagePaths("/run/dockless/containers/ID", req.Mounts)
+	req.Mounts = append(req.Mounts, etcBinds("/run/dockless/containers/ID", map[string][]byte{"passwd": nil, "group": nil})...)
 	img := ocispec.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Cmd: []string{"/bin/sh"}}
 	s, err := spec.Build(req, img)
 	if err != nil {
@@ -161,7 +160,7 @@ func TestLSFJob_WrapperVariables(t *testing.T) {
 			return !strings.Contains(env, "SECRET_TOKEN") && strings.Contains(env, "LSB_JOBID=23870") && strings.Contains(env, "HOME=/home/joe.user")
 		}, ""},
 		{"array job tmpdir", map[string]string{"LSB_JOBINDEX": "4", "TMPDIR": "/tmp/23870_4.tmpdir"}, []string{"x"}, func(j *lsfJob) bool {
-			return slices.ContainsFunc(j.Sources, func(s jobSource) bool { return s.Destination() == "/tmp" && s.Bind.Source == "/tmp/23870_4.tmpdir" })
+			return slices.ContainsFunc(j.Sources, func(s jobSource) bool { return s.Bind.Destination == "/tmp" && s.Bind.Source == "/tmp/23870_4.tmpdir" })
 		}, ""},
 		{"add-host", map[string]string{"LSF_DOCKER_ADD_HOST": "db:10.0.0.1 web:10.0.0.2"}, []string{"x"}, func(j *lsfJob) bool { return len(j.Req.AddHosts) == 2 }, ""},
 		{"no image", map[string]string{"LSB_CONTAINER_IMAGE": ""}, []string{"x"}, nil, "LSB_CONTAINER_IMAGE is not set"},

@@ -38,11 +38,10 @@ func runCommand() *cli.Command {
 					req.GroupAdd = append(req.GroupAdd, fmt.Sprint(g))
 				}
 			}
-			handles, err := openSources(n, req.Mounts, "volume")
-			if err != nil {
+			if err := openSources(n, req.Mounts, "volume"); err != nil {
 				return err
 			}
-			defer closeAll(handles)
+			defer closeBinds(req.Mounts)
 			if c.Bool("tty") && c.Bool("interactive") && !isTerminal(os.Stdin) {
 				return usagef("the input device is not a TTY: -i with -t needs a terminal on stdin (drop -t, or run under a terminal)")
 			}
@@ -55,7 +54,6 @@ func runCommand() *cli.Command {
 				CIDFile: c.String("cidfile"),
 				Pull:    c.String("pull"),
 				Quiet:   c.Bool("quiet"),
-				Handles: handles,
 			}, stdio)
 			if err != nil {
 				return err

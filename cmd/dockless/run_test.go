@@ -3,11 +3,14 @@ package main
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/spec"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 )
@@ -42,7 +45,10 @@ func TestRunFlags_DockerSpellings(t *testing.T) {
 		{"-it combines -i and -t", []string{"-it", "img"}, func(r *spec.Request) bool { return r.Tty }},
 		{"-h is the hostname, not help", []string{"-h", "node1", "img"}, func(r *spec.Request) bool { return r.Hostname == "node1" }},
 		{"-v is a volume, not version", []string{"-v", dir + ":/data:ro", "img"}, func(r *spec.Request) bool {
-			return reflect.DeepEqual(r.Mounts, []spec.Bind{{Source: dir, Destination: "/data", ReadOnly: true}})
+			return reflect.DeepEqual(r.Mounts, []spec.Bind{{Source: dir, Destination: "/data", ReadOnly: true, User: true}})
+		}},
+		{"a volume destination is normalised once: /data/ and /data/. are /data", []string{"-v", dir + ":/data/", "--mount", "type=bind,src=" + dir + ",dst=/x/.", "img"}, func(r *spec.Request) bool {
+			return len(r.Mounts) == 2 && r.Mounts[0].Destination == "/data" && r.Mounts[1].Destination == "/x"
 		}},
 		{"flags after the image belong to the command", []string{"img", "ls", "-h", "-v", "--rm"}, func(r *spec.Request) bool {
 			return r.Image == "img" && reflect.DeepEqual(r.Cmd, []string{"ls", "-h", "-v", "--rm"}) && r.Hostname == ""
@@ -116,11 +122,69 @@ func TestRunFlags_RefusalsAreUsageErrors(t *testing.T) {
 		{"--security-opt", "apparmor=x", "img"},
 		{"-e", "BAD KEY=1", "img"},
 		{"--shm-size", "-1", "img"},
+		{"-v", "/x:data", "img"},
+		{"-v", "/x:/", "img"},
+		{"-v", "/x:/data/..", "img"},
+		{"-v", "/x:/data", "-v", "/y:/data/", "img"},
+		{"-v", "/x:/data", "--mount", "type=bind,src=/y,dst=/data/.", "img"},
 	} {
 		_, err := parseRun(args...)
 		var ue usageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: want a usage error, got %v", args, err)
+		}
+	}
+}
+
+// Whatever the spelling of a destination and whichever front end parsed
+// it, the spec mounts a user's bind from its staged path only: never from
+// the path the user named.
+func TestLaunch_UserBindsMountOnlyTheirStagedPath(t *testing.T) {
+	dir := t.TempDir()
+	img := &images.Image{Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}}}}
+	spellings := []string{"/data", "/data/", "/data/.", "//data//", "/x/../data"}
+	for _, dst := range spellings {
+		run, err := parseRun("-v", dir+":"+dst, "img")
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := seedEnv()
+		env["LSF_DOCKER_VOLUMES"] = "/storage1/lab:" + dst
+		job, err := lsfJobFromEnv(env, []string{"true"}, seedNode(), seedHost())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range job.Sources {
+			job.Req.Mounts = append(job.Req.Mounts, s.Bind)
+		}
+		for front, req := range map[string]*spec.Request{"run": run, "lsf": job.Req} {
+			binds := slices.Clone(req.Mounts)
+			stagePaths("/run/dockless/containers/ID", binds)
+			s, err := finishSpec(req, binds, img)
+			if err != nil {
+				t.Fatalf("%s %s: %v", front, dst, err)
+			}
+			staged := map[string]bool{}
+			for _, b := range binds {
+				if b.User {
+					staged[b.Staged] = true
+				}
+			}
+			n := 0
+			for _, m := range s.Mounts {
+				if m.Destination == "/data" {
+					n++
+					if !staged[m.Source] {
+						t.Errorf("%s %s: /data mounted from %s, not from its staged path", front, dst, m.Source)
+					}
+				}
+				if m.Source == dir || m.Source == "/storage1/lab" || strings.HasPrefix(m.Source, "/home/joe.user") {
+					t.Errorf("%s %s: a user's path reaches the spec: %+v", front, dst, m)
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s %s: %d mounts at /data", front, dst, n)
+			}
 		}
 	}
 }
