@@ -114,6 +114,9 @@ func inspectOne(n *node, r *record) inspectInfo {
 		}
 		info.Config.Hostname, info.Config.Env, info.Config.Cmd, info.Config.WorkingDir, info.Config.Tty =
 			s.Hostname, s.Process.Env, s.Process.Args, s.Process.Cwd, s.Process.Terminal
+		if cwd, ok := s.Annotations[workdirAnnotation]; ok {
+			info.Config.WorkingDir = cwd
+		}
 		info.Config.User = fmt.Sprintf("%d:%d", s.Process.User.UID, s.Process.User.GID)
 		info.Config.Image = r.Image
 		info.HostConfig.NetworkMode = "host"

@@ -31,7 +31,8 @@ import (
 //     read-write binds and refused in any other (the site's, read-only);
 //   - any other mount, and any device node, inside a host bind is refused;
 //   - the working directory inside a host bind must exist, or is made as
-//     the user in the user's own read-write binds.
+//     the user in the user's own read-write binds; the process is then
+//     started in it through a link in the rootfs (pinWorkdir).
 //
 // For root, who gains nothing by it, libcontainer keeps doing all of it
 // (docker's -v /dev:/dev works).
@@ -109,8 +110,40 @@ func assembleMounts(caller *policy.Caller, s *specs.Spec, binds []spec.Bind, dir
 		}
 	}
 	if s.Process != nil && path.IsAbs(s.Process.Cwd) {
-		return t.workdir(s.Process.Cwd)
+		inside, err := t.workdir(s.Process.Cwd)
+		if err != nil || !inside {
+			return err
+		}
+		return t.pinWorkdir(s)
 	}
+	return nil
+}
+
+// workdirLink is the rootfs entry through which a working directory inside
+// a host bind is entered, and workdirAnnotation keeps the real one.
+const (
+	workdirLink       = "/.dockless-workdir"
+	workdirAnnotation = "org.dockless.workdir"
+)
+
+// pinWorkdir starts the process in its working directory through a
+// symlink in the container's own rootfs. libcontainer's init makes a
+// missing working directory with os.MkdirAll, as root, by path, once every
+// mount is in place: if the user swapped a directory on the path (their
+// own read-write bind) for a symlink after workdir checked it, root would
+// make directories wherever the link points in the container (the LSF
+// tree, a site mount). Through the link, MkdirAll finds the directory or
+// fails on the link itself (it is not a directory): it makes nothing, and
+// chdir follows the link, so getcwd still names the real directory.
+func (t *mountTree) pinWorkdir(s *specs.Spec) error {
+	if err := unix.Symlinkat(s.Process.Cwd, int(t.rootfs.Fd()), workdirLink[1:]); err != nil {
+		return fmt.Errorf("linking the working directory %s into the rootfs: %w", s.Process.Cwd, err)
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[workdirAnnotation] = s.Process.Cwd
+	s.Process.Cwd = workdirLink
 	return nil
 }
 
@@ -231,22 +264,26 @@ func (t *mountTree) rootOf(b *hostBind) (*os.File, error) {
 }
 
 // workdir checks the working directory: inside a host bind it must exist,
-// or it is made as the user in the user's own read-write bind.
-func (t *mountTree) workdir(cwd string) error {
+// or it is made as the user in the user's own read-write bind. inside
+// reports whether the path to it crosses a host directory.
+func (t *mountTree) workdir(cwd string) (inside bool, err error) {
 	parent, rel, _, err := t.locate(cwd)
 	if err != nil || parent == nil {
-		return err
+		return false, err
 	}
 	root, err := t.rootOf(parent)
 	if err != nil {
-		return err
+		return true, err
 	}
 	create := parent.User && !parent.ReadOnly
 	f, err := policy.MountPoint(t.caller, root, rel, create, false)
 	if err != nil {
-		return mountPointError("working directory", cwd, parent, create, t.caller, err)
+		return true, mountPointError("working directory", cwd, parent, create, t.caller, err)
 	}
-	return f.Close()
+	// A bind's own root whose path lies in the rootfs is out of the
+	// user's reach; below a bind, or a bind dockless attached inside
+	// another, the path crosses a host directory.
+	return rel != "" || parent.index < 0, f.Close()
 }
 
 func mountPointError(what, dst string, parent *hostBind, create bool, c *policy.Caller, err error) error {

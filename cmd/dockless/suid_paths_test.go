@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dockless/dockless/hack/testimage"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -259,6 +260,62 @@ func TestSuid_KernelPathsAreRefused(t *testing.T) {
 			if address.MatchString(r.stderr) || strings.Contains(r.stderr, e.root) {
 				t.Fatalf("the refusal reveals the root process: %s", r)
 			}
+		})
+	}
+}
+
+// A working directory below a host bind is entered through a link in the
+// container's own rootfs, so that libcontainer's init, which makes a
+// missing working directory as root by path, makes nothing when the user
+// swaps a directory on that path for a symlink after dockless checked it.
+func TestSuid_WorkdirBelowABindIsEnteredThroughALink(t *testing.T) {
+	e := newEnv(t)
+	j := newLSFJob(t, e, alice, "true")
+	e.writePolicy(fmt.Sprintf("[volumes]\nallowed_prefixes = [%q]\n", j.storage))
+	aliceDir := filepath.Join(j.storage, alice.Name)
+	userDir(t, filepath.Join(aliceDir, "sub"), alice, 0o755)
+	r := e.runAs(alice, aliceDir, nil, "run", "--rm", "-v", aliceDir+":/data", "-w", "/data/sub", busybox,
+		"sh", "-c", "pwd; readlink /proc/self/cwd; readlink /.dockless-workdir")
+	if r.code != 0 || r.stdout != "/data/sub\n/data/sub\n/data/sub\n" {
+		t.Fatalf("want the process in /data/sub, entered through the link: %s", r)
+	}
+}
+
+// The link's property, through the runtime alone: when what it names is
+// gone, the init fails on the link and makes nothing where it points.
+func TestOCI_WorkdirLinkMakesNothingWhereItPoints(t *testing.T) {
+	for _, tc := range []struct {
+		name, target string
+		wantCode     int
+		mustNotExist string // below the bound host directory
+	}{
+		{"an existing directory is entered", "/rw", 0, ""},
+		{"a missing one fails, nothing made", "/rw/made/by/root", 1, "made"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newOCIEnv(t)
+			host := t.TempDir()
+			bundle, _ := e.ociBundle(func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/rw", Type: "bind", Source: host, Options: []string{"rbind", "rw"}})
+				s.Process.Cwd = workdirLink
+				s.Process.Args = []string{"sh", "-c", "pwd"}
+			})
+			if err := os.Symlink(tc.target, filepath.Join(bundle, "rootfs", workdirLink)); err != nil {
+				t.Fatal(err)
+			}
+			r := e.oci("run", "--bundle", bundle, "wd")
+			if (r.code == 0) != (tc.wantCode == 0) {
+				t.Fatalf("want exit %d: %s", tc.wantCode, r)
+			}
+			if tc.wantCode == 0 && r.stdout != tc.target+"\n" {
+				t.Fatalf("want the process in %s: %s", tc.target, r)
+			}
+			if tc.mustNotExist != "" {
+				if _, err := os.Lstat(filepath.Join(host, tc.mustNotExist)); err == nil {
+					t.Fatalf("root made %s in the host directory", tc.mustNotExist)
+				}
+			}
+			e.oci("delete", "--force", "wd")
 		})
 	}
 }
