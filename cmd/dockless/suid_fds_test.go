@@ -317,3 +317,64 @@ func assertOnlyStdio(t *testing.T, fds map[int]string) {
 func pointsAtDockless(target string) bool {
 	return filepath.Base(target) == "dockless" || strings.Contains(target, "runc_cloned")
 }
+
+// TestStdio_RelayKeepsTheStreamsSemantics: the relay between dockless's
+// stdio and the container's pipes behaves as the caller's files given
+// directly did.
+func TestStdio_RelayKeepsTheStreamsSemantics(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	t.Run("EOF on stdin reaches the container", func(t *testing.T) {
+		r := e.runWith(func(cmd *exec.Cmd) { cmd.Stdin = strings.NewReader("hello\n") }, "run", "--rm", "-i", busybox, "cat")
+		if r.code != 0 || r.stdout != "hello\n" {
+			t.Fatalf("%s", r)
+		}
+	})
+	t.Run("the container exits while stdin is still open", func(t *testing.T) {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		defer pw.Close() // open until dockless has exited
+		r := e.runWith(func(cmd *exec.Cmd) { cmd.Stdin = pr }, "run", "--rm", "-i", busybox, "sh", "-c", fmt.Sprintf("head -c %d /dev/zero; exit 3", outputSize))
+		if r.code != 3 || len(r.stdout) != outputSize {
+			t.Fatalf("exit %d (want 3), %d bytes of stdout (want %d), stderr %q", r.code, len(r.stdout), outputSize, r.stderr)
+		}
+	})
+	t.Run("stdout and stderr that are one file keep their order", func(t *testing.T) {
+		var out strings.Builder
+		r := e.runWith(func(cmd *exec.Cmd) { cmd.Stdout, cmd.Stderr = &out, &out },
+			"run", "--rm", "-q", busybox, "sh", "-c", "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done")
+		if want := "out1\nerr1\nout2\nerr2\nout3\nerr3\nout4\nerr4\nout5\nerr5\n"; r.code != 0 || out.String() != want {
+			t.Fatalf("exit %d, output %q, want %q", r.code, out.String(), want)
+		}
+	})
+	t.Run("a closed stdout ends the container as it would have", func(t *testing.T) {
+		// yes is not the container's init, which the kernel keeps from
+		// dying of a signal it does not handle.
+		cmd := exec.Command(binary, "--root", e.root, "--state", e.state, "run", "--rm", "-q", busybox, "sh", "-c", "yes; exit $?")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "y\n" {
+			t.Errorf("first line %q: %v", line, err)
+		}
+		out.Close()
+		_ = cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGPIPE) {
+			t.Fatalf("%v, want exit %d (the container's SIGPIPE)", cmd.ProcessState, 128+int(syscall.SIGPIPE))
+		}
+	})
+	t.Run("exec does not wait for its process's background children", func(t *testing.T) {
+		e.startContainer(t, "bg", busybox, "sleep", "1000")
+		defer e.mustRun("rm", "-f", "bg")
+		if r := e.run("exec", "bg", "sh", "-c", "sleep 1000 & echo started"); r.code != 0 || r.stdout != "started\n" {
+			t.Fatalf("%s", r)
+		}
+	})
+}
