@@ -7,6 +7,11 @@
 // signal forwarding, waiting, the exit status (128+N for a signal), and
 // destroying the container and its cgroup on every path out.
 //
+// The container's process never gets the caller's open files: its stdio
+// are pipes this package makes and relays (or the pty its init makes),
+// since libcontainer's init fchowns its stdio to the container's user; only
+// the OCI interface, whose caller is root, passes its own (IO.Direct).
+//
 // It takes a spec and nothing else: it must not pull images, mount root
 // filesystems or read policy. The container is a child of the calling
 // process (dockless makes itself a child subreaper), so it lives and dies

@@ -91,6 +91,7 @@ func TestSuid_NoDescriptorButStdioCrossesIntoAContainer(t *testing.T) {
 	j := newLSFJob(t, e, alice, "echo ready; exec sleep 1000")
 	e.mustRun("pull", "-q", busybox)
 	name := startJob(t, e, j)
+	dir := openTempDir(t)
 	// ls lists the shell's descriptors (it is not the last command, so the
 	// shell forks it rather than exec it).
 	list := `ls -l /proc/$$/fd; true`
@@ -106,7 +107,17 @@ func TestSuid_NoDescriptorButStdioCrossesIntoAContainer(t *testing.T) {
 		{"lsf exec", nil, []string{"lsf", "exec", testJobID, "sh", "-c", list}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.runAs(alice, alice.Home, tc.environ, tc.args...)
+			// A descriptor the caller leaves open (not close-on-exec) for
+			// dockless stays with dockless.
+			extra, err := os.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer extra.Close()
+			cmd := exec.Command(suidBinary, tc.args...)
+			cmd.Dir, cmd.Env, cmd.SysProcAttr = alice.Home, tc.environ, asUserAttr(alice)
+			cmd.ExtraFiles = []*os.File{extra}
+			r := runCmd(t, cmd)
 			if r.code != 0 {
 				t.Fatalf("%s", r)
 			}
@@ -343,11 +354,14 @@ func TestStdio_RelayKeepsTheStreamsSemantics(t *testing.T) {
 		}
 	})
 	t.Run("stdout and stderr that are one file keep their order", func(t *testing.T) {
-		var out strings.Builder
+		var out, want strings.Builder
+		for i := range 2000 {
+			fmt.Fprintf(&want, "out%d\nerr%d\n", i, i)
+		}
 		r := e.runWith(func(cmd *exec.Cmd) { cmd.Stdout, cmd.Stderr = &out, &out },
-			"run", "--rm", "-q", busybox, "sh", "-c", "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done")
-		if want := "out1\nerr1\nout2\nerr2\nout3\nerr3\nout4\nerr4\nout5\nerr5\n"; r.code != 0 || out.String() != want {
-			t.Fatalf("exit %d, output %q, want %q", r.code, out.String(), want)
+			"run", "--rm", "-q", busybox, "sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done")
+		if r.code != 0 || out.String() != want.String() {
+			t.Fatalf("exit %d, output (%d bytes) is not the interleaving the container wrote (%d bytes)", r.code, out.Len(), want.Len())
 		}
 	})
 	t.Run("a closed stdout ends the container as it would have", func(t *testing.T) {
