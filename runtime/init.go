@@ -20,8 +20,8 @@ func IsInit() bool {
 }
 
 // Init runs the container's init inside the new namespaces and never returns.
-// It first closes the descriptor of its own executable that libcontainer
-// leaves it (closeExeDescriptors).
+// It closes the descriptor of its own executable that libcontainer leaves
+// it (closeExeDescriptors).
 // For a job container it first asks the kernel to SIGKILL this process when
 // its parent (the dockless that runs the container; libcontainer clones the
 // init as dockless's child) dies: a job container must not outlive its job.

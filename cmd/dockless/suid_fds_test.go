@@ -26,8 +26,12 @@ import (
 const outputSize = 300 * 1024
 
 // stdioScript counts its stdin, writes outputSize bytes to stdout and a
-// line to stderr, and exits 7.
-var stdioScript = fmt.Sprintf("wc -c; head -c %d /dev/zero; echo end >&2; exit 7", outputSize)
+// line to stderr, and exits 7; ttyScript does the same but reads nothing
+// (its stdin is the pty, where no one types).
+var (
+	stdioScript = "wc -c; " + ttyScript
+	ttyScript   = fmt.Sprintf("head -c %d /dev/zero; echo end >&2; exit 7", outputSize)
+)
 
 func TestSuid_StdioIsNeverChownedToTheUser(t *testing.T) {
 	e := newEnv(t)
@@ -41,12 +45,15 @@ func TestSuid_StdioIsNeverChownedToTheUser(t *testing.T) {
 		environ []string
 		args    []string
 		stdin   bool // the process reads dockless's stdin
+		tty     bool // its stdout and stderr are one pty
 	}{
-		{"run", nil, []string{"run", "--rm", "-q", busybox, "sh", "-c", stdioScript}, false},
-		{"run -i", nil, []string{"run", "--rm", "-q", "-i", busybox, "sh", "-c", stdioScript}, true},
-		{"lsf run", j.env, []string{"lsf", "run", stdioScript}, true},
-		{"exec -i", nil, []string{"exec", "-i", name, "sh", "-c", stdioScript}, true},
-		{"lsf exec", nil, []string{"lsf", "exec", testJobID, "sh", "-c", stdioScript}, true},
+		{"run", nil, []string{"run", "--rm", "-q", busybox, "sh", "-c", stdioScript}, false, false},
+		{"run -i", nil, []string{"run", "--rm", "-q", "-i", busybox, "sh", "-c", stdioScript}, true, false},
+		{"run -t", nil, []string{"run", "--rm", "-q", "-t", busybox, "sh", "-c", ttyScript}, false, true},
+		{"lsf run", j.env, []string{"lsf", "run", stdioScript}, true, false},
+		{"exec -i", nil, []string{"exec", "-i", name, "sh", "-c", stdioScript}, true, false},
+		{"exec -t", nil, []string{"exec", "-t", name, "sh", "-c", ttyScript}, false, true},
+		{"lsf exec", nil, []string{"lsf", "exec", testJobID, "sh", "-c", stdioScript}, true, false},
 	} {
 		for _, in := range []struct {
 			name  string
@@ -71,6 +78,12 @@ func TestSuid_StdioIsNeverChownedToTheUser(t *testing.T) {
 				}
 				out, _ := os.ReadFile(paths[1])
 				errOut, _ := os.ReadFile(paths[2])
+				if fe.tty {
+					if code != 7 || len(out) < outputSize || !strings.HasSuffix(string(out), "end\n") {
+						t.Errorf("exit %d (want 7), %d bytes through the pty ending %q", code, len(out), out[max(0, len(out)-16):])
+					}
+					return
+				}
 				count := "0"
 				if fe.stdin {
 					count = in.count
