@@ -125,15 +125,15 @@ func Exec(root, id string, p *specs.Process, stdio IO, started func(pid int)) (E
 	if err != nil {
 		return Exit{}, err
 	}
-	term, err := setupIO(process, p.Terminal, stdio)
+	link, err := setupIO(process, p.Terminal, stdio)
 	if err != nil {
 		return Exit{}, err
 	}
-	defer term.Close()
+	defer link.Close()
 	if err := c.Run(process); err != nil {
 		return Exit{}, startError(err)
 	}
-	if err := term.Attach(stdio); err != nil {
+	if err := link.Attach(); err != nil {
 		_ = process.Signal(unix.SIGKILL)
 		_, _ = process.Wait()
 		return Exit{}, err
@@ -144,6 +144,6 @@ func Exec(root, id string, p *specs.Process, stdio IO, started func(pid int)) (E
 		}
 	}
 	// An exec forwards every signal; suspending is the job's business.
-	code, err := wait(process, sigs, term, func(s os.Signal) { _ = process.Signal(s) })
+	code, err := wait(process, sigs, link, func(s os.Signal) { _ = process.Signal(s) })
 	return Exit{Code: code}, err
 }

@@ -11,6 +11,11 @@
 // constructor: run setuid by a user, dockless refuses to be libcontainer's
 // init and replaces its environment before nsexec and the Go runtime run.
 //
+// The container's process never gets the caller's open files: its stdio
+// are pipes this package makes and relays (or the pty its init makes),
+// since libcontainer's init fchowns its stdio to the container's user; only
+// the OCI interface, whose caller is root, passes its own (IO.Direct).
+//
 // It takes a spec and nothing else: it must not pull images, mount root
 // filesystems or read policy. The container is a child of the calling
 // process (dockless makes itself a child subreaper), so it lives and dies

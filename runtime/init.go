@@ -21,6 +21,8 @@ func IsInit() bool {
 }
 
 // Init runs the container's init inside the new namespaces and never returns.
+// It closes the descriptor of its own executable that libcontainer leaves
+// it (closeExeDescriptors).
 // For a job container it first asks the kernel to SIGKILL this process when
 // its parent (the dockless that runs the container; libcontainer clones the
 // init as dockless's child) dies: a job container must not outlive its job.
@@ -35,6 +37,7 @@ func Init() {
 		fmt.Fprintln(os.Stderr, "dockless: refused: libcontainer's init is started only by dockless itself, never through the setuid binary; start containers with dockless run or dockless lsf run")
 		os.Exit(125)
 	}
+	closeExeDescriptors()
 	if os.Getenv("_LIBCONTAINER_LOGLEVEL") == jobLogLevel {
 		// The setting is per thread: set it on the thread that will exec
 		// the container's process (libcontainer's init stays on this one).

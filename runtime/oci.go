@@ -78,7 +78,8 @@ func Create(root, id string, spec *specs.Spec, o DetachOptions) (err error) {
 	return WritePidFile(o.PidFile, pid)
 }
 
-// detachedIO gives a detached process this process's stdio, or sends its
+// detachedIO gives a detached process this process's stdio (it outlives
+// any relay; the OCI interface is for root, see IO.Direct), or sends its
 // terminal to the console socket.
 func detachedIO(p *libcontainer.Process, tty bool, socket string) (func(), error) {
 	if !tty {

@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	goruntime "runtime"
@@ -20,10 +19,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// IO is what the container's process is connected to.
+// IO is what the container's process is connected to: dockless's own
+// stdio, the caller's files.
 type IO struct {
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
+	// Stdin is nil when the process is to read nothing (/dev/null).
+	Stdin          *os.File
+	Stdout, Stderr *os.File
+	// Direct gives the process Stdin, Stdout and Stderr themselves, as runc
+	// does. Only for the OCI interface, whose caller is root (containerd
+	// passes fifos it made). libcontainer's init fchowns its stdio to the
+	// container's user: without Direct the process gets pipes dockless
+	// makes and relays (or, with a terminal, the pty its init makes), so
+	// that no file of the caller ever reaches it.
+	Direct bool
 	// SigProxy forwards the signals dockless receives to the container.
 	// Without it a terminating signal destroys the container instead.
 	SigProxy bool
@@ -108,11 +116,11 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 		return Exit{}, err
 	}
 	process.LogLevel = jobLogLevel
-	term, err := setupIO(process, spec.Process.Terminal, stdio)
+	link, err := setupIO(process, spec.Process.Terminal, stdio)
 	if err != nil {
 		return Exit{}, err
 	}
-	defer term.Close()
+	defer link.Close()
 	var late []configs.Rlimit
 	process.Rlimits, late = takeLateRlimits(process.Rlimits)
 	if err := container.Start(process); err != nil {
@@ -134,7 +142,7 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 			}
 		}()
 	}
-	if err := term.Attach(stdio); err != nil {
+	if err := link.Attach(); err != nil {
 		_ = process.Signal(unix.SIGKILL)
 		_, _ = process.Wait()
 		return Exit{}, err
@@ -148,7 +156,7 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 			started(pid)
 		}
 	}
-	code, err := wait(process, sigs, term, jobSignals(container, process, stdio.SigProxy))
+	code, err := wait(process, sigs, link, jobSignals(container, process, stdio.SigProxy))
 	return Exit{Code: code, OOMKilled: oom.Load() && code == 128+int(unix.SIGKILL)}, err
 }
 
@@ -176,34 +184,60 @@ func becomeSubreaper() error {
 	return nil
 }
 
-func setupIO(process *libcontainer.Process, tty bool, stdio IO) (*terminal, error) {
-	if tty {
-		return newTerminal(process, stdio)
-	}
-	if stdio.ConsoleSocket != "" {
-		return nil, errConsoleWithoutTTY
-	}
-	process.Stdin, process.Stdout, process.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	return nil, nil
+// stdioLink connects the container's process to dockless's stdio: a
+// terminal, a relay, or (Direct) nothing to do.
+type stdioLink interface {
+	// Attach starts copying, once the process started.
+	Attach() error
+	// Resize gives a terminal the caller's terminal's size.
+	Resize()
+	// Wait, once the process exited, waits until its output is copied out.
+	Wait()
+	// Close stops copying and releases what the link holds.
+	Close()
 }
+
+func setupIO(process *libcontainer.Process, tty bool, stdio IO) (stdioLink, error) {
+	switch {
+	case tty:
+		return newTerminal(process, stdio)
+	case stdio.ConsoleSocket != "":
+		return nil, errConsoleWithoutTTY
+	case stdio.Direct:
+		process.Stdout, process.Stderr = stdio.Stdout, stdio.Stderr
+		if stdio.Stdin != nil {
+			process.Stdin = stdio.Stdin
+		}
+		return direct{}, nil
+	}
+	return newRelay(process, stdio)
+}
+
+// direct is the link of a process that has dockless's stdio itself.
+type direct struct{}
+
+func (direct) Attach() error { return nil }
+func (direct) Resize()       {}
+func (direct) Wait()         {}
+func (direct) Close()        {}
 
 // wait relays signals until the process exits and returns its status:
 // SIGWINCH resizes the terminal, SIGCHLD reaps, every other signal goes to
 // handle.
-func wait(process *libcontainer.Process, sigs chan os.Signal, term *terminal, handle func(os.Signal)) (int, error) {
+func wait(process *libcontainer.Process, sigs chan os.Signal, link stdioLink, handle func(os.Signal)) (int, error) {
 	pid, err := process.Pid()
 	if err != nil {
 		return -1, err
 	}
-	term.Resize()
+	link.Resize()
 	for s := range sigs {
 		switch s {
 		case unix.SIGWINCH:
-			term.Resize()
+			link.Resize()
 		case unix.SIGCHLD:
 			if ws, done := reapFor(pid); done {
-				_, _ = process.Wait() // flush stdio copies
-				term.Wait()
+				_, _ = process.Wait()
+				link.Wait()
 				return exitStatus(ws), nil
 			}
 		default:

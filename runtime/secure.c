@@ -2,7 +2,9 @@
 
 #define _GNU_SOURCE
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef __GLIBC__
@@ -21,6 +23,9 @@ static const char refusedInit[] =
 	"dockless: refused: libcontainer's init (the argument \"init\", the _LIBCONTAINER_* variables) "
 	"is started only by dockless itself, never through the setuid binary; "
 	"start containers with dockless run or dockless lsf run\n";
+
+static const char refusedFds[] =
+	"dockless: refused: cannot mark the caller's descriptors close-on-exec (close_range needs Linux 5.11)\n";
 
 static const char refusedNoArgs[] =
 	"dockless: refused: started with an empty argument list (no program name)\n";
@@ -64,4 +69,9 @@ __attribute__((constructor(101))) static void dockless_secure_entry(int argc, ch
 	for (i = 0; i < n; i++)
 		envp[i] = i == 0 ? securePath : emptyEntry;
 	environ = envp;
+	// The descriptors the caller left open (3 and up) are theirs: no
+	// program dockless starts (unpigz, hooks, credential helpers, the
+	// container's init) inherits them.
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+		refuse(refusedFds, sizeof(refusedFds) - 1);
 }

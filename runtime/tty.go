@@ -22,6 +22,7 @@ type terminal struct {
 	parent, child *os.File
 	master        console.Console
 	host          console.Console // nil when stdin is not a terminal
+	stdio         IO
 	copied        sync.WaitGroup
 }
 
@@ -38,10 +39,10 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console socket: %w", err)
 	}
-	t := &terminal{parent: os.NewFile(uintptr(fds[0]), "console-p"), child: os.NewFile(uintptr(fds[1]), "console-c")}
+	t := &terminal{parent: os.NewFile(uintptr(fds[0]), "console-p"), child: os.NewFile(uintptr(fds[1]), "console-c"), stdio: stdio}
 	p.ConsoleSocket = t.child
-	if f, ok := stdio.Stdin.(*os.File); ok {
-		if c, err := console.ConsoleFromFile(f); err == nil {
+	if stdio.Stdin != nil {
+		if c, err := console.ConsoleFromFile(stdio.Stdin); err == nil {
 			t.host = c
 			if sz, err := c.Size(); err == nil {
 				p.ConsoleWidth, p.ConsoleHeight = sz.Width, sz.Height
@@ -51,12 +52,13 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 	return t, nil
 }
 
-// Attach receives the pty master and starts copying (nothing to do
-// without a terminal, or when the master went to a console socket).
-func (t *terminal) Attach(stdio IO) error {
-	if t == nil || t.parent == nil {
+// Attach receives the pty master and starts copying (nothing to do when
+// the master went to a console socket).
+func (t *terminal) Attach() error {
+	if t.parent == nil {
 		return nil
 	}
+	stdio := t.stdio
 	master, err := recvFile(t.parent)
 	if err != nil {
 		return fmt.Errorf("receiving the container's terminal: %w", err)
@@ -85,7 +87,7 @@ func (t *terminal) Attach(stdio IO) error {
 
 // Resize gives the container's terminal the host terminal's size.
 func (t *terminal) Resize() {
-	if t == nil || t.host == nil || t.master == nil {
+	if t.host == nil || t.master == nil {
 		return
 	}
 	_ = t.master.ResizeFrom(t.host)
@@ -93,16 +95,11 @@ func (t *terminal) Resize() {
 
 // Wait waits until the container's output has been copied out.
 func (t *terminal) Wait() {
-	if t != nil {
-		t.copied.Wait()
-	}
+	t.copied.Wait()
 }
 
 // Close restores the host terminal and closes the pty.
 func (t *terminal) Close() {
-	if t == nil {
-		return
-	}
 	if t.host != nil {
 		_ = t.host.Reset()
 	}

@@ -59,6 +59,15 @@ func detachOptions(c *cli.Context) runtime.DetachOptions {
 	}
 }
 
+// ociStdio connects a foreground process to dockless-runc's own stdio
+// directly, as runc does: the OCI interface is for root (containerd's shim
+// passes fifos it made), so libcontainer's init fchowning them to the
+// container's user takes nothing from anyone. The user-facing front ends
+// relay instead (see runtime.IO).
+func ociStdio(c *cli.Context) runtime.IO {
+	return runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Direct: true, SigProxy: true, ConsoleSocket: c.String("console-socket")}
+}
+
 func ociCreateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "create",
@@ -107,8 +116,7 @@ func ociRunCommand() *cli.Command {
 				}
 				return runtime.Start(ociRoot(c), id)
 			}
-			stdio := runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true, ConsoleSocket: c.String("console-socket")}
-			exit, err := runtime.Run(ociRoot(c), id, s, stdio, func(pid int) {
+			exit, err := runtime.Run(ociRoot(c), id, s, ociStdio(c), func(pid int) {
 				_ = runtime.WritePidFile(c.String("pid-file"), pid)
 			})
 			if err != nil {

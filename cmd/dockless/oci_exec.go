@@ -46,8 +46,7 @@ func ociExecCommand() *cli.Command {
 			if c.Bool("detach") {
 				return runtime.ExecDetached(ociRoot(c), id, p, detachOptions(c))
 			}
-			stdio := runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true, ConsoleSocket: c.String("console-socket")}
-			exit, err := runtime.Exec(ociRoot(c), id, p, stdio, func(pid int) {
+			exit, err := runtime.Exec(ociRoot(c), id, p, ociStdio(c), func(pid int) {
 				_ = runtime.WritePidFile(c.String("pid-file"), pid)
 			})
 			if err != nil {
