@@ -54,7 +54,7 @@ func unpack(t testing.TB, layer []byte, allowDevices bool) (root, outside string
 			t.Fatal(err)
 		}
 	}
-	_, err = archive.Apply(context.Background(), root, bytes.NewReader(layer), archive.WithFilter(layerFilter(allowDevices)))
+	_, err = archive.Apply(context.Background(), root, bytes.NewReader(layer), archive.WithFilter(layerFilter(allowDevices, nil, root)))
 	return root, outside, err
 }
 

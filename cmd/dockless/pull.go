@@ -30,7 +30,7 @@ func pullCommand() *cli.Command {
 			if err := n.policy.CheckImage(c.Args().First()); err != nil {
 				return err
 			}
-			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress, Credentials: credentials(n), Bars: barsOn(os.Stdout)})
+			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress, Bars: barsOn(os.Stdout)})
 			if err != nil {
 				return err
 			}
