@@ -254,7 +254,11 @@ func ensureImage(ctx context.Context, n *node, st *images.Store, ref, policy str
 			fmt.Fprintf(progress, "Unable to find image '%s' locally\n", ref)
 		}
 	}
-	return st.Pull(ctx, ref, images.PullOptions{Progress: progress, Bars: progress == io.Writer(os.Stderr) && barsOn(os.Stderr)})
+	img, err := st.Pull(ctx, ref, images.PullOptions{Progress: progress, Bars: progress == io.Writer(os.Stderr) && barsOn(os.Stderr)})
+	if err != nil {
+		return nil, pullRefused(n, err)
+	}
+	return img, nil
 }
 
 // cached looks ref up in the store for the pull policy: "missing" asks the
