@@ -261,14 +261,15 @@ func (d *downloader) download(ctx context.Context, desc ocispec.Descriptor, lock
 		rc.Close()
 	}
 	stop()
-	if errors.Is(context.Cause(fctx), errStalled) {
-		return fmt.Errorf("blob %s: the registry sent less than %s in %s: given up", desc.Digest, units.BytesSize(stallBytes), d.limits.stall())
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+		committed = true
+		return nil
+	case errors.Is(context.Cause(fctx), errStalled):
+		return fmt.Errorf("blob %s: the registry sent less than %s in %s ([registry] stall_timeout): given up", desc.Digest, units.BytesSize(stallBytes), d.limits.stall())
+	default:
 		return fmt.Errorf("blob %s: %w", desc.Digest, err)
 	}
-	committed = true
-	return nil
 }
 
 // free refuses to write size bytes that would leave less than the

@@ -165,7 +165,15 @@ func fetchHandlers(ctx context.Context, cs content.Store, dl *downloader, out io
 		return fetch, reportLayers(out, fetched), func() {}
 	}
 	pb := startBars(ctx, cs, out)
-	return pb.handlers(fetch), reportLayers(io.Discard, fetched), pb.Stop
+	barred := pb.handlers(fetch)
+	// A bar names the blob by its digest: only one that is a digest.
+	fetch = func(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+		if err := dl.bound(desc); err != nil {
+			return nil, err
+		}
+		return barred(ctx, desc)
+	}
+	return fetch, reportLayers(io.Discard, fetched), pb.Stop
 }
 
 // reportLayers prints one line per layer, as docker pull does (a plain

@@ -337,6 +337,20 @@ func TestSuid_PullWritesAreBounded(t *testing.T) {
 	}
 }
 
+// TestSuid_ShortLayerDigestIsRefusedOnATerminal: a manifest naming a
+// layer by a digest too short to be one is refused where the progress
+// bars print digests (a terminal) too, never with a panic.
+func TestSuid_ShortLayerDigestIsRefusedOnATerminal(t *testing.T) {
+	e := newEnv(t)
+	e.writePolicy("")
+	ref := tamperedManifest(t, "test/short:1", func(l map[string]any, _ []byte, _ *testimage.Registry) { l["digest"] = "sha256:abc" })
+	cmd := exec.Command("script", "-qec", suidBinary+" pull "+ref, "/dev/null")
+	cmd.Dir, cmd.SysProcAttr = bob.Home, asUserAttr(bob)
+	if r := runCmd(t, cmd); r.code != 125 || strings.Contains(r.stdout, "panic") || !strings.Contains(r.stdout, "invalid checksum digest") {
+		t.Fatalf("a pull on a terminal of a layer with a short digest: %s", r)
+	}
+}
+
 // blob is one layer of a test image.
 type blob struct {
 	digest string
