@@ -344,7 +344,7 @@ func TestSuid_ShortLayerDigestIsRefusedOnATerminal(t *testing.T) {
 	e := newEnv(t)
 	e.writePolicy("")
 	ref := tamperedManifest(t, "test/short:1", func(l map[string]any, _ []byte, _ *testimage.Registry) { l["digest"] = "sha256:abc" })
-	cmd := exec.Command("script", "-qec", suidBinary+" pull "+ref, "/dev/null")
+	cmd := exec.Command("script", "-qec", "stty cols 100 rows 40; "+suidBinary+" pull "+ref, "/dev/null")
 	cmd.Dir, cmd.SysProcAttr = bob.Home, asUserAttr(bob)
 	if r := runCmd(t, cmd); r.code != 125 || strings.Contains(r.stdout, "panic") || !strings.Contains(r.stdout, "invalid checksum digest") {
 		t.Fatalf("a pull on a terminal of a layer with a short digest: %s", r)
