@@ -26,8 +26,9 @@ import (
 // TestSuid_CachedPrivateImageStaysPrivate: alice pulls a private image
 // with her credentials; bob, without any, can neither run it from the
 // cache (by name with --pull never, by the ID root's listing shows) nor
-// see it in images. With credentials the registry accepts he is checked
-// there and may; [registry] offline trusts the cache for everyone.
+// see it in images, nor, trusted, remove it. With credentials the registry
+// accepts he is checked there and may; [registry] offline trusts the
+// cache for everyone.
 func TestSuid_CachedPrivateImageStaysPrivate(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.writePolicy("")
@@ -77,6 +78,16 @@ func TestSuid_CachedPrivateImageStaysPrivate(t *testing.T) {
 		if r := e.runAs(bob, bob.Home, nil, "run", "--rm", "-q", "--pull", "never", busybox, "echo", "public"); r.code != 0 || r.stdout != "public\n" {
 			t.Errorf("bob runs a public cached image with --pull never: %s", r)
 		}
+		e.writePolicy("[callers]\ntrusted = [\"dltest-bob\"]\n")
+		for _, name := range []string{ref, id} {
+			if r := e.runAs(bob, bob.Home, nil, "rmi", name); r.code != 125 || !strings.Contains(r.stderr, "no such image") {
+				t.Errorf("bob, trusted, removes alice's private image by %s: %s", name, r)
+			}
+		}
+		if !strings.Contains(e.mustRun("images"), "private/store") {
+			t.Fatal("bob removed alice's private image")
+		}
+		e.writePolicy("")
 
 		if r := e.runAs(alice, alice.Home, nil, "images"); r.code != 0 || !strings.Contains(r.stdout, "private/store") {
 			t.Errorf("alice lists her image: %s", r)
