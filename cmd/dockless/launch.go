@@ -247,7 +247,7 @@ func ensureImage(ctx context.Context, n *node, st *images.Store, ref, policy str
 		case errors.Is(err, images.ErrUnauthorized):
 			return nil, fmt.Errorf("cached image %s not used: %w: an image in the node's shared store is used only by callers its registry lets pull it (log in with dockless login)", ref, err)
 		case !errors.Is(err, images.ErrNotFound):
-			return nil, fmt.Errorf("cached image %s not used: %w (an image you have not pulled is checked at its registry first, unless [registry] offline in %s)", ref, err, n.policy.Source())
+			return nil, fmt.Errorf("cached image %s not used: %w (the registry is asked before a cached image is used with --pull missing, or by a caller not known to be allowed; [registry] offline in %s trusts the cache instead)", ref, err, n.policy.Source())
 		case policy == "never":
 			return nil, fmt.Errorf("image %s is not in the node store and --pull=never forbids pulling it", ref)
 		case progress != nil:
