@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/archive"
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
+	"github.com/docker/go-units"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -24,6 +25,8 @@ import (
 type layerApplier struct {
 	cs           content.Provider
 	allowDevices bool
+	// budget bounds what the pull's layers write (nil: no bound).
+	budget *budget
 }
 
 // Apply decompresses the layer, applies it to the snapshot's mounts and
@@ -42,7 +45,7 @@ func (a layerApplier) Apply(ctx context.Context, desc ocispec.Descriptor, mounts
 	defer ds.Close()
 	digester := digest.Canonical.Digester()
 	counted := &countingReader{r: io.TeeReader(ds, digester.Hash())}
-	if err := applyTar(ctx, mounts, counted, a.allowDevices); err != nil {
+	if err := applyTar(ctx, mounts, counted, a.allowDevices, a.budget); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("layer %s: %w", desc.Digest, err)
 	}
 	if _, err := io.Copy(io.Discard, counted); err != nil { // trailing padding counts in the digest
@@ -54,33 +57,75 @@ func (a layerApplier) Apply(ctx context.Context, desc ocispec.Descriptor, mounts
 // applyTar writes the tar stream into the snapshot: straight into the
 // overlay upper directory (whiteouts converted) when the snapshot is one
 // overlay mount, else through a temporary mount.
-func applyTar(ctx context.Context, mounts []mount.Mount, r io.Reader, allowDevices bool) error {
-	opts := []archive.ApplyOpt{archive.WithFilter(layerFilter(allowDevices))}
+func applyTar(ctx context.Context, mounts []mount.Mount, r io.Reader, allowDevices bool, b *budget) error {
+	apply := func(root string, opts ...archive.ApplyOpt) error {
+		opts = append(opts, archive.WithFilter(layerFilter(allowDevices, b, root)))
+		_, err := archive.Apply(ctx, root, r, opts...)
+		return err
+	}
 	if len(mounts) == 1 && mounts[0].Type == "overlay" {
 		if upper, lower := overlayDirs(mounts[0].Options); upper != "" {
-			opts = append(opts, archive.WithConvertWhiteout(archive.OverlayConvertWhiteout))
+			opts := []archive.ApplyOpt{archive.WithConvertWhiteout(archive.OverlayConvertWhiteout)}
 			if len(lower) > 0 {
 				opts = append(opts, archive.WithParents(lower))
 			}
-			_, err := archive.Apply(ctx, upper, r, opts...)
-			return err
+			return apply(upper, opts...)
 		}
 	}
-	return mount.WithTempMount(ctx, mounts, func(root string) error {
-		_, err := archive.Apply(ctx, root, r, opts...)
-		return err
-	})
+	return mount.WithTempMount(ctx, mounts, func(root string) error { return apply(root) })
 }
 
 // layerFilter keeps every entry but character and block devices (unless
-// allowed).
-func layerFilter(allowDevices bool) archive.Filter {
+// allowed), charging each to the pull's budget before it is written into
+// dir.
+func layerFilter(allowDevices bool, b *budget, dir string) archive.Filter {
 	return func(h *tar.Header) (bool, error) {
 		if !allowDevices && (h.Typeflag == tar.TypeChar || h.Typeflag == tar.TypeBlock) {
 			return false, nil
 		}
+		if err := b.charge(dir, h); err != nil {
+			return false, err
+		}
 		return true, nil
 	}
+}
+
+// budget bounds what one pull's layers write: at most limit bytes in all
+// (limit; 0: no bound), and never so much that less than keep bytes stay free on
+// the store's file system. A gzip bomb or a sparse file declared huge is
+// refused at the entry that would pass the bound, before it is written.
+type budget struct {
+	limit, keep int64
+	spent       int64
+	// unchecked is what was charged since the free space was last looked
+	// at: it is looked at again every checkEvery bytes.
+	unchecked int64
+}
+
+// checkEvery is how much a layer may write between two looks at the free
+// space (the policy's free space absorbs it).
+const checkEvery = 8 << 20
+
+// entryCost is what an entry takes on disk, at least: its size (a sparse
+// file's full size) and a block for its inode and name.
+func entryCost(h *tar.Header) int64 { return max(h.Size, 0) + 4096 }
+
+func (b *budget) charge(dir string, h *tar.Header) error {
+	if b == nil {
+		return nil
+	}
+	cost := entryCost(h)
+	if b.limit > 0 && cost > b.limit-b.spent {
+		return fmt.Errorf("the image unpacks to more than %s ([store] max_image_size; at %s, %s): %w", units.BytesSize(float64(b.limit)), h.Name, units.BytesSize(float64(h.Size)), ErrTooLarge)
+	}
+	b.spent += cost
+	if b.unchecked += cost; b.unchecked >= checkEvery || cost >= checkEvery || b.spent == cost {
+		b.unchecked = 0
+		if err := checkFree(dir, cost, b.keep); err != nil {
+			return fmt.Errorf("at %s: %w", h.Name, err)
+		}
+	}
+	return nil
 }
 
 func overlayDirs(options []string) (upper string, lower []string) {

@@ -54,7 +54,7 @@ func unpack(t testing.TB, layer []byte, allowDevices bool) (root, outside string
 			t.Fatal(err)
 		}
 	}
-	_, err = archive.Apply(context.Background(), root, bytes.NewReader(layer), archive.WithFilter(layerFilter(allowDevices)))
+	_, err = archive.Apply(context.Background(), root, bytes.NewReader(layer), archive.WithFilter(layerFilter(allowDevices, nil, root)))
 	return root, outside, err
 }
 
@@ -134,4 +134,44 @@ func FuzzLayerPaths(f *testing.F) {
 			t.Fatalf("entries %q/%q -> %q/%q wrote outside the rootfs", n1, l1, n2, l2)
 		}
 	})
+}
+
+// TestBudget_RefusesTheEntryThatPassesTheBound: a pull's layers write at
+// most the image bound (each entry counting its full size, a sparse
+// file's included, and a block) and keep the free space; the entry that
+// would pass either is refused before it is written.
+func TestBudget_RefusesTheEntryThatPassesTheBound(t *testing.T) {
+	dir := t.TempDir()
+	file := func(size int64) *tar.Header { return &tar.Header{Name: "f", Typeflag: tar.TypeReg, Size: size} }
+	many := make([]*tar.Header, 300)
+	for i := range many {
+		many[i] = &tar.Header{Name: "d", Typeflag: tar.TypeDir}
+	}
+	for _, c := range []struct {
+		name    string
+		b       budget
+		entries []*tar.Header
+		refused int // index of the refused entry, -1 for none
+	}{
+		{"within the bound", budget{limit: 1 << 20}, []*tar.Header{file(500 << 10), file(500 << 10)}, -1},
+		{"past the bound", budget{limit: 1 << 20}, []*tar.Header{file(500 << 10), file(600 << 10)}, 1},
+		{"a sparse file declared huge", budget{limit: 1 << 30}, []*tar.Header{{Name: "s", Typeflag: tar.TypeGNUSparse, Size: 1 << 40}}, 0},
+		{"many empty entries", budget{limit: 1 << 20}, many, 256},
+		{"no bound", budget{}, []*tar.Header{file(64 << 20), file(64 << 20)}, -1},
+		{"more than the disk holds", budget{}, []*tar.Header{file(1 << 60)}, 0},
+		{"less free space than kept", budget{keep: 1 << 60}, []*tar.Header{file(1)}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			refused := -1
+			for i, h := range c.entries {
+				if err := c.b.charge(dir, h); err != nil {
+					refused = i
+					break
+				}
+			}
+			if refused != c.refused {
+				t.Fatalf("refused entry %d, want %d", refused, c.refused)
+			}
+		})
+	}
 }

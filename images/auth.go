@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
@@ -46,28 +45,6 @@ func (s *Store) resolver(creds Credentials) remotes.Resolver {
 // ErrUnauthorized means the registry refused the caller's credentials for
 // an image: a cached copy must not be used either.
 var ErrUnauthorized = errors.New("the registry does not let you pull this image")
-
-// Revalidate asks the registry, with the caller's credentials, what the
-// image's name points at now (a manifest HEAD: no download, and on Docker
-// Hub no pull counted). It reports whether the stored image is still
-// current, and refuses with ErrUnauthorized when the caller may not pull
-// it: a private image in the node's shared store stays private.
-func (s *Store) Revalidate(ctx context.Context, img *Image, creds Credentials, timeout time.Duration) (bool, error) {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	_, desc, err := s.resolver(creds).Resolve(ctx, img.Name)
-	switch {
-	case err == nil:
-		return desc.Digest == img.Target.Digest, nil
-	case errdefs.IsNotFound(err), isAuthError(err):
-		return false, fmt.Errorf("%w: %s: %v", ErrUnauthorized, img.Name, err)
-	default:
-		return false, fmt.Errorf("checking %s at its registry: %w", img.Name, err)
-	}
-}
 
 // isAuthError reports a registry's refusal of the credentials (or of
 // anonymous access); containerd's resolver says so in several ways.

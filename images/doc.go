@@ -12,8 +12,16 @@
 // take the node-wide lock file (with a timeout), open the bolt databases, do
 // the work, close them, unlock. Nothing holds the store open while a
 // container runs. A pull downloads without the lock — the embedded store
-// into a staging area (one download per blob across processes,
-// staging.go), a containerd daemon under the session's lease — so that
-// only recording and unpacking the image wait for it. It must not start
-// containers or read site policy.
+// into a staging area (staging.go), a containerd daemon under the
+// session's lease — so that only unpacking and recording the image wait
+// for it.
+//
+// The store is shared by every user of the node and acts for one caller
+// (Store.As): it decides who may use, see and remove a cached image
+// (access.go), and one pull can neither poison, block nor fill it for the
+// others — per-pull downloads checked on commit and aborted on failure,
+// bounded waits for another pull's download, byte bounds while writing
+// (fetch.go, apply.go), a name recorded only after a complete unpack. It
+// must not start containers or read site policy: the front end hands it
+// the caller and the policy's bounds.
 package images

@@ -96,23 +96,10 @@ func (ss *session) describe(ctx context.Context, rec images.Image) (*Image, erro
 	return img, nil
 }
 
-// Get returns the stored image named ref (a reference or an image ID
-// prefix), or ErrNotFound.
-func (s *Store) Get(ctx context.Context, ref string) (*Image, error) {
-	var img *Image
-	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		rec, err := ss.find(ctx, ref)
-		if err != nil {
-			return err
-		}
-		img, err = ss.describe(ctx, rec)
-		return err
-	})
-	return img, err
-}
-
-// find looks an image up by reference, then by ID prefix.
-func (ss *session) find(ctx context.Context, ref string) (images.Image, error) {
+// find looks an image up by name, then by ID prefix among the images the
+// caller may use: knowing an ID proves nothing, and a name can be checked
+// at its registry.
+func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image, error) {
 	if name, err := Normalize(ref); err == nil {
 		rec, err := ss.images.Get(ctx, name)
 		if err == nil {
@@ -129,6 +116,9 @@ func (ss *session) find(ctx context.Context, ref string) (images.Image, error) {
 			return images.Image{}, err
 		}
 		for _, rec := range all {
+			if !s.allowed(rec) {
+				continue
+			}
 			cfg, err := images.Config(ctx, ss.cs, rec.Target, Platform)
 			if err == nil && strings.HasPrefix(cfg.Digest.Encoded(), id) {
 				return rec, nil
@@ -138,7 +128,9 @@ func (ss *session) find(ctx context.Context, ref string) (images.Image, error) {
 	return images.Image{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
 }
 
-// List returns every image in the store.
+// List returns the images the caller may use. A record that cannot be
+// read (its content or layers are gone) is left out: one broken image
+// never stops a listing (image prune removes it).
 func (s *Store) List(ctx context.Context) ([]Image, error) {
 	var out []Image
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
@@ -147,29 +139,34 @@ func (s *Store) List(ctx context.Context) ([]Image, error) {
 			return err
 		}
 		for _, rec := range all {
-			img, err := ss.describe(ctx, rec)
-			if err != nil {
-				return err
+			if !s.allowed(rec) {
+				continue
 			}
-			out = append(out, *img)
+			if img, err := ss.describe(ctx, rec); err == nil {
+				out = append(out, *img)
+			}
 		}
 		return nil
 	})
 	return out, err
 }
 
-// Remove deletes the image named ref and garbage-collects the content and
-// snapshots nothing references any more. Snapshots of running containers
-// are roots, so their layers survive. It returns the removed name.
+// Remove deletes the image named ref (one the caller may use: root may
+// remove any) and garbage-collects the content and snapshots nothing
+// references any more. Snapshots of running containers are roots, so
+// their layers survive. It returns the removed name.
 func (s *Store) Remove(ctx context.Context, ref string) (string, error) {
 	var name string
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		rec, err := ss.find(ctx, ref)
+		rec, err := s.find(ctx, ss, ref)
 		if err != nil {
 			return err
 		}
+		if !s.allowed(rec) {
+			return fmt.Errorf("%w: %s", ErrNotFound, ref)
+		}
 		name = rec.Name
-		return ss.removeAndCollect(ctx, []string{rec.Name})
+		return ss.removeAndCollect(ctx, []stored{{name: rec.Name}})
 	})
 	return name, err
 }
@@ -184,11 +181,13 @@ type stored struct {
 	size     int64
 	lastUsed string // zero-padded, so that it sorts by time
 	inUse    bool   // a running container's snapshot is on it
+	broken   bool   // its content or layers are gone: it cannot be used
+	visible  bool   // the caller may use it (and so learn its name)
 }
 
 // inventory lists the store's images with their size, last use and
 // whether a container uses them.
-func (ss *session) inventory(ctx context.Context) ([]stored, error) {
+func (s *Store) inventory(ctx context.Context, ss *session) ([]stored, error) {
 	used := map[string]bool{}
 	err := ss.sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
 		if strings.HasPrefix(info.Name, containerKey("")) && info.Parent != "" {
@@ -205,59 +204,74 @@ func (ss *session) inventory(ctx context.Context) ([]stored, error) {
 	}
 	var out []stored
 	for _, rec := range recs {
-		img, err := ss.describe(ctx, rec)
-		if err != nil {
-			return nil, err
+		im := stored{name: rec.Name, lastUsed: fmt.Sprintf("%020s", rec.Labels[lastUsedLabel]), visible: s.allowed(rec)}
+		if img, err := ss.describe(ctx, rec); err != nil {
+			im.broken = true
+		} else {
+			im.size, im.inUse = img.Size, used[img.ChainID.String()]
 		}
-		out = append(out, stored{name: rec.Name, size: img.Size, lastUsed: fmt.Sprintf("%020s", rec.Labels[lastUsedLabel]), inUse: used[img.ChainID.String()]})
+		out = append(out, im)
 	}
 	return out, nil
 }
 
-// removeAndCollect deletes the named images and collects what nothing
+// removeAndCollect deletes the images and collects what nothing
 // references any more.
-func (ss *session) removeAndCollect(ctx context.Context, names []string) error {
-	for _, n := range names {
-		if err := ss.images.Delete(ctx, n); err != nil {
+func (ss *session) removeAndCollect(ctx context.Context, gone []stored) error {
+	for _, im := range gone {
+		if err := ss.images.Delete(ctx, im.name); err != nil && !errdefs.IsNotFound(err) {
 			return err
 		}
 	}
-	if len(names) == 0 {
+	if len(gone) == 0 {
 		return nil
 	}
 	return ss.collect(ctx)
 }
 
+// removed are the names of removed images the caller may see, and how
+// many were removed in all.
+func removed(gone []stored) (names []string, count int) {
+	for _, im := range gone {
+		if im.visible {
+			names = append(names, im.name)
+		}
+	}
+	return names, len(gone)
+}
+
 // Prune removes images no running container uses: all of them with all,
-// else only those without a tag (pulled by digest). It returns the names
-// removed.
-func (s *Store) Prune(ctx context.Context, all bool) ([]string, error) {
-	var removed []string
+// else only those without a tag (pulled by digest), and broken records
+// either way. It returns the names removed that the caller may see, and
+// how many were removed in all.
+func (s *Store) Prune(ctx context.Context, all bool) ([]string, int, error) {
+	var gone []stored
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		inv, err := ss.inventory(ctx)
+		inv, err := s.inventory(ctx, ss)
 		if err != nil {
 			return err
 		}
 		for _, im := range inv {
-			if !im.inUse && (all || strings.Contains(im.name, "@")) {
-				removed = append(removed, im.name)
+			if im.broken || (!im.inUse && (all || strings.Contains(im.name, "@"))) {
+				gone = append(gone, im)
 			}
 		}
-		return ss.removeAndCollect(ctx, removed)
+		return ss.removeAndCollect(ctx, gone)
 	})
 	if err == nil && s.Containerd == "" {
 		err = s.pruneStaging(ctx)
 	}
-	return removed, err
+	names, count := removed(gone)
+	return names, count, err
 }
 
 // EnforceCap evicts the least recently used images that no container uses
 // until the images' unpacked size is at most max bytes. It returns the
-// names removed.
-func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, error) {
-	var removed []string
+// names removed that the caller may see, and how many were removed in all.
+func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, int, error) {
+	var gone []stored
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		inv, err := ss.inventory(ctx)
+		inv, err := s.inventory(ctx, ss)
 		if err != nil {
 			return err
 		}
@@ -270,12 +284,13 @@ func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, error) {
 			if total <= max {
 				break
 			}
-			if !im.inUse {
-				removed = append(removed, im.name)
+			if !im.inUse && !im.broken {
+				gone = append(gone, im)
 				total -= im.size
 			}
 		}
-		return ss.removeAndCollect(ctx, removed)
+		return ss.removeAndCollect(ctx, gone)
 	})
-	return removed, err
+	names, count := removed(gone)
+	return names, count, err
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/containerd/v2/core/remotes"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
@@ -58,7 +57,7 @@ func (pb *progressBars) handlers(fetch images.HandlerFunc) images.HandlerFunc {
 		if !images.IsLayerType(desc.MediaType) {
 			return fetch(ctx, desc)
 		}
-		ref := remotes.MakeRefKey(ctx, desc)
+		ref := ingestRef(ctx, desc)
 		pb.mu.Lock()
 		b := pb.p.AddBar(desc.Size,
 			mpb.PrependDecorators(decor.Name(desc.Digest.Encoded()[:12]+": "), decor.CountersKibiByte("% .1f / % .1f")),

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/pkg/rootfs"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
@@ -31,16 +31,15 @@ type PullOptions struct {
 	Progress io.Writer
 	// Timeout bounds the whole pull (0: no bound beyond ctx).
 	Timeout time.Duration
-	// Credentials are the caller's, for private images (nil: anonymous).
-	Credentials Credentials
 	// Bars draws per-layer progress bars on Progress (a terminal) instead
 	// of one plain line per layer (batch output, LSF output files).
 	Bars bool
 }
 
-// Pull resolves ref at its registry, fetches the manifest for this platform,
-// its config and layers (only what the store lacks), unpacks the layers into
-// snapshots and records the image under its normalised name.
+// Pull resolves ref at its registry with the caller's credentials,
+// fetches the manifest for this platform, its config and layers (only what
+// the store lacks), unpacks the layers into snapshots and then records the
+// image under its normalised name, for the caller (access.go).
 func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image, error) {
 	name, err := Normalize(ref)
 	if err != nil {
@@ -55,10 +54,12 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
+	ctx = withPullID(ctx)
 	var fetched atomic.Int64
 	start := time.Now()
 	fmt.Fprintf(out, "Resolving %s\n", name)
-	resolver := s.resolver(opts.Credentials)
+	var sent atomic.Bool
+	resolver := s.resolver(s.credentials(&sent))
 	resolved, desc, err := resolver.Resolve(ctx, name)
 	if err != nil {
 		return nil, pullError(name, err)
@@ -73,28 +74,39 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	// containerd daemon fetches under the session's lease and takes the
 	// lock only to record and unpack.
 	var img *Image
-	// record (under the lock) records the fetched image and unpacks it.
+	// record (under the lock) unpacks the fetched image and then records
+	// it: a name never points at an image that is not complete. What a
+	// failed unpack left is collected.
 	record := func(ctx context.Context, ss *session) error {
-		rec := images.Image{Name: name, Target: desc, Labels: map[string]string{lastUsedLabel: strconv.FormatInt(time.Now().UnixNano(), 10)}}
-		if _, err := ss.images.Update(ctx, rec, "target", "labels."+lastUsedLabel); err != nil {
-			if !errdefs.IsNotFound(err) {
-				return fmt.Errorf("recording image %s: %w", name, err)
-			}
-			if _, err := ss.images.Create(ctx, rec); err != nil {
-				return fmt.Errorf("recording image %s: %w", name, err)
-			}
-		}
 		var err error
-		if img, err = ss.unpack(ctx, rec); err != nil {
-			return err
+		if img, err = ss.unpack(ctx, name, desc, s.Limits); err != nil {
+			return errors.Join(err, ss.collect(ctx))
+		}
+		old, err := ss.images.Get(ctx, name)
+		if err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("recording image %s: %w", name, err)
+		}
+		rec := images.Image{Name: name, Target: desc, Labels: s.pullLabels(old, desc.Digest, !sent.Load())}
+		if errdefs.IsNotFound(err) {
+			_, err = ss.images.Create(ctx, rec)
+		} else {
+			_, err = ss.images.Update(ctx, rec, "target", "labels")
+		}
+		if err != nil {
+			return fmt.Errorf("recording image %s: %w", name, err)
 		}
 		fmt.Fprintf(out, "Digest: %s\n", desc.Digest)
 		fmt.Fprintf(out, "Status: Downloaded %s: layers %s compressed, %s unpacked, in %s\n", name, units.HumanSize(float64(fetched.Load())), units.HumanSize(float64(img.Size)), time.Since(start).Round(time.Millisecond))
 		return nil
 	}
 	if s.Containerd != "" {
+		locks := filepath.Join(s.root, stagingDir, "locks")
+		if err := os.MkdirAll(locks, 0o700); err != nil {
+			return nil, fmt.Errorf("creating the download locks: %w", err)
+		}
 		err = s.withDaemon(ctx, func(ctx context.Context, ss *session) error {
-			if err := fetchImage(ctx, ss, desc, fetcher, out, opts.Bars, &fetched); err != nil {
+			dl := &downloader{cs: ss.cs, remote: fetcher, limits: s.Limits, locks: locks}
+			if err := fetchImage(ctx, ss, desc, dl, out, opts.Bars, &fetched); err != nil {
 				return pullError(name, err)
 			}
 			lock, err := s.lock(ctx)
@@ -116,8 +128,9 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 			}
 			// The staged blobs are reported and counted already: this
 			// walk only records them in the store.
-			if err := fetchImage(ctx, ss, desc, st, io.Discard, false, new(atomic.Int64)); err != nil {
-				return pullError(name, err)
+			dl := &downloader{cs: ss.cs, remote: st, limits: s.Limits, freeDir: s.root}
+			if err := fetchImage(ctx, ss, desc, dl, io.Discard, false, new(atomic.Int64)); err != nil {
+				return errors.Join(pullError(name, err), ss.collect(ctx))
 			}
 			return record(ctx, ss)
 		})
@@ -131,27 +144,36 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 // fetchImage fetches into the session's store what the image desc needs
 // and it lacks, and labels the manifests' children for its garbage
 // collection, reporting layers on out.
-func fetchImage(ctx context.Context, ss *session, desc ocispec.Descriptor, fetcher remotes.Fetcher, out io.Writer, bars bool, fetched *atomic.Int64) error {
-	fetch, report, stop := fetchHandlers(ctx, ss.cs, fetcher, out, bars, fetched)
+func fetchImage(ctx context.Context, ss *session, desc ocispec.Descriptor, dl *downloader, out io.Writer, bars bool, fetched *atomic.Int64) error {
+	fetch, report, stop := fetchHandlers(ctx, ss.cs, dl, out, bars, fetched)
 	children := images.ChildrenHandler(ss.cs)
 	children = images.SetChildrenLabels(ss.cs, children)
 	children = images.FilterPlatforms(children, Platform)
 	children = images.LimitManifests(children, Platform, 1)
+	children = limitLayers(children, dl.limits.MaxImageSize)
 	err := images.Dispatch(ctx, images.Handlers(fetch, report, children), nil, desc)
 	stop()
 	return err
 }
 
-// fetchHandlers fetch each blob into cs from fetcher (fetch) and report
+// fetchHandlers fetch each blob into cs through dl (fetch) and report
 // layers on out (report): bars on a terminal, else a line each. stop ends
 // the bars.
-func fetchHandlers(ctx context.Context, cs content.Store, fetcher remotes.Fetcher, out io.Writer, bars bool, fetched *atomic.Int64) (fetch, report images.HandlerFunc, stop func()) {
-	fetch = remotes.FetchHandler(cs, fetcher)
+func fetchHandlers(ctx context.Context, cs content.Store, dl *downloader, out io.Writer, bars bool, fetched *atomic.Int64) (fetch, report images.HandlerFunc, stop func()) {
+	fetch = dl.fetch
 	if !bars {
 		return fetch, reportLayers(out, fetched), func() {}
 	}
 	pb := startBars(ctx, cs, out)
-	return pb.handlers(fetch), reportLayers(io.Discard, fetched), pb.Stop
+	barred := pb.handlers(fetch)
+	// A bar names the blob by its digest: only one that is a digest.
+	fetch = func(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+		if err := dl.bound(desc); err != nil {
+			return nil, err
+		}
+		return barred(ctx, desc)
+	}
+	return fetch, reportLayers(io.Discard, fetched), pb.Stop
 }
 
 // reportLayers prints one line per layer, as docker pull does (a plain
@@ -166,19 +188,20 @@ func reportLayers(out io.Writer, fetched *atomic.Int64) images.HandlerFunc {
 	}
 }
 
-// unpack applies the image's layers to snapshots (skipping those present)
-// and labels the config with the top snapshot so GC keeps it.
-func (ss *session) unpack(ctx context.Context, rec images.Image) (*Image, error) {
-	manifest, err := images.Manifest(ctx, ss.cs, rec.Target, Platform)
+// unpack applies the layers of the image desc (name) to snapshots,
+// skipping those present and writing at most what limits allow, and
+// labels the config with the top snapshot so GC keeps it.
+func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descriptor, limits Limits) (*Image, error) {
+	manifest, err := images.Manifest(ctx, ss.cs, desc, Platform)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", rec.Name, err)
+		return nil, fmt.Errorf("image %s: %w", name, err)
 	}
 	diffIDs, err := images.RootFS(ctx, ss.cs, manifest.Config)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: reading config: %w", rec.Name, err)
+		return nil, fmt.Errorf("image %s: reading config: %w", name, err)
 	}
 	if len(diffIDs) != len(manifest.Layers) {
-		return nil, fmt.Errorf("image %s: config lists %d layers, manifest %d", rec.Name, len(diffIDs), len(manifest.Layers))
+		return nil, fmt.Errorf("image %s: config lists %d layers, manifest %d", name, len(diffIDs), len(manifest.Layers))
 	}
 	layers := make([]rootfs.Layer, len(diffIDs))
 	for i := range diffIDs {
@@ -187,15 +210,16 @@ func (ss *session) unpack(ctx context.Context, rec images.Image) (*Image, error)
 			Diff: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffIDs[i]},
 		}
 	}
-	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, layerApplier{cs: ss.cs, allowDevices: ss.allowDevices})
+	applier := layerApplier{cs: ss.cs, allowDevices: ss.allowDevices, budget: &budget{limit: limits.MaxImageSize, keep: limits.MinFreeSpace}}
+	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, applier)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: unpacking layers: %w", rec.Name, err)
+		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, err)
 	}
 	info := content.Info{Digest: manifest.Config.Digest, Labels: map[string]string{snapshotLabel: chainID.String()}}
 	if _, err := ss.cs.Update(ctx, info, "labels."+snapshotLabel); err != nil {
-		return nil, fmt.Errorf("image %s: labelling config: %w", rec.Name, err)
+		return nil, fmt.Errorf("image %s: labelling config: %w", name, err)
 	}
-	return ss.describe(ctx, rec)
+	return ss.describe(ctx, images.Image{Name: name, Target: desc})
 }
 
 // pullError makes registry failures one readable line.

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
@@ -22,13 +21,14 @@ import (
 
 // The staging area (ROOT/staging) is a plain content store outside the
 // metadata DB, shared by the node's dockless processes: a pull downloads
-// the blobs the node store lacks into it without the node lock, one
-// process per blob (a lock file per digest, so concurrent pulls of one
-// image fetch each blob once), and then, under the node lock, hard-links
-// them into the node's content store, where the metadata DB takes them as
-// already present. Nothing in the staging area is an image until then:
-// the store's garbage collection never sees it, and a pull that dies
-// leaves a partial download the next pull of the blob resumes.
+// the blobs the node store lacks into it without the node lock (fetch.go:
+// one download per blob across processes, each into an ingest of its own,
+// verified on commit) and then, under the node lock, hard-links them into
+// the node's content store, where the metadata DB takes them as already
+// present. Nothing in the staging area is an image until then: the
+// store's garbage collection never sees it. A pull removes its failed
+// downloads itself; what a killed pull left is removed by the next pull
+// and by image prune.
 
 // stagingDir is the staging area below the store root.
 const stagingDir = "staging"
@@ -58,21 +58,13 @@ func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remot
 		return nil, fmt.Errorf("opening the staging area: %w", err)
 	}
 	st := &staging{root: s.root, cs: cs, remote: remote}
-	fetch, report, stop := fetchHandlers(ctx, cs, remote, out, bars, fetched)
+	st.removeDead(ctx)
+	dl := &downloader{cs: cs, remote: remote, limits: s.Limits, locks: filepath.Join(s.root, stagingDir, "locks"), freeDir: s.root}
+	fetch, report, stop := fetchHandlers(ctx, cs, dl, out, bars, fetched)
 	stageOne := func(ctx context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 		// Indexes and manifests are always staged: the walk reads them.
 		walked := images.IsIndexType(d.MediaType) || images.IsManifestType(d.MediaType)
-		if !walked && st.inStore(d.Digest) {
-			return report(ctx, d)
-		}
-		// Another pull may be fetching the blob: wait for it (as long as
-		// the pull may take).
-		lock, err := lockFile(ctx, st.lockPath(d.Digest), 24*time.Hour)
-		if err != nil {
-			return nil, err
-		}
-		defer lock.Close()
-		if !walked && st.inStore(d.Digest) {
+		if !walked && st.inStore(d) {
 			return report(ctx, d)
 		}
 		if _, err := fetch(ctx, d); err != nil {
@@ -86,6 +78,7 @@ func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remot
 	children := images.ChildrenHandler(cs)
 	children = images.FilterPlatforms(children, Platform)
 	children = images.LimitManifests(children, Platform, 1)
+	children = limitLayers(children, s.Limits.MaxImageSize)
 	err = images.Dispatch(ctx, images.Handlers(images.HandlerFunc(stageOne), children), nil, desc)
 	stop()
 	if err != nil {
@@ -104,9 +97,13 @@ func blobPath(dir string, d digest.Digest) string {
 	return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
 }
 
-// inStore reports whether the node's content store has blob d.
-func (st *staging) inStore(d digest.Digest) bool {
-	_, err := os.Stat(blobPath(filepath.Join(st.root, "content"), d))
+// inStore reports whether the node's content store has blob d (a valid
+// digest: it names a file).
+func (st *staging) inStore(d ocispec.Descriptor) bool {
+	if d.Digest.Validate() != nil {
+		return false
+	}
+	_, err := os.Stat(blobPath(filepath.Join(st.root, "content"), d.Digest))
 	return err == nil
 }
 
@@ -162,7 +159,7 @@ func (st *staging) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadC
 }
 
 // pruneStaging removes what dead pulls left in the staging area: staged
-// blobs no pull holds, and partial downloads untouched for an hour.
+// blobs no pull holds, and downloads whose pull is gone.
 func (s *Store) pruneStaging(ctx context.Context) error {
 	dir := filepath.Join(s.root, stagingDir)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
@@ -178,14 +175,31 @@ func (s *Store) pruneStaging(ctx context.Context) error {
 		return nil
 	})
 	st.cleanup()
-	statuses, err := cs.ListStatuses(ctx)
-	if err != nil {
-		return err
-	}
+	st.removeDead(ctx)
+	return nil
+}
+
+// removeDead aborts the downloads whose pull is gone (their ingest lock is
+// free, or was never taken) and removes their lock files.
+func (st *staging) removeDead(ctx context.Context) {
+	locks := filepath.Join(st.root, stagingDir, "locks")
+	statuses, _ := st.cs.ListStatuses(ctx)
 	for _, status := range statuses {
-		if time.Since(status.UpdatedAt) > time.Hour {
-			_ = cs.Abort(ctx, status.Ref)
+		lock, err := tryLock(filepath.Join(locks, ingestLockPrefix+status.Ref))
+		if err == nil && lock != nil {
+			_ = st.cs.Abort(ctx, status.Ref)
+			os.Remove(lock.Name())
+			lock.Close()
 		}
 	}
-	return nil
+	entries, _ := os.ReadDir(locks)
+	for _, e := range entries {
+		if _, ok := isIngestLock(e.Name()); !ok {
+			continue
+		}
+		if lock, err := tryLock(filepath.Join(locks, e.Name())); err == nil && lock != nil {
+			os.Remove(lock.Name())
+			lock.Close()
+		}
+	}
 }

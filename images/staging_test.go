@@ -15,8 +15,8 @@ import (
 )
 
 // TestPruneStaging_RemovesWhatNoPullHolds: staged blobs go unless a pull
-// holds their lock; a partial download stays for an hour (the next pull
-// of the blob resumes it).
+// holds their lock; a partial download goes at once when the pull that
+// started it is gone (its ingest lock is free), and stays while it lives.
 func TestPruneStaging_RemovesWhatNoPullHolds(t *testing.T) {
 	ctx := context.Background()
 	s := NewStore(t.TempDir())
@@ -42,14 +42,27 @@ func TestPruneStaging_RemovesWhatNoPullHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Close()
-	w, err := content.OpenWriter(ctx, cs, content.WithRef("partial"), content.WithDescriptor(ocispec.Descriptor{Digest: digest.FromString("partial data"), Size: 12}))
+	partial := func(ref string) {
+		w, err := content.OpenWriter(ctx, cs, content.WithRef(ref), content.WithDescriptor(ocispec.Descriptor{Digest: digest.FromString(ref + " data"), Size: 64}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte("part")); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	locks := filepath.Join(s.Root(), stagingDir, "locks")
+	live, err := lockIngest(filepath.Join(locks, ingestLockPrefix+"live"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write([]byte("part")); err != nil {
+	defer live.Close()
+	partial("live")
+	partial("dead")
+	if err := os.WriteFile(filepath.Join(locks, ingestLockPrefix+"gone"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
 
 	if err := s.pruneStaging(ctx); err != nil {
 		t.Fatal(err)
@@ -60,7 +73,15 @@ func TestPruneStaging_RemovesWhatNoPullHolds(t *testing.T) {
 	if _, err := cs.Info(ctx, held); err != nil {
 		t.Errorf("a staged blob a pull holds was removed: %v", err)
 	}
-	if _, err := cs.Status(ctx, "partial"); err != nil {
-		t.Errorf("a fresh partial download was removed: %v", err)
+	if _, err := cs.Status(ctx, "live"); err != nil {
+		t.Errorf("the partial download of a live pull was removed: %v", err)
+	}
+	if _, err := cs.Status(ctx, "dead"); err == nil {
+		t.Error("the partial download of a pull that is gone was kept")
+	}
+	for _, name := range []string{"dead", "gone"} {
+		if _, err := os.Stat(filepath.Join(locks, ingestLockPrefix+name)); err == nil {
+			t.Errorf("the ingest lock of a pull that is gone (%s) was kept", name)
+		}
 	}
 }

@@ -52,6 +52,14 @@ type Store struct {
 	// and snapshotter hold the images (in the dockless namespace) instead
 	// of the in-process store: for nodes that already run containerd.
 	Containerd string
+	// As is whom the store acts for: the images they see and use
+	// (access.go) and the credentials their pulls and checks send.
+	As Caller
+	// Offline trusts the cache: every caller uses every cached image
+	// without asking its registry ([registry] offline).
+	Offline bool
+	// Limits bound what one pull writes and how long it waits (fetch.go).
+	Limits Limits
 }
 
 // NewStore returns the store rooted at root (created on first use).

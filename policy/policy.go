@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/docker/go-units"
 	"github.com/pelletier/go-toml/v2"
@@ -44,6 +45,14 @@ type Store struct {
 	// "50G"; "" no cap): after a pull, the least recently used images no
 	// container uses are removed until the store fits.
 	MaxSize string `toml:"max_size"`
+	// MaxImageSize bounds one image (a docker size; "" no bound): the
+	// layer sizes its manifest declares and the bytes its layers unpack
+	// to, counted while they are written.
+	MaxImageSize string `toml:"max_image_size"`
+	// MinFreeSpace is the free space a pull leaves on the store's file
+	// system (a docker size; "" none): a blob or layer entry that would
+	// take it below is refused before it is written.
+	MinFreeSpace string `toml:"min_free_space"`
 }
 
 // Job is what every job container gets.
@@ -99,6 +108,11 @@ type Registry struct {
 	// caller may still pull them (private images then become usable by
 	// every user of the node who knows their name).
 	Offline bool `toml:"offline"`
+	// StallTimeout is how long a download may go with less than 64 KiB of
+	// progress (a Go duration, "60s"): a pull gives its own stalled
+	// download up, and stops waiting for another pull's and fetches the
+	// blob itself.
+	StallTimeout string `toml:"stall_timeout"`
 }
 
 // Callers names users with more rights than a job user.
@@ -111,7 +125,7 @@ type Callers struct {
 // Default is the policy of the site's docker wrapper (the seed).
 func Default() *Policy {
 	return &Policy{
-		Store: Store{Root: "/var/lib/dockless", State: "/run/dockless"},
+		Store: Store{Root: "/var/lib/dockless", State: "/run/dockless", MaxImageSize: "32G", MinFreeSpace: "1G"},
 		Job: Job{
 			Memory:          "4096m",
 			MemorySwap:      "-1",
@@ -129,7 +143,7 @@ func Default() *Policy {
 			LSFTop: "/opt/ibm/lsfsuite/lsf",
 		},
 		Volumes:  Volumes{AllowedPrefixes: []string{"/storage1", "/storage2", "/scratch1"}, DirectoriesOnly: true},
-		Registry: Registry{MirrorsDir: "/etc/dockless/certs.d"},
+		Registry: Registry{MirrorsDir: "/etc/dockless/certs.d", StallTimeout: "60s"},
 	}
 }
 
@@ -176,6 +190,9 @@ func Load(path string) (*Policy, error) {
 	if err := p.Registry.checkProxies(); err != nil {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
+	if _, err := p.PullLimits(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -221,4 +238,37 @@ func (p *Policy) MaxStoreSize() (int64, error) {
 		return 0, fmt.Errorf("policy %s: [store] max_size %q: %w", p.Source(), p.Store.MaxSize, err)
 	}
 	return n, nil
+}
+
+// PullLimits are the bounds on one pull: [store] max_image_size and
+// min_free_space, [registry] stall_timeout.
+type PullLimits struct {
+	MaxImageSize int64 // 0: no bound
+	MinFreeSpace int64 // 0: none kept
+	StallTimeout time.Duration
+}
+
+// PullLimits parses the bounds on one pull (Load refuses a policy whose
+// bounds do not parse).
+func (p *Policy) PullLimits() (PullLimits, error) {
+	var l PullLimits
+	for _, v := range []struct {
+		key, value string
+		to         *int64
+	}{{"[store] max_image_size", p.Store.MaxImageSize, &l.MaxImageSize}, {"[store] min_free_space", p.Store.MinFreeSpace, &l.MinFreeSpace}} {
+		if v.value == "" {
+			continue
+		}
+		n, err := units.RAMInBytes(v.value)
+		if err != nil || n < 0 {
+			return l, fmt.Errorf("policy %s: %s %q: a size such as \"32G\", or \"\" for none", p.Source(), v.key, v.value)
+		}
+		*v.to = n
+	}
+	d, err := time.ParseDuration(p.Registry.StallTimeout)
+	if err != nil || d <= 0 {
+		return l, fmt.Errorf("policy %s: [registry] stall_timeout %q: a positive duration such as \"60s\"", p.Source(), p.Registry.StallTimeout)
+	}
+	l.StallTimeout = d
+	return l, nil
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -188,6 +189,44 @@ func TestCurrentCaller_EnvironmentAsExecd(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		if got, ok := c.LookupEnv(k); !ok || got != v {
 			t.Errorf("%s: %q %v, want %q", k, got, ok, v)
+		}
+	}
+}
+
+// TestLoad_RefusesPullBoundsThatDoNotParse: [store] max_image_size and
+// min_free_space are sizes ("" for none), [registry] stall_timeout a
+// positive duration; Load refuses anything else, naming the key.
+func TestLoad_RefusesPullBoundsThatDoNotParse(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the policy file must be root-owned")
+	}
+	p := filepath.Join(t.TempDir(), "p.toml")
+	for _, c := range []struct {
+		toml string
+		want PullLimits
+		err  string
+	}{
+		{"", PullLimits{MaxImageSize: 32 << 30, MinFreeSpace: 1 << 30, StallTimeout: time.Minute}, ""},
+		{"[store]\nmax_image_size = \"\"\nmin_free_space = \"\"\n[registry]\nstall_timeout = \"2s\"\n", PullLimits{StallTimeout: 2 * time.Second}, ""},
+		{"[store]\nmax_image_size = \"lots\"\n", PullLimits{}, "[store] max_image_size"},
+		{"[store]\nmin_free_space = \"-1\"\n", PullLimits{}, "[store] min_free_space"},
+		{"[registry]\nstall_timeout = \"0s\"\n", PullLimits{}, "[registry] stall_timeout"},
+	} {
+		if err := os.WriteFile(p, []byte(c.toml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pol, err := Load(p)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: got %v, want an error naming %s", c.toml, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", c.toml, err)
+		}
+		if got, _ := pol.PullLimits(); got != c.want {
+			t.Errorf("%q: %+v, want %+v", c.toml, got, c.want)
 		}
 	}
 }

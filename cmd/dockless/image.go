@@ -22,14 +22,14 @@ func imageCommand() *cli.Command {
 				if err := trustedOnly(c, "image prune"); err != nil {
 					return err
 				}
-				removed, err := store(c).Prune(c.Context, c.Bool("all"))
+				removed, count, err := store(c).Prune(c.Context, c.Bool("all"))
 				if err != nil {
 					return err
 				}
 				for _, name := range removed {
 					fmt.Fprintf(c.App.Writer, "Deleted: %s\n", name)
 				}
-				fmt.Fprintf(c.App.Writer, "Total: %d images removed\n", len(removed))
+				fmt.Fprintf(c.App.Writer, "Total: %d images removed\n", count)
 				return nil
 			},
 		}},
@@ -37,7 +37,8 @@ func imageCommand() *cli.Command {
 }
 
 // trustedOnly refuses callers who are not root or trusted: the image store
-// is shared by every user of the node.
+// is shared by every user of the node. A trusted caller who is not root
+// removes only images they may use (rmi) and sees only those names.
 func trustedOnly(c *cli.Context, what string) error {
 	n := nodeOf(c)
 	if n.policy.Trusted(n.caller) {
@@ -53,12 +54,15 @@ func enforceCap(c *cli.Context) {
 	if err != nil || max <= 0 {
 		return
 	}
-	removed, err := n.store().EnforceCap(c.Context, max)
+	removed, count, err := n.store().EnforceCap(c.Context, max)
 	if err != nil {
 		n.log.Warnf("store size cap: %v", err)
 		return
 	}
 	for _, name := range removed {
 		n.log.Infof("store size cap %d bytes: removed the least recently used image %s", max, name)
+	}
+	if others := count - len(removed); others > 0 {
+		n.log.Infof("store size cap %d bytes: removed %d least recently used images of other users", max, others)
 	}
 }

@@ -229,40 +229,50 @@ func etcBinds(dir string, etc map[string][]byte) []spec.Bind {
 	return out
 }
 
-// ensureImage applies docker's --pull policy. A cached image is used only
-// after the registry, asked with the caller's credentials (a manifest
-// HEAD), confirms the caller may pull it and says whether the tag moved:
-// the store is shared by every user of the node, and a private image must
-// stay private. [registry] offline trusts the cache without asking.
+// ensureImage applies docker's --pull policy. The store decides who may
+// use a cached image (images/access.go): a caller it does not know to be
+// allowed is checked at the registry with their own credentials first,
+// whatever the policy (a manifest HEAD, never a download, so --pull never
+// holds). "missing" also asks whether the tag moved, and pulls if it did
+// ([registry] offline trusts the cache instead).
 func ensureImage(ctx context.Context, n *node, st *images.Store, ref, policy string, progress io.Writer) (*images.Image, error) {
 	if _, err := images.Normalize(ref); err != nil {
 		return nil, err
 	}
-	creds := credentials(n)
 	if policy != "always" {
-		img, err := st.Get(ctx, ref)
+		img, current, err := cached(ctx, st, ref, policy)
 		switch {
-		case err == nil && (n.policy.Registry.Offline || policy == "never"):
+		case err == nil && current:
+			n.log.Debugf("image %s: using the cached copy (%s)", ref, img.Target.Digest)
 			return img, nil
 		case err == nil:
-			fresh, err := st.Revalidate(ctx, img, creds, time.Minute)
-			if err != nil {
-				return nil, fmt.Errorf("cached image %s not used: %w", ref, err)
-			}
-			if fresh {
-				n.log.Debugf("image %s: cached copy is current (%s)", ref, img.Target.Digest)
-				return img, nil
-			}
 			n.log.Infof("image %s: the tag moved at the registry, pulling", ref)
+		case errors.Is(err, images.ErrUnauthorized):
+			return nil, fmt.Errorf("cached image %s not used: %w: an image in the node's shared store is used only by callers its registry lets pull it (log in with dockless login)", ref, err)
 		case !errors.Is(err, images.ErrNotFound):
-			return nil, err
+			return nil, fmt.Errorf("cached image %s not used: %w (the registry is asked before a cached image is used with --pull missing, or by a caller not known to be allowed; [registry] offline in %s trusts the cache instead)", ref, err, n.policy.Source())
 		case policy == "never":
 			return nil, fmt.Errorf("image %s is not in the node store and --pull=never forbids pulling it", ref)
 		case progress != nil:
 			fmt.Fprintf(progress, "Unable to find image '%s' locally\n", ref)
 		}
 	}
-	return st.Pull(ctx, ref, images.PullOptions{Progress: progress, Credentials: creds, Bars: progress == io.Writer(os.Stderr) && barsOn(os.Stderr)})
+	img, err := st.Pull(ctx, ref, images.PullOptions{Progress: progress, Bars: progress == io.Writer(os.Stderr) && barsOn(os.Stderr)})
+	if err != nil {
+		return nil, pullRefused(n, err)
+	}
+	return img, nil
+}
+
+// cached looks ref up in the store for the pull policy: "missing" asks the
+// registry whether the tag moved, "never" only whether the caller may use
+// it (when the store does not know).
+func cached(ctx context.Context, st *images.Store, ref, policy string) (*images.Image, bool, error) {
+	if policy == "missing" {
+		return st.GetCurrent(ctx, ref)
+	}
+	img, err := st.Get(ctx, ref)
+	return img, true, err
 }
 
 func newID() (string, error) {

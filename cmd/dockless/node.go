@@ -58,7 +58,7 @@ func setupNode(c *cli.Context, caller *policy.Caller) error {
 
 func nodeOf(c *cli.Context) *node { return c.App.Metadata["node"].(*node) }
 
-// store returns the node's image store.
+// store returns the node's image store, acting for the caller.
 func store(c *cli.Context) *images.Store { return nodeOf(c).store() }
 
 func (n *node) store() *images.Store {
@@ -67,6 +67,10 @@ func (n *node) store() *images.Store {
 	st.MirrorsDir = n.policy.Registry.MirrorsDir
 	st.Proxy = n.policy.Registry.Proxy()
 	st.Containerd = n.containerd
+	st.As = images.Caller{UID: n.caller.UID, Root: n.caller.IsRoot(), Credentials: credentials(n)}
+	st.Offline = n.policy.Registry.Offline
+	limits, _ := n.policy.PullLimits() // policy.Load refuses bounds that do not parse
+	st.Limits = images.Limits{MaxImageSize: limits.MaxImageSize, MinFreeSpace: limits.MinFreeSpace, Stall: limits.StallTimeout}
 	return st
 }
 

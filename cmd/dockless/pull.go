@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,15 +31,24 @@ func pullCommand() *cli.Command {
 			if err := n.policy.CheckImage(c.Args().First()); err != nil {
 				return err
 			}
-			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress, Credentials: credentials(n), Bars: barsOn(os.Stdout)})
+			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress, Bars: barsOn(os.Stdout)})
 			if err != nil {
-				return err
+				return pullRefused(n, err)
 			}
 			fmt.Fprintln(c.App.Writer, img.Name)
 			enforceCap(c)
 			return nil
 		},
 	}
+}
+
+// pullRefused names the policy when one of its bounds on a pull refused
+// it.
+func pullRefused(n *node, err error) error {
+	if errors.Is(err, images.ErrTooLarge) || errors.Is(err, images.ErrNoSpace) {
+		return fmt.Errorf("%w: refused by the bounds on one pull in %s ([store] max_image_size, min_free_space): ask the node's admin", err, n.policy.Source())
+	}
+	return err
 }
 
 func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }

@@ -51,6 +51,9 @@ type Options struct {
 	WorkingDir, User     string
 	// Extra are files added in a last layer of their own.
 	Extra []File
+	// Raw, when set, is the uncompressed content of a last layer, tar or
+	// not (a corrupt layer).
+	Raw []byte
 }
 
 // Busybox builds a three-layer image: busybox with every applet linked in
@@ -91,6 +94,15 @@ func Busybox(o Options) (v1.Image, error) {
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	for _, files := range layerFiles {
 		l, err := Layer(files, o.Compression)
+		if err != nil {
+			return nil, err
+		}
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			return nil, err
+		}
+	}
+	if o.Raw != nil {
+		l, err := rawLayer(o.Raw)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +154,13 @@ func Layer(files []File, comp string) (v1.Layer, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	data := buf.Bytes()
+	return layerOf(buf.Bytes(), comp)
+}
+
+// rawLayer is a gzip layer of data, whatever it is.
+func rawLayer(data []byte) (v1.Layer, error) { return layerOf(data, "gzip") }
+
+func layerOf(data []byte, comp string) (v1.Layer, error) {
 	opener := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	opts := []tarball.LayerOption{tarball.WithMediaType(types.OCILayer)}
 	if comp == "zstd" {

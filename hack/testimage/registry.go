@@ -31,6 +31,21 @@ type Registry struct {
 	// auth protects the repositories under private/: "" (none), "basic",
 	// or "bearer" (a token service at /token, as Docker Hub does).
 	auth, user, pass string
+	// blobs answer GETs of some blobs (by digest) instead of the
+	// registry: a registry that misbehaves.
+	blobs map[string]http.HandlerFunc
+}
+
+// ServeBlob answers GETs of the blob digest ("sha256:...") with h instead
+// of the stored blob, in every repository; nil restores the blob.
+func (r *Registry) ServeBlob(digest string, h http.HandlerFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h == nil {
+		delete(r.blobs, digest)
+		return
+	}
+	r.blobs[digest] = h
 }
 
 // token is what the test token service hands out.
@@ -122,12 +137,16 @@ func StartRegistry() (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{Addr: ln.Addr().String(), counts: map[string]int{}}
+	r := &Registry{Addr: ln.Addr().String(), counts: map[string]int{}, blobs: map[string]http.HandlerFunc{}}
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.counts[req.Method+" "+req.URL.Path]++
 		slow := r.delay && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/")
+		var blob http.HandlerFunc
+		if _, d, ok := strings.Cut(req.URL.Path, "/blobs/"); ok && req.Method == http.MethodGet {
+			blob = r.blobs[d]
+		}
 		r.mu.Unlock()
 		if req.URL.Path == "/token" {
 			r.serveToken(w, req)
@@ -138,6 +157,10 @@ func StartRegistry() (*Registry, error) {
 		}
 		if slow {
 			w = trickle{w}
+		}
+		if blob != nil {
+			blob(w, req)
+			return
 		}
 		h.ServeHTTP(w, req)
 	})}
@@ -173,6 +196,28 @@ func (r *Registry) PushIndex(repoTag string, idx v1.ImageIndex) (string, error) 
 		return "", fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	return ref.String(), nil
+}
+
+// PushManifest uploads raw as the manifest of repo:tag (its blobs must be
+// there already, or be served by ServeBlob): a manifest no image builder
+// would write.
+func (r *Registry) PushManifest(repoTag, mediaType string, raw []byte) error {
+	repo, tag, _ := strings.Cut(repoTag, ":")
+	req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("http://%s/v2/%s/manifests/%s", r.Addr, repo, tag), strings.NewReader(string(raw)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", mediaType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("pushing the manifest of %s: %s: %s", repoTag, resp.Status, b)
+	}
+	return nil
 }
 
 // BlobGets counts the GET requests for blobs of repo since the last Reset.

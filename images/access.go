@@ -1,0 +1,207 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+)
+
+// Who may use a cached image. The store is shared by every user of the
+// node, and an image fetched with one user's registry credentials must not
+// become usable by a user whose credentials could not fetch it. Each image
+// record names who may use it without asking its registry:
+//
+//   - publicLabel: its last fetch or check at the registry was anonymous,
+//     so anyone may use it (it does not depend on the registry answering);
+//   - uidLabel(uid): that user's credentials fetched or checked it.
+//
+// Root uses and sees every image, and so does everyone under [registry]
+// offline (the site trusts its cache). Anyone else sees (images) and finds
+// by ID only the images they may use without asking; an image they name
+// that they may not use yet is checked at its registry with their own
+// credentials first (a manifest HEAD: no download), and the answer is
+// recorded either way — a refusal takes the caller's label (and, when no
+// credentials were sent, the public label) off the image.
+
+const (
+	publicLabel    = "dockless.access.public"
+	uidLabelPrefix = "dockless.access.uid."
+)
+
+func uidLabel(uid uint32) string { return uidLabelPrefix + strconv.FormatUint(uint64(uid), 10) }
+
+// Caller is whom a store acts for.
+type Caller struct {
+	UID uint32
+	// Root uses and sees every cached image.
+	Root bool
+	// Credentials are the caller's registry credentials (nil: anonymous).
+	Credentials Credentials
+}
+
+// allowed reports whether the store's caller may use rec without asking
+// its registry.
+func (s *Store) allowed(rec images.Image) bool {
+	return s.As.Root || s.Offline || rec.Labels[publicLabel] != "" || rec.Labels[uidLabel(s.As.UID)] != ""
+}
+
+// accessLabel is the label a successful fetch or check by the caller sets
+// ("" for root, who needs none): public when it sent no credentials.
+func (s *Store) accessLabel(anonymous bool) string {
+	switch {
+	case anonymous:
+		return publicLabel
+	case s.As.Root:
+		return ""
+	default:
+		return uidLabel(s.As.UID)
+	}
+}
+
+// credentials are the caller's, noting whether any were sent.
+func (s *Store) credentials(sent *atomic.Bool) Credentials {
+	return func(host string) (string, string, error) {
+		if s.As.Credentials == nil {
+			return "", "", nil
+		}
+		user, secret, err := s.As.Credentials(host)
+		if err == nil && (user != "" || secret != "") {
+			sent.Store(true)
+		}
+		return user, secret, err
+	}
+}
+
+// Get returns the cached image ref (a name, or an ID prefix of an image
+// the caller may use) for the store's caller, never downloading: an image
+// the caller may not use yet is checked at its registry first.
+func (s *Store) Get(ctx context.Context, ref string) (*Image, error) {
+	img, _, err := s.cached(ctx, ref, false)
+	return img, err
+}
+
+// GetCurrent is Get that always asks the registry (unless [registry]
+// offline): it also reports whether the cached image is still what its
+// name points at.
+func (s *Store) GetCurrent(ctx context.Context, ref string) (*Image, bool, error) {
+	return s.cached(ctx, ref, true)
+}
+
+// revalidateTimeout bounds one check at a registry.
+const revalidateTimeout = time.Minute
+
+func (s *Store) cached(ctx context.Context, ref string, revalidate bool) (*Image, bool, error) {
+	var img *Image
+	var allowed bool
+	err := s.with(ctx, func(ctx context.Context, ss *session) error {
+		rec, err := s.find(ctx, ss, ref)
+		if err != nil {
+			return err
+		}
+		if img, err = ss.describe(ctx, rec); err != nil {
+			return fmt.Errorf("%w: %s (its record is broken: %v)", ErrNotFound, ref, err)
+		}
+		allowed = s.allowed(rec)
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if s.Offline || (allowed && !revalidate) {
+		return img, true, nil
+	}
+	current, err := s.check(ctx, img)
+	if err != nil {
+		return nil, false, err
+	}
+	return img, current == img.Target.Digest, nil
+}
+
+// check asks img's registry with the caller's credentials what its name
+// points at now (a manifest HEAD: no download, and on Docker Hub no pull
+// counted) and records the answer on the image: a refusal is
+// ErrUnauthorized.
+func (s *Store) check(ctx context.Context, img *Image) (digest.Digest, error) {
+	ctx, cancel := context.WithTimeout(ctx, revalidateTimeout)
+	defer cancel()
+	var sent atomic.Bool
+	_, desc, err := s.resolver(s.credentials(&sent)).Resolve(ctx, img.Name)
+	refused := err != nil && (errdefs.IsNotFound(err) || isAuthError(err))
+	if err == nil || refused {
+		if rerr := s.noteCheck(context.WithoutCancel(ctx), img, !sent.Load(), refused); rerr != nil {
+			return "", rerr
+		}
+	}
+	switch {
+	case err == nil:
+		return desc.Digest, nil
+	case refused:
+		return "", fmt.Errorf("%w: %s: %v", ErrUnauthorized, img.Name, err)
+	default:
+		return "", fmt.Errorf("checking %s at its registry: %w", img.Name, err)
+	}
+}
+
+// noteCheck records what the registry answered the caller about img: a
+// yes labels the image for them (public when they sent no credentials), a
+// no takes their label off (and the public one, when they sent none).
+// Nothing changes when the name was pulled again meanwhile.
+func (s *Store) noteCheck(ctx context.Context, img *Image, anonymous, refused bool) error {
+	return s.with(ctx, func(ctx context.Context, ss *session) error {
+		rec, err := ss.images.Get(ctx, img.Name)
+		if errdefs.IsNotFound(err) || (err == nil && rec.Target.Digest != img.Target.Digest) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		labels := map[string]string{}
+		switch {
+		case refused:
+			labels[uidLabel(s.As.UID)] = "" // an empty value removes the label
+			if anonymous {
+				labels[publicLabel] = ""
+			}
+		case s.accessLabel(anonymous) != "":
+			labels[s.accessLabel(anonymous)] = strconv.FormatInt(time.Now().Unix(), 10)
+		}
+		var paths []string
+		for k, v := range labels {
+			if rec.Labels[k] != v {
+				paths = append(paths, "labels."+k)
+			}
+		}
+		if len(paths) == 0 {
+			return nil
+		}
+		_, err = ss.images.Update(ctx, images.Image{Name: rec.Name, Labels: labels}, paths...)
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		return err
+	})
+}
+
+// pullLabels are the labels of an image record the caller just pulled:
+// the old record's, when the name still points at the same image, with the
+// caller's access label and the time of use.
+func (s *Store) pullLabels(old images.Image, target digest.Digest, anonymous bool) map[string]string {
+	labels := map[string]string{}
+	if old.Target.Digest == target {
+		for k, v := range old.Labels {
+			labels[k] = v
+		}
+	}
+	now := time.Now()
+	if l := s.accessLabel(anonymous); l != "" {
+		labels[l] = strconv.FormatInt(now.Unix(), 10)
+	}
+	labels[lastUsedLabel] = strconv.FormatInt(now.UnixNano(), 10)
+	return labels
+}
