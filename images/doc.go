@@ -14,6 +14,10 @@
 // container runs. A pull downloads without the lock — the embedded store
 // into a staging area (one download per blob across processes,
 // staging.go), a containerd daemon under the session's lease — so that
-// only recording and unpacking the image wait for it. It must not start
+// only recording and unpacking the image wait for it. Nothing that holds
+// a lock of the store waits on the caller: progress goes through a Relay
+// (the caller's terminal or pipe can block a write for as long as they
+// like). A holder writes its pid into the lock file, so that a waiter can
+// name it, and give up soon when it is stopped. It must not start
 // containers or read site policy.
 package images

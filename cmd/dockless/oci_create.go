@@ -108,7 +108,7 @@ func ociRunCommand() *cli.Command {
 				return runtime.Start(ociRoot(c), id)
 			}
 			stdio := runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true, ConsoleSocket: c.String("console-socket")}
-			exit, err := runtime.Run(ociRoot(c), id, s, stdio, func(pid int) {
+			exit, err := runtime.Run(c.Context, ociRoot(c), id, s, stdio, func(pid int) {
 				_ = runtime.WritePidFile(c.String("pid-file"), pid)
 			})
 			if err != nil {

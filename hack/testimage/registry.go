@@ -31,6 +31,31 @@ type Registry struct {
 	// auth protects the repositories under private/: "" (none), "basic",
 	// or "bearer" (a token service at /token, as Docker Hub does).
 	auth, user, pass string
+	// gates hold the manifest requests of a repository (see Hold).
+	gates map[string]*Gate
+}
+
+// Gate holds a repository's manifest requests until it is opened, so that
+// a test can stop a dockless at its registry round trip (after it looked in
+// its store, before it goes on) and choose when it goes on.
+type Gate struct {
+	// Arrived is closed when the first request reaches the gate.
+	Arrived chan struct{}
+	arrived sync.Once
+	open    chan struct{}
+	opened  sync.Once
+}
+
+// Open lets the held request and every later one through.
+func (g *Gate) Open() { g.opened.Do(func() { close(g.open) }) }
+
+// Hold sets a gate on the manifests of repo ("test/x").
+func (r *Registry) Hold(repo string) *Gate {
+	g := &Gate{Arrived: make(chan struct{}), open: make(chan struct{})}
+	r.mu.Lock()
+	r.gates[repo] = g
+	r.mu.Unlock()
+	return g
 }
 
 // token is what the test token service hands out.
@@ -122,13 +147,25 @@ func StartRegistry() (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{Addr: ln.Addr().String(), counts: map[string]int{}}
+	r := &Registry{Addr: ln.Addr().String(), counts: map[string]int{}, gates: map[string]*Gate{}}
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.counts[req.Method+" "+req.URL.Path]++
 		slow := r.delay && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/")
+		var gate *Gate
+		if repo, _, ok := strings.Cut(strings.TrimPrefix(req.URL.Path, "/v2/"), "/manifests/"); ok {
+			gate = r.gates[repo]
+		}
 		r.mu.Unlock()
+		if gate != nil {
+			gate.arrived.Do(func() { close(gate.Arrived) })
+			select {
+			case <-gate.open:
+			case <-req.Context().Done():
+				return
+			}
+		}
 		if req.URL.Path == "/token" {
 			r.serveToken(w, req)
 			return
