@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -326,6 +327,52 @@ exec sleep 600`, suidBinary, ref)
 	}
 	if m := tm.await(`status=(\d+)`); m[1] != "0" || !strings.Contains(tm.output(), "Digest: ") {
 		t.Fatalf("alice's pull in the background of a TOSTOP terminal: %s\n%s", m[0], tm.output())
+	}
+}
+
+// TestSuid_FullPipeDoesNotHoldTheStore: alice pulls with her output on a
+// pipe that, once the download runs, she fills and never reads: the pull's
+// next progress write blocks for as long as she likes. It must not block
+// with the store's locks held: bob's pull of the same image goes through,
+// and alice's ends once she reads.
+func TestSuid_FullPipeDoesNotHoldTheStore(t *testing.T) {
+	e := newEnv(t)
+	e.writePolicy("")
+	ref, repo, big := slowImage(t, "fullpipe")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(suidBinary, "pull", ref)
+	cmd.Dir, cmd.Env, cmd.SysProcAttr = alice.Home, []string{"HOME=" + alice.Home, "PATH=/usr/bin:/bin"}, asUserAttr(alice)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	awaitDownload(t, repo, big)
+	// A second open of the pipe is a description of its own: made
+	// non-blocking, it fills the pipe without touching alice's.
+	filler, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", w.Fd()), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	for err == nil {
+		_, err = unix.Write(filler, make([]byte, 4096))
+	}
+	unix.Close(filler)
+	if !errors.Is(err, unix.EAGAIN) {
+		t.Fatalf("filling the pipe: %v", err)
+	}
+	if res := <-e.startAs(bob, "pull", "-q", ref); res.code != 0 {
+		t.Fatalf("bob's pull of the same image, while alice's writes to a full pipe: %s", res)
+	}
+	out, _ := io.ReadAll(r)
+	if err := cmd.Wait(); err != nil || !strings.Contains(string(out), "Digest: ") {
+		t.Fatalf("alice's pull, once she read: %v\n%s%s", err, bytes.TrimLeft(out, "\x00"), stderr.String())
 	}
 }
 
