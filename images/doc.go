@@ -24,4 +24,9 @@
 // (fetch.go, apply.go), a name recorded only after a complete unpack. It
 // must not start containers or read site policy: the front end hands it
 // the caller and the policy's bounds.
+//
+// Nothing that holds a lock of the store waits on the caller: progress
+// goes through a Relay (the caller's terminal or pipe can block a write
+// for as long as they like). A holder writes its pid into the lock file,
+// so that a waiter can name it, and give up soon when it is stopped.
 package images

@@ -9,6 +9,7 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 )
@@ -24,9 +25,17 @@ type progressBars struct {
 	bars   map[string]*mpb.Bar // by ingest ref
 }
 
+// startBars draws on out; when out is a Relay to a terminal, the bars are
+// drawn through the relay and sized by the terminal.
 func startBars(ctx context.Context, cs content.Store, out io.Writer) *progressBars {
 	ctx, cancel := context.WithCancel(ctx)
-	pb := &progressBars{p: mpb.New(mpb.WithOutput(out), mpb.WithWidth(40), mpb.WithAutoRefresh()), cancel: cancel, bars: map[string]*mpb.Bar{}}
+	cw := cupwriter.New(out, false)
+	if r, ok := out.(*Relay); ok {
+		if f, ok := r.file(); ok {
+			cw.SetTermFd(int(f.Fd()))
+		}
+	}
+	pb := &progressBars{p: mpb.New(mpb.WithConsoleWriter(cw), mpb.WithWidth(40), mpb.WithAutoRefresh()), cancel: cancel, bars: map[string]*mpb.Bar{}}
 	pb.wg.Add(1)
 	go func() {
 		defer pb.wg.Done()

@@ -28,6 +28,7 @@ var Platform = platforms.Only(platforms.DefaultSpec())
 // PullOptions tune one pull.
 type PullOptions struct {
 	// Progress receives docker-style progress lines; nil discards them.
+	// The pull never waits for it while it holds a lock.
 	Progress io.Writer
 	// Timeout bounds the whole pull (0: no bound beyond ctx).
 	Timeout time.Duration
@@ -45,10 +46,14 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if err != nil {
 		return nil, err
 	}
-	out := opts.Progress
-	if out == nil {
-		out = io.Discard
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
 	}
+	// Progress is written while the pull holds blob locks and the node
+	// lock: through a relay, which the pull waits for only at the end.
+	out := NewRelay(progress)
+	defer out.Close()
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)

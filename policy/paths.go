@@ -241,7 +241,9 @@ func openResolved(what, path string, prefixes []string, flags int) (string, *os.
 		return "", nil, &PathError{what, path, fmt.Sprintf("resolves to %s, which is not under an allowed prefix (%s)", real, strings.Join(prefixes, ", "))}
 	}
 	fd, err := unix.Openat2(unix.AT_FDCWD, real, &unix.OpenHow{
-		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOCTTY),
+		// Non-blocking: a FIFO named here must not hold dockless up (the
+		// callers refuse what is neither a directory nor a regular file).
+		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK),
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	})
 	if err != nil {

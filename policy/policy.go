@@ -66,9 +66,17 @@ type Job struct {
 	Capabilities []string `toml:"capabilities"`
 	// AmbientCapabilities makes Capabilities effective for the job user
 	// (docker gives a non-root user only the bounding set).
-	AmbientCapabilities bool   `toml:"ambient_capabilities"`
-	NoNewPrivileges     bool   `toml:"no_new_privileges"`
-	SELinuxLabel        string `toml:"selinux_label"`
+	AmbientCapabilities bool `toml:"ambient_capabilities"`
+	// AmbientCapabilitiesAcknowledged accepts that AmbientCapabilities with
+	// capabilities beyond the resource ones gives them to the job user on
+	// the node itself; without it such a policy is refused.
+	AmbientCapabilitiesAcknowledged bool `toml:"i_understand_ambient_capabilities_give_host_privileges"`
+	NoNewPrivileges                 bool `toml:"no_new_privileges"`
+	// NoNewPrivilegesOffAcknowledged accepts that NoNewPrivileges off lets
+	// setuid programs of a job's image make the job user root; without it
+	// such a policy is refused.
+	NoNewPrivilegesOffAcknowledged bool   `toml:"i_understand_no_new_privileges_off_gives_root"`
+	SELinuxLabel                   string `toml:"selinux_label"`
 	// Ulimits are docker --ulimit values ("memlock=-1").
 	Ulimits []string `toml:"ulimits"`
 	// Devices are host device nodes given to every job and the only ones
@@ -149,8 +157,9 @@ func Default() *Policy {
 
 // Load reads the policy file at path over the defaults. A missing file at
 // the default path means the defaults; any other path must exist. The file
-// must be a regular file owned by root and writable by nobody else, and
-// every key must be known.
+// must be a regular file owned by root and writable by nobody else, every
+// key must be known, and a switch that hands job users power over the node
+// must be acknowledged (see checkConfinement).
 func Load(path string) (*Policy, error) {
 	p := Default()
 	f, err := os.Open(path)
@@ -191,6 +200,9 @@ func Load(path string) (*Policy, error) {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
 	if _, err := p.PullLimits(); err != nil {
+		return nil, err
+	}
+	if err := p.checkConfinement(); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -50,6 +50,59 @@ func TestLoad_OverlaysTheFileAndRefusesUnknownKeys(t *testing.T) {
 	}
 }
 
+// TestLoad_RefusesSwitchesThatGiveHostPrivileges: a switch whose effect
+// reaches beyond the container is refused at load, naming the key and the
+// fix, unless its acknowledgement key is set too.
+func TestLoad_RefusesSwitchesThatGiveHostPrivileges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the policy file must be root-owned")
+	}
+	const ackAmbient = "i_understand_ambient_capabilities_give_host_privileges = true\n"
+	const ackNNP = "i_understand_no_new_privileges_off_gives_root = true\n"
+	for _, tc := range []struct {
+		name, job string
+		want      []string // in the error; none: loads
+	}{
+		{"ambient capabilities with the default list", "ambient_capabilities = true\n",
+			[]string{"[job] ambient_capabilities = true", "CAP_CHOWN", "i_understand_ambient_capabilities_give_host_privileges"}},
+		{"ambient DAC_OVERRIDE", "ambient_capabilities = true\ncapabilities = [\"IPC_LOCK\", \"DAC_OVERRIDE\"]\n",
+			[]string{"CAP_DAC_OVERRIDE"}},
+		{"ambient SETUID", "ambient_capabilities = true\ncapabilities = [\"SETUID\"]\n", []string{"CAP_SETUID"}},
+		{"ambient NET_RAW on the host network", "ambient_capabilities = true\ncapabilities = [\"NET_RAW\"]\n", []string{"CAP_NET_RAW"}},
+		{"ambient capabilities acknowledged", "ambient_capabilities = true\n" + ackAmbient, nil},
+		{"ambient resource capabilities only", "ambient_capabilities = true\ncapabilities = [\"IPC_LOCK\", \"SYS_NICE\", \"KILL\", \"SETPCAP\"]\n", nil},
+		{"the default list in the bounding set only", "capabilities = [\"CHOWN\", \"DAC_OVERRIDE\"]\n", nil},
+		{"no_new_privileges off", "no_new_privileges = false\n",
+			[]string{"[job] no_new_privileges = false", "i_understand_no_new_privileges_off_gives_root"}},
+		{"no_new_privileges off acknowledged", "no_new_privileges = false\n" + ackNNP, nil},
+		{"an acknowledgement does not cover the other switch", "no_new_privileges = false\nambient_capabilities = true\n" + ackAmbient,
+			[]string{"[job] no_new_privileges = false"}},
+		{"an unknown capability", "capabilities = [\"CHOWN\", \"FLY\"]\n", []string{"[job] capabilities", "FLY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "dockless.toml")
+			if err := os.WriteFile(p, []byte("[job]\n"+tc.job), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(p)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			for _, w := range append(tc.want, p) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("the refusal does not name %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
 func TestUnderPrefix_OnPathBoundaries(t *testing.T) {
 	pre := []string{"/storage1", "/scratch1/"}
 	for p, want := range map[string]bool{

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -71,8 +72,9 @@ var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT
 // host pid of the container's init once it runs. The container is destroyed
 // before Run returns, whatever happened; if dockless itself is killed, the
 // kernel kills the container's init (parent-death signal), and with it the
-// container's pid namespace.
-func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Exit, error) {
+// container's pid namespace. ctx is the caller's setup: cancelled by the
+// time Run has taken the signals over, nothing is started.
+func Run(ctx context.Context, root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Exit, error) {
 	if spec.Process == nil {
 		return Exit{}, errors.New("spec has no process")
 	}
@@ -101,6 +103,10 @@ func Run(root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Ex
 	sigs := make(chan os.Signal, 128)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
+	// A signal that came before they were caught here was the setup's.
+	if ctx.Err() != nil {
+		return Exit{}, fmt.Errorf("container not started: %w", ctx.Err())
+	}
 
 	container, err := libcontainer.Create(root, id, cfg)
 	if err != nil {

@@ -130,4 +130,12 @@ func TestResolveUser_AgainstTheImage(t *testing.T) {
 	if u, err := ResolveUser(evil, "mallory", nil); err == nil {
 		t.Errorf("a passwd symlink escaping the rootfs was followed to the host: %+v", u)
 	}
+	// An image whose /etc/passwd is a FIFO would hold the setup up, with
+	// nobody to write to it: refused at once.
+	fifo := t.TempDir()
+	must(os.MkdirAll(filepath.Join(fifo, "etc"), 0o755))
+	must(unix.Mkfifo(filepath.Join(fifo, "etc/passwd"), 0o644))
+	if _, err := ResolveUser(fifo, "alice", nil); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a FIFO as the image's /etc/passwd: %v", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ResolveUser resolves docker's --user value (name, uid, name:group,
@@ -76,16 +77,25 @@ func readerOrNil(f *os.File) io.Reader {
 	return f
 }
 
-// openInRoot opens p inside rootfs without following links out of it; a
-// missing file is (nil, nil).
+// openInRoot opens the regular file p inside rootfs without following
+// links out of it; a missing file is (nil, nil). The image is the user's:
+// a FIFO there must not hold dockless up (it is opened without blocking,
+// and refused).
 func openInRoot(rootfs, p string) (*os.File, error) {
 	full, err := securejoin.SecureJoin(rootfs, p)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(full)
+	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("the image's %s is not a regular file", p)
+	}
+	return f, nil
 }

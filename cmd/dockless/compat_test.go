@@ -121,7 +121,7 @@ func TestCompatibility_VerbsExist(t *testing.T) {
 			}
 		}
 	}
-	check("Docker verbs", newApp(nil))
+	check("Docker verbs", newApp(nil, nil))
 	check("OCI runtime verbs", newOCIApp())
 }
 

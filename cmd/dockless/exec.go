@@ -114,5 +114,6 @@ func execIn(n *node, r *record, o execOptions) (int, error) {
 		stdio.Stdin = os.Stdin
 	}
 	exit, err := runtime.Exec(runcRoot(n), r.ID, ps.Process, stdio, nil)
+	containerRan()
 	return exit.Code, err
 }

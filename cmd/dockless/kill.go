@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,30 +40,33 @@ func stopCommand() *cli.Command {
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			grace := time.Duration(c.Int("time")) * time.Second
-			return eachContainer(c, func(n *node, r *record) error { return stopContainer(n, r, grace) })
+			return eachContainer(c, func(n *node, r *record) error { return stopContainer(c.Context, n, r, grace) })
 		},
 	}
 }
 
 // stopContainer sends SIGTERM, waits up to grace for the container to be
 // gone, then SIGKILL, and waits for its dockless to clean up.
-func stopContainer(n *node, r *record, grace time.Duration) error {
+func stopContainer(ctx context.Context, n *node, r *record, grace time.Duration) error {
 	if err := runtime.Signal(runcRoot(n), r.ID, unix.SIGTERM); err != nil {
 		return err
 	}
-	if waitGone(n, r, grace) {
+	if waitGone(ctx, n, r, grace) {
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if err := runtime.Signal(runcRoot(n), r.ID, unix.SIGKILL); err != nil {
 		return err
 	}
-	waitGone(n, r, 10*time.Second)
-	return nil
+	waitGone(ctx, n, r, 10*time.Second)
+	return ctx.Err()
 }
 
 // waitGone waits until the container's record is gone (its dockless has
-// cleaned up) or timeout passes.
-func waitGone(n *node, r *record, timeout time.Duration) bool {
+// cleaned up), timeout passes or ctx is done.
+func waitGone(ctx context.Context, n *node, r *record, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		if _, err := readRecord(n.state, r.ID); err != nil {
@@ -75,7 +79,11 @@ func waitGone(n *node, r *record, timeout time.Duration) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/docker/go-units"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -61,10 +60,9 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 		}
 	}
 	st := n.store()
-	// Until the container runs, SIGINT/SIGTERM cancel the setup and the
-	// deferred cleanups run; from then on runtime.Run forwards them.
-	ctx, stopSetupSignals := signal.NotifyContext(c.Context, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
-	defer stopSetupSignals()
+	// Until the container runs, an interrupt cancels ctx and the deferred
+	// cleanups run (see signals.go); from then on runtime.Run relays them.
+	ctx := c.Context
 
 	var progress io.Writer = os.Stderr
 	if opts.Quiet {
@@ -181,17 +179,17 @@ func launch(c *cli.Context, req *spec.Request, opts launchOptions, stdio runtime
 	}
 	n.log.Debugf("equivalent docker command: %s", dockerLine(req, name, img.Name))
 	n.log.Debugf("OCI config: %s", cfgPath)
-	if err := ctx.Err(); err != nil {
-		return -1, fmt.Errorf("interrupted before start: %w", err)
-	}
-	stopSetupSignals()
+	// A stop asked for during the setup is honoured here, where nothing
+	// the node's other jobs wait for is held.
+	n.signals.stopIfAsked()
 	n.log.Infof("starting container %s (%s)", name, id)
-	exit, err := runtime.Run(runcRoot(n), id, s, stdio, func(pid int) {
+	exit, err := runtime.Run(ctx, runcRoot(n), id, s, stdio, func(pid int) {
 		rec.InitPid = pid
 		if err := writeRecord(n.state, rec); err != nil {
 			n.log.Warnf("recording container %s: %v", name, err)
 		}
 	})
+	containerRan()
 	if err != nil {
 		return -1, rlimitHint(err, req)
 	}

@@ -63,6 +63,7 @@ func registryHost(server string) string {
 // login asks for what is missing, checks the credentials against the
 // registry and stores them, as docker login does.
 func login(c *cli.Context, server, user, pass string, passStdin bool, in *os.File) error {
+	releaseInterrupts()
 	host := registryHost(server)
 	if passStdin {
 		if user == "" {

@@ -285,7 +285,7 @@ func mustSymlink(t *testing.T, target, link string) {
 func TestLSFJob_AmbientCapabilitiesPolicy(t *testing.T) {
 	e := newEnv(t)
 	j := newLSFJob(t, e, alice, "grep -E '^Cap(Eff|Amb):' /proc/self/status")
-	e.writePolicy(fmt.Sprintf("[job]\nulimits = [\"memlock=8388608\"]\nambient_capabilities = true\nlsf_top = %q\n[volumes]\nallowed_prefixes = [%q]\n", j.lsfTop, j.storage))
+	e.writePolicy(fmt.Sprintf("[job]\nulimits = [\"memlock=8388608\"]\nambient_capabilities = true\ni_understand_ambient_capabilities_give_host_privileges = true\nlsf_top = %q\n[volumes]\nallowed_prefixes = [%q]\n", j.lsfTop, j.storage))
 	r := j.run(e, alice)
 	if r.code != 0 || r.stdout != "CapEff:\t0000000000804121\nCapAmb:\t0000000000804121\n" {
 		t.Fatalf("ambient_capabilities = true makes the policy's capabilities effective for the job user: %s", r)

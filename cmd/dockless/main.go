@@ -62,7 +62,14 @@ func main() {
 	if err != nil {
 		os.Exit(exitCode(err, os.Stderr))
 	}
-	os.Exit(exitCode(newApp(caller).Run(os.Args), os.Stderr))
+	// Code that holds the store's locks logs through containerd's logrus:
+	// a relay, so that it never waits for the caller's terminal or pipe.
+	logs := images.NewRelay(os.Stderr)
+	logrus.SetOutput(logs)
+	signals := newSignalGuard()
+	err = signals.explain(newApp(caller, signals).RunContext(signals.ctx, os.Args))
+	logs.Close()
+	os.Exit(exitCode(err, os.Stderr))
 }
 
 // exitCode prints err (if it is an error worth a line) and maps it to the
@@ -94,7 +101,9 @@ func withoutHelpCommand(cmds []*cli.Command) []*cli.Command {
 	return cmds
 }
 
-func newApp(caller *policy.Caller) *cli.App {
+// newApp is dockless's command line for caller; signals, if set, is
+// installed for every command but the OCI interface.
+func newApp(caller *policy.Caller, signals *signalGuard) *cli.App {
 	// -h and -v are docker's --hostname and --volume, not help and version.
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
@@ -117,7 +126,10 @@ func newApp(caller *policy.Caller) *cli.App {
 			if c.Bool("debug") {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
-			return setupNode(c, caller)
+			if signals != nil && c.Args().First() != "oci" {
+				signals.install()
+			}
+			return setupNode(c, caller, signals)
 		},
 		Commands: withoutHelpCommand([]*cli.Command{
 			runCommand(),

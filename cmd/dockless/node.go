@@ -24,12 +24,15 @@ type node struct {
 	// instead of the in-process store ("" for the in-process store).
 	containerd string
 	log        *logger
+	// signals is the process's handling of its caller's signals (nil in
+	// tests that run the command line in process).
+	signals *signalGuard
 }
 
 // setupNode runs before every command: it loads the policy and resolves
 // the directories. Only root may point dockless at another policy, store or
 // state (a user could otherwise grant themselves anything).
-func setupNode(c *cli.Context, caller *policy.Caller) error {
+func setupNode(c *cli.Context, caller *policy.Caller, signals *signalGuard) error {
 	if !caller.IsRoot() {
 		for _, f := range []string{"policy", "root", "state", "containerd-address"} {
 			if c.IsSet(f) {
@@ -41,7 +44,7 @@ func setupNode(c *cli.Context, caller *policy.Caller) error {
 	if err != nil {
 		return err
 	}
-	n := &node{caller: caller, policy: pol, root: pol.Store.Root, state: pol.Store.State, log: newLogger(os.Stderr, "WARNING")}
+	n := &node{caller: caller, policy: pol, root: pol.Store.Root, state: pol.Store.State, log: newLogger(os.Stderr, "WARNING"), signals: signals}
 	if c.IsSet("root") {
 		n.root = c.String("root")
 	}

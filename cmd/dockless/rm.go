@@ -23,7 +23,7 @@ func rmCommand() *cli.Command {
 				if !c.Bool("force") {
 					return fmt.Errorf("you cannot remove a %s container %s: stop the container before removing or use -f", state, r.ID[:12])
 				}
-				return stopContainer(n, r, 0*time.Second)
+				return stopContainer(c.Context, n, r, 0*time.Second)
 			})
 		},
 	}

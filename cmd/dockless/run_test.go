@@ -17,7 +17,7 @@ import (
 
 // parseRun parses `dockless run ARGS` into a request without running it.
 func parseRun(args ...string) (*spec.Request, error) {
-	app := newApp(&policy.Caller{})
+	app := newApp(&policy.Caller{}, nil)
 	var req *spec.Request
 	for _, c := range app.Commands {
 		if c.Name == "run" {

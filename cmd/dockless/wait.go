@@ -25,7 +25,10 @@ func waitCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				for !waitGone(n, r, time.Hour) {
+				for !waitGone(c.Context, n, r, time.Hour) {
+					if err := c.Context.Err(); err != nil {
+						return err
+					}
 				}
 				code := "-1"
 				if b, err := os.ReadFile(exitPath(n.state, r.ID)); err == nil {

@@ -34,6 +34,8 @@ type Registry struct {
 	// blobs answer GETs of some blobs (by digest) instead of the
 	// registry: a registry that misbehaves.
 	blobs map[string]http.HandlerFunc
+	// gates hold the manifest requests of a repository (see Hold).
+	gates map[string]*Gate
 }
 
 // ServeBlob answers GETs of the blob digest ("sha256:...") with h instead
@@ -46,6 +48,29 @@ func (r *Registry) ServeBlob(digest string, h http.HandlerFunc) {
 		return
 	}
 	r.blobs[digest] = h
+}
+
+// Gate holds a repository's manifest requests until it is opened, so that
+// a test can stop a dockless at its registry round trip (after it looked in
+// its store, before it goes on) and choose when it goes on.
+type Gate struct {
+	// Arrived is closed when the first request reaches the gate.
+	Arrived chan struct{}
+	arrived sync.Once
+	open    chan struct{}
+	opened  sync.Once
+}
+
+// Open lets the held request and every later one through.
+func (g *Gate) Open() { g.opened.Do(func() { close(g.open) }) }
+
+// Hold sets a gate on the manifests of repo ("test/x").
+func (r *Registry) Hold(repo string) *Gate {
+	g := &Gate{Arrived: make(chan struct{}), open: make(chan struct{})}
+	r.mu.Lock()
+	r.gates[repo] = g
+	r.mu.Unlock()
+	return g
 }
 
 // token is what the test token service hands out.
@@ -137,7 +162,7 @@ func StartRegistry() (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{Addr: ln.Addr().String(), counts: map[string]int{}, blobs: map[string]http.HandlerFunc{}}
+	r := &Registry{Addr: ln.Addr().String(), counts: map[string]int{}, blobs: map[string]http.HandlerFunc{}, gates: map[string]*Gate{}}
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
@@ -147,7 +172,19 @@ func StartRegistry() (*Registry, error) {
 		if _, d, ok := strings.Cut(req.URL.Path, "/blobs/"); ok && req.Method == http.MethodGet {
 			blob = r.blobs[d]
 		}
+		var gate *Gate
+		if repo, _, ok := strings.Cut(strings.TrimPrefix(req.URL.Path, "/v2/"), "/manifests/"); ok {
+			gate = r.gates[repo]
+		}
 		r.mu.Unlock()
+		if gate != nil {
+			gate.arrived.Do(func() { close(gate.Arrived) })
+			select {
+			case <-gate.open:
+			case <-req.Context().Done():
+				return
+			}
+		}
 		if req.URL.Path == "/token" {
 			r.serveToken(w, req)
 			return
