@@ -122,23 +122,30 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 			return record(ctx, ss)
 		})
 	} else {
-		st, serr := s.stage(ctx, desc, fetcher, out, opts.Bars, &fetched)
-		if serr != nil {
-			return nil, pullError(name, serr)
+		// Nothing under the node lock waits on a registry: a blob that
+		// went missing meanwhile is staged again, without the lock.
+		for attempt := 1; ; attempt++ {
+			st, serr := s.stage(ctx, desc, fetcher, out, opts.Bars, &fetched)
+			if serr != nil {
+				return nil, pullError(name, serr)
+			}
+			err = s.with(ctx, func(ctx context.Context, ss *session) error {
+				if err := st.adopt(); err != nil {
+					return err
+				}
+				// The staged blobs are reported and counted already:
+				// this walk only records them in the store.
+				dl := &downloader{cs: ss.cs, remote: st, limits: s.Limits, freeDir: s.root}
+				if err := fetchImage(ctx, ss, desc, dl, io.Discard, false, new(atomic.Int64)); err != nil {
+					return errors.Join(pullError(name, err), ss.collect(ctx))
+				}
+				return record(ctx, ss)
+			})
+			st.cleanup()
+			if !errors.Is(err, errNotStaged) || attempt == 3 {
+				break
+			}
 		}
-		defer st.cleanup()
-		err = s.with(ctx, func(ctx context.Context, ss *session) error {
-			if err := st.adopt(); err != nil {
-				return err
-			}
-			// The staged blobs are reported and counted already: this
-			// walk only records them in the store.
-			dl := &downloader{cs: ss.cs, remote: st, limits: s.Limits, freeDir: s.root}
-			if err := fetchImage(ctx, ss, desc, dl, io.Discard, false, new(atomic.Int64)); err != nil {
-				return errors.Join(pullError(name, err), ss.collect(ctx))
-			}
-			return record(ctx, ss)
-		})
 	}
 	if err != nil {
 		return nil, err

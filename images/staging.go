@@ -34,12 +34,13 @@ import (
 const stagingDir = "staging"
 
 // staging is one pull's use of the staging area; it is also the fetcher
-// of the pull's second phase (staged blobs first, the registry for
-// anything that went missing in between).
+// of the pull's second phase, which runs under the node lock and so never
+// goes to a registry: a blob that went missing in between (the store's
+// garbage collection took one that was in the store when the pull staged)
+// is errNotStaged, and the pull stages again without the lock.
 type staging struct {
-	root   string
-	cs     content.Store
-	remote remotes.Fetcher
+	root string
+	cs   content.Store
 
 	mu     sync.Mutex
 	staged []digest.Digest
@@ -57,7 +58,7 @@ func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remot
 	if err != nil {
 		return nil, fmt.Errorf("opening the staging area: %w", err)
 	}
-	st := &staging{root: s.root, cs: cs, remote: remote}
+	st := &staging{root: s.root, cs: cs}
 	st.removeDead(ctx)
 	dl := &downloader{cs: cs, remote: remote, limits: s.Limits, locks: filepath.Join(s.root, stagingDir, "locks"), freeDir: s.root}
 	fetch, report, stop := fetchHandlers(ctx, cs, dl, out, bars, fetched)
@@ -146,11 +147,14 @@ func (st *staging) cleanup() {
 	st.staged = nil
 }
 
-// Fetch reads a staged blob, or fetches it from the registry.
+// errNotStaged is a blob the pull's locked phase needs and did not stage.
+var errNotStaged = errors.New("a blob went missing from the store while the pull staged the others")
+
+// Fetch reads a staged blob; one that is not staged is errNotStaged.
 func (st *staging) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	ra, err := st.cs.ReaderAt(ctx, desc)
 	if err != nil {
-		return st.remote.Fetch(ctx, desc)
+		return nil, fmt.Errorf("%w: %s", errNotStaged, desc.Digest)
 	}
 	return struct {
 		io.Reader

@@ -3,6 +3,8 @@ package images
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -83,5 +85,37 @@ func TestPruneStaging_RemovesWhatNoPullHolds(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(locks, ingestLockPrefix+name)); err == nil {
 			t.Errorf("the ingest lock of a pull that is gone (%s) was kept", name)
 		}
+	}
+}
+
+// TestStagingFetch_NeverGoesToTheRegistry: the locked phase of a pull reads
+// only staged blobs; one that is not staged is errNotStaged (the pull then
+// stages again without the node lock), never a registry round trip under
+// the lock.
+func TestStagingFetch_NeverGoesToTheRegistry(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cs, err := local.NewStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := "staged"
+	staged := ocispec.Descriptor{Digest: digest.FromString(data), Size: int64(len(data))}
+	if err := content.WriteBlob(ctx, cs, staged.Digest.String(), bytes.NewReader([]byte(data)), staged); err != nil {
+		t.Fatal(err)
+	}
+	st := &staging{root: dir, cs: cs}
+	rc, err := st.Fetch(ctx, staged)
+	if err != nil {
+		t.Fatalf("a staged blob: %v", err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(got) != data {
+		t.Fatalf("a staged blob reads %q, %v", got, err)
+	}
+	missing := ocispec.Descriptor{Digest: digest.FromString("gone"), Size: 4}
+	if _, err := st.Fetch(ctx, missing); !errors.Is(err, errNotStaged) {
+		t.Fatalf("a blob that is not staged: %v, want errNotStaged", err)
 	}
 }
