@@ -98,6 +98,7 @@ const revalidateTimeout = time.Minute
 
 func (s *Store) cached(ctx context.Context, ref string, revalidate bool) (*Image, bool, error) {
 	var img *Image
+	var labels map[string]string
 	var allowed bool
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
 		rec, err := s.find(ctx, ss, ref)
@@ -107,7 +108,7 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate bool) (*Image
 		if img, err = ss.describe(ctx, rec); err != nil {
 			return fmt.Errorf("%w: %s (its record is broken: %v)", ErrNotFound, ref, err)
 		}
-		allowed = s.allowed(rec)
+		labels, allowed = rec.Labels, s.allowed(rec)
 		return nil
 	})
 	if err != nil {
@@ -116,7 +117,7 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate bool) (*Image
 	if s.Offline || (allowed && !revalidate) {
 		return img, true, nil
 	}
-	current, err := s.check(ctx, img)
+	current, err := s.check(ctx, img, labels)
 	if err != nil {
 		return nil, false, err
 	}
@@ -126,15 +127,15 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate bool) (*Image
 // check asks img's registry with the caller's credentials what its name
 // points at now (a manifest HEAD: no download, and on Docker Hub no pull
 // counted) and records the answer on the image: a refusal is
-// ErrUnauthorized.
-func (s *Store) check(ctx context.Context, img *Image) (digest.Digest, error) {
+// ErrUnauthorized. labels are the record's as img was read.
+func (s *Store) check(ctx context.Context, img *Image, labels map[string]string) (digest.Digest, error) {
 	ctx, cancel := context.WithTimeout(ctx, revalidateTimeout)
 	defer cancel()
 	var sent atomic.Bool
 	_, desc, err := s.resolver(s.credentials(&sent)).Resolve(ctx, img.Name)
 	refused := err != nil && (errdefs.IsNotFound(err) || isAuthError(err))
 	if err == nil || refused {
-		if rerr := s.noteCheck(context.WithoutCancel(ctx), img, !sent.Load(), refused); rerr != nil {
+		if rerr := s.noteCheck(context.WithoutCancel(ctx), img, labels, !sent.Load(), refused); rerr != nil {
 			return "", rerr
 		}
 	}
@@ -151,8 +152,13 @@ func (s *Store) check(ctx context.Context, img *Image) (digest.Digest, error) {
 // noteCheck records what the registry answered the caller about img: a
 // yes labels the image for them (public when they sent no credentials), a
 // no takes their label off (and the public one, when they sent none).
-// Nothing changes when the name was pulled again meanwhile.
-func (s *Store) noteCheck(ctx context.Context, img *Image, anonymous, refused bool) error {
+// Nothing changes when the name was pulled again meanwhile, and the node
+// lock is not taken when the record, as read (labels), already says it: a
+// known user's check writes nothing.
+func (s *Store) noteCheck(ctx context.Context, img *Image, labels map[string]string, anonymous, refused bool) error {
+	if len(s.accessChanges(labels, anonymous, refused)) == 0 {
+		return nil
+	}
 	return s.with(ctx, func(ctx context.Context, ss *session) error {
 		rec, err := ss.images.Get(ctx, img.Name)
 		if errdefs.IsNotFound(err) || (err == nil && rec.Target.Digest != img.Target.Digest) {
@@ -161,31 +167,37 @@ func (s *Store) noteCheck(ctx context.Context, img *Image, anonymous, refused bo
 		if err != nil {
 			return err
 		}
-		labels := map[string]string{}
-		switch {
-		case refused:
-			labels[uidLabel(s.As.UID)] = "" // an empty value removes the label
-			if anonymous {
-				labels[publicLabel] = ""
-			}
-		case s.accessLabel(anonymous) != "":
-			labels[s.accessLabel(anonymous)] = strconv.FormatInt(time.Now().Unix(), 10)
-		}
-		var paths []string
-		for k, v := range labels {
-			if rec.Labels[k] != v {
-				paths = append(paths, "labels."+k)
-			}
-		}
-		if len(paths) == 0 {
+		changes := s.accessChanges(rec.Labels, anonymous, refused)
+		if len(changes) == 0 {
 			return nil
 		}
-		_, err = ss.images.Update(ctx, images.Image{Name: rec.Name, Labels: labels}, paths...)
+		var paths []string
+		for k := range changes {
+			paths = append(paths, "labels."+k)
+		}
+		_, err = ss.images.Update(ctx, images.Image{Name: rec.Name, Labels: changes}, paths...)
 		if errdefs.IsNotFound(err) {
 			return nil
 		}
 		return err
 	})
+}
+
+// accessChanges are the label changes that record a check's answer on a
+// record with labels (an empty value removes a label).
+func (s *Store) accessChanges(labels map[string]string, anonymous, refused bool) map[string]string {
+	changes := map[string]string{}
+	switch {
+	case refused:
+		for _, k := range []string{uidLabel(s.As.UID), publicLabel} {
+			if labels[k] != "" && (k != publicLabel || anonymous) {
+				changes[k] = ""
+			}
+		}
+	case s.accessLabel(anonymous) != "" && labels[s.accessLabel(anonymous)] == "":
+		changes[s.accessLabel(anonymous)] = strconv.FormatInt(time.Now().Unix(), 10)
+	}
+	return changes
 }
 
 // pullLabels are the labels of an image record the caller just pulled:
