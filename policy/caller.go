@@ -27,6 +27,10 @@ type Caller struct {
 	// acts on. A setuid dockless's own environment is not the caller's
 	// (see runtime.SecureExec).
 	Env map[string]string
+	// Rlimits are the caller's resource limits where dockless's own
+	// differ (the setuid entry lifted them, see runtime.CallerRlimits);
+	// for the others the caller's are dockless's.
+	Rlimits map[int]unix.Rlimit
 }
 
 // LookupEnv looks key up in the caller's environment.

@@ -87,7 +87,7 @@ func (p *Policy) Check(req *spec.Request, c *Caller) error {
 		return p.refuse("cgroup parent "+req.CgroupParent, "[callers] trusted", "only trusted callers may place containers in another cgroup")
 	}
 	for _, r := range req.Rlimits {
-		if err := p.checkRlimit(r); err != nil {
+		if err := p.checkRlimit(r, c); err != nil {
 			return err
 		}
 	}
@@ -146,7 +146,7 @@ func (p *Policy) CheckUser(u specs.User, c *Caller) error {
 
 // checkRlimit refuses a limit above what the caller has, unless the policy
 // itself grants that limit.
-func (p *Policy) checkRlimit(r specs.POSIXRlimit) error {
+func (p *Policy) checkRlimit(r specs.POSIXRlimit, c *Caller) error {
 	for _, u := range p.Job.Ulimits {
 		if granted, err := spec.ParseUlimit(u); err == nil && granted.Type == r.Type && r.Hard <= granted.Hard {
 			return nil
@@ -156,9 +156,11 @@ func (p *Policy) checkRlimit(r specs.POSIXRlimit) error {
 	if !ok {
 		return nil
 	}
-	var cur unix.Rlimit
-	if err := unix.Getrlimit(res, &cur); err != nil {
-		return err
+	cur, ok := c.Rlimits[res]
+	if !ok {
+		if err := unix.Getrlimit(res, &cur); err != nil {
+			return err
+		}
 	}
 	if r.Hard > cur.Max || r.Soft > r.Hard {
 		return p.refuse(fmt.Sprintf("--ulimit %s above your hard limit %d", strings.ToLower(strings.TrimPrefix(r.Type, "RLIMIT_")), cur.Max), "[job] ulimits", "ask for no more than your own limits")

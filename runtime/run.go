@@ -339,5 +339,6 @@ func newProcess(p *specs.Process, init bool) (*libcontainer.Process, error) {
 		}
 		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
 	}
+	lp.Rlimits = withCallerRlimits(lp.Rlimits)
 	return lp, nil
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <linux/close_range.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,6 +24,55 @@ static const char refusedInit[] =
 	"dockless: refused: libcontainer's init (the argument \"init\", the _LIBCONTAINER_* variables) "
 	"is started only by dockless itself, never through the setuid binary; "
 	"start containers with dockless run or dockless lsf run\n";
+
+// The resource limits the entry lifts (liftRlimits), as the caller had
+// them: dockless_caller_rlimit hands them to the Go side, which gives them
+// back to the container's process.
+static const int liftedTypes[] = {RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_AS, RLIMIT_DATA, RLIMIT_NOFILE};
+static struct rlimit callerRlimits[RLIM_NLIMITS];
+static int lifted[RLIM_NLIMITS];
+
+// nofileFloor is the least RLIMIT_NOFILE dockless keeps for itself.
+#define nofileFloor 65536
+
+int dockless_caller_rlimit(int r, unsigned long long *cur, unsigned long long *max)
+{
+	if (r < 0 || r >= RLIM_NLIMITS || !lifted[r])
+		return 0;
+	*cur = callerRlimits[r].rlim_cur;
+	*max = callerRlimits[r].rlim_max;
+	return 1;
+}
+
+// liftRlimits frees dockless from the limits a caller could choose to end
+// it at a moment of their choosing (RLIMIT_CPU: SIGKILL; RLIMIT_AS,
+// RLIMIT_DATA: the Go runtime out of memory; RLIMIT_FSIZE, RLIMIT_NOFILE:
+// writes and opens failing half-way through the shared store). Unlimited
+// where root may raise a hard limit, else up to the caller's hard limit.
+static void liftRlimits(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(liftedTypes) / sizeof(liftedTypes[0]); i++) {
+		int r = liftedTypes[i];
+		struct rlimit old, want;
+
+		if (getrlimit(r, &old) != 0)
+			continue;
+		want.rlim_cur = want.rlim_max = RLIM_INFINITY;
+		if (r == RLIMIT_NOFILE)
+			want.rlim_cur = want.rlim_max = old.rlim_max != RLIM_INFINITY && old.rlim_max > nofileFloor ? old.rlim_max : nofileFloor;
+		if (setrlimit(r, &want) != 0) {
+			want.rlim_cur = want.rlim_max = old.rlim_max;
+			if (setrlimit(r, &want) != 0)
+				continue;
+		}
+		if (want.rlim_cur != old.rlim_cur || want.rlim_max != old.rlim_max) {
+			callerRlimits[r] = old;
+			lifted[r] = 1;
+		}
+	}
+}
 
 static const char refusedFds[] =
 	"dockless: refused: cannot mark the caller's descriptors close-on-exec (close_range needs Linux 5.11)\n";
@@ -74,4 +124,5 @@ __attribute__((constructor(101))) static void dockless_secure_entry(int argc, ch
 	// container's init) inherits them.
 	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
 		refuse(refusedFds, sizeof(refusedFds) - 1);
+	liftRlimits();
 }

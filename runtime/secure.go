@@ -1,7 +1,15 @@
 package runtime
 
 // #include <sys/auxv.h>
+// int dockless_caller_rlimit(int r, unsigned long long *cur, unsigned long long *max);
 import "C"
+
+import (
+	"slices"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
 
 // The setuid entry guard (secure.c) runs as the binary's first C
 // constructor, before runc's nsexec constructor and before the Go runtime
@@ -21,7 +29,12 @@ import "C"
 //     can act on the caller's: PATH (containerd runs unpigz and igzip from
 //     it, as root), XDG_RUNTIME_DIR and TMPDIR (temporary mounts),
 //     SSL_CERT_FILE and SSL_CERT_DIR (trusted CAs), HTTPS_PROXY and friends
-//     (where registry traffic goes), GODEBUG, GOMAXPROCS, TZ…
+//     (where registry traffic goes), GODEBUG, GOMAXPROCS, TZ…;
+//   - marks the descriptors from 3 up close-on-exec;
+//   - lifts the resource limits through which the caller could end
+//     dockless at a moment of their choosing, in the middle of work on the
+//     shared store (CPU, file size, address space, data, open files), and
+//     keeps the caller's for the container's process (withCallerRlimits).
 //
 // The caller's environment stays readable as data: the kernel keeps the
 // strings as exec'd, and policy.CurrentCaller reads them from
@@ -31,3 +44,31 @@ import "C"
 // SecureExec reports whether this process was exec'd AT_SECURE (setuid
 // root, run by another user).
 func SecureExec() bool { return C.getauxval(C.AT_SECURE) != 0 }
+
+// liftedRlimits are the resource limits the setuid entry may lift.
+var liftedRlimits = []int{unix.RLIMIT_CPU, unix.RLIMIT_FSIZE, unix.RLIMIT_AS, unix.RLIMIT_DATA, unix.RLIMIT_NOFILE}
+
+// CallerRlimits are the caller's resource limits where the setuid entry
+// lifted dockless's own (by resource); the others are dockless's.
+func CallerRlimits() map[int]unix.Rlimit {
+	limits := map[int]unix.Rlimit{}
+	for _, t := range liftedRlimits {
+		var cur, max C.ulonglong
+		if C.dockless_caller_rlimit(C.int(t), &cur, &max) != 0 {
+			limits[t] = unix.Rlimit{Cur: uint64(cur), Max: uint64(max)}
+		}
+	}
+	return limits
+}
+
+// withCallerRlimits adds to rl, for each limit the setuid entry lifted and
+// rl does not set, the caller's own: the job runs under the limits LSF (or
+// the user) gave it, only dockless runs without them.
+func withCallerRlimits(rl []configs.Rlimit) []configs.Rlimit {
+	for t, lim := range CallerRlimits() {
+		if !slices.ContainsFunc(rl, func(r configs.Rlimit) bool { return r.Type == t }) {
+			rl = append(rl, configs.Rlimit{Type: t, Soft: lim.Cur, Hard: lim.Max})
+		}
+	}
+	return rl
+}

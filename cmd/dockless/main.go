@@ -57,6 +57,7 @@ func main() {
 	}
 	caller, err := policy.CurrentCaller()
 	if err == nil {
+		caller.Rlimits = runtime.CallerRlimits()
 		err = policy.BecomeRoot()
 	}
 	if err != nil {

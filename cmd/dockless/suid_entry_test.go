@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -504,5 +505,40 @@ func TestSuid_RegistryProxyAndCAFromPolicy(t *testing.T) {
 	}
 	if got := callers.requests(); len(got) > 0 {
 		t.Errorf("the caller's proxy was used: %v", got)
+	}
+}
+
+// TestSuid_CallersLimitsBindTheJobNotDockless: the resource limits a caller
+// starts the setuid dockless with cannot end it half-way through its work
+// on the shared store (a file-size limit below a layer's size failed the
+// pull; a CPU or address-space limit killed it at a chosen moment), and
+// the container's process still runs under exactly the caller's limits.
+// The soft limits are below the hard ones: root on this machine lacks
+// CAP_SYS_RESOURCE and lifts a limit only up to the caller's hard limit
+// (with the capability, to unlimited).
+func TestSuid_CallersLimitsBindTheJobNotDockless(t *testing.T) {
+	e := newEnv(t)
+	e.writePolicy("")
+	cmd := exec.Command("prlimit", "--fsize=1048576:unlimited", "--cpu=100:200", "--nofile=64:128", "--",
+		suidBinary, "run", "--rm", busybox, "cat", "/proc/self/limits")
+	cmd.Dir, cmd.SysProcAttr = alice.Home, asUserAttr(alice)
+	r := runCmd(t, cmd)
+	if r.code != 0 {
+		t.Fatalf("a pull and run under alice's limits: %s", r)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`Max cpu time\s+100\s+200\s`),
+		regexp.MustCompile(`Max file size\s+1048576\s+unlimited\s`),
+		regexp.MustCompile(`Max open files\s+64\s+128\s`),
+	} {
+		if !want.MatchString(r.stdout) {
+			t.Errorf("the container's limits lack %s:\n%s", want, r.stdout)
+		}
+	}
+	// The caller's limits, not dockless's lifted ones, bound --ulimit.
+	cmd = exec.Command("prlimit", "--nofile=64:128", "--", suidBinary, "run", "--rm", "--ulimit", "nofile=256:256", busybox, "true")
+	cmd.Dir, cmd.SysProcAttr = alice.Home, asUserAttr(alice)
+	if r := runCmd(t, cmd); r.code != 125 || !strings.Contains(r.stderr, "above your hard limit 128") {
+		t.Fatalf("--ulimit above the caller's own hard limit: want exit 125 naming it, got %s", r)
 	}
 }
