@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Who may use a cached image. The store is shared by every user of the
@@ -216,4 +217,41 @@ func (s *Store) pullLabels(old images.Image, target digest.Digest, anonymous boo
 	}
 	labels[lastUsedLabel] = strconv.FormatInt(now.UnixNano(), 10)
 	return labels
+}
+
+// pullTrust is what a pull of the store's caller may take from the store
+// without fetching it (see downloader.trust): the blobs of the images the
+// caller may use, and those a pull of the same repository fetched. Any
+// other blob the store holds — another user's private layer that a
+// manifest of the caller's own registry names by its digest — the pull
+// must fetch from its registry: the bytes are the proof. Root, and every
+// caller under [registry] offline, may use every image: nil.
+func (s *Store) pullTrust(ctx context.Context) (func(*downloader) func(ocispec.Descriptor) bool, error) {
+	if s.As.Root || s.Offline {
+		return func(*downloader) func(ocispec.Descriptor) bool { return nil }, nil
+	}
+	usable := map[digest.Digest]bool{}
+	err := s.with(ctx, func(ctx context.Context, ss *session) error {
+		recs, err := ss.images.List(ctx)
+		if err != nil {
+			return err
+		}
+		note := images.HandlerFunc(func(_ context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+			usable[d.Digest] = true
+			return nil, nil
+		})
+		for _, rec := range recs {
+			if s.allowed(rec) {
+				// A broken record only trusts less.
+				_ = images.Walk(ctx, images.Handlers(note, images.ChildrenHandler(ss.cs)), rec.Target)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(d *downloader) func(ocispec.Descriptor) bool {
+		return func(desc ocispec.Descriptor) bool { return usable[desc.Digest] || d.fetchedFrom(desc, d.repo) }
+	}, nil
 }

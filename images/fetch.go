@@ -19,6 +19,7 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
 	"github.com/docker/go-units"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 )
@@ -91,6 +92,13 @@ type downloader struct {
 	// freeDir is where the free space is checked ("" for a containerd
 	// daemon: its disk is its own).
 	freeDir string
+	// trust reports whether the pull may take a blob the content store
+	// already holds without fetching it (nil: every blob; see
+	// Store.entitled); any other it must prove.
+	trust func(ocispec.Descriptor) bool
+	// repo is the repository the pull fetches from: a blob it commits is
+	// noted as fetched from there (sourcePath).
+	repo string
 }
 
 // fetch is an images.HandlerFunc that downloads desc.
@@ -231,6 +239,9 @@ func (d *downloader) download(ctx context.Context, desc ocispec.Descriptor, lock
 	}
 	w, err := content.OpenWriter(ctx, d.cs, content.WithRef(ref), content.WithDescriptor(desc))
 	if errdefs.IsAlreadyExists(err) {
+		if d.trust != nil && !d.trust(desc) {
+			return d.prove(ctx, desc)
+		}
 		return nil
 	}
 	if err != nil {
@@ -264,12 +275,65 @@ func (d *downloader) download(ctx context.Context, desc ocispec.Descriptor, lock
 	switch {
 	case err == nil:
 		committed = true
+		d.noteSource(desc)
 		return nil
 	case errors.Is(context.Cause(fctx), errStalled):
 		return fmt.Errorf("blob %s: the registry sent less than %s in %s ([registry] stall_timeout): given up", desc.Digest, units.BytesSize(stallBytes), d.limits.stall())
 	default:
 		return fmt.Errorf("blob %s: %w", desc.Digest, err)
 	}
+}
+
+// prove fetches desc from the pull's registry and checks its digest and
+// size, writing nothing: the bytes are the proof that the caller may have
+// a blob the store already holds for others (a registry of the caller's
+// own can name any digest in a manifest, and answer for it, but cannot
+// serve bytes it does not have).
+func (d *downloader) prove(ctx context.Context, desc ocispec.Descriptor) error {
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r := &progressReader{}
+	stop := r.watch(d.limits.stall(), func() { cancel(errStalled) })
+	defer stop()
+	rc, err := d.remote.Fetch(fctx, desc)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", desc.Digest, err)
+	}
+	defer rc.Close()
+	r.r = rc
+	v := desc.Digest.Verifier()
+	n, err := io.Copy(v, io.LimitReader(r, desc.Size+1))
+	switch {
+	case errors.Is(context.Cause(fctx), errStalled):
+		return fmt.Errorf("blob %s: the registry sent less than %s in %s ([registry] stall_timeout): given up", desc.Digest, units.BytesSize(stallBytes), d.limits.stall())
+	case err != nil:
+		return fmt.Errorf("blob %s: %w", desc.Digest, err)
+	case n != desc.Size || !v.Verified():
+		return fmt.Errorf("blob %s: the registry's bytes do not match the digest and size the manifest gives", desc.Digest)
+	}
+	return nil
+}
+
+// sourcePath notes which repository a pull last fetched blob d from.
+func (d *downloader) sourcePath(dg digest.Digest) string {
+	return filepath.Join(d.locks, dg.Encoded()+".source")
+}
+
+// noteSource records that the pull fetched desc from its repository, so
+// that the pulls of the same repository that waited for it take it.
+func (d *downloader) noteSource(desc ocispec.Descriptor) {
+	if d.locks != "" && d.repo != "" {
+		_ = os.WriteFile(d.sourcePath(desc.Digest), []byte(d.repo), 0o600)
+	}
+}
+
+// fetchedFrom reports whether a pull fetched desc from repo last.
+func (d *downloader) fetchedFrom(desc ocispec.Descriptor, repo string) bool {
+	if d.locks == "" || repo == "" || desc.Digest.Validate() != nil {
+		return false
+	}
+	b, err := os.ReadFile(d.sourcePath(desc.Digest))
+	return err == nil && string(b) == repo
 }
 
 // free refuses to write size bytes that would leave less than the

@@ -57,6 +57,16 @@ func Normalize(ref string) (string, error) {
 	return named.String(), nil
 }
 
+// repository is the repository of a normalised name, with its registry
+// host and without tag or digest.
+func repository(name string) string {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return name
+	}
+	return reference.TrimNamed(named).String()
+}
+
 // Familiar splits a normalised name into docker's REPOSITORY and TAG
 // columns ("busybox", "latest"; "<none>" for a digest-only name).
 func Familiar(name string) (repo, tag string) {

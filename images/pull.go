@@ -73,6 +73,16 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if err != nil {
 		return nil, pullError(name, err)
 	}
+	trust, err := s.pullTrust(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// trusted sets what a downloader of this pull may take from the store
+	// without fetching it (access.go).
+	trusted := func(d *downloader) {
+		d.repo = repository(name)
+		d.trust = trust(d)
+	}
 	// Downloads do not hold the node lock, so that a long pull does not
 	// hold up the jobs that use other images: the embedded store fetches
 	// into its staging area and then moves the blobs in under the lock; a
@@ -111,6 +121,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		}
 		err = s.withDaemon(ctx, func(ctx context.Context, ss *session) error {
 			dl := &downloader{cs: ss.cs, remote: fetcher, limits: s.Limits, locks: locks}
+			trusted(dl)
 			if err := fetchImage(ctx, ss, desc, dl, out, opts.Bars, &fetched); err != nil {
 				return pullError(name, err)
 			}
@@ -125,7 +136,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		// Nothing under the node lock waits on a registry: a blob that
 		// went missing meanwhile is staged again, without the lock.
 		for attempt := 1; ; attempt++ {
-			st, serr := s.stage(ctx, desc, fetcher, out, opts.Bars, &fetched)
+			st, serr := s.stage(ctx, desc, fetcher, trusted, out, opts.Bars, &fetched)
 			if serr != nil {
 				return nil, pullError(name, serr)
 			}

@@ -48,7 +48,7 @@ type staging struct {
 
 // stage fetches what the image desc needs and the node store lacks into
 // the staging area, reporting layers on out as the pull's progress.
-func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remotes.Fetcher, out io.Writer, bars bool, fetched *atomic.Int64) (*staging, error) {
+func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remotes.Fetcher, trusted func(*downloader), out io.Writer, bars bool, fetched *atomic.Int64) (*staging, error) {
 	// The store root is root's alone (0700), created here if this is its
 	// first pull.
 	if err := os.MkdirAll(filepath.Join(s.root, stagingDir, "locks"), 0o700); err != nil {
@@ -61,11 +61,12 @@ func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remot
 	st := &staging{root: s.root, cs: cs}
 	st.removeDead(ctx)
 	dl := &downloader{cs: cs, remote: remote, limits: s.Limits, locks: filepath.Join(s.root, stagingDir, "locks"), freeDir: s.root}
+	trusted(dl)
 	fetch, report, stop := fetchHandlers(ctx, cs, dl, out, bars, fetched)
 	stageOne := func(ctx context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 		// Indexes and manifests are always staged: the walk reads them.
 		walked := images.IsIndexType(d.MediaType) || images.IsManifestType(d.MediaType)
-		if !walked && st.inStore(d) {
+		if !walked && st.inStore(d) && (dl.trust == nil || dl.trust(d)) {
 			return report(ctx, d)
 		}
 		if _, err := fetch(ctx, d); err != nil {

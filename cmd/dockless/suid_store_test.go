@@ -484,3 +484,63 @@ func downloadsLeft(t *testing.T, e *env) []string {
 	}
 	return left
 }
+
+// TestSuid_StoredBlobsAreTakenOnlyWithProof: a manifest of bob's own names
+// the config and layers of alice's private image by their digests, and his
+// registry cannot serve them. The store holds them, but bob may use no
+// image that has them: his pull must fetch them (the bytes are the proof)
+// and fails, so alice's secret never reaches him and no public image of it
+// appears. Once his registry can serve the bytes, his pull works.
+func TestSuid_StoredBlobsAreTakenOnlyWithProof(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.writePolicy("")
+		secret := fmt.Sprintf("alice-secret-%d", time.Now().UnixNano())
+		img, err := testimage.Busybox(testimage.Options{Extra: []testimage.File{{Name: "secret.txt", Mode: 0o644, Body: []byte(secret)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tag := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+		private, err := reg.Push("private/proof:"+tag, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steal, err := reg.Push("test/steal:"+tag, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.SetAuth("bearer", "alice-reg", "s3cret")
+		t.Cleanup(func() { reg.SetAuth("", "", "") })
+		os.RemoveAll(filepath.Join(alice.Home, ".docker"))
+		t.Cleanup(func() { os.RemoveAll(filepath.Join(alice.Home, ".docker")) })
+		if r := e.loginAs(alice, "alice-reg", "s3cret"); r.code != 0 {
+			t.Fatalf("alice logs in: %s", r)
+		}
+		if r := e.runAs(alice, alice.Home, nil, "pull", "-q", private); r.code != 0 {
+			t.Fatalf("alice pulls her private image: %s", r)
+		}
+		config, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs := []string{config.String()}
+		for _, l := range layersOf(t, img) {
+			blobs = append(blobs, l.digest)
+		}
+		for _, d := range blobs {
+			reg.ServeBlob(d, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "blob unknown", http.StatusNotFound) })
+		}
+		r := e.runAs(bob, bob.Home, nil, "run", "--rm", "-q", steal, "cat", "/secret.txt")
+		for _, d := range blobs {
+			reg.ServeBlob(d, nil)
+		}
+		if r.code != 125 || strings.Contains(r.stdout, secret) {
+			t.Fatalf("bob takes alice's private layers by their digests: %s", r)
+		}
+		if out := e.mustRun("images"); strings.Contains(out, "test/steal") {
+			t.Fatalf("bob's failed pull recorded an image of alice's layers:\n%s", out)
+		}
+		if r := e.runAs(bob, bob.Home, nil, "run", "--rm", "-q", steal, "cat", "/secret.txt"); r.code != 0 || r.stdout != secret {
+			t.Fatalf("bob's pull, once his registry serves the bytes: %s", r)
+		}
+	})
+}
