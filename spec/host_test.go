@@ -1,11 +1,13 @@
 package spec
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -137,5 +139,53 @@ func TestResolveUser_AgainstTheImage(t *testing.T) {
 	must(unix.Mkfifo(filepath.Join(fifo, "etc/passwd"), 0o644))
 	if _, err := ResolveUser(fifo, "alice", nil); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("a FIFO as the image's /etc/passwd: %v", err)
+	}
+}
+
+// TestOpenInRoot_ASwappedLinkNeverLeadsOutOfTheRoot: a running container's
+// processes change its rootfs while dockless reads its /etc/passwd (exec
+// -u NAME): a link swapped in between a check and the open must never lead
+// root to a file outside the root.
+func TestOpenInRoot_ASwappedLinkNeverLeadsOutOfTheRoot(t *testing.T) {
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	etc := filepath.Join(rootfs, "etc")
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(dir, "outside")
+	if err := os.WriteFile(outside, []byte("outside:x:1:1::/:/bin/sh\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "passwd"), []byte("inside:x:2:2::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(etc, "lnk")); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	swapped := make(chan struct{})
+	go func() {
+		defer close(swapped)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = unix.Renameat2(unix.AT_FDCWD, filepath.Join(etc, "lnk"), unix.AT_FDCWD, filepath.Join(etc, "passwd"), unix.RENAME_EXCHANGE)
+		}
+	}()
+	defer func() { close(stop); <-swapped }()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		f, err := openInRoot(rootfs, "/etc/passwd")
+		if err != nil || f == nil {
+			continue // a link inside the root is refused or names nothing there
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		if strings.HasPrefix(string(b), "outside") {
+			t.Fatalf("openInRoot followed a swapped link out of the root: %q", b)
+		}
 	}
 }

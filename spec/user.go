@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -78,21 +77,29 @@ func readerOrNil(f *os.File) io.Reader {
 }
 
 // openInRoot opens the regular file p inside rootfs without following
-// links out of it; a missing file is (nil, nil). The image is the user's:
-// a FIFO there must not hold dockless up (it is opened without blocking,
-// and refused).
+// links out of it; a missing file is (nil, nil). The rootfs is the user's
+// (the image's, or a running container's that its processes change while
+// dockless reads it): p is resolved by the kernel inside the root
+// (RESOLVE_IN_ROOT), in one step, so that no link swapped in on the way
+// leads root out of it; a FIFO there must not hold dockless up (it is
+// opened without blocking, and refused), nor a terminal become its own.
 func openInRoot(rootfs, p string) (*os.File, error) {
-	full, err := securejoin.SecureJoin(rootfs, p)
+	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: rootfs, Err: err}
 	}
-	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if errors.Is(err, os.ErrNotExist) {
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, p, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if errors.Is(err, unix.ENOENT) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the image's %s: %w", p, err)
 	}
+	f := os.NewFile(uintptr(fd), rootfs+p)
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		f.Close()
 		return nil, fmt.Errorf("the image's %s is not a regular file", p)
