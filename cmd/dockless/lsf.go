@@ -197,7 +197,11 @@ func openJobSources(n *node, job *lsfJob) error {
 		if n.policy.Trusted(n.caller) && !n.caller.IsRoot() {
 			prefixes, dirsOnly = nil, false
 		}
-		src, err := policy.OpenSource(n.caller, s.What, s.Bind.Source, prefixes, dirsOnly || s.What != "volume")
+		opened := prefixes
+		if s.OwnedOrPrefixed {
+			opened = nil // checked below, with the owner
+		}
+		src, err := policy.OpenSource(n.caller, s.What, s.Bind.Source, opened, dirsOnly || s.What != "volume")
 		var pe *policy.PathError
 		switch {
 		case s.Optional && errors.As(err, &pe) && pe.Why == "does not exist":
@@ -213,9 +217,17 @@ func openJobSources(n *node, job *lsfJob) error {
 			closeBinds(job.Req.Mounts)
 			return usageError{err}
 		}
-		if s.Owned {
+		if s.Owned || s.OwnedOrPrefixed {
 			st, _ := src.File.Stat()
-			if uid := st.Sys().(*syscall.Stat_t).Uid; uid != n.caller.UID {
+			uid := st.Sys().(*syscall.Stat_t).Uid
+			switch {
+			case uid == n.caller.UID:
+			case s.OwnedOrPrefixed && (len(prefixes) == 0 || policy.UnderPrefix(src.Real, prefixes)):
+			case s.OwnedOrPrefixed:
+				src.File.Close()
+				closeBinds(job.Req.Mounts)
+				return usagef("%s %s: owned by uid %d, not by %s, and not under an allowed prefix (%s): %s", s.What, s.Bind.Source, uid, n.caller.Name, strings.Join(prefixes, ", "), s.Fix)
+			default:
 				src.File.Close()
 				closeBinds(job.Req.Mounts)
 				return usagef("%s %s: owned by uid %d, not by %s (uid %d): refused by the trust model", s.What, s.Bind.Source, uid, n.caller.Name, n.caller.UID)

@@ -42,6 +42,9 @@ type jobSource struct {
 	DirsOnly bool
 	// Owned: the path must belong to the user (the job tmpdir).
 	Owned bool
+	// OwnedOrPrefixed: the path must belong to the user or lie under
+	// Prefixes (the job spool directory: LSF's own are the user's).
+	OwnedOrPrefixed bool
 	// Optional: a missing path is skipped with a warning (the home
 	// directory: LSF itself runs jobs whose home is unreachable).
 	Optional bool
@@ -199,7 +202,7 @@ func jobCommand(job *lsfJob, env map[string]string, args []string) error {
 // the job tmpdir at /tmp and at its own path, the policy's forced mounts,
 // then LSF_DOCKER_VOLUMES. The working directory is bound like a volume:
 // under [volumes] allowed_prefixes unless the home or the job tmpdir holds
-// it.
+// it; the job file's directory must be the user's or under the prefixes.
 func jobMounts(job *lsfJob, env map[string]string, caller *policy.Caller, pol *policy.Policy, h jobHost) error {
 	req := job.Req
 	covered := []string{}
@@ -263,7 +266,8 @@ func jobMounts(job *lsfJob, env map[string]string, caller *policy.Caller, pol *p
 		return err
 	}
 	if job.JobFile != "" {
-		if err := userDir(jobSource{What: "job spool directory", Bind: spec.Bind{Source: filepath.Dir(job.JobFile)}}); err != nil {
+		if err := userDir(jobSource{What: "job spool directory", Bind: spec.Bind{Source: filepath.Dir(job.JobFile)}, Prefixes: pol.Volumes.AllowedPrefixes, OwnedOrPrefixed: true,
+			Fix: "the job file's directory is bound read-write: it must be yours (LSF's spool directories are) or under [volumes] allowed_prefixes in " + pol.Source()}); err != nil {
 			return err
 		}
 	}

@@ -319,3 +319,49 @@ func TestOCI_WorkdirLinkMakesNothingWhereItPoints(t *testing.T) {
 		})
 	}
 }
+
+// TestSuid_JobSpoolDirectoryIsTheUsersOrUnderAPrefix: the directory of the
+// job file is bound read-write at its own path; a job file anywhere would
+// bind any directory the user can read, past [volumes] allowed_prefixes.
+func TestSuid_JobSpoolDirectoryIsTheUsersOrUnderAPrefix(t *testing.T) {
+	e := newEnv(t)
+	j := newLSFJob(t, e, alice, "echo spooled")
+	cwd := filepath.Join(j.storage, alice.Name)
+	outside := filepath.Join(j.base, "outside", "proj") // root's, readable by alice, outside the prefix
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	job, err := os.ReadFile(j.jobFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(j.storage, "shared-spool") // root's, under the prefix
+	for _, d := range []string{outside, shared} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "job.sh"), job, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, jobFile, want string
+	}{
+		{"alice's own spool", j.jobFile, ""},
+		{"a directory under the prefix", filepath.Join(shared, "job.sh"), ""},
+		{"root's directory outside the prefixes", filepath.Join(outside, "job.sh"), "job spool directory " + outside + ": owned by uid 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.runAs(alice, cwd, j.env, "lsf", "run", tc.jobFile)
+			if tc.want == "" {
+				if r.code != 0 || r.stdout != "spooled\n" {
+					t.Fatalf("want the job to run: %s", r)
+				}
+				return
+			}
+			if r.code != 125 || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "[volumes] allowed_prefixes") {
+				t.Fatalf("want exit 125 naming %q and the rule: %s", tc.want, r)
+			}
+		})
+	}
+}
