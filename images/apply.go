@@ -97,14 +97,20 @@ func layerFilter(allowDevices bool, b *budget, dir string) archive.Filter {
 type budget struct {
 	limit, keep int64
 	spent       int64
+	// files bounds the entries (0: no bound); entries counts them.
+	files, entries int64
 	// unchecked is what was charged since the free space was last looked
 	// at: it is looked at again every checkEvery bytes.
 	unchecked int64
 }
 
 // checkEvery is how much a layer may write between two looks at the free
-// space (the policy's free space absorbs it).
-const checkEvery = 8 << 20
+// space (the policy's free space absorbs it), inodeCheckEvery how many
+// entries.
+const (
+	checkEvery      = 8 << 20
+	inodeCheckEvery = 1024
+)
 
 // entryCost is what an entry takes on disk, at least: its size (a sparse
 // file's full size) and a block for its inode and name.
@@ -115,11 +121,14 @@ func (b *budget) charge(dir string, h *tar.Header) error {
 		return nil
 	}
 	cost := entryCost(h)
+	if b.entries++; b.files > 0 && b.entries > b.files {
+		return fmt.Errorf("the image has more than %d files ([store] max_image_files; at %s): %w", b.files, h.Name, ErrTooLarge)
+	}
 	if b.limit > 0 && cost > b.limit-b.spent {
 		return fmt.Errorf("the image unpacks to more than %s ([store] max_image_size; at %s, %s): %w", units.BytesSize(float64(b.limit)), h.Name, units.BytesSize(float64(h.Size)), ErrTooLarge)
 	}
 	b.spent += cost
-	if b.unchecked += cost; b.unchecked >= checkEvery || cost >= checkEvery || b.spent == cost {
+	if b.unchecked += cost; b.unchecked >= checkEvery || cost >= checkEvery || b.spent == cost || b.entries%inodeCheckEvery == 0 {
 		b.unchecked = 0
 		if err := checkFree(dir, cost, b.keep); err != nil {
 			return fmt.Errorf("at %s: %w", h.Name, err)

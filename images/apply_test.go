@@ -157,6 +157,7 @@ func TestBudget_RefusesTheEntryThatPassesTheBound(t *testing.T) {
 		{"past the bound", budget{limit: 1 << 20}, []*tar.Header{file(500 << 10), file(600 << 10)}, 1},
 		{"a sparse file declared huge", budget{limit: 1 << 30}, []*tar.Header{{Name: "s", Typeflag: tar.TypeGNUSparse, Size: 1 << 40}}, 0},
 		{"many empty entries", budget{limit: 1 << 20}, many, 256},
+		{"more entries than files", budget{files: 100}, many, 100},
 		{"no bound", budget{}, []*tar.Header{file(64 << 20), file(64 << 20)}, -1},
 		{"more than the disk holds", budget{}, []*tar.Header{file(1 << 60)}, 0},
 		{"less free space than kept", budget{keep: 1 << 60}, []*tar.Header{file(1)}, 0},

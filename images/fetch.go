@@ -39,6 +39,9 @@ type Limits struct {
 	// MaxImageSize bounds one image: the layer sizes its manifest declares
 	// and the bytes its layers unpack to (0: no bound).
 	MaxImageSize int64
+	// MaxImageFiles bounds the entries of one image's layers (0: no
+	// bound): inodes of the store, and time under the node lock.
+	MaxImageFiles int64
 	// MinFreeSpace is kept free on the store's file system: a blob or a
 	// layer entry that would take it below is refused (0: none).
 	MinFreeSpace int64
@@ -352,6 +355,9 @@ func checkFree(dir string, size, keep int64) error {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return err
 	}
+	if st.Files > 0 && st.Ffree < minFreeInodes {
+		return fmt.Errorf("only %d inodes are left on the image store's file system (%s), fewer than %d: %w", st.Ffree, dir, minFreeInodes, ErrNoSpace)
+	}
 	avail := int64(st.Bavail) * int64(st.Bsize)
 	if avail-size < keep {
 		return fmt.Errorf("%s more would leave %s free on the image store's file system (%s), less than [store] min_free_space (%s): %w",
@@ -359,6 +365,9 @@ func checkFree(dir string, size, keep int64) error {
 	}
 	return nil
 }
+
+// minFreeInodes is what a pull leaves of the store file system's inodes.
+const minFreeInodes = 100000
 
 // ErrNoSpace means a pull would fill the store's file system.
 var ErrNoSpace = errors.New("not enough free space for the image")

@@ -233,7 +233,7 @@ func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descrip
 			Diff: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffIDs[i]},
 		}
 	}
-	applier := layerApplier{cs: ss.cs, allowDevices: ss.allowDevices, budget: &budget{limit: limits.MaxImageSize, keep: limits.MinFreeSpace}}
+	applier := layerApplier{cs: ss.cs, allowDevices: ss.allowDevices, budget: &budget{limit: limits.MaxImageSize, files: limits.MaxImageFiles, keep: limits.MinFreeSpace}}
 	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, applier)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, err)

@@ -53,6 +53,10 @@ type Store struct {
 	// system (a docker size; "" none): a blob or layer entry that would
 	// take it below is refused before it is written.
 	MinFreeSpace string `toml:"min_free_space"`
+	// MaxImageFiles bounds the entries (files, directories, links) of one
+	// image's layers (0: no bound): each is an inode of the store's file
+	// system and time under the node lock while it is unpacked.
+	MaxImageFiles int64 `toml:"max_image_files"`
 }
 
 // Job is what every job container gets.
@@ -133,7 +137,7 @@ type Callers struct {
 // Default is the policy of the site's docker wrapper (the seed).
 func Default() *Policy {
 	return &Policy{
-		Store: Store{Root: "/var/lib/dockless", State: "/run/dockless", MaxImageSize: "32G", MinFreeSpace: "1G"},
+		Store: Store{Root: "/var/lib/dockless", State: "/run/dockless", MaxImageSize: "32G", MinFreeSpace: "1G", MaxImageFiles: 1000000},
 		Job: Job{
 			Memory:          "4096m",
 			MemorySwap:      "-1",
@@ -252,12 +256,13 @@ func (p *Policy) MaxStoreSize() (int64, error) {
 	return n, nil
 }
 
-// PullLimits are the bounds on one pull: [store] max_image_size and
-// min_free_space, [registry] stall_timeout.
+// PullLimits are the bounds on one pull: [store] max_image_size,
+// max_image_files and min_free_space, [registry] stall_timeout.
 type PullLimits struct {
-	MaxImageSize int64 // 0: no bound
-	MinFreeSpace int64 // 0: none kept
-	StallTimeout time.Duration
+	MaxImageSize  int64 // 0: no bound
+	MaxImageFiles int64 // 0: no bound
+	MinFreeSpace  int64 // 0: none kept
+	StallTimeout  time.Duration
 }
 
 // PullLimits parses the bounds on one pull (Load refuses a policy whose
@@ -277,6 +282,10 @@ func (p *Policy) PullLimits() (PullLimits, error) {
 		}
 		*v.to = n
 	}
+	if p.Store.MaxImageFiles < 0 {
+		return l, fmt.Errorf("policy %s: [store] max_image_files %d: a number of files, or 0 for no bound", p.Source(), p.Store.MaxImageFiles)
+	}
+	l.MaxImageFiles = p.Store.MaxImageFiles
 	d, err := time.ParseDuration(p.Registry.StallTimeout)
 	if err != nil || d <= 0 {
 		return l, fmt.Errorf("policy %s: [registry] stall_timeout %q: a positive duration such as \"60s\"", p.Source(), p.Registry.StallTimeout)

@@ -259,8 +259,9 @@ func TestLoad_RefusesPullBoundsThatDoNotParse(t *testing.T) {
 		want PullLimits
 		err  string
 	}{
-		{"", PullLimits{MaxImageSize: 32 << 30, MinFreeSpace: 1 << 30, StallTimeout: time.Minute}, ""},
-		{"[store]\nmax_image_size = \"\"\nmin_free_space = \"\"\n[registry]\nstall_timeout = \"2s\"\n", PullLimits{StallTimeout: 2 * time.Second}, ""},
+		{"", PullLimits{MaxImageSize: 32 << 30, MaxImageFiles: 1000000, MinFreeSpace: 1 << 30, StallTimeout: time.Minute}, ""},
+		{"[store]\nmax_image_size = \"\"\nmax_image_files = 0\nmin_free_space = \"\"\n[registry]\nstall_timeout = \"2s\"\n", PullLimits{StallTimeout: 2 * time.Second}, ""},
+		{"[store]\nmax_image_files = -1\n", PullLimits{}, "[store] max_image_files"},
 		{"[store]\nmax_image_size = \"lots\"\n", PullLimits{}, "[store] max_image_size"},
 		{"[store]\nmin_free_space = \"-1\"\n", PullLimits{}, "[store] min_free_space"},
 		{"[registry]\nstall_timeout = \"0s\"\n", PullLimits{}, "[registry] stall_timeout"},

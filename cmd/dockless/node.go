@@ -73,7 +73,7 @@ func (n *node) store() *images.Store {
 	st.As = images.Caller{UID: n.caller.UID, Root: n.caller.IsRoot(), Credentials: credentials(n)}
 	st.Offline = n.policy.Registry.Offline
 	limits, _ := n.policy.PullLimits() // policy.Load refuses bounds that do not parse
-	st.Limits = images.Limits{MaxImageSize: limits.MaxImageSize, MinFreeSpace: limits.MinFreeSpace, Stall: limits.StallTimeout}
+	st.Limits = images.Limits{MaxImageSize: limits.MaxImageSize, MaxImageFiles: limits.MaxImageFiles, MinFreeSpace: limits.MinFreeSpace, Stall: limits.StallTimeout}
 	return st
 }
 

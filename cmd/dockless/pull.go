@@ -46,7 +46,7 @@ func pullCommand() *cli.Command {
 // it.
 func pullRefused(n *node, err error) error {
 	if errors.Is(err, images.ErrTooLarge) || errors.Is(err, images.ErrNoSpace) {
-		return fmt.Errorf("%w: refused by the bounds on one pull in %s ([store] max_image_size, min_free_space): ask the node's admin", err, n.policy.Source())
+		return fmt.Errorf("%w: refused by the bounds on one pull in %s ([store] max_image_size, max_image_files, min_free_space): ask the node's admin", err, n.policy.Source())
 	}
 	return err
 }

@@ -287,6 +287,21 @@ func TestSuid_PullWritesAreBounded(t *testing.T) {
 			}
 			return ref
 		}},
+		{"many files", "max_image_files = 2000\n", "more than 2000 files ([store] max_image_files", func(t *testing.T, repo string) string {
+			var files []testimage.File
+			for i := range 3000 {
+				files = append(files, testimage.File{Name: fmt.Sprintf("many/%d", i), Mode: 0o644})
+			}
+			img, err := testimage.Busybox(testimage.Options{Extra: files})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := reg.Push(repo, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ref
+		}},
 		{"layer declared huge", "", "declares more than 32GiB", func(t *testing.T, repo string) string {
 			return tamperedManifest(t, repo, func(l map[string]any, _ []byte, r *testimage.Registry) {
 				r.ServeBlob(l["digest"].(string), func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(zeros) })
