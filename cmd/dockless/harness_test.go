@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +39,17 @@ func TestMain(m *testing.M) {
 }
 
 func e2eMain(m *testing.M) int {
+	// The test users' accounts (their home in /etc/passwd) belong to one
+	// run at a time: a second run on the node waits for the first.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "dockless-e2e.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err == nil {
+		defer lock.Close()
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "the end-to-end tests' lock:", err)
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "dockless-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
