@@ -102,6 +102,11 @@ type downloader struct {
 	// repo is the repository the pull fetches from: a blob it commits is
 	// noted as fetched from there (sourcePath).
 	repo string
+	// stored, when set, reports whether the blob is in the node's store
+	// already (the staging area's downloader): asked again once the
+	// digest's lock is held, since the pull that let go of it may have
+	// moved the blob into the store and removed it from the staging area.
+	stored func(ocispec.Descriptor) bool
 }
 
 // fetch is an images.HandlerFunc that downloads desc.
@@ -135,6 +140,9 @@ func (d *downloader) get(ctx context.Context, desc ocispec.Descriptor) error {
 		}
 	}
 	defer lock.Close()
+	if d.stored != nil && d.stored(desc) {
+		return nil
+	}
 	return d.download(ctx, desc, lock)
 }
 

@@ -62,11 +62,14 @@ func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remot
 	st.removeDead(ctx)
 	dl := &downloader{cs: cs, remote: remote, limits: s.Limits, locks: filepath.Join(s.root, stagingDir, "locks"), freeDir: s.root}
 	trusted(dl)
+	// Indexes and manifests are always staged: the walk reads them.
+	dl.stored = func(d ocispec.Descriptor) bool {
+		walked := images.IsIndexType(d.MediaType) || images.IsManifestType(d.MediaType)
+		return !walked && st.inStore(d) && (dl.trust == nil || dl.trust(d))
+	}
 	fetch, report, stop := fetchHandlers(ctx, cs, dl, out, bars, fetched)
 	stageOne := func(ctx context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-		// Indexes and manifests are always staged: the walk reads them.
-		walked := images.IsIndexType(d.MediaType) || images.IsManifestType(d.MediaType)
-		if !walked && st.inStore(d) && (dl.trust == nil || dl.trust(d)) {
+		if dl.stored(d) {
 			return report(ctx, d)
 		}
 		if _, err := fetch(ctx, d); err != nil {
