@@ -58,7 +58,9 @@ step "an LSF job through the job starter: dockless lsf run, as an ordinary user"
 # The site installs dockless setuid root and names it as JOB_STARTER; LSF
 # runs it as the job user with the job's environment. Simulate that: a
 # setuid copy whose policy lives in the demo directory, a job file in the
-# user's spool, a job tmpdir, and the LSF job variables.
+# user's spool, a job tmpdir, and the LSF job variables. The job is
+# submitted from the user's project directory on the parallel filesystem:
+# the working directory is bound like a volume (under allowed_prefixes).
 go build -tags seccomp -ldflags "-X github.com/dockless/dockless/policy.DefaultPath=$work/dockless.toml" -o "$work/suid/dockless" ./cmd/dockless
 chmod 755 "$work" "$work/suid" && chmod 4755 "$work/suid/dockless"
 cat >"$work/dockless.toml" <<POLICY
@@ -86,14 +88,14 @@ echo "PATH:     $PATH"
 grep -E '^(CapBnd|NoNewPrivs):' /proc/self/status
 exit 0
 JOB
-chown -R "$juid:$jgid" "$work/jobhome" "$work/lsbtmp/23870.tmpdir" && chmod 700 "$work/lsbtmp/23870.tmpdir"
-(cd "$work/jobhome" && setpriv --reuid "$juid" --regid "$jgid" --init-groups env -i \
+chown -R "$juid:$jgid" "$work/jobhome" "$work/lsbtmp/23870.tmpdir" "$work/storage1/lab" && chmod 700 "$work/lsbtmp/23870.tmpdir"
+(cd "$work/storage1/lab" && setpriv --reuid "$juid" --regid "$jgid" --init-groups env -i \
 	PATH=/usr/bin:/bin HOME="$work/jobhome" LSB_JOBID=23870 LSB_CONTAINER_IMAGE="$image" \
 	TMPDIR="$work/lsbtmp/23870.tmpdir" LSF_BINDIR=/opt/lsf/bin LSF_DOCKER_VOLUMES="$work/storage1/lab:/lab" \
 	LSF_DOCKER_RUN_LOGLEVEL=INFO "$work/suid/dockless" lsf run "$work/jobhome/.lsbatch/1580953421.23870")
 
 step "the same job asking for /etc as a volume is refused, naming the rule"
-(cd "$work/jobhome" && setpriv --reuid "$juid" --regid "$jgid" --init-groups env -i \
+(cd "$work/storage1/lab" && setpriv --reuid "$juid" --regid "$jgid" --init-groups env -i \
 	HOME="$work/jobhome" LSB_JOBID=23870 LSB_CONTAINER_IMAGE="$image" TMPDIR="$work/lsbtmp/23870.tmpdir" \
 	LSF_DOCKER_VOLUMES="/etc:/data" LSF_DOCKER_RUN_LOGLEVEL=ERROR "$work/suid/dockless" lsf run "$work/jobhome/.lsbatch/1580953421.23870") || echo "exit status: $?"
 
