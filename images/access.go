@@ -242,8 +242,10 @@ func (s *Store) pullTrust(ctx context.Context) (func(*downloader) func(ocispec.D
 		})
 		for _, rec := range recs {
 			if s.allowed(rec) {
-				// A broken record only trusts less.
-				_ = images.Walk(ctx, images.Handlers(note, images.ChildrenHandler(ss.cs)), rec.Target)
+				// What the pulls of rec fetched or proved, nothing more:
+				// an index's other platforms were never fetched, and may
+				// name anyone's blobs. A broken record only trusts less.
+				_ = images.Walk(ctx, images.Handlers(note, imageChildren(images.ChildrenHandler(ss.cs))), rec.Target)
 			}
 		}
 		return nil

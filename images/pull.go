@@ -169,14 +169,17 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 // collection, reporting layers on out.
 func fetchImage(ctx context.Context, ss *session, desc ocispec.Descriptor, dl *downloader, out io.Writer, bars bool, fetched *atomic.Int64) error {
 	fetch, report, stop := fetchHandlers(ctx, ss.cs, dl, out, bars, fetched)
-	children := images.ChildrenHandler(ss.cs)
-	children = images.SetChildrenLabels(ss.cs, children)
-	children = images.FilterPlatforms(children, Platform)
-	children = images.LimitManifests(children, Platform, 1)
-	children = limitLayers(children, dl.limits.MaxImageSize)
+	children := limitLayers(imageChildren(images.SetChildrenLabels(ss.cs, images.ChildrenHandler(ss.cs))), dl.limits.MaxImageSize)
 	err := images.Dispatch(ctx, images.Handlers(fetch, report, children), nil, desc)
 	stop()
 	return err
+}
+
+// imageChildren narrows children to what a pull of this node fetches: the
+// one manifest of an index for Platform. A pull, and what an image record
+// is trusted to hold (pullTrust), walk the same.
+func imageChildren(children images.HandlerFunc) images.HandlerFunc {
+	return images.LimitManifests(images.FilterPlatforms(children, Platform), Platform, 1)
 }
 
 // fetchHandlers fetch each blob into cs through dl (fetch) and report

@@ -80,10 +80,7 @@ func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remot
 		st.mu.Unlock()
 		return report(ctx, d)
 	}
-	children := images.ChildrenHandler(cs)
-	children = images.FilterPlatforms(children, Platform)
-	children = images.LimitManifests(children, Platform, 1)
-	children = limitLayers(children, s.Limits.MaxImageSize)
+	children := limitLayers(imageChildren(images.ChildrenHandler(cs)), s.Limits.MaxImageSize)
 	err = images.Dispatch(ctx, images.Handlers(images.HandlerFunc(stageOne), children), nil, desc)
 	stop()
 	if err != nil {

@@ -505,7 +505,9 @@ func downloadsLeft(t *testing.T, e *env) []string {
 // registry cannot serve them. The store holds them, but bob may use no
 // image that has them: his pull must fetch them (the bytes are the proof)
 // and fails, so alice's secret never reaches him and no public image of it
-// appears. Once his registry can serve the bytes, his pull works.
+// appears. An index he pulled first, whose amd64 entry is harmless and whose
+// arm64 entry names alice's manifest, vouches for nothing it did not fetch.
+// Once his registry can serve the bytes, his pull works.
 func TestSuid_StoredBlobsAreTakenOnlyWithProof(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.writePolicy("")
@@ -523,6 +525,7 @@ func TestSuid_StoredBlobsAreTakenOnlyWithProof(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		decoy := decoyIndex(t, img, "test/decoy:"+tag)
 		reg.SetAuth("bearer", "alice-reg", "s3cret")
 		t.Cleanup(func() { reg.SetAuth("", "", "") })
 		os.RemoveAll(filepath.Join(alice.Home, ".docker"))
@@ -537,12 +540,16 @@ func TestSuid_StoredBlobsAreTakenOnlyWithProof(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		blobs := []string{config.String()}
-		for _, l := range layersOf(t, img) {
-			blobs = append(blobs, l.digest)
-		}
+		// Alice's own blobs: her config and the layer of her secret (the
+		// busybox layers below are everyone's).
+		layers := layersOf(t, img)
+		blobs := []string{config.String(), layers[len(layers)-1].digest}
 		for _, d := range blobs {
 			reg.ServeBlob(d, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "blob unknown", http.StatusNotFound) })
+			t.Cleanup(func() { reg.ServeBlob(d, nil) })
+		}
+		if r := e.runAs(bob, bob.Home, nil, "pull", "-q", decoy); r.code != 0 {
+			t.Fatalf("bob pulls his index: %s", r)
 		}
 		r := e.runAs(bob, bob.Home, nil, "run", "--rm", "-q", steal, "cat", "/secret.txt")
 		for _, d := range blobs {
@@ -558,4 +565,47 @@ func TestSuid_StoredBlobsAreTakenOnlyWithProof(t *testing.T) {
 			t.Fatalf("bob's pull, once his registry serves the bytes: %s", r)
 		}
 	})
+}
+
+// decoyIndex pushes as repoTag an index whose amd64 entry is a harmless
+// busybox and whose arm64 entry names the manifest of img (the registry
+// wants both manifests in the repository; the blobs of img may then be
+// refused by ServeBlob).
+func decoyIndex(t *testing.T, img v1.Image, repoTag string) string {
+	t.Helper()
+	harmless, err := testimage.Busybox(testimage.Options{Env: []string{"HARMLESS=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, tag, _ := strings.Cut(repoTag, ":")
+	for suffix, i := range map[string]v1.Image{"-amd64": harmless, "-arm64": img} {
+		if _, err := reg.Push(repo+":"+tag+suffix, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry := func(i v1.Image, arch string) map[string]any {
+		raw, err := i.RawManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := i.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mt, err := i.MediaType()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"mediaType": string(mt), "digest": d.String(), "size": len(raw), "platform": map[string]string{"os": "linux", "architecture": arch}}
+	}
+	const indexType = "application/vnd.oci.image.index.v1+json"
+	raw, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": indexType,
+		"manifests": []any{entry(img, "arm64"), entry(harmless, "amd64")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.PushManifest(repoTag, indexType, raw); err != nil {
+		t.Fatal(err)
+	}
+	return reg.Ref(repoTag)
 }
