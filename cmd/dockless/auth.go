@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/policy"
+	"golang.org/x/sys/unix"
 )
 
 // dockerHubKey is the key docker keeps Docker Hub's credentials under.
@@ -136,7 +138,10 @@ func runCredentialHelper(n *node, name, server string) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	cmd := exec.Command(prog, "get")
+	cmd, err := callerCommand(n.caller, prog, "get")
+	if err != nil {
+		return "", "", err
+	}
 	cmd.Stdin = strings.NewReader(server)
 	cmd.Env = []string{"HOME=" + n.caller.Home, "PATH=" + helperPath}
 	if !n.caller.IsRoot() {
@@ -158,6 +163,39 @@ func runCredentialHelper(n *node, name, server string) (string, string, error) {
 		return "", c.Secret, nil
 	}
 	return c.Username, c.Secret, nil
+}
+
+// prlimitPath is util-linux's prlimit, which sets a program's resource
+// limits before it runs.
+const prlimitPath = "/usr/bin/prlimit"
+
+// callerCommand runs prog under the caller's own resource limits: the
+// setuid entry lifted dockless's (runtime.CallerRlimits), and a program
+// run for the caller must not inherit more than they had.
+func callerCommand(c *policy.Caller, prog string, args ...string) (*exec.Cmd, error) {
+	if len(c.Rlimits) == 0 {
+		return exec.Command(prog, args...), nil
+	}
+	if _, err := os.Stat(prlimitPath); err != nil {
+		return nil, fmt.Errorf("%s: needed to run %s under your own resource limits (install util-linux): %w", prlimitPath, prog, err)
+	}
+	var limits []string
+	for _, r := range []struct {
+		flag string
+		res  int
+	}{{"--cpu", unix.RLIMIT_CPU}, {"--fsize", unix.RLIMIT_FSIZE}, {"--as", unix.RLIMIT_AS}, {"--data", unix.RLIMIT_DATA}, {"--nofile", unix.RLIMIT_NOFILE}} {
+		if lim, ok := c.Rlimits[r.res]; ok {
+			limits = append(limits, r.flag+"="+rlimitValue(lim.Cur)+":"+rlimitValue(lim.Max))
+		}
+	}
+	return exec.Command(prlimitPath, append(append(limits, "--", prog), args...)...), nil
+}
+
+func rlimitValue(v uint64) string {
+	if v == ^uint64(0) {
+		return "unlimited"
+	}
+	return strconv.FormatUint(v, 10)
 }
 
 // lookHelper finds the executable prog in helperPath.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,7 +91,8 @@ func (e *env) loginAs(u testUser, user, pass string) result {
 }
 
 // TestImages_CredentialHelperRunsAsTheCaller: credHelpers in the caller's
-// config name a docker-credential-* helper, which runs as the caller.
+// config name a docker-credential-* helper, which runs as the caller, under
+// the caller's own resource limits (not those the setuid entry lifted).
 func TestImages_CredentialHelperRunsAsTheCaller(t *testing.T) {
 	e := newEnv(t)
 	e.writePolicy("")
@@ -112,7 +114,7 @@ func TestImages_CredentialHelperRunsAsTheCaller(t *testing.T) {
 	if err := os.Chmod(log, 0o666); err != nil { // past the umask: the helper runs as alice
 		t.Fatal(err)
 	}
-	script := "#!/bin/sh\nread server\nid -u >> " + log + "\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"alice-reg\",\"Secret\":\"s3cret\"}'\n"
+	script := "#!/bin/sh\nread server\nid -u >> " + log + "\ngrep -E '^Max (cpu time|open files)' /proc/self/limits >> " + log + "\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"alice-reg\",\"Secret\":\"s3cret\"}'\n"
 	if err := os.WriteFile(helper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -130,10 +132,18 @@ func TestImages_CredentialHelperRunsAsTheCaller(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(cfg)) })
-	if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "sh", "-c", "echo $HELPER"); r.code != 0 || r.stdout != "1\n" {
+	cmd := exec.Command("prlimit", "--cpu=100:200", "--nofile=64:128", "--", suidBinary, "run", "--rm", "-q", ref, "sh", "-c", "echo $HELPER")
+	cmd.Dir, cmd.SysProcAttr = alice.Home, asUserAttr(alice)
+	if r := runCmd(t, cmd); r.code != 0 || r.stdout != "1\n" {
 		t.Fatalf("a pull with the helper's credentials: %s", r)
 	}
-	if b, _ := os.ReadFile(log); !strings.HasPrefix(string(b), "61001\n") {
+	b, _ := os.ReadFile(log)
+	if !strings.HasPrefix(string(b), "61001\n") {
 		t.Fatalf("the helper ran as uid %q, want alice's 61001", b)
+	}
+	for _, want := range []*regexp.Regexp{regexp.MustCompile(`Max cpu time\s+100\s+200\s`), regexp.MustCompile(`Max open files\s+64\s+128\s`)} {
+		if !want.Match(b) {
+			t.Errorf("the helper ran without alice's limits (%s):\n%s", want, b)
+		}
 	}
 }
