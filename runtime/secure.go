@@ -1,6 +1,7 @@
 package runtime
 
 // #include <sys/auxv.h>
+// #include <sys/resource.h>
 // int dockless_caller_rlimit(int r, unsigned long long *cur, unsigned long long *max);
 import "C"
 
@@ -45,14 +46,12 @@ import (
 // root, run by another user).
 func SecureExec() bool { return C.getauxval(C.AT_SECURE) != 0 }
 
-// liftedRlimits are the resource limits the setuid entry may lift.
-var liftedRlimits = []int{unix.RLIMIT_CPU, unix.RLIMIT_FSIZE, unix.RLIMIT_AS, unix.RLIMIT_DATA, unix.RLIMIT_NOFILE}
-
 // CallerRlimits are the caller's resource limits where the setuid entry
-// lifted dockless's own (by resource); the others are dockless's.
+// lifted dockless's own (by resource; secure.c says which it lifts); the
+// others are dockless's.
 func CallerRlimits() map[int]unix.Rlimit {
 	limits := map[int]unix.Rlimit{}
-	for _, t := range liftedRlimits {
+	for t := range int(C.RLIM_NLIMITS) {
 		var cur, max C.ulonglong
 		if C.dockless_caller_rlimit(C.int(t), &cur, &max) != 0 {
 			limits[t] = unix.Rlimit{Cur: uint64(cur), Max: uint64(max)}
