@@ -217,27 +217,39 @@ func openJobSources(n *node, job *lsfJob) error {
 			closeBinds(job.Req.Mounts)
 			return usageError{err}
 		}
-		if s.Owned || s.OwnedOrPrefixed {
-			st, _ := src.File.Stat()
-			uid := st.Sys().(*syscall.Stat_t).Uid
-			switch {
-			case uid == n.caller.UID:
-			case s.OwnedOrPrefixed && (len(prefixes) == 0 || policy.UnderPrefix(src.Real, prefixes)):
-			case s.OwnedOrPrefixed:
-				src.File.Close()
-				closeBinds(job.Req.Mounts)
-				return usagef("%s %s: owned by uid %d, not by %s, and not under an allowed prefix (%s): %s", s.What, s.Bind.Source, uid, n.caller.Name, strings.Join(prefixes, ", "), s.Fix)
-			default:
-				src.File.Close()
-				closeBinds(job.Req.Mounts)
-				return usagef("%s %s: owned by uid %d, not by %s (uid %d): refused by the trust model", s.What, s.Bind.Source, uid, n.caller.Name, n.caller.UID)
-			}
+		if err := s.checkOwner(src, n.caller, prefixes); err != nil {
+			src.File.Close()
+			closeBinds(job.Req.Mounts)
+			return err
 		}
 		b := s.Bind
 		b.Checked = src.File
 		job.Req.Mounts = replaceBind(job.Req.Mounts, b)
 	}
 	return nil
+}
+
+// checkOwner applies the source's ownership rule (Owned, OwnedOrPrefixed)
+// to src, opened; prefixes are the ones that apply to the caller.
+func (s jobSource) checkOwner(src *policy.Source, c *policy.Caller, prefixes []string) error {
+	if !s.Owned && !s.OwnedOrPrefixed {
+		return nil
+	}
+	st, err := src.File.Stat()
+	if err != nil {
+		return err
+	}
+	uid := st.Sys().(*syscall.Stat_t).Uid
+	switch {
+	case uid == c.UID:
+		return nil
+	case s.OwnedOrPrefixed && (len(prefixes) == 0 || policy.UnderPrefix(src.Real, prefixes)):
+		return nil
+	case s.OwnedOrPrefixed:
+		return usagef("%s %s: owned by uid %d, not by %s, and not under an allowed prefix (%s): %s", s.What, s.Bind.Source, uid, c.Name, strings.Join(prefixes, ", "), s.Fix)
+	default:
+		return usagef("%s %s: owned by uid %d, not by %s (uid %d): refused by the trust model", s.What, s.Bind.Source, uid, c.Name, c.UID)
+	}
 }
 
 // replaceBind adds b to binds, in place of a bind at the same destination
