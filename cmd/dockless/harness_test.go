@@ -142,16 +142,22 @@ func runCmd(t *testing.T, cmd *exec.Cmd) result {
 	if cmd.Stderr == nil {
 		cmd.Stderr = &errb
 	}
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
+	r, err := resultOf(&out, &errb, cmd.Run())
+	if err != nil {
 		t.Fatalf("running %v: %v", cmd.Args, err)
 	}
 	return r
+}
+
+// resultOf is what a command that wrote out and errb and ended with err
+// did; an error that is not an exit status is returned.
+func resultOf(out, errb *bytes.Buffer, err error) (result, error) {
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code, err = ee.ExitCode(), nil
+	}
+	return r, err
 }
 
 // mustRun runs and fails the test unless dockless exits 0.

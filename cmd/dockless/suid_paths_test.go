@@ -53,10 +53,7 @@ func (e *env) startAs(u testUser, dir string, environ []string, opened string, a
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	collect := func(err error) result {
-		r := result{stdout: out.String(), stderr: errb.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		}
+		r, _ := resultOf(&out, &errb, err) // a start error fails before
 		return r
 	}
 	deadline := time.After(time.Minute)

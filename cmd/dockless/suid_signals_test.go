@@ -267,13 +267,8 @@ func (e *env) background(u testUser, args ...string) <-chan result {
 	done := make(chan result, 1)
 	go func() {
 		defer cancel()
-		err := cmd.Run()
-		r := result{stdout: out.String(), stderr: errb.String()}
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			r.code = ee.ExitCode()
-		case err != nil:
+		r, err := resultOf(&out, &errb, cmd.Run())
+		if err != nil {
 			r.code, r.stderr = -1, err.Error()
 		}
 		if ctx.Err() != nil {

@@ -40,19 +40,8 @@ func TestSuid_CachedPrivateImageStaysPrivate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reg.SetAuth("bearer", "alice-reg", "s3cret")
-		t.Cleanup(func() { reg.SetAuth("", "", "") })
-		for _, u := range []testUser{alice, bob} {
-			os.RemoveAll(filepath.Join(u.Home, ".docker"))
-			t.Cleanup(func() { os.RemoveAll(filepath.Join(u.Home, ".docker")) })
-		}
 		e.mustRun("pull", "-q", busybox) // anonymous: public
-		if r := e.loginAs(alice, "alice-reg", "s3cret"); r.code != 0 {
-			t.Fatalf("alice logs in: %s", r)
-		}
-		if r := e.runAs(alice, alice.Home, nil, "pull", "-q", ref); r.code != 0 {
-			t.Fatalf("alice pulls her private image: %s", r)
-		}
+		e.pullPrivately(alice, ref)
 		id := imageID(t, e.mustRun("images"), "private/store")
 
 		for _, c := range []struct {
@@ -125,6 +114,25 @@ func TestSuid_CachedPrivateImageStaysPrivate(t *testing.T) {
 			t.Errorf("a refusal takes bob's right to the cached copy away: %s", r)
 		}
 	})
+}
+
+// pullPrivately turns on the registry's auth for private/ (alice-reg,
+// s3cret), logs u in and pulls ref as u; the test users start and end
+// without a docker config.
+func (e *env) pullPrivately(u testUser, ref string) {
+	e.t.Helper()
+	reg.SetAuth("bearer", "alice-reg", "s3cret")
+	e.t.Cleanup(func() { reg.SetAuth("", "", "") })
+	for _, u := range []testUser{alice, bob} {
+		os.RemoveAll(filepath.Join(u.Home, ".docker"))
+		e.t.Cleanup(func() { os.RemoveAll(filepath.Join(u.Home, ".docker")) })
+	}
+	if r := e.loginAs(u, "alice-reg", "s3cret"); r.code != 0 {
+		e.t.Fatalf("%s logs in: %s", u.Name, r)
+	}
+	if r := e.runAs(u, u.Home, nil, "pull", "-q", ref); r.code != 0 {
+		e.t.Fatalf("%s pulls the private image: %s", u.Name, r)
+	}
 }
 
 // imageID is the IMAGE ID column of the images line of repo.
@@ -526,16 +534,7 @@ func TestSuid_StoredBlobsAreTakenOnlyWithProof(t *testing.T) {
 			t.Fatal(err)
 		}
 		decoy := decoyIndex(t, img, "test/decoy:"+tag)
-		reg.SetAuth("bearer", "alice-reg", "s3cret")
-		t.Cleanup(func() { reg.SetAuth("", "", "") })
-		os.RemoveAll(filepath.Join(alice.Home, ".docker"))
-		t.Cleanup(func() { os.RemoveAll(filepath.Join(alice.Home, ".docker")) })
-		if r := e.loginAs(alice, "alice-reg", "s3cret"); r.code != 0 {
-			t.Fatalf("alice logs in: %s", r)
-		}
-		if r := e.runAs(alice, alice.Home, nil, "pull", "-q", private); r.code != 0 {
-			t.Fatalf("alice pulls her private image: %s", r)
-		}
+		e.pullPrivately(alice, private)
 		config, err := img.ConfigName()
 		if err != nil {
 			t.Fatal(err)
