@@ -91,13 +91,10 @@ func Run(ctx context.Context, root, id string, spec *specs.Spec, stdio IO, start
 		return Exit{}, err
 	}
 	defer placement.Restore()
-	cfg, err := convert(id, spec, false, true)
+	cfg, hooks, err := jobConfig(id, spec)
 	if err != nil {
 		return Exit{}, err
 	}
-	cfg.ParentDeathSignal = int(unix.SIGKILL)
-	hooks := takeHooks(cfg)
-	cfg.Rlimits, _ = takeLateRlimits(cfg.Rlimits)
 	// Signals must be caught before the process exists, so that no SIGCHLD
 	// of a short-lived container is lost.
 	sigs := make(chan os.Signal, 128)
@@ -116,30 +113,76 @@ func Run(ctx context.Context, root, id string, spec *specs.Spec, stdio IO, start
 	if err := saveHooks(root, id, hooks); err != nil {
 		return Exit{}, err
 	}
-
-	process, err := newProcess(spec.Process, true)
-	if err != nil {
-		return Exit{}, err
-	}
-	process.LogLevel = jobLogLevel
-	link, err := setupIO(process, spec.Process.Terminal, stdio)
+	process, link, err := startJob(container, spec.Process, stdio)
 	if err != nil {
 		return Exit{}, err
 	}
 	defer link.Close()
+	oom := watchOOM(container)
+	if err := attachJob(container, process, link, hooks, started); err != nil {
+		return Exit{}, err
+	}
+	code, err := wait(process, sigs, link, jobSignals(container, process, stdio.SigProxy))
+	return Exit{Code: code, OOMKilled: oom.Load() && code == 128+int(unix.SIGKILL)}, err
+}
+
+// jobConfig is libcontainer's config of a foreground container: its init
+// killed when dockless dies (parent-death signal), the poststart and
+// poststop hooks taken out for dockless to run (see takeHooks), and the
+// late rlimits left for startJob (see takeLateRlimits).
+func jobConfig(id string, spec *specs.Spec) (*configs.Config, configs.Hooks, error) {
+	cfg, err := convert(id, spec, false, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.ParentDeathSignal = int(unix.SIGKILL)
+	hooks := takeHooks(cfg)
+	cfg.Rlimits, _ = takeLateRlimits(cfg.Rlimits)
+	return cfg, hooks, nil
+}
+
+// startJob starts the container's init with p, connected as stdio says,
+// sets the late rlimits once the init is set up, and lets it execute the
+// user's process. The link is closed if that fails.
+func startJob(container *libcontainer.Container, p *specs.Process, stdio IO) (*libcontainer.Process, stdioLink, error) {
+	process, err := newProcess(p, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	process.LogLevel = jobLogLevel
+	link, err := setupIO(process, p.Terminal, stdio)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := startThenExec(container, process); err != nil {
+		link.Close()
+		return nil, nil, err
+	}
+	return process, link, nil
+}
+
+// startThenExec starts the init of process without the late rlimits, sets
+// them on it, then lets it execute the user's process.
+func startThenExec(container *libcontainer.Container, process *libcontainer.Process) error {
 	var late []configs.Rlimit
 	process.Rlimits, late = takeLateRlimits(process.Rlimits)
 	if err := container.Start(process); err != nil {
-		return Exit{}, startError(err)
+		return startError(err)
 	}
 	if pid, err := process.Pid(); err != nil {
-		return Exit{}, err
+		return err
 	} else if err := setLateRlimits(pid, late); err != nil {
-		return Exit{}, err
+		return err
 	}
 	if err := container.Exec(); err != nil {
-		return Exit{}, startError(err)
+		return startError(err)
 	}
+	return nil
+}
+
+// watchOOM reports whether the OOM killer acted in the container's cgroup
+// since the call (false if the kernel cannot tell).
+func watchOOM(container *libcontainer.Container) *atomic.Bool {
 	var oom atomic.Bool
 	if ch, err := container.NotifyOOM(); err == nil {
 		go func() {
@@ -148,22 +191,28 @@ func Run(ctx context.Context, root, id string, spec *specs.Spec, stdio IO, start
 			}
 		}()
 	}
+	return &oom
+}
+
+// attachJob connects the running user's process to its stdio, runs the
+// poststart hooks and calls started, if set, with its host pid. If either
+// fails, the process is killed and waited for.
+func attachJob(container *libcontainer.Container, process *libcontainer.Process, link stdioLink, hooks configs.Hooks, started func(pid int)) error {
 	if err := link.Attach(); err != nil {
 		_ = process.Signal(unix.SIGKILL)
 		_, _ = process.Wait()
-		return Exit{}, err
+		return err
 	}
 	if err := runPoststart(container, hooks); err != nil {
 		_, _ = process.Wait()
-		return Exit{}, err
+		return err
 	}
 	if started != nil {
 		if pid, err := process.Pid(); err == nil {
 			started(pid)
 		}
 	}
-	code, err := wait(process, sigs, link, jobSignals(container, process, stdio.SigProxy))
-	return Exit{Code: code, OOMKilled: oom.Load() && code == 128+int(unix.SIGKILL)}, err
+	return nil
 }
 
 // convert turns a spec into libcontainer's config, tolerating what other
