@@ -78,15 +78,6 @@ func State(root, id string) (*Status, error) {
 	return &Status{State: st.String(), Pid: s.InitProcessPid, Cgroups: s.CgroupPaths}, nil
 }
 
-// Stats reads the container's cgroup statistics (CPU, memory, pids).
-func Stats(root, id string) (*libcontainer.Stats, error) {
-	c, err := load(root, id)
-	if err != nil {
-		return nil, err
-	}
-	return c.Stats()
-}
-
 // Destroy kills what is left of a container and removes its cgroup and
 // libcontainer state (reaping after a dockless that died).
 func Destroy(root, id string) error {

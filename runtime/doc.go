@@ -5,7 +5,9 @@
 // state under a root directory, the init process (the dockless binary
 // re-executed with the argument "init", see Init), stdio or a pseudo-terminal,
 // signal forwarding, waiting, the exit status (128+N for a signal), and
-// destroying the container and its cgroup on every path out.
+// destroying the container and its cgroup on every path out. It reads the
+// container's cgroup statistics too, in the shapes dockless prints (Measure
+// for stats and inspect, EventStats for runc's events).
 //
 // It also holds the setuid entry guard (secure.go), the binary's first C
 // constructor: run setuid by a user, dockless refuses to be libcontainer's

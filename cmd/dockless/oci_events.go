@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/dockless/dockless/runtime"
-	"github.com/opencontainers/cgroups"
-	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -30,11 +28,11 @@ func ociEventsCommand() *cli.Command {
 			}
 			enc := json.NewEncoder(c.App.Writer)
 			stats := func() error {
-				st, err := runtime.Stats(ociRoot(c), id)
+				st, err := runtime.EventStats(ociRoot(c), id)
 				if err != nil {
 					return err
 				}
-				return enc.Encode(types.Event{Type: "stats", ID: id, Data: eventStats(st)})
+				return enc.Encode(types.Event{Type: "stats", ID: id, Data: st})
 			}
 			if c.Bool("stats") {
 				return stats()
@@ -64,53 +62,6 @@ func ociEventsCommand() *cli.Command {
 	}
 }
 
-// eventStats is libcontainer's statistics in the shape `runc events`
-// prints (runc's types.Stats), which go-runc and containerd decode.
-func eventStats(ls *libcontainer.Stats) *types.Stats {
-	var s types.Stats
-	s.NetworkInterfaces = ls.Interfaces
-	cg := ls.CgroupStats
-	if cg == nil {
-		return &s
-	}
-	s.Pids = types.Pids{Current: cg.PidsStats.Current, Limit: cg.PidsStats.Limit}
-	u := cg.CpuStats.CpuUsage
-	s.CPU = types.Cpu{
-		Usage: types.CpuUsage{Total: u.TotalUsage, Kernel: u.UsageInKernelmode, User: u.UsageInUsermode,
-			Percpu: u.PercpuUsage, PercpuKernel: u.PercpuUsageInKernelmode, PercpuUser: u.PercpuUsageInUsermode},
-		Throttling: types.Throttling(cg.CpuStats.ThrottlingData),
-		PSI:        cg.CpuStats.PSI,
-	}
-	s.CPUSet = types.CPUSet(cg.CPUSetStats)
-	m := cg.MemoryStats
-	s.Memory = types.Memory{Cache: m.Cache, Usage: memoryEntry(m.Usage), Swap: memoryEntry(m.SwapUsage),
-		Kernel: memoryEntry(m.KernelUsage), KernelTCP: memoryEntry(m.KernelTCPUsage), Raw: m.Stats, PSI: m.PSI}
-	b := cg.BlkioStats
-	s.Blkio = types.Blkio{
-		IoServiceBytesRecursive: blkioEntries(b.IoServiceBytesRecursive), IoServicedRecursive: blkioEntries(b.IoServicedRecursive),
-		IoQueuedRecursive: blkioEntries(b.IoQueuedRecursive), IoServiceTimeRecursive: blkioEntries(b.IoServiceTimeRecursive),
-		IoWaitTimeRecursive: blkioEntries(b.IoWaitTimeRecursive), IoMergedRecursive: blkioEntries(b.IoMergedRecursive),
-		IoTimeRecursive: blkioEntries(b.IoTimeRecursive), SectorsRecursive: blkioEntries(b.SectorsRecursive), PSI: b.PSI,
-	}
-	s.Hugetlb = make(map[string]types.Hugetlb, len(cg.HugetlbStats))
-	for size, h := range cg.HugetlbStats {
-		s.Hugetlb[size] = types.Hugetlb{Usage: h.Usage, Max: h.MaxUsage, Failcnt: h.Failcnt}
-	}
-	return &s
-}
-
-func memoryEntry(d cgroups.MemoryData) types.MemoryEntry {
-	return types.MemoryEntry{Limit: d.Limit, Usage: d.Usage, Max: d.MaxUsage, Failcnt: d.Failcnt}
-}
-
-func blkioEntries(in []cgroups.BlkioStatEntry) []types.BlkioEntry {
-	out := make([]types.BlkioEntry, len(in))
-	for i, e := range in {
-		out[i] = types.BlkioEntry(e)
-	}
-	return out
-}
-
 func ociUpdateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "update",
@@ -133,64 +84,81 @@ func ociUpdateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var r specs.LinuxResources
-			if f := c.String("resources"); f != "" {
-				in := os.Stdin
-				if f != "-" {
-					if in, err = os.Open(f); err != nil {
-						return err
-					}
-					defer in.Close()
-				}
-				if err := json.NewDecoder(in).Decode(&r); err != nil {
-					return err
-				}
+			r, err := updateResources(c)
+			if err != nil {
+				return err
 			}
-			mem := func() *specs.LinuxMemory {
-				if r.Memory == nil {
-					r.Memory = &specs.LinuxMemory{}
-				}
-				return r.Memory
-			}
-			cpu := func() *specs.LinuxCPU {
-				if r.CPU == nil {
-					r.CPU = &specs.LinuxCPU{}
-				}
-				return r.CPU
-			}
-			for _, f := range []struct {
-				name string
-				dst  func() **int64
-			}{
-				{"memory", func() **int64 { return &mem().Limit }},
-				{"memory-swap", func() **int64 { return &mem().Swap }},
-				{"memory-reservation", func() **int64 { return &mem().Reservation }},
-			} {
-				if !c.IsSet(f.name) {
-					continue
-				}
-				v, err := sizeOrUnlimited(c.String(f.name))
-				if err != nil {
-					return fmt.Errorf("--%s %q: %w", f.name, c.String(f.name), err)
-				}
-				*f.dst() = &v
-			}
-			for _, f := range []struct {
-				name string
-				set  func()
-			}{
-				{"cpu-shares", func() { v := c.Uint64("cpu-shares"); cpu().Shares = &v }},
-				{"cpu-quota", func() { v := c.Int64("cpu-quota"); cpu().Quota = &v }},
-				{"cpu-period", func() { v := c.Uint64("cpu-period"); cpu().Period = &v }},
-				{"cpuset-cpus", func() { cpu().Cpus = c.String("cpuset-cpus") }},
-				{"cpuset-mems", func() { cpu().Mems = c.String("cpuset-mems") }},
-				{"pids-limit", func() { v := c.Int64("pids-limit"); r.Pids = &specs.LinuxPids{Limit: &v} }},
-			} {
-				if c.IsSet(f.name) {
-					f.set()
-				}
-			}
-			return runtime.Update(ociRoot(c), id, &r)
+			return runtime.Update(ociRoot(c), id, r)
 		},
 	}
+}
+
+// updateResources is what `update` asks for: the --resources file (runc's
+// LinuxResources JSON), then each limit flag set over it.
+func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
+	var r specs.LinuxResources
+	if f := c.String("resources"); f != "" {
+		if err := readResources(f, &r); err != nil {
+			return nil, err
+		}
+	}
+	mem := func() *specs.LinuxMemory {
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
+		return r.Memory
+	}
+	cpu := func() *specs.LinuxCPU {
+		if r.CPU == nil {
+			r.CPU = &specs.LinuxCPU{}
+		}
+		return r.CPU
+	}
+	for _, f := range []struct {
+		name string
+		dst  func() **int64
+	}{
+		{"memory", func() **int64 { return &mem().Limit }},
+		{"memory-swap", func() **int64 { return &mem().Swap }},
+		{"memory-reservation", func() **int64 { return &mem().Reservation }},
+	} {
+		if !c.IsSet(f.name) {
+			continue
+		}
+		v, err := sizeOrUnlimited(c.String(f.name))
+		if err != nil {
+			return nil, fmt.Errorf("--%s %q: %w", f.name, c.String(f.name), err)
+		}
+		*f.dst() = &v
+	}
+	for _, f := range []struct {
+		name string
+		set  func()
+	}{
+		{"cpu-shares", func() { v := c.Uint64("cpu-shares"); cpu().Shares = &v }},
+		{"cpu-quota", func() { v := c.Int64("cpu-quota"); cpu().Quota = &v }},
+		{"cpu-period", func() { v := c.Uint64("cpu-period"); cpu().Period = &v }},
+		{"cpuset-cpus", func() { cpu().Cpus = c.String("cpuset-cpus") }},
+		{"cpuset-mems", func() { cpu().Mems = c.String("cpuset-mems") }},
+		{"pids-limit", func() { v := c.Int64("pids-limit"); r.Pids = &specs.LinuxPids{Limit: &v} }},
+	} {
+		if c.IsSet(f.name) {
+			f.set()
+		}
+	}
+	return &r, nil
+}
+
+// readResources decodes a LinuxResources JSON file ("-": stdin) into r.
+func readResources(file string, r *specs.LinuxResources) error {
+	in := os.Stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	return json.NewDecoder(in).Decode(r)
 }

@@ -7,68 +7,15 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/dockless/dockless/runtime"
-	"github.com/opencontainers/cgroups"
 	"github.com/urfave/cli/v2"
 )
 
 // usage is what stats and inspect report of a container's cgroup.
-type usage struct {
-	CPUPercent  float64 `json:"cpu_percent"`
-	CPUTotal    uint64  `json:"cpu_total_ns"`
-	MemoryUsage uint64  `json:"memory_usage"`
-	MemoryLimit uint64  `json:"memory_limit"`
-	MemoryMax   uint64  `json:"memory_max_usage"`
-	Pids        uint64  `json:"pids"`
-	BlockRead   uint64  `json:"block_read"`
-	BlockWrite  uint64  `json:"block_write"`
-}
+type usage = runtime.Usage
 
-// measure samples the container's cgroup twice, interval apart, for the CPU
-// percentage (of one CPU, as docker counts it).
-func measure(n *node, id string, interval time.Duration) (*usage, error) {
-	first, err := runtime.Stats(runcRoot(n), id)
-	if err != nil {
-		return nil, err
-	}
-	t0 := time.Now()
-	time.Sleep(interval)
-	second, err := runtime.Stats(runcRoot(n), id)
-	if err != nil {
-		return nil, err
-	}
-	cg := second.CgroupStats
-	u := &usage{
-		CPUTotal:    cg.CpuStats.CpuUsage.TotalUsage,
-		MemoryUsage: memoryUsage(cg),
-		MemoryLimit: cg.MemoryStats.Usage.Limit,
-		MemoryMax:   cg.MemoryStats.Usage.MaxUsage,
-		Pids:        cg.PidsStats.Current,
-	}
-	if d := time.Since(t0); d > 0 && cg.CpuStats.CpuUsage.TotalUsage >= first.CgroupStats.CpuStats.CpuUsage.TotalUsage {
-		u.CPUPercent = float64(cg.CpuStats.CpuUsage.TotalUsage-first.CgroupStats.CpuStats.CpuUsage.TotalUsage) / float64(d.Nanoseconds()) * 100
-	}
-	for _, e := range cg.BlkioStats.IoServiceBytesRecursive {
-		switch e.Op {
-		case "Read", "read":
-			u.BlockRead += e.Value
-		case "Write", "write":
-			u.BlockWrite += e.Value
-		}
-	}
-	return u, nil
-}
-
-// memoryUsage is docker's MEM USAGE: usage minus the page cache that can
-// be reclaimed (inactive_file), as LSF's default accounting (rss) also
-// leaves the cache out.
-func memoryUsage(cg *cgroups.Stats) uint64 {
-	u := cg.MemoryStats.Usage.Usage
-	for _, k := range []string{"total_inactive_file", "inactive_file"} {
-		if v, ok := cg.MemoryStats.Stats[k]; ok && v < u {
-			return u - v
-		}
-	}
-	return u
+// measure samples the container's cgroup, interval apart (runtime.Measure).
+func measure(n *node, id string, interval time.Duration) (*runtime.Usage, error) {
+	return runtime.Measure(runcRoot(n), id, interval)
 }
 
 func statsCommand() *cli.Command {
