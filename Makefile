@@ -45,7 +45,8 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzParseEnvFile -fuzztime $(FUZZTIME) ./spec
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzBuild_ImageConfig -fuzztime $(FUZZTIME) ./spec
-	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzFlagValues -fuzztime $(FUZZTIME) ./cmd/dockless
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzDockerValues -fuzztime $(FUZZTIME) ./spec
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLSFValues -fuzztime $(FUZZTIME) ./lsf
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLayerPaths -fuzztime $(FUZZTIME) ./images
 
 demo: deps build

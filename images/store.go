@@ -60,6 +60,9 @@ type Store struct {
 	Offline bool
 	// Limits bound what one pull writes and how long it waits (fetch.go).
 	Limits Limits
+	// PolicySource names the policy file the settings above come from,
+	// for the messages of the refusals they cause.
+	PolicySource string
 }
 
 // NewStore returns the store rooted at root (created on first use).

@@ -43,10 +43,41 @@ func (p *Policy) Capabilities() ([]string, error) {
 	return caps, nil
 }
 
-// Check applies the policy to a request made by a caller who is not
-// trusted: the policy's capability set is the base, and anything beyond
-// what the policy allows is refused before anything is pulled or mounted.
-// Requests of trusted callers pass unchanged.
+// Apply sets what the policy decides of a container, before Check: the
+// [job] capability set as the base, ambient capabilities, no-new-privileges
+// and the SELinux label. They hold for the site's job container (LSF)
+// whoever asks, and for any container of a caller who is not trusted; a
+// trusted caller's `dockless run` keeps docker's defaults. A caller who is
+// not trusted and names no user runs as themselves, with their groups.
+func (p *Policy) Apply(req *spec.Request, c *Caller) error {
+	if p.Trusted(c) && !req.SiteJob {
+		return nil
+	}
+	if !p.Trusted(c) && !req.FixedUser && req.UserSpec == "" {
+		req.UserSpec = fmt.Sprintf("%d:%d", c.UID, c.GID)
+		for _, g := range c.Groups {
+			req.GroupAdd = append(req.GroupAdd, fmt.Sprint(g))
+		}
+	}
+	caps, err := p.Capabilities()
+	if err != nil {
+		return err
+	}
+	req.CapBase = caps
+	req.AmbientCapabilities = p.Job.AmbientCapabilities
+	if p.Job.NoNewPrivileges {
+		req.NoNewPrivileges = true
+	}
+	if p.Job.SELinuxLabel != "" {
+		req.SELinuxLabel = p.Job.SELinuxLabel
+	}
+	return nil
+}
+
+// Check refuses, without changing it, a request beyond what
+// the policy allows its caller, before anything is pulled or mounted. A
+// trusted caller is refused only images from registries outside
+// [registry] allowed.
 func (p *Policy) Check(req *spec.Request, c *Caller) error {
 	if err := p.CheckImage(req.Image); err != nil {
 		return err
@@ -67,16 +98,8 @@ func (p *Policy) Check(req *spec.Request, c *Caller) error {
 			return p.refuse("--cap-add "+add, "[job] capabilities", "jobs may have only "+strings.Join(caps, ", "))
 		}
 	}
-	req.CapBase = caps
-	req.AmbientCapabilities = p.Job.AmbientCapabilities
-	if p.Job.NoNewPrivileges {
-		req.NoNewPrivileges = true
-	}
 	if req.SeccompProfile != "" {
 		return p.refuse("--security-opt seccomp="+truncate(req.SeccompProfile), "the trust model (only root may change the seccomp profile)", "drop the option")
-	}
-	if p.Job.SELinuxLabel != "" {
-		req.SELinuxLabel = p.Job.SELinuxLabel
 	}
 	for _, d := range req.Devices {
 		if err := p.CheckDevice(d.HostPath, c); err != nil {
@@ -92,6 +115,18 @@ func (p *Policy) Check(req *spec.Request, c *Caller) error {
 		}
 	}
 	return nil
+}
+
+// VolumeRules are the [volumes] rules for the paths a caller names to be
+// bound into a container (volumes, and an LSF job's working directory and
+// spool directory): the prefixes they must lie under and whether only
+// directories may be bound. Trusted callers, root among them, are not
+// bound by them. It is the one trust rule for user-named mount sources.
+func (p *Policy) VolumeRules(c *Caller) (prefixes []string, dirsOnly bool) {
+	if p.Trusted(c) {
+		return nil, false
+	}
+	return p.Volumes.AllowedPrefixes, p.Volumes.DirectoriesOnly
 }
 
 // CheckDevice refuses a host device outside [job] devices to callers who

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -138,16 +139,60 @@ func TestCheck_RefusesWhatThePolicyDoesNotAllow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := tc.req
 			req.Image = "busybox"
+			before := fmt.Sprintf("%+v", req)
 			err := pol.Check(&req, tc.caller)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Fatalf("want refusal by %q, got %v", tc.want, err)
-			case tc.want == "" && tc.caller == user && (len(req.CapBase) != 5 || !req.NoNewPrivileges):
-				t.Fatalf("the policy sets the base: %+v", req)
+			case fmt.Sprintf("%+v", req) != before:
+				t.Fatalf("Check changed the request: %s, was %s", fmt.Sprintf("%+v", req), before)
 			}
 		})
+	}
+}
+
+func TestApply_SetsTheJobRulesForJobsAndUntrustedCallers(t *testing.T) {
+	pol := Default()
+	pol.Callers.Trusted = []string{"lsfadmin"}
+	user := &Caller{UID: 1000, GID: 100, Name: "alice"}
+	admin := &Caller{UID: 900, GID: 900, Name: "lsfadmin"}
+	for _, tc := range []struct {
+		name    string
+		caller  *Caller
+		siteJob bool
+		applied bool
+	}{
+		{"a caller who is not trusted gets the [job] rules", user, false, true},
+		{"a trusted caller's dockless run keeps docker's defaults", admin, false, false},
+		{"root's dockless run keeps docker's defaults", &Caller{}, false, false},
+		{"the site's job container gets them whoever asks", admin, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := spec.Request{SiteJob: tc.siteJob}
+			if err := pol.Apply(&req, tc.caller); err != nil {
+				t.Fatal(err)
+			}
+			applied := len(req.CapBase) == 5 && req.NoNewPrivileges && req.SELinuxLabel == "user_u:user_r:user_t:s0"
+			unchanged := req.CapBase == nil && !req.NoNewPrivileges && req.SELinuxLabel == ""
+			if tc.applied && !applied || !tc.applied && !unchanged {
+				t.Fatalf("got %+v", req)
+			}
+		})
+	}
+}
+
+func TestVolumeRules_BindCallersWhoAreNotTrusted(t *testing.T) {
+	pol := Default()
+	pol.Callers.Trusted = []string{"lsfadmin"}
+	if pre, dirs := pol.VolumeRules(&Caller{UID: 1000, Name: "alice"}); len(pre) == 0 || !dirs {
+		t.Errorf("alice: prefixes %v, directories only %v", pre, dirs)
+	}
+	for _, c := range []*Caller{{UID: 900, Name: "lsfadmin"}, {UID: 0, Name: "root"}} {
+		if pre, dirs := pol.VolumeRules(c); pre != nil || dirs {
+			t.Errorf("%s: prefixes %v, directories only %v", c.Name, pre, dirs)
+		}
 	}
 }
 

@@ -7,11 +7,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Build turns a checked request and the image config into the container's
-// runtime spec. Each line is one rule; the order matters only where an
+// Build turns a checked request, the image config and the host's facts
+// into the container's runtime spec. Each line is one rule; the order matters only where an
 // option reads what an earlier one set (capabilities need the user, seccomp
 // needs the capabilities).
-func Build(req *Request, img ocispec.ImageConfig) (*specs.Spec, error) {
+func Build(req *Request, img ocispec.ImageConfig, host Host) (*specs.Spec, error) {
 	args, err := Args(img, req.Entrypoint, req.EntrypointSet, req.Cmd)
 	if err != nil {
 		return nil, err
@@ -29,30 +29,30 @@ func Build(req *Request, img ocispec.ImageConfig) (*specs.Spec, error) {
 		workdir = req.Workdir
 	}
 	return New(
-		WithRootfs(req.Rootfs, req.ReadOnly),
+		WithRootfs(host.Rootfs, req.ReadOnly),
 		WithArgs(args),
 		WithEnv(img.Env),
 		WithEnv(req.Env),
 		WithPathAppend(req.PathAppend),
 		WithHostname(req.Hostname),
-		WithUser(req.User),
+		WithUser(host.User),
 		WithCwd(workdir),
 		WithTTY(req.Tty),
 		WithNetwork(req.Network),
 		WithIPC(req.IPC),
-		cgroupNamespace(req.PrivateCgroupNS),
+		cgroupNamespace(host.CgroupV2),
 		WithShmSize(req.ShmSize),
 		WithBinds(req.Mounts),
-		WithEtcFiles(req.EtcDir),
+		WithEtcFiles(host.EtcDir),
 		WithDevices(req.Devices),
 		WithCapabilities(caps, req.AmbientCapabilities),
 		WithNoNewPrivileges(req.NoNewPrivileges),
-		WithSELinuxLabel(req.SELinuxLabel, req.SELinuxEnabled),
+		WithSELinuxLabel(req.SELinuxLabel, host.SELinux),
 		WithSeccomp(req.SeccompProfile),
 		WithRlimits(req.Rlimits),
 		WithMemory(req.Memory, req.MemorySwap),
 		WithCPUShares(req.CPUShares),
-		WithCgroupsPath(cgroupsPath(req)),
+		WithCgroupsPath(cgroupsPath(req.CgroupParent, host.CgroupsPath)),
 	)
 }
 
@@ -65,11 +65,11 @@ func cgroupNamespace(private bool) Opt {
 	return WithoutNamespace(specs.CgroupNamespace)
 }
 
-// cgroupsPath puts the container below CgroupParent when one is given,
+// cgroupsPath puts the container's cgroup below parent when one is given,
 // else below dockless's own cgroup (a relative path).
-func cgroupsPath(req *Request) string {
-	if req.CgroupParent != "" && req.CgroupsPath != "" {
-		return path.Join(req.CgroupParent, path.Base(req.CgroupsPath))
+func cgroupsPath(parent, own string) string {
+	if parent != "" && own != "" {
+		return path.Join(parent, path.Base(own))
 	}
-	return req.CgroupsPath
+	return own
 }

@@ -1,14 +1,16 @@
 package spec
 
 import (
+	"strconv"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // DefaultPath is docker's PATH for images that set none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// DefaultShmSize is docker's /dev/shm size (64 MiB).
-const DefaultShmSize = 64 << 20
+// defaultShmSize is docker's /dev/shm size (64 MiB).
+const defaultShmSize = 64 << 20
 
 // DefaultCapabilities is docker's default capability set.
 var DefaultCapabilities = []string{
@@ -76,7 +78,7 @@ func Default() *specs.Spec {
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + strconv.Itoa(defaultShmSize)}},
 		},
 		Linux: &specs.Linux{
 			Namespaces: []specs.LinuxNamespace{

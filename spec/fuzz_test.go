@@ -25,7 +25,7 @@ func FuzzBuild_ImageConfig(f *testing.F) {
 		if json.Unmarshal(raw, &img) != nil {
 			return
 		}
-		s, err := Build(&Request{Rootfs: "/rootfs", Network: "host", SeccompProfile: "unconfined"}, img.Config)
+		s, err := Build(&Request{Network: "host", SeccompProfile: "unconfined"}, img.Config, Host{Rootfs: "/rootfs"})
 		if err != nil {
 			return
 		}
@@ -36,6 +36,42 @@ func FuzzBuild_ImageConfig(f *testing.F) {
 			if i := strings.IndexByte(e, '='); i <= 0 {
 				t.Fatalf("bad env entry %q from %s", e, raw)
 			}
+		}
+	})
+}
+
+// FuzzDockerValues: the parsers of docker values from users (flags,
+// LSF_DOCKER_* variables) either refuse with an error or return
+// well-formed values; none panics.
+func FuzzDockerValues(f *testing.F) {
+	for _, s := range []string{"/a:/b:ro", "type=bind,source=/a,target=/b,readonly", "db:10.0.0.1", "h6:[::1]",
+		"memlock=-1", "nofile=1024:2048", "/s:/d:z", ":::", "=,=", "20G", "-1", "/x/../y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if b, err := ParseVolume(in); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/") || b.Destination == "/" || !b.User) {
+			t.Fatalf("-v %q: %+v", in, b)
+		}
+		if b, err := ParseMount(in); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/") || !b.User) {
+			t.Fatalf("--mount %q: %+v", in, b)
+		}
+		if h, err := ParseAddHost(in); err == nil && (h.Host == "" || strings.ContainsAny(h.Host, " \t") || h.IP == "") {
+			t.Fatalf("--add-host %q: %+v", in, h)
+		}
+		if n, err := ParseShmSize(in); err == nil && n <= 0 {
+			t.Fatalf("--shm-size %q: %d", in, n)
+		}
+		if n, err := ParseMemorySwap(in); err == nil && n < -1 {
+			t.Fatalf("--memory-swap %q: %d", in, n)
+		}
+		if w, err := ParseWorkdir(in); err == nil && !strings.HasPrefix(w, "/") {
+			t.Fatalf("-w %q: %q", in, w)
+		}
+		if r, err := ParseUlimit(in); err == nil && !strings.HasPrefix(r.Type, "RLIMIT_") {
+			t.Fatalf("--ulimit %q: %+v", in, r)
+		}
+		if l, err := SELinuxLabel(strings.Split(in, ",")); err == nil && strings.Count(l, ":") < 3 {
+			t.Fatalf("label %q: %q", in, l)
 		}
 	})
 }

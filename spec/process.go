@@ -83,8 +83,8 @@ func WithCwd(dir string) Opt {
 		if dir == "" {
 			dir = "/"
 		}
-		if !strings.HasPrefix(dir, "/") {
-			return errors.New("the working directory '" + dir + "' is invalid, it needs to be an absolute path")
+		if _, err := ParseWorkdir(dir); err != nil {
+			return err
 		}
 		setProcess(s).Cwd = dir
 		return nil

@@ -7,8 +7,10 @@ import (
 )
 
 // Request is the neutral description of one container that every front end
-// (docker flags, LSF job, OCI bundle) produces and that Build turns into a
-// runtime spec. Fields hold parsed, validated values; strings keep docker's
+// (docker flags, LSF job) produces and that Build turns into a runtime spec:
+// only what was asked for. What the node and the lifecycle decide (where
+// the rootfs is, the cgroup, the resolved user, whether SELinux is on) is
+// Build's Host. Fields hold parsed, validated values; strings keep docker's
 // spelling where docker has one.
 type Request struct {
 	// Image is the image reference as the caller wrote it.
@@ -24,13 +26,15 @@ type Request struct {
 	// root); GroupAdd its --group-add entries (names or gids).
 	UserSpec string
 	GroupAdd []string
-	// User is UserSpec and GroupAdd resolved against the image's
-	// /etc/passwd and /etc/group (ResolveUser); the launcher fills it in
-	// once the rootfs is mounted.
-	User specs.User
-	// FixedUser means User is decided by the front end (the LSF job user)
-	// and the image's passwd is not consulted.
+	// User is the identity the front end decided (the LSF job user) when
+	// FixedUser is set; then the image's passwd is not consulted.
+	// Otherwise Host.User is UserSpec resolved against the image.
+	User      specs.User
 	FixedUser bool
+	// SiteJob marks the site's job container (LSF): the policy's [job]
+	// settings (capabilities, no-new-privileges, label) apply to it
+	// whoever asks, not only to callers who are not trusted.
+	SiteJob bool
 
 	// Env holds KEY=VALUE pairs (env files first, then -e), applied over the
 	// image's ENV.
@@ -58,9 +62,6 @@ type Request struct {
 	AddHosts []HostEntry
 	// IPC is the IPC mode: "" (private) or "host".
 	IPC string
-	// PrivateCgroupNS gives the container its own cgroup namespace (docker's
-	// default on cgroup v2 hosts; v1 hosts share the host's).
-	PrivateCgroupNS bool
 	// ShmSize is the size of /dev/shm in bytes (0: docker's 64 MiB).
 	ShmSize int64
 
@@ -80,9 +81,9 @@ type Request struct {
 	AmbientCapabilities bool
 	// NoNewPrivileges sets the no_new_privs bit.
 	NoNewPrivileges bool
-	// SELinuxLabel is the process label; applied only when SELinuxEnabled.
-	SELinuxLabel   string
-	SELinuxEnabled bool
+	// SELinuxLabel is the process label; applied only where the node
+	// enables SELinux (Host.SELinux).
+	SELinuxLabel string
 	// SeccompProfile is "" for docker's default profile, "unconfined" for
 	// none, or the JSON text of a docker seccomp profile.
 	SeccompProfile string
@@ -92,12 +93,6 @@ type Request struct {
 	// Rlimits are the process resource limits (docker's --ulimit).
 	Rlimits []specs.POSIXRlimit
 
-	// Rootfs is the path of the mounted root filesystem.
-	Rootfs string
-	// EtcDir holds the generated hosts, hostname and resolv.conf files.
-	EtcDir string
-	// CgroupsPath is the container's cgroup (relative: below dockless's own).
-	CgroupsPath string
 	// CgroupParent is an absolute cgroup to create the container below
 	// instead of dockless's own (docker's --cgroup-parent,
 	// LSF_DOCKER_CGROUP); trusted callers only.

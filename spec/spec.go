@@ -18,18 +18,6 @@ func New(opts ...Opt) (*specs.Spec, error) {
 	return s, nil
 }
 
-// Compose turns several options into one.
-func Compose(opts ...Opt) Opt {
-	return func(s *specs.Spec) error {
-		for _, o := range opts {
-			if err := o(s); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
 func setProcess(s *specs.Spec) *specs.Process {
 	if s.Process == nil {
 		s.Process = &specs.Process{}

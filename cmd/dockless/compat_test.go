@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -128,9 +129,20 @@ func TestCompatibility_VerbsExist(t *testing.T) {
 // TestCompatibility_LSFVariablesAreRead checks that every wrapper variable
 // the table lists as supported or refused is read by the LSF front end.
 func TestCompatibility_LSFVariablesAreRead(t *testing.T) {
-	src, err := os.ReadFile("lsf_job.go")
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob("../../lsf/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the lsf package's sources: %v", err)
+	}
+	var src []byte
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	for _, row := range compatTable(t, "LSF wrapper variables") {
 		if strings.HasPrefix(row.status, "not yet") {
@@ -138,7 +150,7 @@ func TestCompatibility_LSFVariablesAreRead(t *testing.T) {
 		}
 		for _, v := range row.items {
 			if !strings.Contains(string(src), `"`+v+`"`) {
-				t.Errorf("%s is in the table but lsf_job.go never reads it", v)
+				t.Errorf("%s is in the table but the lsf package never reads it", v)
 			}
 		}
 	}

@@ -1,38 +1,115 @@
 package main
 
 import (
-	"net"
-	"os"
-	"path/filepath"
+	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/docker/go-units"
+	"github.com/dockless/dockless/container"
+	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/lsf"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/spec"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/selinux/go-selinux"
+	"github.com/urfave/cli/v2"
 )
+
+// runFromFlags turns the run flags into a neutral request and the run's
+// options, each docker value read by its one parser (spec, images).
+func (a *app) runFromFlags(c *cli.Context) (*spec.Request, container.Options, error) {
+	args := c.Args().Slice()
+	req := &spec.Request{
+		Image:    args[0],
+		Cmd:      args[1:],
+		UserSpec: c.String("user"),
+		GroupAdd: c.StringSlice("group-add"),
+		Hostname: c.String("hostname"),
+		ReadOnly: c.Bool("read-only"),
+		Tty:      c.Bool("tty"),
+		CapAdd:   c.StringSlice("cap-add"),
+		CapDrop:  c.StringSlice("cap-drop"),
+	}
+	opts := container.Options{Name: c.String("name"), CIDFile: c.String("cidfile")}
+	opts.Progress, opts.Bars = progress(c.Bool("quiet"))
+	if c.IsSet("entrypoint") {
+		req.EntrypointSet = true
+		if ep := c.String("entrypoint"); ep != "" {
+			req.Entrypoint = []string{ep}
+		}
+	}
+	var err error
+	if opts.Pull, err = images.ParsePullPolicy(c.String("pull")); err != nil {
+		return nil, opts, flagError("--pull", c.String("pull"), err)
+	}
+	for _, parse := range []func(*cli.Context, *spec.Request) error{
+		modes, a.environment, mounts, a.securityOptions, resources, a.devices,
+	} {
+		if err := parse(c, req); err != nil {
+			return nil, opts, err
+		}
+	}
+	return req, opts, nil
+}
+
+// flagError is a value of a flag its parser refused.
+func flagError(flag, value string, err error) error {
+	return usagef("invalid %s %q: %w", flag, value, err)
+}
+
+// modes reads the network, IPC, working directory and cgroup parent.
+func modes(c *cli.Context, req *spec.Request) error {
+	var err error
+	if req.Network, err = spec.ParseNetwork(c.String("network")); err != nil {
+		return flagError("--network", c.String("network"), err)
+	}
+	if req.IPC, err = spec.ParseIPC(c.String("ipc")); err != nil {
+		return flagError("--ipc", c.String("ipc"), err)
+	}
+	if v := c.String("workdir"); v != "" {
+		if req.Workdir, err = spec.ParseWorkdir(v); err != nil {
+			return usageError{err}
+		}
+	}
+	if v := c.String("cgroup-parent"); v != "" {
+		if req.CgroupParent, err = spec.ParseCgroupParent(v); err != nil {
+			return flagError("--cgroup-parent", v, err)
+		}
+	}
+	for _, v := range c.StringSlice("add-host") {
+		h, err := spec.ParseAddHost(v)
+		if err != nil {
+			return flagError("--add-host", v, err)
+		}
+		req.AddHosts = append(req.AddHosts, h)
+	}
+	return nil
+}
 
 // environment merges --env-file files (in order, read with the caller's
 // rights) and then -e entries; a bare KEY takes its value from the
 // caller's environment, as docker does.
-func environment(caller *policy.Caller, files, env []string) ([]string, error) {
+func (a *app) environment(c *cli.Context, req *spec.Request) error {
+	env, err := a.envFlags(c)
+	req.Env = env
+	return err
+}
+
+// envFlags reads -e and --env-file (run and exec).
+func (a *app) envFlags(c *cli.Context) ([]string, error) {
 	var out []string
-	for _, f := range files {
-		vars, err := readEnvFile(caller, f, caller.LookupEnv)
+	for _, f := range c.StringSlice("env-file") {
+		vars, err := readEnvFile(a.caller, f)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, vars...)
 	}
-	for _, e := range env {
+	for _, e := range c.StringSlice("env") {
 		key, _, ok := strings.Cut(e, "=")
 		if key == "" || strings.ContainsAny(key, " \t\n") {
 			return nil, usagef("invalid -e %q: want KEY=VALUE or KEY", e)
 		}
 		if !ok {
-			v, set := caller.LookupEnv(key)
+			v, set := a.caller.LookupEnv(key)
 			if !set {
 				continue
 			}
@@ -43,143 +120,75 @@ func environment(caller *policy.Caller, files, env []string) ([]string, error) {
 	return out, nil
 }
 
-// binds parses -v SRC:DST[:OPTS] and --mount type=bind,... into the
-// user's bind mounts, each destination normalised once (docker's rules; the
-// same destination twice is refused, as docker does). Sources must be
-// absolute host paths; named volumes are not supported. openSources checks
-// and opens them.
-func binds(volumes, mounts []string) ([]spec.Bind, error) {
-	var out []spec.Bind
-	for _, v := range volumes {
-		parts := strings.Split(v, ":")
-		if len(parts) < 2 || len(parts) > 3 {
-			return nil, usagef("invalid -v %q: want SRC:DST[:OPTIONS]", v)
-		}
-		b := spec.Bind{Source: parts[0], Destination: parts[1], User: true}
-		if len(parts) == 3 {
-			for _, o := range strings.Split(parts[2], ",") {
-				switch o {
-				case "ro":
-					b.ReadOnly = true
-				case "rw", "z", "Z":
-				default:
-					return nil, usagef("invalid -v %q: option %q is not supported (use ro, rw, z or Z)", v, o)
-				}
-			}
-		}
-		out = append(out, b)
-	}
-	for _, m := range mounts {
-		b, err := parseMount(m)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	seen := map[string]bool{}
-	for i, b := range out {
-		if !filepath.IsAbs(b.Source) {
-			return nil, usagef("invalid volume source %q: named volumes are not supported, give an absolute host path", b.Source)
-		}
-		dst, err := spec.Destination(b.Destination)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		if seen[dst] {
-			return nil, usagef("Duplicate mount point: %s", dst)
-		}
-		seen[dst] = true
-		out[i].Destination = dst
-	}
-	return out, nil
-}
-
 // readEnvFile reads a docker env file with the caller's rights.
-func readEnvFile(caller *policy.Caller, path string, lookup func(string) (string, bool)) ([]string, error) {
+func readEnvFile(caller *policy.Caller, path string) ([]string, error) {
 	f, err := policy.OpenFile(caller, "--env-file", path)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	defer f.Close()
-	vars, err := spec.ParseEnvFile(f, lookup)
+	vars, err := spec.ParseEnvFile(f, caller.LookupEnv)
 	if err != nil {
 		return nil, usagef("--env-file %s: %w", path, err)
 	}
 	return vars, nil
 }
 
-// openSources checks every source of the user's binds with the caller's
-// rights (and, for callers who are not trusted, the [volumes] rules) and
-// keeps the opened handle in the bind. On error every handle opened so far
-// is closed; otherwise closeBinds closes them.
-func openSources(n *node, mounts []spec.Bind, what string) error {
-	var prefixes []string
-	dirsOnly := false
-	if !n.policy.Trusted(n.caller) {
-		prefixes, dirsOnly = n.policy.Volumes.AllowedPrefixes, n.policy.Volumes.DirectoriesOnly
-	}
-	for i := range mounts {
-		src, err := policy.OpenSource(n.caller, what, mounts[i].Source, prefixes, dirsOnly)
-		if err != nil {
-			closeBinds(mounts)
-			return usageError{err}
+// mounts reads -v and --mount into the user's binds; the same destination
+// twice is refused, as docker does. openSources checks and opens them.
+func mounts(c *cli.Context, req *spec.Request) error {
+	seen := map[string]bool{}
+	add := func(b spec.Bind) error {
+		if seen[b.Destination] {
+			return usagef("Duplicate mount point: %s", b.Destination)
 		}
-		mounts[i].Checked = src.File
+		seen[b.Destination] = true
+		req.Mounts = append(req.Mounts, b)
+		return nil
+	}
+	for _, v := range c.StringSlice("volume") {
+		b, err := spec.ParseVolume(v)
+		if err != nil {
+			return flagError("-v", v, err)
+		}
+		if err := add(b); err != nil {
+			return err
+		}
+	}
+	for _, m := range c.StringSlice("mount") {
+		b, err := spec.ParseMount(m)
+		if err != nil {
+			return flagError("--mount", m, err)
+		}
+		if err := add(b); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// closeBinds closes the checked sources of binds.
-func closeBinds(binds []spec.Bind) {
+// openSources checks every source of the user's binds with the caller's
+// rights under the [volumes] rules (policy.VolumeRules) and keeps the
+// opened handle in the bind. On error every handle opened so far is
+// closed; otherwise lsf.CloseBinds closes them.
+func (a *app) openSources(binds []spec.Bind) error {
+	prefixes, dirsOnly := a.node.Policy.VolumeRules(a.caller)
 	for i := range binds {
-		if binds[i].Checked != nil {
-			binds[i].Checked.Close()
-			binds[i].Checked = nil
+		src, err := policy.OpenSource(a.caller, "volume", binds[i].Source, prefixes, dirsOnly)
+		if err != nil {
+			lsf.CloseBinds(binds)
+			return usageError{err}
 		}
+		binds[i].Checked = src.File
 	}
-}
-
-func parseMount(m string) (spec.Bind, error) {
-	var b spec.Bind
-	typ := ""
-	for _, field := range strings.Split(m, ",") {
-		k, v, hasValue := strings.Cut(field, "=")
-		switch strings.ToLower(k) {
-		case "type":
-			typ = v
-		case "source", "src":
-			b.Source = v
-		case "target", "destination", "dst":
-			b.Destination = v
-		case "readonly", "ro":
-			ro := true
-			if hasValue {
-				var err error
-				if ro, err = strconv.ParseBool(v); err != nil {
-					return b, usagef("invalid --mount %q: readonly=%s is not a boolean", m, v)
-				}
-			}
-			b.ReadOnly = ro
-		case "consistency":
-		default:
-			return b, usagef("invalid --mount %q: option %q is not supported", m, k)
-		}
-	}
-	if typ != "bind" {
-		return b, usagef("invalid --mount %q: only type=bind is supported", m)
-	}
-	b.User = true
-	if b.Source == "" || b.Destination == "" {
-		return b, usagef("invalid --mount %q: source and target are required", m)
-	}
-	return b, nil
+	return nil
 }
 
 // securityOptions applies docker's --security-opt values; a seccomp
 // profile file is read with the caller's rights.
-func securityOptions(caller *policy.Caller, req *spec.Request, opts []string) error {
+func (a *app) securityOptions(c *cli.Context, req *spec.Request) error {
 	var label []string
-	for _, o := range opts {
+	for _, o := range c.StringSlice("security-opt") {
 		k, v, hasValue := strings.Cut(o, "=")
 		if !hasValue {
 			k, v, hasValue = strings.Cut(o, ":")
@@ -201,17 +210,8 @@ func securityOptions(caller *policy.Caller, req *spec.Request, opts []string) er
 			}
 			label = append(label, v)
 		case "seccomp":
-			switch v {
-			case "unconfined":
-				req.SeccompProfile = v
-			case "":
-				return usagef("invalid --security-opt %q: want seccomp=unconfined or seccomp=PROFILE.json", o)
-			default:
-				body, err := policy.ReadFile(caller, "--security-opt seccomp", v)
-				if err != nil {
-					return usageError{err}
-				}
-				req.SeccompProfile = string(body)
+			if err := a.seccomp(req, o, v); err != nil {
+				return err
 			}
 		default:
 			return usagef("--security-opt %q is not supported: use label=..., no-new-privileges or seccomp=...", o)
@@ -223,98 +223,86 @@ func securityOptions(caller *policy.Caller, req *spec.Request, opts []string) er
 			return usageError{err}
 		}
 		req.SELinuxLabel = l
-		req.SELinuxEnabled = selinuxEnabled()
 	}
 	return nil
 }
 
-// sizeOrUnlimited parses a memory size such as 64m, or -1 for unlimited.
-func sizeOrUnlimited(s string) (int64, error) {
-	if s == "-1" {
-		return -1, nil
+// seccomp reads --security-opt seccomp=unconfined|PROFILE.json.
+func (a *app) seccomp(req *spec.Request, opt, v string) error {
+	switch v {
+	case "unconfined":
+		req.SeccompProfile = v
+	case "":
+		return usagef("invalid --security-opt %q: want seccomp=unconfined or seccomp=PROFILE.json", opt)
+	default:
+		body, err := policy.ReadFile(a.caller, "--security-opt seccomp", v)
+		if err != nil {
+			return usageError{err}
+		}
+		req.SeccompProfile = string(body)
 	}
-	return units.RAMInBytes(s)
+	return nil
 }
 
-// resources parses the memory, swap, CPU and shm sizes.
-func resources(req *spec.Request, memory, swap string, shares int64, shm string) error {
+// resources reads the memory, swap, CPU, shm sizes and ulimits.
+func resources(c *cli.Context, req *spec.Request) error {
 	var err error
-	if memory != "" {
-		if req.Memory, err = units.RAMInBytes(memory); err != nil {
-			return usagef("invalid -m %q: %w", memory, err)
+	if v := c.String("memory"); v != "" {
+		if req.Memory, err = spec.ParseMemory(v); err != nil {
+			return flagError("-m", v, err)
 		}
 	}
-	if swap != "" {
-		if req.MemorySwap, err = sizeOrUnlimited(swap); err != nil {
-			return usagef("invalid --memory-swap %q: %w", swap, err)
+	if v := c.String("memory-swap"); v != "" {
+		if req.MemorySwap, err = spec.ParseMemorySwap(v); err != nil {
+			return flagError("--memory-swap", v, err)
 		}
 	}
-	if shares < 0 {
+	if shares := c.Int64("cpu-shares"); shares < 0 {
 		return usagef("invalid --cpu-shares %d: must not be negative", shares)
+	} else {
+		req.CPUShares = uint64(shares)
 	}
-	req.CPUShares = uint64(shares)
-	if shm != "" {
-		if req.ShmSize, err = units.RAMInBytes(shm); err != nil || req.ShmSize <= 0 {
-			return usagef("invalid --shm-size %q: want a positive size such as 64m or 20G", shm)
+	if v := c.String("shm-size"); v != "" {
+		if req.ShmSize, err = spec.ParseShmSize(v); err != nil {
+			return flagError("--shm-size", v, err)
 		}
 	}
-	return nil
-}
-
-// ulimits parses --ulimit NAME=SOFT[:HARD] (-1 is unlimited).
-func ulimits(in []string) ([]specs.POSIXRlimit, error) {
-	var out []specs.POSIXRlimit
-	for _, u := range in {
+	for _, u := range c.StringSlice("ulimit") {
 		r, err := spec.ParseUlimit(u)
 		if err != nil {
-			return nil, usageError{err}
+			return usageError{err}
 		}
-		out = append(out, r)
+		req.Rlimits = append(req.Rlimits, r)
 	}
-	return out, nil
+	return nil
 }
 
-// devices parses --device values; devices outside the policy are refused
-// before the node is even looked at.
-func devices(n *node, in []string) ([]spec.Device, error) {
-	var out []spec.Device
-	for _, d := range in {
+// devices reads --device and --gpus; devices outside the policy are
+// refused before the node is even looked at.
+func (a *app) devices(c *cli.Context, req *spec.Request) error {
+	for _, d := range c.StringSlice("device") {
 		host, _, _ := strings.Cut(d, ":")
-		if err := n.policy.CheckDevice(host, n.caller); err != nil {
-			return nil, err
+		if err := a.node.Policy.CheckDevice(host, a.caller); err != nil {
+			return err
 		}
 		dev, err := spec.ParseDevice(d)
 		if err != nil {
-			return nil, usageError{err}
+			return usageError{err}
 		}
-		out = append(out, dev)
+		req.Devices = append(req.Devices, dev)
 	}
-	return out, nil
-}
-
-// addHosts parses --add-host HOST:IP (IPv6 addresses keep their colons).
-func addHosts(in []string) ([]spec.HostEntry, error) {
-	var out []spec.HostEntry
-	for _, h := range in {
-		host, ip, ok := strings.Cut(h, ":")
-		if !ok {
-			if host, ip, ok = strings.Cut(h, "="); !ok {
-				return nil, usagef("invalid --add-host %q: want HOST:IP", h)
-			}
-		}
-		if host == "" || strings.ContainsAny(host, " \t") || net.ParseIP(strings.Trim(ip, "[]")) == nil {
-			return nil, usagef("invalid --add-host %q: want HOST:IP with a valid IP address", h)
-		}
-		out = append(out, spec.HostEntry{Host: host, IP: strings.Trim(ip, "[]")})
+	if !c.IsSet("gpus") {
+		return nil
 	}
-	return out, nil
-}
-
-func cgroupV2() bool {
-	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	return err == nil
-}
-
-func selinuxEnabled() bool {
-	return selinux.GetEnabled()
+	gpus, ids, err := spec.GPUs("/dev", c.String("gpus"))
+	if err != nil {
+		return usageError{err}
+	}
+	req.Devices = append(req.Devices, gpus...)
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	req.Env = append(req.Env, "NVIDIA_VISIBLE_DEVICES="+strings.Join(s, ","))
+	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func imageCommand() *cli.Command {
+func (a *app) imageCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "image",
 		Usage: "manage the node's images",
@@ -19,10 +19,10 @@ func imageCommand() *cli.Command {
 			},
 			OnUsageError: onUsageError,
 			Action: func(c *cli.Context) error {
-				if err := trustedOnly(c, "image prune"); err != nil {
+				if err := a.trustedOnly("image prune"); err != nil {
 					return err
 				}
-				removed, count, err := store(c).Prune(c.Context, c.Bool("all"))
+				removed, count, err := a.store.Prune(c.Context, c.Bool("all"))
 				if err != nil {
 					return err
 				}
@@ -33,36 +33,5 @@ func imageCommand() *cli.Command {
 				return nil
 			},
 		}},
-	}
-}
-
-// trustedOnly refuses callers who are not root or trusted: the image store
-// is shared by every user of the node. A trusted caller who is not root
-// removes only images they may use (rmi) and sees only those names.
-func trustedOnly(c *cli.Context, what string) error {
-	n := nodeOf(c)
-	if n.policy.Trusted(n.caller) {
-		return nil
-	}
-	return usagef("%s: refused by [callers] trusted in %s: the node's images are shared, only root and trusted callers remove them", what, n.policy.Source())
-}
-
-// enforceCap applies the policy's [store] max_size after a pull.
-func enforceCap(c *cli.Context) {
-	n := nodeOf(c)
-	max, err := n.policy.MaxStoreSize()
-	if err != nil || max <= 0 {
-		return
-	}
-	removed, count, err := n.store().EnforceCap(c.Context, max)
-	if err != nil {
-		n.log.Warnf("store size cap: %v", err)
-		return
-	}
-	for _, name := range removed {
-		n.log.Infof("store size cap %d bytes: removed the least recently used image %s", max, name)
-	}
-	if others := count - len(removed); others > 0 {
-		n.log.Infof("store size cap %d bytes: removed %d least recently used images of other users", max, others)
 	}
 }

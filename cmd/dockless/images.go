@@ -10,14 +10,14 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func imagesCommand() *cli.Command {
+func (a *app) imagesCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "images",
 		Usage:        "list images in the node store",
 		Flags:        []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only image IDs"}},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
-			all, err := store(c).List(c.Context)
+			all, err := a.store.List(c.Context)
 			if err != nil {
 				return err
 			}

@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"text/template"
 	"time"
 
+	"github.com/dockless/dockless/container"
+	"github.com/dockless/dockless/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 )
@@ -46,11 +46,11 @@ type inspectInfo struct {
 		ReadonlyRootfs bool   `json:"ReadonlyRootfs"`
 	} `json:"HostConfig"`
 	Cgroups map[string]string `json:"Cgroups,omitempty"`
-	Usage   *usage            `json:"Usage,omitempty"`
+	Usage   *runtime.Usage    `json:"Usage,omitempty"`
 	Owner   uint32            `json:"Owner"`
 }
 
-func inspectCommand() *cli.Command {
+func (a *app) inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "inspect",
 		Usage:        "print containers' configuration and state as JSON",
@@ -61,7 +61,6 @@ func inspectCommand() *cli.Command {
 			if c.NArg() < 1 {
 				return usagef(`"inspect" requires at least 1 argument: CONTAINER`)
 			}
-			n := nodeOf(c)
 			var tmpl *template.Template
 			if f := c.String("format"); f != "" {
 				var err error
@@ -74,11 +73,11 @@ func inspectCommand() *cli.Command {
 			}
 			var out []inspectInfo
 			for _, ref := range c.Args().Slice() {
-				r, err := findContainer(n, ref)
+				r, err := a.node.Find(ref)
 				if err != nil {
 					return err
 				}
-				info := inspectOne(n, r)
+				info := a.inspectOne(r)
 				if tmpl != nil {
 					if err := tmpl.Execute(c.App.Writer, info); err != nil {
 						return err
@@ -96,27 +95,23 @@ func inspectCommand() *cli.Command {
 	}
 }
 
-func inspectOne(n *node, r *record) inspectInfo {
+func (a *app) inspectOne(r *container.Record) inspectInfo {
 	var info inspectInfo
 	info.ID, info.Created, info.Image, info.Name, info.Owner = r.ID, r.Created, r.Image, "/"+r.Name, r.Owner
-	state, st := r.status(n)
+	state, st := a.node.Status(r)
 	info.State.Status, info.State.Running, info.State.Paused, info.State.Dead = state, state == "running", state == "paused", state == "dead"
 	if st != nil {
 		info.State.Pid, info.Cgroups = st.Pid, st.Cgroups
-		if u, err := measure(n, r.ID, 100*time.Millisecond); err == nil {
+		if u, err := a.node.Measure(r, 100*time.Millisecond); err == nil {
 			info.Usage = u
 		}
 	}
-	var s specs.Spec
-	if b, err := os.ReadFile(filepath.Join(containersDir(n.state), r.ID, "config.json")); err == nil && json.Unmarshal(b, &s) == nil && s.Process != nil {
+	if s, err := a.node.Config(r); err == nil {
 		if len(s.Process.Args) > 0 {
 			info.Path, info.Args = s.Process.Args[0], s.Process.Args[1:]
 		}
 		info.Config.Hostname, info.Config.Env, info.Config.Cmd, info.Config.WorkingDir, info.Config.Tty =
-			s.Hostname, s.Process.Env, s.Process.Args, s.Process.Cwd, s.Process.Terminal
-		if cwd, ok := s.Annotations[workdirAnnotation]; ok {
-			info.Config.WorkingDir = cwd
-		}
+			s.Hostname, s.Process.Env, s.Process.Args, container.Workdir(s), s.Process.Terminal
 		info.Config.User = fmt.Sprintf("%d:%d", s.Process.User.UID, s.Process.User.GID)
 		info.Config.Image = r.Image
 		info.HostConfig.NetworkMode = "host"

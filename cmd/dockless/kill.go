@@ -1,18 +1,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/container"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
 
-func killCommand() *cli.Command {
+func (a *app) killCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "kill",
 		Usage:        "send a signal to one or more running containers",
@@ -24,14 +23,12 @@ func killCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return eachContainer(c, func(n *node, r *record) error {
-				return runtime.Signal(runcRoot(n), r.ID, sig)
-			})
+			return a.eachContainer(c, func(r *container.Record) error { return a.node.Kill(r, sig) })
 		},
 	}
 }
 
-func stopCommand() *cli.Command {
+func (a *app) stopCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "stop",
 		Usage:        "stop running containers: SIGTERM, then SIGKILL after the grace period",
@@ -40,68 +37,25 @@ func stopCommand() *cli.Command {
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			grace := time.Duration(c.Int("time")) * time.Second
-			return eachContainer(c, func(n *node, r *record) error { return stopContainer(c.Context, n, r, grace) })
+			return a.eachContainer(c, func(r *container.Record) error { return a.node.Stop(c.Context, r, grace) })
 		},
-	}
-}
-
-// stopContainer sends SIGTERM, waits up to grace for the container to be
-// gone, then SIGKILL, and waits for its dockless to clean up.
-func stopContainer(ctx context.Context, n *node, r *record, grace time.Duration) error {
-	if err := runtime.Signal(runcRoot(n), r.ID, unix.SIGTERM); err != nil {
-		return err
-	}
-	if waitGone(ctx, n, r, grace) {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := runtime.Signal(runcRoot(n), r.ID, unix.SIGKILL); err != nil {
-		return err
-	}
-	waitGone(ctx, n, r, 10*time.Second)
-	return ctx.Err()
-}
-
-// waitGone waits until the container's record is gone (its dockless has
-// cleaned up), timeout passes or ctx is done.
-func waitGone(ctx context.Context, n *node, r *record, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if _, err := readRecord(n.state, r.ID); err != nil {
-			return true
-		}
-		if !r.launcherAlive() {
-			_ = reapOne(n, r)
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }
 
 // eachContainer runs fn for each argument, printing each as docker does,
 // and fails (after trying all) if any failed.
-func eachContainer(c *cli.Context, fn func(*node, *record) error) error {
+func (a *app) eachContainer(c *cli.Context, fn func(*container.Record) error) error {
 	if c.NArg() < 1 {
 		return usagef("%q requires at least 1 argument: CONTAINER", c.Command.Name)
 	}
-	n := nodeOf(c)
 	var failed []string
 	for _, ref := range c.Args().Slice() {
-		r, err := findContainer(n, ref)
+		r, err := a.node.Find(ref)
 		if err == nil {
-			err = fn(n, r)
+			err = fn(r)
 		}
 		if err != nil {
-			failed = append(failed, err.Error())
+			failed = append(failed, dockerWords(err).Error())
 			continue
 		}
 		fmt.Fprintln(c.App.Writer, ref)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/hack/testimage"
 	"github.com/dockless/dockless/images"
 )
@@ -353,12 +355,19 @@ func TestLifecycle_ReapsEveryPhase(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		r := &record{ID: id, Name: fmt.Sprintf("phase%d", phase), Launcher: dead.Process.Pid, LauncherStart: 1}
-		if err := writeRecord(e.state, r); err != nil {
+		r := container.Record{ID: id, Name: fmt.Sprintf("phase%d", phase), Launcher: dead.Process.Pid, LauncherStart: 1}
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "record.json"), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if phase >= 1 {
-			if _, err := reserveName(e.state, r.Name, id); err != nil {
+			if err := os.MkdirAll(filepath.Join(e.state, "names"), 0o711); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(e.state, "names", r.Name), []byte(id), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}

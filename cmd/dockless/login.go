@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dockless/dockless/images"
 	"io"
 	"net/http"
 	"os"
@@ -16,7 +17,7 @@ import (
 	"golang.org/x/term"
 )
 
-func loginCommand() *cli.Command {
+func (a *app) loginCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "login",
 		Usage:     "log in to a registry (credentials checked, then kept in your ~/.docker/config.json)",
@@ -28,12 +29,12 @@ func loginCommand() *cli.Command {
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
-			return login(c, c.Args().First(), c.String("username"), c.String("password"), c.Bool("password-stdin"), os.Stdin)
+			return a.login(c, c.Args().First(), c.String("username"), c.String("password"), c.Bool("password-stdin"), os.Stdin)
 		},
 	}
 }
 
-func logoutCommand() *cli.Command {
+func (a *app) logoutCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "logout",
 		Usage:        "forget your credentials for a registry",
@@ -41,7 +42,7 @@ func logoutCommand() *cli.Command {
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			host := registryHost(c.Args().First())
-			if err := saveCredentials(nodeOf(c), host, "", ""); err != nil {
+			if err := images.SaveCredentials(a.caller, host, "", ""); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "Removing login credentials for %s\n", host)
@@ -62,7 +63,7 @@ func registryHost(server string) string {
 
 // login asks for what is missing, checks the credentials against the
 // registry and stores them, as docker login does.
-func login(c *cli.Context, server, user, pass string, passStdin bool, in *os.File) error {
+func (a *app) login(c *cli.Context, server, user, pass string, passStdin bool, in *os.File) error {
 	releaseInterrupts()
 	host := registryHost(server)
 	if passStdin {
@@ -101,10 +102,10 @@ func login(c *cli.Context, server, user, pass string, passStdin bool, in *os.Fil
 	if err := verifyLogin(c.Context, host, user, pass); err != nil {
 		return fmt.Errorf("login to %s: %w", host, err)
 	}
-	if err := saveCredentials(nodeOf(c), host, user, pass); err != nil {
+	if err := images.SaveCredentials(a.caller, host, user, pass); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.ErrWriter, "WARNING! Your password will be stored unencrypted in %s.\nConfigure a credential helper to remove this warning.\n", dockerConfigPath(nodeOf(c)))
+	fmt.Fprintf(c.App.ErrWriter, "WARNING! Your password will be stored unencrypted in %s.\nConfigure a credential helper to remove this warning.\n", images.DockerConfigPath(a.caller))
 	fmt.Fprintln(c.App.Writer, "Login Succeeded")
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/dockless/dockless/lsf"
 )
 
 // lsfJob is a simulated LSF job on this node: a job file in the user's
@@ -127,7 +129,7 @@ func TestLSFJob_VolumesAndWrapperVariables(t *testing.T) {
 func TestLSFJob_PlaceHolderRunsTheImageCommand(t *testing.T) {
 	e := newEnv(t)
 	j := newLSFJob(t, e, alice, "true")
-	r := e.runAs(alice, alice.Home, j.env, "lsf", "run", placeHolder)
+	r := e.runAs(alice, alice.Home, j.env, "lsf", "run", lsf.PlaceHolder)
 	if r.code != 0 || r.stdout != "" {
 		// the image's CMD is an interactive sh: with no input it exits 0
 		t.Fatalf("placeholder: %s", r)

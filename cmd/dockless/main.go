@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
 	"github.com/sirupsen/logrus"
-	"github.com/urfave/cli/v2"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -41,9 +41,6 @@ func main() {
 		runtime.Init()
 		return
 	}
-	// containerd's packages log through logrus; dockless reports its own
-	// errors, so only theirs that are errors get through (--debug: all).
-	logrus.SetLevel(logrus.ErrorLevel)
 	// Who is asking must be read before a setuid-root dockless becomes
 	// fully root.
 	if filepath.Base(os.Args[0]) == ociName {
@@ -63,18 +60,22 @@ func main() {
 	if err != nil {
 		os.Exit(exitCode(err, os.Stderr))
 	}
-	// Code that holds the store's locks logs through containerd's logrus:
-	// a relay, so that it never waits for the caller's terminal or pipe.
+	// One logger: dockless's own lines and containerd's packages', in the
+	// seed wrapper's format, through a relay, so that code holding the
+	// store's locks never waits for the caller's terminal or pipe.
 	logs := images.NewRelay(os.Stderr)
 	logrus.SetOutput(logs)
+	logrus.SetFormatter(seedFormatter{})
+	logrus.SetLevel(logrus.WarnLevel)
 	signals := newSignalGuard()
 	err = signals.explain(newApp(caller, signals).RunContext(signals.ctx, os.Args))
 	logs.Close()
 	os.Exit(exitCode(err, os.Stderr))
 }
 
-// exitCode prints err (if it is an error worth a line) and maps it to the
-// process exit code.
+// exitCode prints err (if it is an error worth a line) in docker's words
+// and maps it to the process exit code. It is the one place where errors
+// become messages and codes.
 func exitCode(err error, stderr *os.File) int {
 	if err == nil {
 		return 0
@@ -83,7 +84,7 @@ func exitCode(err error, stderr *os.File) int {
 	if errors.As(err, &status) {
 		return status.code
 	}
-	fmt.Fprintf(stderr, "dockless: %v\n", err)
+	fmt.Fprintf(stderr, "dockless: %v\n", dockerWords(err))
 	var start *runtime.StartError
 	if errors.As(err, &start) {
 		return start.Code
@@ -91,68 +92,20 @@ func exitCode(err error, stderr *os.File) int {
 	return exitRuntimeError
 }
 
-// withoutHelpCommand drops urfave/cli's implicit "help" (alias "h")
-// subcommand from every command: in `dockless rm h` and
-// `dockless-runc state h`, h names a container (--help still shows help).
-func withoutHelpCommand(cmds []*cli.Command) []*cli.Command {
-	for _, c := range cmds {
-		c.HideHelpCommand = true
-		withoutHelpCommand(c.Subcommands)
+// dockerWords says the lifecycle's typed errors the way docker does.
+func dockerWords(err error) error {
+	var (
+		inUse   *container.NameInUseError
+		cidfile *container.CIDFileExistsError
+		running *container.NotStoppedError
+	)
+	switch {
+	case errors.As(err, &inUse):
+		return fmt.Errorf("conflict: the container name %q is already in use: choose another --name", inUse.Name)
+	case errors.As(err, &cidfile):
+		return fmt.Errorf("Container ID file found, make sure the other container isn't running or delete %s", cidfile.Path)
+	case errors.As(err, &running):
+		return fmt.Errorf("you cannot remove a %s container %s: stop the container before removing or use -f", running.State, running.ID[:12])
 	}
-	return cmds
-}
-
-// newApp is dockless's command line for caller; signals, if set, is
-// installed for every command but the OCI interface.
-func newApp(caller *policy.Caller, signals *signalGuard) *cli.App {
-	// -h and -v are docker's --hostname and --volume, not help and version.
-	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
-	return &cli.App{
-		Name:                      "dockless",
-		Usage:                     "daemonless, docker-compatible containers for LSF jobs",
-		Version:                   version,
-		DisableSliceFlagSeparator: true,
-		HideHelpCommand:           true,
-		ExitErrHandler:            func(*cli.Context, error) {},
-		OnUsageError:              onUsageError,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "policy", Value: policy.DefaultPath, Usage: "site policy file (root only)"},
-			&cli.StringFlag{Name: "root", Value: images.DefaultRoot, Usage: "image store directory (root only; default from the policy)"},
-			&cli.BoolFlag{Name: "debug", Usage: "log what containerd and libcontainer do"},
-			&cli.StringFlag{Name: "containerd-address", Usage: "keep images in this containerd daemon instead of the in-process store (root only; default from the policy)"},
-			&cli.StringFlag{Name: "state", Value: "/run/dockless", Usage: "runtime state directory (root only; default from the policy)"},
-		},
-		Before: func(c *cli.Context) error {
-			if c.Bool("debug") {
-				logrus.SetLevel(logrus.DebugLevel)
-			}
-			if signals != nil && c.Args().First() != "oci" {
-				signals.install()
-			}
-			return setupNode(c, caller, signals)
-		},
-		Commands: withoutHelpCommand([]*cli.Command{
-			runCommand(),
-			lsfCommand(),
-			execCommand(),
-			psCommand(),
-			inspectCommand(),
-			killCommand(),
-			stopCommand(),
-			rmCommand(),
-			pauseCommand(),
-			unpauseCommand(),
-			statsCommand(),
-			waitCommand(),
-			systemCommand(),
-			ociCommand(),
-			loginCommand(),
-			imageCommand(),
-			logoutCommand(),
-			pullCommand(),
-			imagesCommand(),
-			rmiCommand(),
-		}),
-	}
+	return err
 }

@@ -16,14 +16,13 @@ import (
 const ociName = "dockless-runc"
 
 // ociCommand is `dockless oci …`, the same command line as dockless-runc.
-func ociCommand() *cli.Command {
+func (a *app) ociCommand() *cli.Command {
 	return &cli.Command{
 		Name:            "oci",
 		Usage:           "the OCI runtime command line (runc's verbs and flags; also installed as " + ociName + ")",
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {
-			n := nodeOf(c)
-			if !n.caller.IsRoot() {
+			if !a.caller.IsRoot() {
 				return usagef("the OCI runtime interface is for root (containerd, the OCI tools); use dockless run")
 			}
 			if code := runOCI(append([]string{"dockless oci"}, c.Args().Slice()...)); code != 0 {
@@ -54,11 +53,12 @@ func runOCI(args []string) int {
 }
 
 func newOCIApp() *cli.App {
-	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
+	help := &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
 	return &cli.App{
 		Name:            ociName,
 		Usage:           "OCI runtime (runc's command line) on dockless",
 		Version:         version,
+		HideHelp:        true,
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		Flags: []cli.Flag{
@@ -69,6 +69,7 @@ func newOCIApp() *cli.App {
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "not supported: dockless uses the cgroupfs driver"},
 			&cli.StringFlag{Name: "criu", Hidden: true},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "not supported: the OCI interface runs as root"},
+			help,
 		},
 		Before: func(c *cli.Context) error {
 			// Warnings too, as runc: a failing poststop hook is one.
@@ -96,7 +97,7 @@ func newOCIApp() *cli.App {
 			}
 			return os.MkdirAll(c.String("root"), 0o711)
 		},
-		Commands: withoutHelpCommand([]*cli.Command{
+		Commands: withHelp(help, []*cli.Command{
 			ociCreateCommand(), ociStartCommand(), ociRunCommand(), ociStateCommand(), ociKillCommand(),
 			ociDeleteCommand(), ociExecCommand(), ociPsCommand(), ociListCommand(), ociPauseCommand(),
 			ociResumeCommand(), ociEventsCommand(), ociUpdateCommand(), ociSpecCommand(), ociFeaturesCommand(),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	"github.com/opencontainers/runc/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -125,7 +126,7 @@ func updateResources(c *cli.Context) (*specs.LinuxResources, error) {
 		if !c.IsSet(f.name) {
 			continue
 		}
-		v, err := sizeOrUnlimited(c.String(f.name))
+		v, err := spec.ParseMemorySwap(c.String(f.name))
 		if err != nil {
 			return nil, fmt.Errorf("--%s %q: %w", f.name, c.String(f.name), err)
 		}

@@ -17,7 +17,7 @@ type psRow struct {
 	Pid                                                                    int
 }
 
-func psCommand() *cli.Command {
+func (a *app) psCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ps",
 		Usage: "list containers (your own; root and trusted callers see all)",
@@ -29,8 +29,7 @@ func psCommand() *cli.Command {
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
-			n := nodeOf(c)
-			all, err := records(n)
+			all, err := a.node.Containers()
 			if err != nil {
 				return err
 			}
@@ -45,7 +44,7 @@ func psCommand() *cli.Command {
 				fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 			}
 			for _, r := range all {
-				state, st := r.status(n)
+				state, st := a.node.Status(r)
 				row := psRow{
 					ID: r.ID[:12], Image: r.Image, Command: quoteCommand(r.Command, !c.Bool("no-trunc")),
 					CreatedAt: r.Created.Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: units.HumanDuration(time.Since(r.Created)) + " ago",

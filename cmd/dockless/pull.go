@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func pullCommand() *cli.Command {
+func (a *app) pullCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pull",
 		Usage:     "download an image from a registry",
@@ -27,28 +26,16 @@ func pullCommand() *cli.Command {
 			if c.Bool("quiet") {
 				progress = nil
 			}
-			n := nodeOf(c)
-			if err := n.policy.CheckImage(c.Args().First()); err != nil {
+			if err := a.node.Policy.CheckImage(c.Args().First()); err != nil {
 				return err
 			}
-			img, err := store(c).Pull(c.Context, c.Args().First(), images.PullOptions{Progress: progress, Bars: barsOn(os.Stdout)})
+			img, err := a.store.Ensure(c.Context, c.Args().First(), images.PullAlways, images.PullOptions{Progress: progress, Bars: barsOn(os.Stdout)})
 			if err != nil {
-				return pullRefused(n, err)
+				return err
 			}
 			fmt.Fprintln(c.App.Writer, img.Name)
-			enforceCap(c)
+			a.node.EnforceCap(c.Context)
 			return nil
 		},
 	}
 }
-
-// pullRefused names the policy when one of its bounds on a pull refused
-// it.
-func pullRefused(n *node, err error) error {
-	if errors.Is(err, images.ErrTooLarge) || errors.Is(err, images.ErrNoSpace) {
-		return fmt.Errorf("%w: refused by the bounds on one pull in %s ([store] max_image_size, max_image_files, min_free_space): ask the node's admin", err, n.policy.Source())
-	}
-	return err
-}
-
-func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }

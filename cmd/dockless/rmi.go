@@ -6,7 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func rmiCommand() *cli.Command {
+func (a *app) rmiCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "rmi",
 		Usage:        "remove images and collect the content and layers nothing uses",
@@ -16,11 +16,11 @@ func rmiCommand() *cli.Command {
 			if c.NArg() < 1 {
 				return usagef(`"rmi" requires at least 1 argument: IMAGE`)
 			}
-			if err := trustedOnly(c, "rmi"); err != nil {
+			if err := a.trustedOnly("rmi"); err != nil {
 				return err
 			}
 			for _, ref := range c.Args().Slice() {
-				name, err := store(c).Remove(c.Context, ref)
+				name, err := a.store.Remove(c.Context, ref)
 				if err != nil {
 					return err
 				}

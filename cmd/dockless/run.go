@@ -1,17 +1,16 @@
 package main
 
 import (
-	"fmt"
+	"io"
 	"os"
-	"strings"
 
 	"github.com/containerd/console"
+	"github.com/dockless/dockless/lsf"
 	"github.com/dockless/dockless/runtime"
-	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
 )
 
-func runCommand() *cli.Command {
+func (a *app) runCommand() *cli.Command {
 	return &cli.Command{
 		Name:                   "run",
 		Usage:                  "run a command in a new container, in the foreground",
@@ -26,22 +25,14 @@ func runCommand() *cli.Command {
 			if err := refuseUnsupported(c); err != nil {
 				return err
 			}
-			req, err := requestFromFlags(c)
+			req, opts, err := a.runFromFlags(c)
 			if err != nil {
 				return err
 			}
-			n := nodeOf(c)
-			if req.UserSpec == "" && !n.policy.Trusted(n.caller) {
-				// Containers run as their caller unless the caller is trusted.
-				req.UserSpec = fmt.Sprintf("%d:%d", n.caller.UID, n.caller.GID)
-				for _, g := range n.caller.Groups {
-					req.GroupAdd = append(req.GroupAdd, fmt.Sprint(g))
-				}
-			}
-			if err := openSources(n, req.Mounts, "volume"); err != nil {
+			if err := a.openSources(req.Mounts); err != nil {
 				return err
 			}
-			defer closeBinds(req.Mounts)
+			defer lsf.CloseBinds(req.Mounts)
 			if c.Bool("tty") && c.Bool("interactive") && !isTerminal(os.Stdin) {
 				return usagef("the input device is not a TTY: -i with -t needs a terminal on stdin (drop -t, or run under a terminal)")
 			}
@@ -49,18 +40,26 @@ func runCommand() *cli.Command {
 			if c.Bool("interactive") {
 				stdio.Stdin = os.Stdin
 			}
-			code, err := launch(c, req, launchOptions{
-				Name:    c.String("name"),
-				CIDFile: c.String("cidfile"),
-				Pull:    c.String("pull"),
-				Quiet:   c.Bool("quiet"),
-			}, stdio)
-			if err != nil {
-				return err
-			}
-			return exitStatus{code}
+			return exited(a.node.Run(c.Context, req, opts, stdio))
 		},
 	}
+}
+
+// exited turns a container's exit status into the command's result.
+func exited(code int, err error) error {
+	if err != nil {
+		return err
+	}
+	return exitStatus{code}
+}
+
+// progress is where a container's pull progress goes: stderr, as bars on
+// a terminal, or nowhere when quiet.
+func progress(quiet bool) (io.Writer, bool) {
+	if quiet {
+		return nil, false
+	}
+	return os.Stderr, barsOn(os.Stderr)
 }
 
 func runFlags() []cli.Flag {
@@ -118,89 +117,6 @@ func refuseUnsupported(c *cli.Context) error {
 		}
 	}
 	return nil
-}
-
-// requestFromFlags turns the run flags into a neutral request.
-func requestFromFlags(c *cli.Context) (*spec.Request, error) {
-	args := c.Args().Slice()
-	req := &spec.Request{
-		Image:           args[0],
-		Cmd:             args[1:],
-		UserSpec:        c.String("user"),
-		GroupAdd:        c.StringSlice("group-add"),
-		Workdir:         c.String("workdir"),
-		Hostname:        c.String("hostname"),
-		ReadOnly:        c.Bool("read-only"),
-		Tty:             c.Bool("tty"),
-		Network:         c.String("network"),
-		IPC:             c.String("ipc"),
-		CapAdd:          c.StringSlice("cap-add"),
-		CapDrop:         c.StringSlice("cap-drop"),
-		PrivateCgroupNS: cgroupV2(),
-		CgroupParent:    c.String("cgroup-parent"),
-	}
-	if req.CgroupParent != "" && !strings.HasPrefix(req.CgroupParent, "/") {
-		return nil, usagef("--cgroup-parent %q must be an absolute cgroup path", req.CgroupParent)
-	}
-	if c.IsSet("entrypoint") {
-		req.EntrypointSet = true
-		if ep := c.String("entrypoint"); ep != "" {
-			req.Entrypoint = []string{ep}
-		}
-	}
-	if req.Workdir != "" && !strings.HasPrefix(req.Workdir, "/") {
-		return nil, usagef("the working directory %q is invalid, it needs to be an absolute path", req.Workdir)
-	}
-	var err error
-	if req.Env, err = environment(nodeOf(c).caller, c.StringSlice("env-file"), c.StringSlice("env")); err != nil {
-		return nil, err
-	}
-	if req.Mounts, err = binds(c.StringSlice("volume"), c.StringSlice("mount")); err != nil {
-		return nil, err
-	}
-	if err := securityOptions(nodeOf(c).caller, req, c.StringSlice("security-opt")); err != nil {
-		return nil, err
-	}
-	if err := resources(req, c.String("memory"), c.String("memory-swap"), c.Int64("cpu-shares"), c.String("shm-size")); err != nil {
-		return nil, err
-	}
-	if req.Rlimits, err = ulimits(c.StringSlice("ulimit")); err != nil {
-		return nil, err
-	}
-	if req.Devices, err = devices(nodeOf(c), c.StringSlice("device")); err != nil {
-		return nil, err
-	}
-	if c.IsSet("gpus") {
-		gpus, ids, err := spec.GPUs("/dev", c.String("gpus"))
-		if err != nil {
-			return nil, usageError{err}
-		}
-		req.Devices = append(req.Devices, gpus...)
-		req.Env = append(req.Env, "NVIDIA_VISIBLE_DEVICES="+joinInts(ids))
-	}
-	if req.AddHosts, err = addHosts(c.StringSlice("add-host")); err != nil {
-		return nil, err
-	}
-	switch c.String("pull") {
-	case "always", "missing", "never":
-	default:
-		return nil, usagef("invalid --pull %q: use always, missing or never", c.String("pull"))
-	}
-	if req.Network != "host" && req.Network != "none" {
-		return nil, usagef("--network %s is not supported: use host (the default) or none; bridge and user-defined networks are not implemented", req.Network)
-	}
-	if req.IPC != "" && req.IPC != "host" && req.IPC != "private" {
-		return nil, usagef("--ipc %s is not supported: use private or host", req.IPC)
-	}
-	return req, nil
-}
-
-func joinInts(ids []int) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = fmt.Sprint(id)
-	}
-	return strings.Join(s, ",")
 }
 
 func isTerminal(f *os.File) bool {

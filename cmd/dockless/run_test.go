@@ -3,21 +3,20 @@ package main
 import (
 	"errors"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/spec"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 )
 
 // parseRun parses `dockless run ARGS` into a request without running it.
 func parseRun(args ...string) (*spec.Request, error) {
-	app := newApp(&policy.Caller{}, nil)
+	a := &app{caller: &policy.Caller{}, log: logrus.New()}
+	app := a.cli()
 	var req *spec.Request
 	for _, c := range app.Commands {
 		if c.Name == "run" {
@@ -26,7 +25,7 @@ func parseRun(args ...string) (*spec.Request, error) {
 					return err
 				}
 				var err error
-				req, err = requestFromFlags(c)
+				req, _, err = a.runFromFlags(c)
 				return err
 			}
 		}
@@ -132,59 +131,6 @@ func TestRunFlags_RefusalsAreUsageErrors(t *testing.T) {
 		var ue usageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: want a usage error, got %v", args, err)
-		}
-	}
-}
-
-// Whatever the spelling of a destination and whichever front end parsed
-// it, the spec mounts a user's bind from its staged path only: never from
-// the path the user named.
-func TestLaunch_UserBindsMountOnlyTheirStagedPath(t *testing.T) {
-	dir := t.TempDir()
-	img := &images.Image{Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}}}}
-	spellings := []string{"/data", "/data/", "/data/.", "//data//", "/x/../data"}
-	for _, dst := range spellings {
-		run, err := parseRun("-v", dir+":"+dst, "img")
-		if err != nil {
-			t.Fatal(err)
-		}
-		env := seedEnv()
-		env["LSF_DOCKER_VOLUMES"] = "/storage1/lab:" + dst
-		job, err := lsfJobFromEnv(env, []string{"true"}, seedNode(), seedHost())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range job.Sources {
-			job.Req.Mounts = append(job.Req.Mounts, s.Bind)
-		}
-		for front, req := range map[string]*spec.Request{"run": run, "lsf": job.Req} {
-			binds := slices.Clone(req.Mounts)
-			stagePaths("/run/dockless/containers/ID", binds)
-			s, err := finishSpec(req, binds, img)
-			if err != nil {
-				t.Fatalf("%s %s: %v", front, dst, err)
-			}
-			staged := map[string]bool{}
-			for _, b := range binds {
-				if b.User {
-					staged[b.Staged] = true
-				}
-			}
-			n := 0
-			for _, m := range s.Mounts {
-				if m.Destination == "/data" {
-					n++
-					if !staged[m.Source] {
-						t.Errorf("%s %s: /data mounted from %s, not from its staged path", front, dst, m.Source)
-					}
-				}
-				if m.Source == dir || m.Source == "/storage1/lab" || strings.HasPrefix(m.Source, "/home/joe.user") {
-					t.Errorf("%s %s: a user's path reaches the spec: %+v", front, dst, m)
-				}
-			}
-			if n != 1 {
-				t.Errorf("%s %s: %d mounts at /data", front, dst, n)
-			}
 		}
 	}
 }

@@ -95,20 +95,20 @@ func releaseInterrupts() {
 	signal.Reset(interruptSignals...)
 }
 
-// stopIfAsked stops the process if a SIGTSTP came and no SIGCONT since.
-// It is called where the process holds nothing others wait for; it
-// returns once the process is continued.
-func (g *signalGuard) stopIfAsked() {
+// SetupDone stops the process if a SIGTSTP came and no SIGCONT since.
+// The lifecycle calls it where the process holds nothing others wait for
+// (container.SetupHooks); it returns once the process is continued.
+func (g *signalGuard) SetupDone() {
 	if g != nil && g.stopAsked.Swap(false) {
 		_ = unix.Kill(os.Getpid(), unix.SIGSTOP)
 	}
 }
 
-// containerRan sets the terminal's stops back to ignored after a container
-// ran: the runtime caught them while it did, and Go goes on catching a
-// signal that was once relayed, so a background write of dockless's would
-// otherwise be restarted forever instead of going through.
-func containerRan() {
+// Ran sets the terminal's stops back to ignored after a container (or an
+// exec) ran: the runtime caught them while it did, and Go goes on catching
+// a signal that was once relayed, so a background write of dockless's
+// would otherwise be restarted forever instead of going through.
+func (g *signalGuard) Ran() {
 	signal.Ignore(unix.SIGTTIN, unix.SIGTTOU)
 }
 

@@ -6,19 +6,11 @@ import (
 	"time"
 
 	"github.com/docker/go-units"
-	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/container"
 	"github.com/urfave/cli/v2"
 )
 
-// usage is what stats and inspect report of a container's cgroup.
-type usage = runtime.Usage
-
-// measure samples the container's cgroup, interval apart (runtime.Measure).
-func measure(n *node, id string, interval time.Duration) (*runtime.Usage, error) {
-	return runtime.Measure(runcRoot(n), id, interval)
-}
-
-func statsCommand() *cli.Command {
+func (a *app) statsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "stats",
 		Usage:     "show containers' CPU, memory, block I/O and pids from their cgroups",
@@ -29,17 +21,16 @@ func statsCommand() *cli.Command {
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
-			n := nodeOf(c)
-			var rs []*record
+			var rs []*container.Record
 			if c.NArg() == 0 {
-				all, err := records(n)
+				all, err := a.node.Containers()
 				if err != nil {
 					return err
 				}
 				rs = all
 			}
 			for _, ref := range c.Args().Slice() {
-				r, err := findContainer(n, ref)
+				r, err := a.node.Find(ref)
 				if err != nil {
 					return err
 				}
@@ -48,7 +39,7 @@ func statsCommand() *cli.Command {
 			w := tabwriter.NewWriter(c.App.Writer, 0, 8, 3, ' ', 0)
 			fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
 			for _, r := range rs {
-				u, err := measure(n, r.ID, 500*time.Millisecond)
+				u, err := a.node.Measure(r, 500*time.Millisecond)
 				if err != nil {
 					continue // gone meanwhile
 				}

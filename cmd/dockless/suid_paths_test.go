@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/hack/testimage"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -294,10 +295,10 @@ func TestOCI_WorkdirLinkMakesNothingWhereItPoints(t *testing.T) {
 			host := t.TempDir()
 			bundle, _ := e.ociBundle(func(s *specs.Spec) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/rw", Type: "bind", Source: host, Options: []string{"rbind", "rw"}})
-				s.Process.Cwd = workdirLink
+				s.Process.Cwd = container.WorkdirLink
 				s.Process.Args = []string{"sh", "-c", "pwd"}
 			})
-			if err := os.Symlink(tc.target, filepath.Join(bundle, "rootfs", workdirLink)); err != nil {
+			if err := os.Symlink(tc.target, filepath.Join(bundle, "rootfs", container.WorkdirLink)); err != nil {
 				t.Fatal(err)
 			}
 			r := e.oci("run", "--bundle", bundle, "wd")

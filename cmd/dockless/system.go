@@ -6,7 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func systemCommand() *cli.Command {
+func (a *app) systemCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "system",
 		Usage: "manage the node's dockless state",
@@ -16,11 +16,10 @@ func systemCommand() *cli.Command {
 			Flags:        []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt (there is no prompt)"}},
 			OnUsageError: onUsageError,
 			Action: func(c *cli.Context) error {
-				n := nodeOf(c)
-				if !n.policy.Trusted(n.caller) {
-					return usagef("system prune: only root and trusted callers may clean up the node")
+				if err := a.trustedOnly("system prune"); err != nil {
+					return err
 				}
-				count, err := reap(n)
+				count, err := a.node.Reap()
 				if err != nil {
 					return err
 				}

@@ -218,7 +218,7 @@ func docklessBundle(work string, img v1.Image) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, err := spec.Build(&spec.Request{Rootfs: filepath.Join(work, "bundle", "rootfs"), Network: "host", Cmd: []string{"true"}, Hostname: "bench"}, ocispec.ImageConfig{Env: cfg.Config.Env})
+	s, err := spec.Build(&spec.Request{Network: "host", Cmd: []string{"true"}, Hostname: "bench"}, ocispec.ImageConfig{Env: cfg.Config.Env}, spec.Host{Rootfs: filepath.Join(work, "bundle", "rootfs")})
 	if err != nil {
 		return "", err
 	}

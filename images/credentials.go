@@ -1,4 +1,4 @@
-package main
+package images
 
 import (
 	"bytes"
@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/policy"
 	"golang.org/x/sys/unix"
 )
@@ -29,16 +28,16 @@ type dockerAuth struct {
 	IdentityToken string `json:"identitytoken,omitempty"`
 }
 
-// dockerConfigPath is the caller's docker config.json: $DOCKER_CONFIG when
+// DockerConfigPath is the caller's docker config.json: $DOCKER_CONFIG when
 // it is the caller's own directory, else ~/.docker of the caller's home in
 // the user database.
-func dockerConfigPath(n *node) string {
-	if d, _ := n.caller.LookupEnv("DOCKER_CONFIG"); d != "" {
-		if st, err := policy.Stat(n.caller, "DOCKER_CONFIG", d); err == nil && st.IsDir() && ownedBy(st, n.caller.UID) {
+func DockerConfigPath(c *policy.Caller) string {
+	if d, _ := c.LookupEnv("DOCKER_CONFIG"); d != "" {
+		if st, err := policy.Stat(c, "DOCKER_CONFIG", d); err == nil && st.IsDir() && ownedBy(st, c.UID) {
 			return filepath.Join(d, "config.json")
 		}
 	}
-	return filepath.Join(n.caller.Home, ".docker", "config.json")
+	return filepath.Join(c.Home, ".docker", "config.json")
 }
 
 func ownedBy(st os.FileInfo, uid uint32) bool {
@@ -48,10 +47,10 @@ func ownedBy(st os.FileInfo, uid uint32) bool {
 
 // readDockerConfig reads the caller's config.json as the caller; a missing
 // file is an empty config. The raw map keeps keys dockless does not use.
-func readDockerConfig(n *node) (map[string]json.RawMessage, map[string]dockerAuth, error) {
+func readDockerConfig(c *policy.Caller) (map[string]json.RawMessage, map[string]dockerAuth, error) {
 	raw := map[string]json.RawMessage{}
 	auths := map[string]dockerAuth{}
-	data, err := policy.ReadFile(n.caller, "docker config", dockerConfigPath(n))
+	data, err := policy.ReadFile(c, "docker config", DockerConfigPath(c))
 	var pe *policy.PathError
 	if errors.As(err, &pe) && pe.Why == "does not exist" {
 		return raw, auths, nil
@@ -60,11 +59,11 @@ func readDockerConfig(n *node) (map[string]json.RawMessage, map[string]dockerAut
 		return nil, nil, err
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", dockerConfigPath(n), err)
+		return nil, nil, fmt.Errorf("%s: %w", DockerConfigPath(c), err)
 	}
 	if a, ok := raw["auths"]; ok {
 		if err := json.Unmarshal(a, &auths); err != nil {
-			return nil, nil, fmt.Errorf("%s: auths: %w", dockerConfigPath(n), err)
+			return nil, nil, fmt.Errorf("%s: auths: %w", DockerConfigPath(c), err)
 		}
 	}
 	return raw, auths, nil
@@ -78,12 +77,12 @@ func configKeys(host string) []string {
 	return []string{host, "https://" + host, "http://" + host, "https://" + host + "/v1/"}
 }
 
-// credentials answers the registry with the caller's credentials:
+// CallerCredentials answers the registry with the caller's credentials:
 // config.json's auths, or its credHelpers / credsStore helper run as the
 // caller. A host without credentials is anonymous.
-func credentials(n *node) images.Credentials {
+func CallerCredentials(c *policy.Caller) Credentials {
 	return func(host string) (string, string, error) {
-		raw, auths, err := readDockerConfig(n)
+		raw, auths, err := readDockerConfig(c)
 		if err != nil {
 			return "", "", err
 		}
@@ -97,7 +96,7 @@ func credentials(n *node) images.Credentials {
 		}
 		for _, k := range configKeys(host) {
 			if helper := helpers[k]; helper != "" {
-				return runCredentialHelper(n, helper, k)
+				return runCredentialHelper(c, helper, k)
 			}
 		}
 		for _, k := range configKeys(host) {
@@ -111,7 +110,7 @@ func credentials(n *node) images.Credentials {
 			if a.Auth != "" {
 				dec, err := base64.StdEncoding.DecodeString(a.Auth)
 				if err != nil {
-					return "", "", fmt.Errorf("%s: auths[%s]: %w", dockerConfigPath(n), k, err)
+					return "", "", fmt.Errorf("%s: auths[%s]: %w", DockerConfigPath(c), k, err)
 				}
 				user, pass, _ := strings.Cut(string(dec), ":")
 				return user, pass, nil
@@ -121,7 +120,7 @@ func credentials(n *node) images.Credentials {
 			}
 		}
 		if store != "" {
-			return runCredentialHelper(n, store, configKeys(host)[0])
+			return runCredentialHelper(c, store, configKeys(host)[0])
 		}
 		return "", "", nil
 	}
@@ -133,19 +132,19 @@ func credentials(n *node) images.Credentials {
 const helperPath = "/usr/local/bin:/usr/bin:/bin"
 
 // runCredentialHelper runs docker-credential-NAME get as the caller.
-func runCredentialHelper(n *node, name, server string) (string, string, error) {
+func runCredentialHelper(c *policy.Caller, name, server string) (string, string, error) {
 	prog, err := lookHelper("docker-credential-" + name)
 	if err != nil {
 		return "", "", err
 	}
-	cmd, err := callerCommand(n.caller, prog, "get")
+	cmd, err := callerCommand(c, prog, "get")
 	if err != nil {
 		return "", "", err
 	}
 	cmd.Stdin = strings.NewReader(server)
-	cmd.Env = []string{"HOME=" + n.caller.Home, "PATH=" + helperPath}
-	if !n.caller.IsRoot() {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: n.caller.UID, Gid: n.caller.GID, Groups: n.caller.Groups}}
+	cmd.Env = []string{"HOME=" + c.Home, "PATH=" + helperPath}
+	if !c.IsRoot() {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: c.Groups}}
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -155,14 +154,14 @@ func runCredentialHelper(n *node, name, server string) (string, string, error) {
 		}
 		return "", "", fmt.Errorf("credential helper docker-credential-%s: %v: %s", name, err, strings.TrimSpace(errb.String()+out.String()))
 	}
-	var c struct{ Username, Secret string }
-	if err := json.Unmarshal(out.Bytes(), &c); err != nil {
+	var cred struct{ Username, Secret string }
+	if err := json.Unmarshal(out.Bytes(), &cred); err != nil {
 		return "", "", fmt.Errorf("credential helper docker-credential-%s: %w", name, err)
 	}
-	if c.Username == "<token>" {
-		return "", c.Secret, nil
+	if cred.Username == "<token>" {
+		return "", cred.Secret, nil
 	}
-	return c.Username, c.Secret, nil
+	return cred.Username, cred.Secret, nil
 }
 
 // prlimitPath is util-linux's prlimit, which sets a program's resource
@@ -209,10 +208,10 @@ func lookHelper(prog string) (string, error) {
 	return "", fmt.Errorf("credential helper %s: not found in %s (docker config's credHelpers or credsStore names it; install it there)", prog, helperPath)
 }
 
-// saveCredentials records (or, with user "", removes) the caller's login
+// SaveCredentials records (or, with user "", removes) the caller's login
 // for host in their config.json, written as the caller.
-func saveCredentials(n *node, host, user, pass string) error {
-	raw, auths, err := readDockerConfig(n)
+func SaveCredentials(c *policy.Caller, host, user, pass string) error {
+	raw, auths, err := readDockerConfig(c)
 	if err != nil {
 		return err
 	}
@@ -239,5 +238,5 @@ func saveCredentials(n *node, host, user, pass string) error {
 	if err != nil {
 		return err
 	}
-	return policy.WriteFile(n.caller, "docker config", dockerConfigPath(n), append(data, '\n'), 0o600)
+	return policy.WriteFile(c, "docker config", DockerConfigPath(c), append(data, '\n'), 0o600)
 }

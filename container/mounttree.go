@@ -1,4 +1,4 @@
-package main
+package container
 
 import (
 	"errors"
@@ -66,6 +66,7 @@ type placement struct {
 }
 
 type mountTree struct {
+	n      *Node
 	caller *policy.Caller
 	rootfs *os.File
 	dir    string
@@ -77,8 +78,9 @@ type mountTree struct {
 
 // assembleMounts places the mounts, the device nodes and the working
 // directory of s (see above), attaching binds nested in host binds itself.
-// binds are the request's, staged; what it stages is added to staged.
-func assembleMounts(caller *policy.Caller, s *specs.Spec, binds []spec.Bind, dir string, staged *[]string) error {
+// l.binds are the request's, staged; what it stages is added to l.staged.
+func (l *launch) assembleMounts(s *specs.Spec) error {
+	caller, binds := l.n.Caller, l.binds
 	if caller.IsRoot() {
 		return nil
 	}
@@ -86,7 +88,7 @@ func assembleMounts(caller *policy.Caller, s *specs.Spec, binds []spec.Bind, dir
 	if err != nil {
 		return err
 	}
-	t := &mountTree{caller: caller, rootfs: rootfs, dir: dir, staged: staged, opened: []*os.File{rootfs}}
+	t := &mountTree{n: l.n, caller: caller, rootfs: rootfs, dir: l.dir, staged: &l.staged, opened: []*os.File{rootfs}}
 	defer func() {
 		for _, f := range t.opened {
 			f.Close()
@@ -119,10 +121,10 @@ func assembleMounts(caller *policy.Caller, s *specs.Spec, binds []spec.Bind, dir
 	return nil
 }
 
-// workdirLink is the rootfs entry through which a working directory inside
+// WorkdirLink is the rootfs entry through which a working directory inside
 // a host bind is entered, and workdirAnnotation keeps the real one.
 const (
-	workdirLink       = "/.dockless-workdir"
+	WorkdirLink       = "/.dockless-workdir"
 	workdirAnnotation = "org.dockless.workdir"
 )
 
@@ -136,14 +138,14 @@ const (
 // fails on the link itself (it is not a directory): it makes nothing, and
 // chdir follows the link, so getcwd still names the real directory.
 func (t *mountTree) pinWorkdir(s *specs.Spec) error {
-	if err := unix.Symlinkat(s.Process.Cwd, int(t.rootfs.Fd()), workdirLink[1:]); err != nil {
+	if err := unix.Symlinkat(s.Process.Cwd, int(t.rootfs.Fd()), WorkdirLink[1:]); err != nil {
 		return fmt.Errorf("linking the working directory %s into the rootfs: %w", s.Process.Cwd, err)
 	}
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
 	s.Annotations[workdirAnnotation] = s.Process.Cwd
-	s.Process.Cwd = workdirLink
+	s.Process.Cwd = WorkdirLink
 	return nil
 }
 
@@ -248,7 +250,7 @@ func (t *mountTree) rootOf(b *hostBind) (*os.File, error) {
 		}
 		t.opened = append(t.opened, src)
 		p = filepath.Join(t.dir, "binds", "site-"+strconv.Itoa(len(*t.staged)))
-		if err := stage(src, p); err != nil {
+		if err := t.n.stage(src, p); err != nil {
 			return nil, err
 		}
 		*t.staged = append(*t.staged, p)

@@ -1,4 +1,4 @@
-package main
+package lsf
 
 import (
 	"bytes"
@@ -17,21 +17,27 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// seedNode is the seed's site: the default policy, the seed's user.
-func seedNode() *node {
-	return &node{
-		caller: &policy.Caller{UID: 1416339, GID: 1000070, Groups: []uint32{1000070, 1183521, 1262589}, Name: "joe.user", Home: "/home/joe.user"},
-		policy: policy.Default(),
-		log:    newLogger(os.Stderr, "WARNING"),
+// seedCaller is the seed's user.
+func seedCaller() *policy.Caller {
+	return &policy.Caller{UID: 1416339, GID: 1000070, Groups: []uint32{1000070, 1183521, 1262589}, Name: "joe.user", Home: "/home/joe.user"}
+}
+
+// seedJob is the seed's job on the seed's site (the default policy) with
+// env over the seed's environment.
+func seedJob(env map[string]string, args []string) (*Job, error) {
+	e := seedEnv()
+	for k, v := range env {
+		e[k] = v
 	}
+	return FromEnv(e, args, policy.Default(), seedCaller(), seedHost())
 }
 
 // seedHost has everything the seed's node has: the InfiniBand devices,
-// sssd, SELinux.
-func seedHost() jobHost {
+// sssd.
+func seedHost() Host {
 	minor := int64(0)
-	return jobHost{
-		Hostname: "compute1-exec-203.ris.wustl.edu", Cwd: "/home/joe.user", SELinuxEnabled: true,
+	return Host{
+		Hostname: "compute1-exec-203.ris.wustl.edu", Cwd: "/home/joe.user", Pid: 337938,
 		Exists: func(string) bool { return true },
 		Device: func(p string) (spec.Device, error) {
 			minor++
@@ -52,40 +58,29 @@ func seedEnv() map[string]string {
 // TestLSFJob_SeedGoldenConfig pins the config.json of the seed's job: the
 // user and groups, the mounts, the SELinux label, the capabilities,
 // no-new-privileges, the InfiniBand devices, the limits, the environment.
+// It is made by the real lifecycle (container.Node.Run's spec-only mode),
+// on a node with SELinux, from an image the store hands over.
 func TestLSFJob_SeedGoldenConfig(t *testing.T) {
-	job, err := lsfJobFromEnv(seedEnv(), []string{"/home/joe.user/.lsbatch/1580953421.23870"}, seedNode(), seedHost())
+	job, err := seedJob(nil, []string{"/home/joe.user/.lsbatch/1580953421.23870"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range job.Sources {
 		job.Req.Mounts = append(job.Req.Mounts, s.Bind)
 	}
-	req := job.Req
-	req.Rootfs, req.EtcDir, req.CgroupsPath = "/run/dockless/containers/ID/rootfs", "/run/dockless/containers/ID", "dockless-ID"
-	stagePaths("/run/dockless/containers/ID", req.Mounts)
-	req.Mounts = append(req.Mounts, etcBinds("/run/dockless/containers/ID", map[string][]byte{"passwd": nil, "group": nil})...)
-	img := ocispec.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Cmd: []string{"/bin/sh"}}
-	s, err := spec.Build(req, img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Linux.Seccomp = nil // docker's profile, pinned by its own module; too long for a golden file
-	var got bytes.Buffer
-	if err := writeJSONTo(&got, s); err != nil {
-		t.Fatal(err)
-	}
+	got := specOnly(t, job, ocispec.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Cmd: []string{"/bin/sh"}})
 	golden := filepath.Join("testdata", "seed-job.config.json")
 	if *update {
-		if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
-		t.Fatalf("%v (go test ./cmd/dockless -run SeedGolden -args -update creates it)", err)
+		t.Fatalf("%v (go test ./lsf -run SeedGolden -args -update creates it)", err)
 	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Fatalf("config.json of the seed job changed; diff against %s (go test ./cmd/dockless -run SeedGolden -args -update accepts it):\n%s", golden, got.String())
+	if !bytes.Equal(got, want) {
+		t.Fatalf("config.json of the seed job changed; diff against %s (go test ./lsf -run SeedGolden -args -update accepts it):\n%s", golden, got)
 	}
 	// The rules, one by one, so a changed golden file is read with them.
 	var cfg struct {
@@ -127,42 +122,42 @@ func TestLSFJob_WrapperVariables(t *testing.T) {
 		name  string
 		env   map[string]string
 		args  []string
-		check func(*lsfJob) bool
+		check func(*Job) bool
 		err   string
 	}{
-		{"job file runs under /bin/sh whatever the ENTRYPOINT", nil, []string{"/home/joe.user/.lsbatch/1.23870"}, func(j *lsfJob) bool {
+		{"job file runs under /bin/sh whatever the ENTRYPOINT", nil, []string{"/home/joe.user/.lsbatch/1.23870"}, func(j *Job) bool {
 			return j.Req.EntrypointSet && slices.Equal(j.Req.Cmd, []string{"/bin/sh", "/home/joe.user/.lsbatch/1.23870"}) && j.JobFile != ""
 		}, ""},
-		{"a command line runs through sh -c", nil, []string{"date", "-u"}, func(j *lsfJob) bool {
+		{"a command line runs through sh -c", nil, []string{"date", "-u"}, func(j *Job) bool {
 			return slices.Equal(j.Req.Cmd, []string{"/bin/sh", "-c", "date -u"})
 		}, ""},
-		{"placeholder keeps the image command", nil, []string{placeHolder}, func(j *lsfJob) bool {
+		{"placeholder keeps the image command", nil, []string{PlaceHolder}, func(j *Job) bool {
 			return !j.Req.EntrypointSet && j.Req.Cmd == nil
 		}, ""},
-		{"LSF_DOCKER_ENTRYPOINT", map[string]string{"LSF_DOCKER_ENTRYPOINT": "/usr/bin/python3"}, []string{"job.py"}, func(j *lsfJob) bool {
+		{"LSF_DOCKER_ENTRYPOINT", map[string]string{"LSF_DOCKER_ENTRYPOINT": "/usr/bin/python3"}, []string{"job.py"}, func(j *Job) bool {
 			return slices.Equal(j.Req.Entrypoint, []string{"/usr/bin/python3"}) && slices.Equal(j.Req.Cmd, []string{"job.py"})
 		}, ""},
-		{"LSF_DOCKER_WORKDIR", map[string]string{"LSF_DOCKER_WORKDIR": "/work"}, []string{"x"}, func(j *lsfJob) bool { return j.Req.Workdir == "/work" }, ""},
-		{"network, ipc and shm", map[string]string{"LSF_DOCKER_NETWORK": "none", "LSF_DOCKER_IPC": "host", "LSF_DOCKER_SHM_SIZE": "20G"}, []string{"x"}, func(j *lsfJob) bool {
+		{"LSF_DOCKER_WORKDIR", map[string]string{"LSF_DOCKER_WORKDIR": "/work"}, []string{"x"}, func(j *Job) bool { return j.Req.Workdir == "/work" }, ""},
+		{"network, ipc and shm", map[string]string{"LSF_DOCKER_NETWORK": "none", "LSF_DOCKER_IPC": "host", "LSF_DOCKER_SHM_SIZE": "20G"}, []string{"x"}, func(j *Job) bool {
 			return j.Req.Network == "none" && j.Req.IPC == "host" && j.Req.ShmSize == 20<<30
 		}, ""},
-		{"volumes checked against the prefixes", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/lab:/lab /scratch1/me:/scratch1/me:ro"}, []string{"x"}, func(j *lsfJob) bool {
-			var vols []jobSource
+		{"volumes checked against the prefixes", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/lab:/lab /scratch1/me:/scratch1/me:ro"}, []string{"x"}, func(j *Job) bool {
+			var vols []Source
 			for _, s := range j.Sources {
 				if s.What == "volume" {
 					vols = append(vols, s)
 				}
 			}
-			return len(vols) == 2 && vols[1].Bind.ReadOnly && vols[0].DirsOnly && len(vols[0].Prefixes) == 3
+			return len(vols) == 2 && vols[1].Bind.ReadOnly && vols[0].VolumeRules && vols[1].VolumeRules && vols[0].Bind.User
 		}, ""},
-		{"preserve false keeps a minimal set", map[string]string{"LSF_DOCKER_PRESERVE_ENVIRONMENT": "false", "SECRET_TOKEN": "x"}, []string{"x"}, func(j *lsfJob) bool {
+		{"preserve false keeps a minimal set", map[string]string{"LSF_DOCKER_PRESERVE_ENVIRONMENT": "false", "SECRET_TOKEN": "x"}, []string{"x"}, func(j *Job) bool {
 			env := strings.Join(j.Req.Env, " ")
 			return !strings.Contains(env, "SECRET_TOKEN") && strings.Contains(env, "LSB_JOBID=23870") && strings.Contains(env, "HOME=/home/joe.user")
 		}, ""},
-		{"array job tmpdir", map[string]string{"LSB_JOBINDEX": "4", "TMPDIR": "/tmp/23870_4.tmpdir"}, []string{"x"}, func(j *lsfJob) bool {
-			return slices.ContainsFunc(j.Sources, func(s jobSource) bool { return s.Bind.Destination == "/tmp" && s.Bind.Source == "/tmp/23870_4.tmpdir" })
+		{"array job tmpdir", map[string]string{"LSB_JOBINDEX": "4", "TMPDIR": "/tmp/23870_4.tmpdir"}, []string{"x"}, func(j *Job) bool {
+			return slices.ContainsFunc(j.Sources, func(s Source) bool { return s.Bind.Destination == "/tmp" && s.Bind.Source == "/tmp/23870_4.tmpdir" })
 		}, ""},
-		{"add-host", map[string]string{"LSF_DOCKER_ADD_HOST": "db:10.0.0.1 web:10.0.0.2"}, []string{"x"}, func(j *lsfJob) bool { return len(j.Req.AddHosts) == 2 }, ""},
+		{"add-host", map[string]string{"LSF_DOCKER_ADD_HOST": "db:10.0.0.1 web:10.0.0.2"}, []string{"x"}, func(j *Job) bool { return len(j.Req.AddHosts) == 2 }, ""},
 		{"no image", map[string]string{"LSB_CONTAINER_IMAGE": ""}, []string{"x"}, nil, "LSB_CONTAINER_IMAGE is not set"},
 		{"not an LSF job", map[string]string{"LSB_JOBID": ""}, []string{"x"}, nil, "LSB_JOBID is not set"},
 		{"no command", nil, nil, nil, "no job command"},
@@ -175,17 +170,26 @@ func TestLSFJob_WrapperVariables(t *testing.T) {
 		{"bad log level", map[string]string{"LSF_DOCKER_RUN_LOGLEVEL": "LOUD"}, []string{"x"}, nil, "LSF_DOCKER_RUN_LOGLEVEL"},
 		{"bad preserve value", map[string]string{"LSF_DOCKER_PRESERVE_ENVIRONMENT": "maybe"}, []string{"x"}, nil, "true or false"},
 		{"relative entrypoint", map[string]string{"LSF_DOCKER_ENTRYPOINT": "python"}, []string{"x"}, nil, "absolute"},
-		{"volume option", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a:/a:z"}, []string{"x"}, nil, "not supported"},
-		{"login only", map[string]string{"LSB_DOCKER_LOGIN_ONLY": "1", "LSB_DOCKER_LOGIN_SERVER": "registry.example.org"}, []string{"x"}, func(j *lsfJob) bool {
+		{"volume option", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a:/a:shared"}, []string{"x"}, nil, "not supported"},
+		{"a volume as docker's -v reads it", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a:/a:ro,z"}, []string{"x"}, func(j *Job) bool {
+			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/storage1/a", Destination: "/a", ReadOnly: true, User: true}
+		}, ""},
+		{"a lone volume source is bound at its own path", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a/"}, []string{"x"}, func(j *Job) bool {
+			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/storage1/a/", Destination: "/storage1/a", User: true}
+		}, ""},
+		{"relative LSF_DOCKER_WORKDIR", map[string]string{"LSF_DOCKER_WORKDIR": "work"}, []string{"x"}, nil, "absolute path"},
+		{"relative LSF_DOCKER_CGROUP", map[string]string{"LSF_DOCKER_CGROUP": "lsf"}, []string{"x"}, nil, "[callers] trusted"},
+		{"bad add-host", map[string]string{"LSF_DOCKER_ADD_HOST": "db:not-an-ip"}, []string{"x"}, nil, "valid IP"},
+		{"the job user with their groups, fixed", nil, []string{"x"}, func(j *Job) bool {
+			return j.Req.FixedUser && j.Req.SiteJob && j.Req.User.UID == 1416339 && slices.Equal(j.Req.User.AdditionalGids, []uint32{1000070, 1183521, 1262589})
+		}, ""},
+		{"the container is named for the job and the starter", nil, []string{"x"}, func(j *Job) bool { return j.Name == "lsf_23870_337938" }, ""},
+		{"login only", map[string]string{"LSB_DOCKER_LOGIN_ONLY": "1", "LSB_DOCKER_LOGIN_SERVER": "registry.example.org"}, []string{"x"}, func(j *Job) bool {
 			return j.LoginOnly && j.LoginServer == "registry.example.org"
 		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := seedEnv()
-			for k, v := range tc.env {
-				env[k] = v
-			}
-			job, err := lsfJobFromEnv(env, tc.args, seedNode(), seedHost())
+			job, err := seedJob(tc.env, tc.args)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("want error %q, got %v", tc.err, err)
@@ -199,8 +203,24 @@ func TestLSFJob_WrapperVariables(t *testing.T) {
 	}
 }
 
+// FuzzLSFValues: the LSF front end's own readings of the wrapper
+// variables refuse with an error or return well-formed values; none panics.
+func FuzzLSFValues(f *testing.F) {
+	for _, s := range []string{"/a:/b:ro", "/a", "8001:80/tcp", "8000-8010:80-90", ":::", "/s:/d:z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if b, err := parseVolume(in); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/")) {
+			t.Fatalf("LSF_DOCKER_VOLUMES %q gave a relative path", in)
+		}
+		if err := checkPorts(in, "none"); err == nil {
+			t.Fatalf("LSF_DOCKER_PORTS %q was accepted: ports are always refused", in)
+		}
+	})
+}
+
 func TestPasswdFiles_NameTheUserAndGroups(t *testing.T) {
-	passwd, group := passwdFiles(&policy.Caller{UID: 1000, GID: 1000, Name: "alice", Home: "/home/alice"}, []uint32{1000, 2000})
+	passwd, group := PasswdFiles(&policy.Caller{UID: 1000, GID: 1000, Name: "alice", Home: "/home/alice"}, []uint32{1000, 2000})
 	if string(passwd) != "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000:alice:/home/alice:/bin/sh\n" {
 		t.Errorf("passwd: %q", passwd)
 	}

@@ -1,0 +1,29 @@
+// Package container owns the life of the node's containers: running one in
+// the foreground (Node.Run), the records that let any later dockless find
+// and clean up after it, name reservations, reaping what dockless
+// processes that died left behind, exec, kill and stop, pause, wait.
+//
+// It is a top-level package because the lifecycle is its own step of the
+// flow (front ends → Request → policy → spec → images → runtime) and the
+// one place that ties the others together: every front end (docker's
+// flags, the LSF job, later the per-host and build containers) hands it a
+// spec.Request, and it applies the policy, resolves the image (images),
+// mounts the rootfs and the user's checked binds, builds the spec (spec)
+// and runs it (runtime). cmd/dockless only parses flags and prints.
+//
+// Node.Run is a list of steps (record, name, cidfile, rootfs, /etc files,
+// binds, spec), each returning its own cleanup: whatever fails, exactly
+// what was done is undone, in reverse, and the record goes last, so that a
+// dockless killed at any point is reaped by the next one.
+//
+// Binds of host directories are placed by dockless itself where they land
+// inside another host bind (mounttree.go), so that root, which runs
+// libcontainer, creates nothing in a host directory.
+//
+// Errors are typed where a front end answers them in its own words
+// (ErrNoSuchContainer, *NameInUseError, *CIDFileExistsError,
+// *InvalidNameError); policy refusals come as *policy.Refusal.
+//
+// It must not parse flags or read the LSF environment, and imports nothing
+// of cmd/ or lsf/.
+package container

@@ -1,0 +1,79 @@
+package container
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/dockless/dockless/policy"
+)
+
+// reserveName claims the container's name for its lifetime, as docker's
+// container names are unique per node.
+func (l *launch) reserveName() (func(), error) {
+	if !validName(l.name) {
+		return nil, &InvalidNameError{Name: l.name}
+	}
+	dir := filepath.Join(l.n.State, "names")
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, l.name)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil, &NameInUseError{Name: l.name}
+	}
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { os.Remove(p) }
+	_, err = f.WriteString(l.id)
+	return cleanup, errors.Join(err, f.Close())
+}
+
+func validName(n string) bool {
+	if n == "" || n[0] == '.' || n[0] == '_' || n[0] == '-' {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *Node) stateCIDFile(name string) string {
+	return filepath.Join(n.State, "cid", name)
+}
+
+// cidFiles writes the container ID: to the state directory for LSF jobs
+// (removed with the container), and to a caller-named file created as the
+// caller (refusing to overwrite one, as docker does; left in place, as
+// docker leaves it).
+func (l *launch) cidFiles() (func(), error) {
+	var cleanup func()
+	if l.opts.StateCIDFile {
+		p := l.n.stateCIDFile(l.name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o711); err != nil {
+			return nil, err
+		}
+		cleanup = func() { os.Remove(p) }
+		if err := os.WriteFile(p, []byte(l.id), 0o644); err != nil {
+			return cleanup, err
+		}
+	}
+	if l.opts.CIDFile == "" {
+		return cleanup, nil
+	}
+	f, err := policy.CreateFile(l.n.Caller, "--cidfile", l.opts.CIDFile)
+	var pe *policy.PathError
+	if errors.As(err, &pe) && pe.Why == "exists" {
+		return cleanup, &CIDFileExistsError{Path: l.opts.CIDFile}
+	}
+	if err != nil {
+		return cleanup, err
+	}
+	_, err = f.WriteString(l.id)
+	return cleanup, errors.Join(err, f.Close())
+}

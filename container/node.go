@@ -1,0 +1,88 @@
+package container
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/policy"
+	"github.com/dockless/dockless/spec"
+	"github.com/sirupsen/logrus"
+)
+
+// Node is one node's containers as one caller sees them.
+type Node struct {
+	// Caller is who asks (read before the setuid split is dropped).
+	Caller *policy.Caller
+	// Policy is the site policy.
+	Policy *policy.Policy
+	// State is the runtime state directory (records, names, runc's state).
+	State string
+	// Images is the node's image store, acting for Caller.
+	Images Images
+	// Facts are the node's facts every spec gets (NodeFacts).
+	Facts spec.Host
+	// Log is dockless's logger (the seed wrapper's format, set up by cmd).
+	Log logrus.FieldLogger
+	// Setup is told when a container's setup is over and nothing the
+	// node's other jobs wait for is held (SetupDone), and when the
+	// container ran (Ran); nil: nothing to tell.
+	Setup SetupHooks
+}
+
+// SetupHooks let the front end act at the two moments of a run that
+// matter to its signal handling.
+type SetupHooks interface {
+	SetupDone()
+	Ran()
+}
+
+// Images is what the lifecycle uses of the image store (images.Store).
+type Images interface {
+	Ensure(ctx context.Context, ref string, pull images.PullPolicy, opts images.PullOptions) (*images.Image, error)
+	Prepare(ctx context.Context, key string, img *images.Image) ([]mount.Mount, error)
+	Release(ctx context.Context, key string) error
+	EnforceCap(ctx context.Context, max int64) ([]string, int, error)
+}
+
+// runcRoot is where libcontainer keeps the node's containers' state.
+func (n *Node) runcRoot() string { return filepath.Join(n.State, "runc") }
+
+func (n *Node) containersDir() string { return filepath.Join(n.State, "containers") }
+
+func (n *Node) dir(id string) string { return filepath.Join(n.containersDir(), id) }
+
+func (n *Node) exitPath(id string) string { return filepath.Join(n.State, "exits", id) }
+
+func (n *Node) setupDone() {
+	if n.Setup != nil {
+		n.Setup.SetupDone()
+	}
+}
+
+func (n *Node) ran() {
+	if n.Setup != nil {
+		n.Setup.Ran()
+	}
+}
+
+// EnforceCap applies the policy's [store] max_size after a pull: the least
+// recently used images no container uses go first.
+func (n *Node) EnforceCap(ctx context.Context) {
+	max, err := n.Policy.MaxStoreSize()
+	if err != nil || max <= 0 {
+		return
+	}
+	removed, count, err := n.Images.EnforceCap(ctx, max)
+	if err != nil {
+		n.Log.Warnf("store size cap: %v", err)
+		return
+	}
+	for _, name := range removed {
+		n.Log.Infof("store size cap %d bytes: removed the least recently used image %s", max, name)
+	}
+	if others := count - len(removed); others > 0 {
+		n.Log.Infof("store size cap %d bytes: removed %d least recently used images of other users", max, others)
+	}
+}

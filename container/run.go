@@ -1,0 +1,313 @@
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/docker/go-units"
+	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/selinux/go-selinux"
+)
+
+// Options are the parts of a run that are not the container itself.
+type Options struct {
+	Name string
+	// CIDFile is a caller-named file created as the caller; StateCIDFile
+	// is one dockless keeps in its state directory (LSF jobs).
+	CIDFile      string
+	StateCIDFile bool
+	// Pull is docker's --pull.
+	Pull images.PullPolicy
+	// Progress receives the pull's progress (nil: quiet); Bars draws it
+	// as bars (a terminal).
+	Progress io.Writer
+	Bars     bool
+	// Etc are generated files bound read-only at /etc/<name> (passwd, group).
+	Etc map[string][]byte
+	// SpecOnly receives the config.json instead of running anything.
+	SpecOnly io.Writer
+}
+
+// launch is one container on its way: what Run's steps decided so far.
+type launch struct {
+	n    *Node
+	req  spec.Request
+	opts Options
+	img  *images.Image
+	id   string
+	name string
+	dir  string
+	rec  *Record
+	host spec.Host
+	// binds are the request's, staged, and the generated /etc files';
+	// staged what is mounted in the state directory for them.
+	binds  []spec.Bind
+	staged []string
+	spec   *specs.Spec
+}
+
+// Run runs req in the foreground and returns the container's exit status.
+// The policy applies first (Apply, Check); then each step below returns
+// its own cleanup, and whatever happens Run leaves no mount, snapshot,
+// state directory or name reservation behind.
+func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio runtime.IO) (int, error) {
+	if err := n.Policy.Apply(req, n.Caller); err != nil {
+		return -1, err
+	}
+	if err := n.Policy.Check(req, n.Caller); err != nil {
+		return -1, err
+	}
+	if opts.SpecOnly == nil {
+		if count, err := n.Reap(); err != nil {
+			n.Log.Warnf("%v", err)
+		} else if count > 0 {
+			n.Log.Infof("cleaned up %d containers left by dockless processes that died", count)
+		}
+	}
+	n.Log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)
+	img, err := n.Images.Ensure(ctx, req.Image, opts.Pull, images.PullOptions{Progress: opts.Progress, Bars: opts.Bars})
+	if err != nil {
+		return -1, err
+	}
+	n.EnforceCap(ctx)
+	l, err := n.newLaunch(req, opts, img)
+	if err != nil {
+		return -1, err
+	}
+	if opts.SpecOnly != nil {
+		return 0, l.writeSpec(opts.SpecOnly)
+	}
+	var undo []func()
+	defer func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}()
+	for _, step := range l.steps(ctx) {
+		cleanup, err := step()
+		if cleanup != nil {
+			undo = append(undo, cleanup)
+		}
+		if err != nil {
+			return -1, err
+		}
+	}
+	return l.start(ctx, stdio)
+}
+
+// steps are the setup of a container, in order; each returns what undoes
+// it (nil: nothing), also when it fails half-way.
+func (l *launch) steps(ctx context.Context) []func() (func(), error) {
+	return []func() (func(), error){
+		l.record,
+		l.reserveName,
+		l.cidFiles,
+		func() (func(), error) { return l.rootfs(ctx) },
+		l.user,
+		l.etcFiles,
+		l.stageBinds,
+		l.buildSpec,
+	}
+}
+
+func (n *Node) newLaunch(req *spec.Request, opts Options, img *images.Image) (*launch, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	id := hex.EncodeToString(b)
+	l := &launch{n: n, req: *req, opts: opts, img: img, id: id, name: opts.Name, dir: n.dir(id)}
+	if l.name == "" {
+		l.name = id[:12]
+	}
+	if l.req.Hostname == "" {
+		l.req.Hostname = defaultHostname(l.req.Network, id)
+	}
+	l.host = n.Facts
+	l.host.Rootfs, l.host.EtcDir, l.host.CgroupsPath = filepath.Join(l.dir, "rootfs"), l.dir, "dockless-"+id[:12]
+	if l.req.FixedUser {
+		l.host.User = l.req.User
+	}
+	return l, nil
+}
+
+// record writes the container's record first: whatever exists of the
+// container from then on, a later dockless can find and reap it. Its
+// cleanup, the last to run, removes the whole state directory.
+func (l *launch) record() (func(), error) {
+	if err := os.MkdirAll(l.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	cleanup := func() { l.n.removeState(l.dir) }
+	l.rec = &Record{ID: l.id, Name: l.name, Image: l.img.Name, Command: l.req.Cmd, Owner: l.n.Caller.UID,
+		Created: time.Now().UTC(), Launcher: os.Getpid(), Memory: l.req.Memory}
+	var err error
+	if l.rec.LauncherStart, err = processStart(os.Getpid()); err != nil {
+		return cleanup, err
+	}
+	return cleanup, l.n.writeRecord(l.rec)
+}
+
+// rootfs prepares the image's snapshot and mounts it.
+func (l *launch) rootfs(ctx context.Context) (func(), error) {
+	if err := os.Mkdir(l.host.Rootfs, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	l.n.Log.Debugf("preparing the rootfs snapshot of %s", l.id)
+	mounts, err := l.n.Images.Prepare(ctx, l.id, l.img)
+	if err != nil {
+		return nil, err
+	}
+	mounted := false
+	cleanup := func() {
+		if mounted {
+			l.n.unmount(l.host.Rootfs)
+		}
+		if err := l.n.Images.Release(context.Background(), l.id); err != nil {
+			l.n.Log.Errorf("%v", err)
+		}
+	}
+	if err := mount.All(mounts, l.host.Rootfs); err != nil {
+		return cleanup, fmt.Errorf("mounting rootfs: %w", err)
+	}
+	mounted = true
+	return cleanup, nil
+}
+
+// user resolves the process's identity against the image (unless the
+// front end fixed it) and checks it against the policy.
+func (l *launch) user() (func(), error) {
+	if !l.req.FixedUser {
+		userSpec := l.req.UserSpec
+		if userSpec == "" {
+			userSpec = l.img.Config.Config.User
+		}
+		u, err := spec.ResolveUser(l.host.Rootfs, userSpec, l.req.GroupAdd)
+		if err != nil {
+			return nil, err
+		}
+		l.host.User = u
+	}
+	return nil, l.n.Policy.CheckUser(l.host.User, l.n.Caller)
+}
+
+// buildSpec builds the runtime spec, places its mounts (mounttree.go) and
+// writes it to the state directory.
+func (l *launch) buildSpec() (func(), error) {
+	s, err := l.build()
+	if err != nil {
+		return nil, err
+	}
+	if err := l.assembleMounts(s); err != nil {
+		return nil, err
+	}
+	l.spec = s
+	f, err := os.OpenFile(filepath.Join(l.dir, "config.json"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return nil, errors.Join(writeJSON(f, s), f.Close())
+}
+
+func (l *launch) build() (*specs.Spec, error) {
+	r := l.req
+	r.Mounts = l.binds
+	return spec.Build(&r, l.img.Config.Config, l.host)
+}
+
+// writeSpec writes the config.json the container would run, starting
+// and mounting nothing: the user's binds get their staged paths only.
+func (l *launch) writeSpec(w io.Writer) error {
+	l.binds = slices.Clone(l.req.Mounts)
+	stagePaths(l.dir, l.binds)
+	l.binds = append(l.binds, etcBinds(l.dir, l.opts.Etc)...)
+	s, err := l.build()
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, s)
+}
+
+// start runs the container and waits for it; its exit status is left for
+// `dockless wait`.
+func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
+	n := l.n
+	n.Log.Debugf("equivalent docker command: %s", DockerLine(&l.req, l.host, l.name, l.img.Name))
+	n.Log.Debugf("OCI config: %s", filepath.Join(l.dir, "config.json"))
+	// A stop asked for during the setup is honoured here, where nothing
+	// the node's other jobs wait for is held.
+	n.setupDone()
+	n.Log.Infof("starting container %s (%s)", l.name, l.id)
+	exit, err := runtime.Run(ctx, n.runcRoot(), l.id, l.spec, stdio, func(pid int) {
+		l.rec.InitPid = pid
+		if err := n.writeRecord(l.rec); err != nil {
+			n.Log.Warnf("recording container %s: %v", l.name, err)
+		}
+	})
+	n.ran()
+	if err != nil {
+		return -1, rlimitHint(err, l.req.Rlimits)
+	}
+	n.Log.Debugf("container %s exited with %d", l.name, exit.Code)
+	if exit.OOMKilled {
+		n.Log.Errorf("container %s was killed: it exceeded its memory limit of %s (-m, or [job] memory in the policy)", l.name, units.BytesSize(float64(l.req.Memory)))
+	}
+	if err := os.MkdirAll(filepath.Dir(n.exitPath(l.id)), 0o711); err == nil {
+		_ = os.WriteFile(n.exitPath(l.id), []byte(strconv.Itoa(exit.Code)), 0o644)
+	}
+	return exit.Code, nil
+}
+
+// NodeFacts reads what the node itself tells every container's spec: the
+// cgroup hierarchy and whether SELinux is enabled (Node.Facts).
+func NodeFacts() spec.Host {
+	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled()}
+}
+
+func defaultHostname(network, id string) string {
+	if network == "host" {
+		if h, err := os.Hostname(); err == nil {
+			return h
+		}
+	}
+	return id[:12]
+}
+
+// rlimitHint turns libcontainer's bare EPERM for an rlimit above the node's
+// hard limit into a message that names the limit.
+func rlimitHint(err error, limits []specs.POSIXRlimit) error {
+	if !strings.Contains(err.Error(), "setrlimit") && !strings.Contains(err.Error(), "rlimit") {
+		return err
+	}
+	var names []string
+	for _, r := range limits {
+		v := "unlimited"
+		if r.Hard != ^uint64(0) {
+			v = fmt.Sprint(r.Hard)
+		}
+		names = append(names, strings.ToLower(strings.TrimPrefix(r.Type, "RLIMIT_"))+"="+v)
+	}
+	return fmt.Errorf("%w (ulimits asked: %s; this node does not let dockless raise a hard limit past its own: lower the ulimit or the policy's [job] ulimits)", err, strings.Join(names, " "))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "\t")
+	return enc.Encode(v)
+}

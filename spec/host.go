@@ -1,0 +1,26 @@
+package spec
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Host is what Build needs besides the request: facts of the node and what
+// the lifecycle decided for this container. No front end sets it.
+type Host struct {
+	// Rootfs is the path of the mounted root filesystem.
+	Rootfs string
+	// EtcDir holds the generated hosts, hostname and resolv.conf files.
+	EtcDir string
+	// CgroupsPath is the container's cgroup (relative: below dockless's
+	// own, or below the request's CgroupParent).
+	CgroupsPath string
+	// User is the process's identity: the request's User when FixedUser,
+	// else its UserSpec and GroupAdd resolved against the image
+	// (ResolveUser).
+	User specs.User
+	// CgroupV2: the node runs the unified hierarchy, where the container
+	// gets its own cgroup namespace (docker's default there).
+	CgroupV2 bool
+	// SELinux: the node enforces SELinux, so a process label applies.
+	SELinux bool
+}
