@@ -12,6 +12,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/pkg/rootfs"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
@@ -60,107 +61,159 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		defer cancel()
 	}
 	ctx = withPullID(ctx)
-	var fetched atomic.Int64
-	start := time.Now()
-	fmt.Fprintf(out, "Resolving %s\n", name)
-	var sent atomic.Bool
-	resolver := s.resolver(s.credentials(&sent))
-	resolved, desc, err := resolver.Resolve(ctx, name)
-	if err != nil {
-		return nil, pullError(name, err)
-	}
-	fetcher, err := resolver.Fetcher(ctx, resolved)
-	if err != nil {
-		return nil, pullError(name, err)
-	}
-	trust, err := s.pullTrust(ctx)
+	p, err := s.resolve(ctx, name, out, opts.Bars)
 	if err != nil {
 		return nil, err
-	}
-	// trusted sets what a downloader of this pull may take from the store
-	// without fetching it (access.go).
-	trusted := func(d *downloader) {
-		d.repo = repository(name)
-		d.trust = trust(d)
 	}
 	// Downloads do not hold the node lock, so that a long pull does not
 	// hold up the jobs that use other images: the embedded store fetches
 	// into its staging area and then moves the blobs in under the lock; a
 	// containerd daemon fetches under the session's lease and takes the
 	// lock only to record and unpack.
-	var img *Image
-	// record (under the lock) unpacks the fetched image and then records
-	// it: a name never points at an image that is not complete. What a
-	// failed unpack left is collected.
-	record := func(ctx context.Context, ss *session) error {
-		var err error
-		if img, err = ss.unpack(ctx, name, desc, s.Limits); err != nil {
-			return errors.Join(err, ss.collect(ctx))
-		}
-		old, err := ss.images.Get(ctx, name)
-		if err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("recording image %s: %w", name, err)
-		}
-		rec := images.Image{Name: name, Target: desc, Labels: s.pullLabels(old, desc.Digest, !sent.Load())}
-		if errdefs.IsNotFound(err) {
-			_, err = ss.images.Create(ctx, rec)
-		} else {
-			_, err = ss.images.Update(ctx, rec, "target", "labels")
-		}
-		if err != nil {
-			return fmt.Errorf("recording image %s: %w", name, err)
-		}
-		fmt.Fprintf(out, "Digest: %s\n", desc.Digest)
-		fmt.Fprintf(out, "Status: Downloaded %s: layers %s compressed, %s unpacked, in %s\n", name, units.HumanSize(float64(fetched.Load())), units.HumanSize(float64(img.Size)), time.Since(start).Round(time.Millisecond))
-		return nil
-	}
 	if s.Containerd != "" {
-		locks := filepath.Join(s.root, stagingDir, "locks")
-		if err := os.MkdirAll(locks, 0o700); err != nil {
-			return nil, fmt.Errorf("creating the download locks: %w", err)
-		}
-		err = s.withDaemon(ctx, func(ctx context.Context, ss *session) error {
-			dl := &downloader{cs: ss.cs, remote: fetcher, limits: s.Limits, locks: locks}
-			trusted(dl)
-			if err := fetchImage(ctx, ss, desc, dl, out, opts.Bars, &fetched); err != nil {
-				return pullError(name, err)
-			}
-			lock, err := s.lock(ctx)
-			if err != nil {
-				return err
-			}
-			defer lock.Close()
-			return record(ctx, ss)
-		})
-	} else {
-		// Nothing under the node lock waits on a registry: a blob that
-		// went missing meanwhile is staged again, without the lock.
-		for attempt := 1; ; attempt++ {
-			st, serr := s.stage(ctx, desc, fetcher, trusted, out, opts.Bars, &fetched)
-			if serr != nil {
-				return nil, pullError(name, serr)
-			}
-			err = s.with(ctx, func(ctx context.Context, ss *session) error {
-				if err := st.adopt(); err != nil {
-					return err
-				}
-				// The staged blobs are reported and counted already:
-				// this walk only records them in the store.
-				dl := &downloader{cs: ss.cs, remote: st, limits: s.Limits, freeDir: s.root}
-				if err := fetchImage(ctx, ss, desc, dl, io.Discard, false, new(atomic.Int64)); err != nil {
-					return errors.Join(pullError(name, err), ss.collect(ctx))
-				}
-				return record(ctx, ss)
-			})
-			st.cleanup()
-			if !errors.Is(err, errNotStaged) || attempt == 3 {
-				break
-			}
-		}
+		return p.viaDaemon(ctx)
 	}
+	return p.viaStaging(ctx)
+}
+
+// pull is one pull of an image by name, from its resolution on.
+type pull struct {
+	s    *Store
+	name string
+	// desc is what name points at, fetcher fetches its blobs.
+	desc    ocispec.Descriptor
+	fetcher remotes.Fetcher
+	// trust is what the pull may take from the store without fetching it
+	// (Store.pullTrust).
+	trust func(*downloader) func(ocispec.Descriptor) bool
+	// sent notes whether the caller's credentials were sent.
+	sent atomic.Bool
+	out  io.Writer
+	bars bool
+	// fetched counts the layer bytes downloaded, from start on.
+	fetched atomic.Int64
+	start   time.Time
+}
+
+// resolve asks the registry with the caller's credentials what name
+// points at, and the store what the pull may take without fetching it.
+func (s *Store) resolve(ctx context.Context, name string, out io.Writer, bars bool) (*pull, error) {
+	p := &pull{s: s, name: name, out: out, bars: bars, start: time.Now()}
+	fmt.Fprintf(out, "Resolving %s\n", name)
+	resolver := s.resolver(s.credentials(&p.sent))
+	resolved, desc, err := resolver.Resolve(ctx, name)
+	if err != nil {
+		return nil, pullError(name, err)
+	}
+	p.desc = desc
+	if p.fetcher, err = resolver.Fetcher(ctx, resolved); err != nil {
+		return nil, pullError(name, err)
+	}
+	if p.trust, err = s.pullTrust(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// trusted sets what a downloader of this pull may take from the store
+// without fetching it (access.go).
+func (p *pull) trusted(d *downloader) {
+	d.repo = repository(p.name)
+	d.trust = p.trust(d)
+}
+
+// viaDaemon fetches into a containerd daemon's store under the session's
+// lease, without the node lock, and takes the lock to unpack and record.
+func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
+	locks := filepath.Join(p.s.root, stagingDir, "locks")
+	if err := os.MkdirAll(locks, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the download locks: %w", err)
+	}
+	var img *Image
+	err := p.s.withDaemon(ctx, func(ctx context.Context, ss *session) error {
+		dl := &downloader{cs: ss.cs, remote: p.fetcher, limits: p.s.Limits, locks: locks}
+		p.trusted(dl)
+		if err := fetchImage(ctx, ss, p.desc, dl, p.out, p.bars, &p.fetched); err != nil {
+			return pullError(p.name, err)
+		}
+		lock, err := p.s.lock(ctx)
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+		img, err = p.record(ctx, ss)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
+	return img, nil
+}
+
+// viaStaging stages the blobs the store lacks without the node lock, then
+// commits them under it. Nothing under the node lock waits on a registry:
+// a blob that went missing meanwhile is staged again, without the lock.
+func (p *pull) viaStaging(ctx context.Context) (*Image, error) {
+	for attempt := 1; ; attempt++ {
+		st, err := p.s.stage(ctx, p.desc, p.fetcher, p.trusted, p.out, p.bars, &p.fetched)
+		if err != nil {
+			return nil, pullError(p.name, err)
+		}
+		img, err := p.commit(ctx, st)
+		st.cleanup()
+		if !errors.Is(err, errNotStaged) || attempt == 3 {
+			return img, err
+		}
+	}
+}
+
+// commit moves the staged blobs into the store under the node lock,
+// records them in its metadata, and unpacks and records the image.
+func (p *pull) commit(ctx context.Context, st *staging) (*Image, error) {
+	var img *Image
+	err := p.s.with(ctx, func(ctx context.Context, ss *session) error {
+		if err := st.adopt(); err != nil {
+			return err
+		}
+		// The staged blobs are reported and counted already: this walk
+		// only records them in the store.
+		dl := &downloader{cs: ss.cs, remote: st, limits: p.s.Limits, freeDir: p.s.root}
+		if err := fetchImage(ctx, ss, p.desc, dl, io.Discard, false, new(atomic.Int64)); err != nil {
+			return errors.Join(pullError(p.name, err), ss.collect(ctx))
+		}
+		var err error
+		img, err = p.record(ctx, ss)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// record (under the node lock) unpacks the fetched image and then records
+// it: a name never points at an image that is not complete. What a failed
+// unpack left is collected.
+func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
+	img, err := ss.unpack(ctx, p.name, p.desc, p.s.Limits)
+	if err != nil {
+		return nil, errors.Join(err, ss.collect(ctx))
+	}
+	old, err := ss.images.Get(ctx, p.name)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return nil, fmt.Errorf("recording image %s: %w", p.name, err)
+	}
+	rec := images.Image{Name: p.name, Target: p.desc, Labels: p.s.pullLabels(old, p.desc.Digest, !p.sent.Load())}
+	if errdefs.IsNotFound(err) {
+		_, err = ss.images.Create(ctx, rec)
+	} else {
+		_, err = ss.images.Update(ctx, rec, "target", "labels")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("recording image %s: %w", p.name, err)
+	}
+	fmt.Fprintf(p.out, "Digest: %s\n", p.desc.Digest)
+	fmt.Fprintf(p.out, "Status: Downloaded %s: layers %s compressed, %s unpacked, in %s\n", p.name, units.HumanSize(float64(p.fetched.Load())), units.HumanSize(float64(img.Size)), time.Since(p.start).Round(time.Millisecond))
 	return img, nil
 }
 

@@ -1,0 +1,429 @@
+package images
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/dockless/dockless/hack/testimage"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
+)
+
+// The store's tests pull real images, built from the host's static busybox
+// (testimage), from a registry served on 127.0.0.1, and unpack them into
+// real overlay snapshots: they need root.
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the store unpacks layers and mounts overlays: needs root")
+	}
+}
+
+// testStore is a store of root's own in a directory of the test, and the
+// registry it pulls from.
+func testStore(t *testing.T) (*Store, *testimage.Registry) {
+	t.Helper()
+	needRoot(t)
+	reg, err := testimage.StartRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	s := NewStore(t.TempDir())
+	s.As = Caller{Root: true}
+	s.LockTimeout = 10 * time.Second
+	return s, reg
+}
+
+// busyboxWith is the busybox image with one more layer holding the file
+// /name, size bytes (none but the busybox layers when size is 0).
+func busyboxWith(t *testing.T, name string, size int) v1.Image {
+	t.Helper()
+	var o testimage.Options
+	if size > 0 {
+		o.Extra = []testimage.File{{Name: name, Mode: 0o644, Body: bytes.Repeat([]byte(name), size/len(name)+1)[:size]}}
+	}
+	img, err := testimage.Busybox(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// push serves img at the registry as repoTag and returns its reference.
+func push(t *testing.T, reg *testimage.Registry, repoTag string, img v1.Image) string {
+	t.Helper()
+	ref, err := reg.Push(repoTag, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// pullOK pulls ref into s.
+func pullOK(t *testing.T, s *Store, ref string) *Image {
+	t.Helper()
+	img, err := s.Pull(context.Background(), ref, PullOptions{})
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	return img
+}
+
+// entries lists the files below dir (none when it does not exist).
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err == nil && !d.IsDir() {
+			out = append(out, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// mountsUnder lists the mount points below dir.
+func mountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// assertEmpty fails unless the store holds no image, snapshot, blob,
+// download or mount, and its staging area nothing either.
+func assertEmpty(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	if imgs, err := s.List(ctx); err != nil || len(imgs) != 0 {
+		t.Errorf("images left: %v (%v)", imgs, err)
+	}
+	if layers, containers, err := s.Snapshots(ctx); err != nil || len(layers)+len(containers) != 0 {
+		t.Errorf("snapshots left: layers %v, containers %v (%v)", layers, containers, err)
+	}
+	for _, dir := range []string{"content/blobs", "content/ingest", "staging/blobs", "staging/ingest", "snapshots/snapshots"} {
+		if left := entries(t, filepath.Join(s.Root(), dir)); len(left) != 0 {
+			t.Errorf("files left in %s: %v", dir, left)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(s.Root(), stagingDir, "locks", ingestLockPrefix+"*")); len(left) != 0 {
+		t.Errorf("ingest locks left: %v", left)
+	}
+	if left := mountsUnder(t, s.Root()); len(left) != 0 {
+		t.Errorf("mounts left: %v", left)
+	}
+}
+
+// TestStore_PullFetchesOnlyWhatTheStoreLacks: a pull through the registry
+// protocol records the image with its config, unpacked layers and size,
+// reports each layer and the digest, and a later pull of an image that
+// shares layers downloads only its own config and layer.
+func TestStore_PullFetchesOnlyWhatTheStoreLacks(t *testing.T) {
+	s, reg := testStore(t)
+	base := busyboxWith(t, "", 0)
+	more := busyboxWith(t, "more", 4096)
+	baseRef := push(t, reg, "test/base:latest", base)
+	moreRef := push(t, reg, "test/more:latest", more)
+	reg.Reset()
+
+	var progress bytes.Buffer
+	img, err := s.Pull(context.Background(), baseRef, PullOptions{Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifestDigest, _ := base.Digest()
+	configDigest, _ := base.ConfigName()
+	cfg, _ := base.ConfigFile()
+	var diffIDs []digest.Digest
+	for _, d := range cfg.RootFS.DiffIDs {
+		diffIDs = append(diffIDs, digest.Digest(d.String()))
+	}
+	if img.Name != baseRef || img.Target.Digest.String() != manifestDigest.String() || img.ID.String() != configDigest.String() {
+		t.Errorf("pulled %s target %s ID %s, want %s target %s ID %s", img.Name, img.Target.Digest, img.ID, baseRef, manifestDigest, configDigest)
+	}
+	if img.ChainID != identity.ChainID(diffIDs) || !slices.Equal(img.Config.Config.Cmd, []string{"sh"}) {
+		t.Errorf("chain ID %s, Cmd %q: want %s, [sh]", img.ChainID, img.Config.Config.Cmd, identity.ChainID(diffIDs))
+	}
+	if bb, err := os.Stat("/bin/busybox"); err != nil || img.Size < bb.Size() {
+		t.Errorf("unpacked size %d, less than busybox (%v)", img.Size, err)
+	}
+	if n := strings.Count(progress.String(), ": Pull complete"); n != 3 || !strings.Contains(progress.String(), "Digest: "+manifestDigest.String()) {
+		t.Errorf("progress reports %d layers (want 3) and no digest %s:\n%s", n, manifestDigest, progress.String())
+	}
+	if listed, err := s.List(context.Background()); err != nil || len(listed) != 1 || listed[0].ID != img.ID {
+		t.Errorf("listed %v (%v), want the pulled image", listed, err)
+	}
+
+	reg.Reset()
+	pullOK(t, s, moreRef)
+	moreConfig, _ := more.ConfigName()
+	layers, _ := more.Layers()
+	extra, _ := layers[len(layers)-1].Digest()
+	want := map[string]int{moreConfig.String(): 1, extra.String(): 1}
+	if got := reg.BlobGets("test/more"); !maps.Equal(got, want) {
+		t.Errorf("the second pull fetched %v, want only its config and its own layer %v", got, want)
+	}
+	if left := entries(t, filepath.Join(s.Root(), stagingDir, "blobs")); len(left) != 0 {
+		t.Errorf("staged blobs left after the pulls: %v", left)
+	}
+}
+
+// TestStore_PrepareMountsACopyOnWriteRootAndReleaseRemovesIt: a prepared
+// snapshot mounts as the image's root (its files, its owners, the
+// whiteouts applied); what a container writes stays in its own snapshot;
+// releasing it leaves the image's layers and nothing else.
+func TestStore_PrepareMountsACopyOnWriteRootAndReleaseRemovesIt(t *testing.T) {
+	s, reg := testStore(t)
+	ctx := context.Background()
+	img := pullOK(t, s, push(t, reg, "test/busybox:latest", busyboxWith(t, "", 0)))
+	layersBefore, _, err := s.Snapshots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := func(id string) string {
+		mounts, err := s.Prepare(ctx, id, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := mount.All(mounts, dir); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = mount.UnmountAll(dir, 0) })
+		return dir
+	}
+	first := rootfs("first")
+
+	host, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(first, "bin/busybox")); err != nil || !bytes.Equal(got, host) {
+		t.Errorf("/bin/busybox is not the host's busybox (%v)", err)
+	}
+	if target, err := os.Readlink(filepath.Join(first, "bin/sh")); err != nil || target != "busybox" {
+		t.Errorf("/bin/sh -> %q (%v), want busybox", target, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(first, "etc/passwd")); err != nil || string(got) != testimage.Passwd {
+		t.Errorf("/etc/passwd: %q (%v)", got, err)
+	}
+	if _, err := os.Lstat(filepath.Join(first, "etc/motd")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("/etc/motd, deleted by the last layer's whiteout: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(first, "home/alice")); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 1000 {
+		t.Errorf("/home/alice is not alice's: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(first, "written"), []byte("by the first container"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := rootfs("second")
+	if _, err := os.Stat(filepath.Join(second, "written")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a file the first container wrote is in the second's root: %v", err)
+	}
+	if _, containers, _ := s.Snapshots(ctx); !slices.Equal(slices.Sorted(slices.Values(containers)), []string{"first", "second"}) {
+		t.Errorf("container snapshots %v, want first and second", containers)
+	}
+
+	for _, dir := range []string{first, second} {
+		if err := mount.UnmountAll(dir, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"first", "second", "first"} { // releasing twice is no error
+		if err := s.Release(ctx, id); err != nil {
+			t.Fatalf("release %s: %v", id, err)
+		}
+	}
+	layers, containers, err := s.Snapshots(ctx)
+	if err != nil || len(containers) != 0 || !slices.Equal(slices.Sorted(slices.Values(layers)), slices.Sorted(slices.Values(layersBefore))) {
+		t.Errorf("after release: layers %v, containers %v (%v); want the image's layers %v", layers, containers, err, layersBefore)
+	}
+	if dirs, _ := os.ReadDir(filepath.Join(s.Root(), "snapshots", "snapshots")); len(dirs) != len(layersBefore) {
+		t.Errorf("%d snapshot directories left, want the image's %d layers", len(dirs), len(layersBefore))
+	}
+	if left := mountsUnder(t, s.Root()); len(left) != 0 {
+		t.Errorf("mounts left: %v", left)
+	}
+}
+
+// TestStore_EnforceCap: the cap evicts the least recently used images
+// (pulled or prepared last longest ago) until the images fit, never one a
+// container's snapshot is on, and nothing when they fit already; what an
+// evicted image alone used is collected.
+func TestStore_EnforceCap(t *testing.T) {
+	needRoot(t)
+	built := map[string]v1.Image{}
+	for i, n := range []string{"a", "b", "c"} {
+		built[n] = busyboxWith(t, n, (i+1)<<12)
+	}
+	for _, c := range []struct {
+		name string
+		// keep is prepared (and kept) after the pulls of a, b and c, then
+		// use are prepared and released, in order: they were used last.
+		keep string
+		use  []string
+		// max is the cap, from the sizes of the images and their total.
+		max      func(size map[string]int64, total int64) int64
+		wantGone []string
+	}{
+		{"removes nothing under the cap", "", []string{"a"}, func(_ map[string]int64, total int64) int64 { return total }, nil},
+		{"evicts the least recently used first", "", []string{"a"}, func(_ map[string]int64, total int64) int64 { return total - 1 }, []string{"b"}},
+		{"evicts until the rest fit", "", []string{"a"}, func(size map[string]int64, _ int64) int64 { return size["a"] }, []string{"b", "c"}},
+		{"never evicts an image a container uses", "a", []string{"b", "c"}, func(_ map[string]int64, total int64) int64 { return total - 1 }, []string{"b"}},
+		{"never evicts an image a container uses, even over the cap", "a", nil, func(map[string]int64, int64) int64 { return 0 }, []string{"b", "c"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, reg := testStore(t)
+			ctx := context.Background()
+			pulled := map[string]*Image{}
+			for _, n := range []string{"a", "b", "c"} {
+				pulled[n] = pullOK(t, s, push(t, reg, "test/"+n+":latest", built[n]))
+			}
+			if c.keep != "" {
+				if _, err := s.Prepare(ctx, "keep", pulled[c.keep]); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = s.Release(ctx, "keep") })
+			}
+			for _, n := range c.use {
+				if _, err := s.Prepare(ctx, "use", pulled[n]); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Release(ctx, "use"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			listed, err := s.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size, total := map[string]int64{}, int64(0)
+			for _, img := range listed {
+				size[strings.TrimPrefix(strings.TrimSuffix(img.Name, ":latest"), reg.Addr+"/test/")] = img.Size
+				total += img.Size
+			}
+			layersBefore, _, _ := s.Snapshots(ctx)
+
+			names, count, err := s.EnforceCap(ctx, c.max(size, total))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, n := range c.wantGone {
+				want = append(want, pulled[n].Name)
+			}
+			if !slices.Equal(names, want) || count != len(want) {
+				t.Errorf("evicted %v (%d), want %v", names, count, want)
+			}
+			var kept []string
+			if listed, err = s.List(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, img := range listed {
+				kept = append(kept, img.Name)
+			}
+			for _, n := range []string{"a", "b", "c"} {
+				if slices.Contains(kept, pulled[n].Name) == slices.Contains(want, pulled[n].Name) {
+					t.Errorf("images kept %v, evicted %v", kept, want)
+					break
+				}
+			}
+			// Each image has one layer of its own on the busybox layers.
+			if layers, _, _ := s.Snapshots(ctx); len(layers) != len(layersBefore)-len(want) {
+				t.Errorf("%d layer snapshots after evicting %d images, had %d", len(layers), len(want), len(layersBefore))
+			}
+		})
+	}
+}
+
+// TestStore_PullBoundsLeaveNothingBehind: a pull refused by one of its
+// bounds fails with the rule that refused it, and leaves no image, blob,
+// snapshot, download or lock behind.
+func TestStore_PullBoundsLeaveNothingBehind(t *testing.T) {
+	needRoot(t)
+	img, err := testimage.WithBigFile(256 << 10) // random: the last layer is as large
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compressed int64
+	for _, l := range manifest.Layers {
+		compressed += l.Size
+	}
+	last := manifest.Layers[len(manifest.Layers)-1].Digest.String()
+	for _, c := range []struct {
+		name   string
+		limits Limits
+		opts   PullOptions
+		// serve, when set, misbehaves at the registry for the case.
+		serve   func(t *testing.T, reg *testimage.Registry)
+		wantIs  error
+		wantMsg string
+	}{
+		{name: "layers declared larger than max_image_size", limits: Limits{MaxImageSize: compressed - 1},
+			wantIs: ErrTooLarge, wantMsg: "declares more than"},
+		{name: "layers unpacking to more than max_image_size", limits: Limits{MaxImageSize: compressed},
+			wantIs: ErrTooLarge, wantMsg: "unpacks to more than"},
+		{name: "more files than max_image_files", limits: Limits{MaxImageFiles: 10},
+			wantIs: ErrTooLarge, wantMsg: "max_image_files"},
+		{name: "less free space left than min_free_space", limits: Limits{MinFreeSpace: 1 << 62},
+			wantIs: ErrNoSpace, wantMsg: "min_free_space"},
+		{name: "a layer that stalls past stall_timeout", limits: Limits{Stall: 200 * time.Millisecond},
+			serve: func(_ *testing.T, reg *testimage.Registry) {
+				reg.ServeBlob(last, func(w http.ResponseWriter, r *http.Request) {
+					_, _ = w.Write(make([]byte, 1024))
+					w.(http.Flusher).Flush()
+					<-r.Context().Done()
+				})
+			},
+			wantMsg: "stall_timeout"},
+		{name: "a registry that does not answer in the pull's time", opts: PullOptions{Timeout: 200 * time.Millisecond},
+			serve:  func(t *testing.T, reg *testimage.Registry) { t.Cleanup(reg.Hold("test/bounded").Open) },
+			wantIs: context.DeadlineExceeded, wantMsg: "timed out"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, reg := testStore(t)
+			s.Limits = c.limits
+			ref := push(t, reg, "test/bounded:latest", img)
+			if c.serve != nil {
+				c.serve(t, reg)
+			}
+			_, err := s.Pull(context.Background(), ref, c.opts)
+			if err == nil || (c.wantIs != nil && !errors.Is(err, c.wantIs)) || !strings.Contains(err.Error(), c.wantMsg) {
+				t.Fatalf("got %v, want an error (%v) with %q", err, c.wantIs, c.wantMsg)
+			}
+			assertEmpty(t, s)
+		})
+	}
+}
