@@ -1,0 +1,242 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/policy"
+	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sirupsen/logrus"
+)
+
+// TestMain is also the container's init: libcontainer re-executes the
+// test binary with "init".
+func TestMain(m *testing.M) {
+	if runtime.IsInit() {
+		runtime.Init()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// fakeImages hands out one image whose rootfs is a directory bind-mounted
+// read-write, and records what it prepared and released. Set its errors to
+// make a step fail.
+type fakeImages struct {
+	rootfs                string
+	ensureErr, prepareErr error
+	badMount              bool
+	prepared, released    []string
+}
+
+func (s *fakeImages) Ensure(_ context.Context, ref string, _ images.PullPolicy, _ images.PullOptions) (*images.Image, error) {
+	if s.ensureErr != nil {
+		return nil, s.ensureErr
+	}
+	return &images.Image{Name: ref, Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"true"}, Env: []string{"PATH=/bin"}}}}, nil
+}
+
+func (s *fakeImages) Prepare(_ context.Context, key string, _ *images.Image) ([]mount.Mount, error) {
+	if s.prepareErr != nil {
+		return nil, s.prepareErr
+	}
+	s.prepared = append(s.prepared, key)
+	src := s.rootfs
+	if s.badMount {
+		src = filepath.Join(s.rootfs, "missing")
+	}
+	return []mount.Mount{{Type: "bind", Source: src, Options: []string{"rbind", "rw"}}}, nil
+}
+
+func (s *fakeImages) Release(_ context.Context, key string) error {
+	s.released = append(s.released, key)
+	return nil
+}
+
+func (s *fakeImages) EnforceCap(context.Context, int64) ([]string, int, error) { return nil, 0, nil }
+
+// busyboxRootfs lays out a root filesystem with the host's busybox.
+func busyboxRootfs(t *testing.T) string {
+	t.Helper()
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skipf("busybox-static is needed: %v", err)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"sh", "true", "id"} {
+		if err := os.Symlink("busybox", filepath.Join(dir, "bin", l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	passwd := "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/tmp:/bin/sh\n"
+	if err := os.WriteFile(filepath.Join(dir, "etc", "passwd"), []byte(passwd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestRun_EachFailureUndoesWhatWasDone makes each step of Run fail in
+// turn, and then finds nothing of the container left: no state directory,
+// name reservation, cidfile of its own, mount or prepared snapshot.
+func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs containers: needs root")
+	}
+	rootfs := busyboxRootfs(t)
+	userDir := t.TempDir()
+	root := &policy.Caller{Name: "root", Home: "/root"}
+	alice := &policy.Caller{UID: 1000, GID: 1000, Name: "alice", Home: "/tmp"}
+	for _, tc := range []struct {
+		name string
+		// edit sets the failure up: the request, the options, the store,
+		// the node.
+		edit func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node)
+		want string
+		code int
+	}{
+		{"the policy refuses the request", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			n.Caller, req.CapAdd = alice, []string{"SYS_ADMIN"}
+		}, "[job] capabilities", -1},
+		{"the image cannot be had", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			s.ensureErr = errors.New("registry down")
+		}, "registry down", -1},
+		{"an invalid name", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			o.Name = "-x"
+		}, "invalid container name", -1},
+		{"the name is in use", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			o.Name = "taken"
+			writeFile(t, filepath.Join(n.State, "names", "taken"), "another")
+		}, "already in use", -1},
+		{"the cidfile exists", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			o.CIDFile, o.StateCIDFile = filepath.Join(userDir, "cid"), true
+			writeFile(t, o.CIDFile, "old")
+		}, "exists", -1},
+		{"the snapshot cannot be prepared", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			s.prepareErr = errors.New("no snapshot")
+		}, "no snapshot", -1},
+		{"the rootfs cannot be mounted", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			s.badMount = true
+		}, "mounting rootfs", -1},
+		{"the user is not in the image", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			req.UserSpec = "nosuchuser"
+		}, "nosuchuser", -1},
+		{"the policy refuses the user", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			n.Caller, req.UserSpec = alice, "0"
+		}, "allow_root", -1},
+		{"a user's bind was never checked", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			req.Mounts = []spec.Bind{{Source: userDir, Destination: "/data", User: true}}
+		}, "never checked", -1},
+		{"the spec cannot be built, after a bind was staged", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			req.Mounts = []spec.Bind{checkedBind(t, userDir, "/data")}
+			req.CapAdd = []string{"NOT_A_CAPABILITY"}
+		}, "NOT_A_CAPABILITY", -1},
+		{"the command is not in the image", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			req.Mounts = []spec.Bind{checkedBind(t, userDir, "/data")}
+			req.Cmd = []string{"/no/such/command"}
+		}, "/no/such/command", 127},
+		{"the container runs and exits", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			req.Mounts = []spec.Bind{checkedBind(t, userDir, "/data")}
+			o.Name, o.StateCIDFile = "ran", true
+			req.Cmd = []string{"sh", "-c", "test -d /data && exit 3"}
+		}, "", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			state := t.TempDir()
+			store := &fakeImages{rootfs: rootfs}
+			var log bytes.Buffer
+			logger := logrus.New()
+			logger.SetOutput(&log)
+			n := &Node{Caller: root, Policy: policy.Default(), State: state, Images: store, Log: logger}
+			req := &spec.Request{Image: "busybox", Network: "host"}
+			opts := Options{Pull: images.PullMissing}
+			tc.edit(t, req, &opts, store, n)
+			defer closeChecked(req.Mounts)
+			code, err := n.Run(context.Background(), req, opts, runtime.IO{})
+			var start *runtime.StartError
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("failed: %v\n%s", err, log.String())
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("want an error naming %q, got %v (exit %d)", tc.want, err, code)
+			case errors.As(err, &start):
+				code = start.Code
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			nothingLeft(t, n, store, log.String())
+		})
+	}
+}
+
+// nothingLeft checks that no container is left in n's state.
+func nothingLeft(t *testing.T, n *Node, s *fakeImages, log string) {
+	t.Helper()
+	if entries, _ := os.ReadDir(n.containersDir()); len(entries) > 0 {
+		t.Errorf("state left: %v", entries)
+	}
+	if mounts, err := mountsUnder(n.State); err != nil || len(mounts) > 0 {
+		t.Errorf("mounts left: %v %v", mounts, err)
+	}
+	names, _ := os.ReadDir(filepath.Join(n.State, "names"))
+	for _, e := range names {
+		if e.Name() != "taken" {
+			t.Errorf("name reservation left: %s", e.Name())
+		}
+	}
+	if cids, _ := os.ReadDir(filepath.Join(n.State, "cid")); len(cids) > 0 {
+		t.Errorf("state cidfile left: %v", cids)
+	}
+	if fmt.Sprint(s.prepared) != fmt.Sprint(s.released) {
+		t.Errorf("snapshots prepared %v, released %v", s.prepared, s.released)
+	}
+	if strings.Contains(log, "left in place") {
+		t.Errorf("the log reports something left:\n%s", log)
+	}
+}
+
+// checkedBind is a user's bind of dir, opened as the front end opens it.
+func checkedBind(t *testing.T, dir, dst string) spec.Bind {
+	t.Helper()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec.Bind{Source: dir, Destination: dst, User: true, Checked: f}
+}
+
+func closeChecked(binds []spec.Bind) {
+	for _, b := range binds {
+		if b.Checked != nil {
+			b.Checked.Close()
+		}
+	}
+}
+
+func writeFile(t *testing.T, p, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
