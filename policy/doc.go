@@ -1,9 +1,10 @@
 // Package policy owns the site policy and the trust model of dockless.
 //
-// It is a top-level package because DESIGN.md makes policy its own step of
-// the flow (front ends → Request → policy → spec → images → runtime): every
-// front end hands its request to Check before anything is pulled or
-// mounted, and the same rules hold whichever front end built it.
+// It is a top-level package because policy is its own step of the flow
+// (front ends → Request → policy → spec → images → runtime, see
+// docs/ARCHITECTURE.md): the lifecycle hands every request to Apply and
+// Check before anything is pulled or mounted, and the same rules hold
+// whichever front end built it.
 //
 // It owns:
 //   - the site policy file (/etc/dockless/dockless.toml): loading it, refusing
@@ -19,8 +20,10 @@
 //     was checked is what gets mounted; and opening or making, as the
 //     user, the mount points beneath such a descriptor (MountPoint), so
 //     that root creates nothing in a host directory;
-//   - Check: the refusals (root in the container, capabilities, devices,
-//     volume prefixes, registries), each naming the rule and the fix.
+//   - Apply, which sets what the policy decides of a container, and Check,
+//     the read-only refusals (root in the container, capabilities,
+//     devices, registries), each naming the rule and the fix; VolumeRules,
+//     the one trust rule for user-named mount sources.
 //
 // It must not build specs, pull images or start containers.
 package policy

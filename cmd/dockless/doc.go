@@ -1,10 +1,14 @@
 // Command dockless is a daemonless, docker-compatible container runtime for
 // IBM Spectrum LSF clusters.
 //
-// This package is the command line: one file per command, each a
-// urfave/cli command whose action parses flags into the neutral
-// spec.Request and calls into images, spec and runtime. The exit code is
-// decided in one place (main.go), with docker's meanings: 125 for dockless's
+// This package is the command line and nothing more: one file per command,
+// each a urfave/cli command (a method of app, whose fields are its only
+// dependencies) whose action parses flags into the neutral spec.Request
+// (each value with its one parser in spec) and calls the lifecycle
+// (container), the LSF translation (lsf) or the image store (images); the
+// OCI command line (oci_*.go) drives runtime directly. Errors become
+// docker's messages and the exit code in one place (main.go), with docker's
+// meanings: 125 for dockless's
 // own errors, 126 when the command cannot be invoked, 127 when it is not
 // found, otherwise the container's status (128+N for signal N).
 //
