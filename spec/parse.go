@@ -18,14 +18,7 @@ import (
 
 // ParseMemory reads a memory size such as 4096m or 4g (docker's -m).
 func ParseMemory(v string) (int64, error) {
-	n, err := units.RAMInBytes(v)
-	if err != nil {
-		return 0, err
-	}
-	if n < 0 {
-		return 0, errors.New("a size must not be negative")
-	}
-	return n, nil
+	return units.RAMInBytes(v)
 }
 
 // ParseMemorySwap reads docker's --memory-swap: a size, or -1 for
