@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/containerd/log"
 )
 
 // PullPolicy is docker's --pull: when a container's image is pulled.
@@ -45,10 +43,10 @@ func (s *Store) Ensure(ctx context.Context, ref string, pull PullPolicy, opts Pu
 		img, current, err := s.lookup(ctx, ref, pull)
 		switch {
 		case err == nil && current:
-			log.G(ctx).Debugf("image %s: using the cached copy (%s)", ref, img.Target.Digest)
+			s.log().Debugf("image %s: using the cached copy (%s)", ref, img.Target.Digest)
 			return img, nil
 		case err == nil:
-			log.G(ctx).Infof("image %s: the tag moved at the registry, pulling", ref)
+			s.log().Infof("image %s: the tag moved at the registry, pulling", ref)
 		case errors.Is(err, ErrUnauthorized):
 			return nil, fmt.Errorf("cached image %s not used: %w: an image in the node's shared store is used only by callers its registry lets pull it (log in with dockless login)", ref, err)
 		case !errors.Is(err, ErrNotFound):

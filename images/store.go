@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sirupsen/logrus"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,6 +64,16 @@ type Store struct {
 	// PolicySource names the policy file the settings above come from,
 	// for the messages of the refusals they cause.
 	PolicySource string
+	// Log gets the store's own lines (nil: logrus's standard logger,
+	// which containerd's packages use).
+	Log logrus.FieldLogger
+}
+
+func (s *Store) log() logrus.FieldLogger {
+	if s.Log == nil {
+		return logrus.StandardLogger()
+	}
+	return s.Log
 }
 
 // NewStore returns the store rooted at root (created on first use).

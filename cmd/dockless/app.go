@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/policy"
@@ -20,11 +22,21 @@ type app struct {
 	store   *images.Store
 }
 
-// newApp is dockless's command line for caller; signals, if set, is
-// installed for every command but the OCI interface.
-func newApp(caller *policy.Caller, signals *signalGuard) *cli.App {
-	a := &app{caller: caller, signals: signals, log: logrus.StandardLogger()}
+// newApp is dockless's command line for caller, logging to logs;
+// signals, if set, is installed for every command but the OCI interface.
+func newApp(caller *policy.Caller, signals *signalGuard, logs io.Writer) *cli.App {
+	a := &app{caller: caller, signals: signals, log: newLogger(logs)}
 	return a.cli()
+}
+
+// newLogger is dockless's logger: the seed wrapper's format, WARNING and
+// above until --debug or the LSF job's log level says otherwise.
+func newLogger(w io.Writer) *logrus.Logger {
+	l := logrus.New()
+	l.SetOutput(w)
+	l.SetFormatter(seedFormatter{})
+	l.SetLevel(logrus.WarnLevel)
+	return l
 }
 
 func (a *app) cli() *cli.App {
@@ -90,6 +102,7 @@ func withHelp(flag cli.Flag, cmds []*cli.Command) []*cli.Command {
 func (a *app) setup(c *cli.Context) error {
 	if c.Bool("debug") {
 		a.log.SetLevel(logrus.DebugLevel)
+		logrus.SetLevel(logrus.DebugLevel)
 	}
 	if a.signals != nil && c.Args().First() != "oci" {
 		a.signals.install()
@@ -115,7 +128,7 @@ func (a *app) setup(c *cli.Context) error {
 	if c.IsSet("containerd-address") {
 		containerd = c.String("containerd-address")
 	}
-	a.store = newStore(pol, a.caller, root, containerd)
+	a.store = newStore(pol, a.caller, root, containerd, a.log)
 	a.node = &container.Node{Caller: a.caller, Policy: pol, State: state, Images: a.store, Facts: container.NodeFacts(), Log: a.log}
 	if a.signals != nil {
 		a.node.Setup = a.signals
@@ -124,7 +137,7 @@ func (a *app) setup(c *cli.Context) error {
 }
 
 // newStore is the node's image store acting for caller, under the policy.
-func newStore(pol *policy.Policy, caller *policy.Caller, root, containerd string) *images.Store {
+func newStore(pol *policy.Policy, caller *policy.Caller, root, containerd string, log logrus.FieldLogger) *images.Store {
 	st := images.NewStore(root)
 	st.AllowDevices = pol.Store.LayerDevices
 	st.MirrorsDir = pol.Registry.MirrorsDir
@@ -133,6 +146,7 @@ func newStore(pol *policy.Policy, caller *policy.Caller, root, containerd string
 	st.As = images.Caller{UID: caller.UID, Root: caller.IsRoot(), Credentials: images.CallerCredentials(caller)}
 	st.Offline = pol.Registry.Offline
 	st.PolicySource = pol.Source()
+	st.Log = log
 	limits, _ := pol.PullLimits() // policy.Load refuses bounds that do not parse
 	st.Limits = images.Limits{MaxImageSize: limits.MaxImageSize, MaxImageFiles: limits.MaxImageFiles, MinFreeSpace: limits.MinFreeSpace, Stall: limits.StallTimeout}
 	return st

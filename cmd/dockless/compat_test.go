@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -122,7 +123,7 @@ func TestCompatibility_VerbsExist(t *testing.T) {
 			}
 		}
 	}
-	check("Docker verbs", newApp(nil, nil))
+	check("Docker verbs", newApp(nil, nil, io.Discard))
 	check("OCI runtime verbs", newOCIApp())
 }
 

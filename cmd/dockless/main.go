@@ -60,15 +60,16 @@ func main() {
 	if err != nil {
 		os.Exit(exitCode(err, os.Stderr))
 	}
-	// One logger: dockless's own lines and containerd's packages', in the
-	// seed wrapper's format, through a relay, so that code holding the
-	// store's locks never waits for the caller's terminal or pipe.
+	// dockless's log lines and containerd's packages' (logrus's standard
+	// logger, errors only unless --debug) share the seed wrapper's format
+	// and one relay to stderr, so that code holding the store's locks never
+	// waits for the caller's terminal or pipe.
 	logs := images.NewRelay(os.Stderr)
 	logrus.SetOutput(logs)
 	logrus.SetFormatter(seedFormatter{})
-	logrus.SetLevel(logrus.WarnLevel)
+	logrus.SetLevel(logrus.ErrorLevel)
 	signals := newSignalGuard()
-	err = signals.explain(newApp(caller, signals).RunContext(signals.ctx, os.Args))
+	err = signals.explain(newApp(caller, signals, logs).RunContext(signals.ctx, os.Args))
 	logs.Close()
 	os.Exit(exitCode(err, os.Stderr))
 }

@@ -77,10 +77,13 @@ func newOCIApp() *cli.App {
 			if c.Bool("debug") {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
-			if f := c.String("log-format"); f != "text" && f != "json" {
-				return fmt.Errorf("invalid --log-format %q: text or json", f)
-			} else if f == "json" {
+			switch f := c.String("log-format"); f {
+			case "text":
+				logrus.SetFormatter(&logrus.TextFormatter{})
+			case "json":
 				logrus.SetFormatter(&logrus.JSONFormatter{})
+			default:
+				return fmt.Errorf("invalid --log-format %q: text or json", f)
 			}
 			if p := c.String("log"); p != "" {
 				f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

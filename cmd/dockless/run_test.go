@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,13 +10,12 @@ import (
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 )
 
 // parseRun parses `dockless run ARGS` into a request without running it.
 func parseRun(args ...string) (*spec.Request, error) {
-	a := &app{caller: &policy.Caller{}, log: logrus.New()}
+	a := &app{caller: &policy.Caller{}, log: newLogger(io.Discard)}
 	app := a.cli()
 	var req *spec.Request
 	for _, c := range app.Commands {
