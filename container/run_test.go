@@ -148,6 +148,19 @@ func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
 			req.Mounts = []spec.Bind{checkedBind(t, userDir, "/data")}
 			req.CapAdd = []string{"NOT_A_CAPABILITY"}
 		}, "NOT_A_CAPABILITY", -1},
+		{"the mount tree refuses a bind nested in a read-only one, after both were staged", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			outer := filepath.Join(userDir, "outer")
+			if err := os.MkdirAll(outer, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(userDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			n.Caller = alice
+			ro := checkedBind(t, outer, "/data")
+			ro.ReadOnly = true
+			req.Mounts = []spec.Bind{ro, checkedBind(t, userDir, "/data/missing")}
+		}, "does not exist in your bind", -1},
 		{"the command is not in the image", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
 			req.Mounts = []spec.Bind{checkedBind(t, userDir, "/data")}
 			req.Cmd = []string{"/no/such/command"}

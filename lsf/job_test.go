@@ -177,6 +177,21 @@ func TestLSFJob_WrapperVariables(t *testing.T) {
 		{"a lone volume source is bound at its own path", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a/"}, []string{"x"}, func(j *Job) bool {
 			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/storage1/a/", Destination: "/storage1/a", User: true}
 		}, ""},
+		{"SRC:ro is bound read-only at its own path", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a:ro"}, []string{"x"}, func(j *Job) bool {
+			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/storage1/a", Destination: "/storage1/a", ReadOnly: true, User: true}
+		}, ""},
+		{"raw args run the image's entrypoint with them", map[string]string{"LSF_DOCKER_RUN_RAW_ARGS": "1"}, []string{"-v", "x"}, func(j *Job) bool {
+			return !j.Req.EntrypointSet && slices.Equal(j.Req.Cmd, []string{"-v", "x"}) && j.JobFile == ""
+		}, ""},
+		{"raw args without arguments keep the image command", map[string]string{"LSF_DOCKER_RUN_RAW_ARGS": "1"}, nil, func(j *Job) bool {
+			return !j.Req.EntrypointSet && j.Req.Cmd == nil
+		}, ""},
+		{"the job tmpdir from LSB_JOB_TMPDIR", map[string]string{"TMPDIR": "/tmp", "LSB_JOB_TMPDIR": "/scratch/lsf"}, []string{"x"}, func(j *Job) bool {
+			return slices.ContainsFunc(j.Sources, func(s Source) bool { return s.Bind.Destination == "/tmp" && s.Bind.Source == "/scratch/lsf/23870.tmpdir" && s.Owned })
+		}, ""},
+		{"env and add-host files are recorded to be read as the user", map[string]string{"LSF_DOCKER_ENV_FILE": "/a/env /b/env", "LSF_DOCKER_ADD_HOST_FILE": "/a/hosts"}, []string{"x"}, func(j *Job) bool {
+			return slices.Equal(j.EnvFiles, []string{"/a/env", "/b/env"}) && slices.Equal(j.HostFiles, []string{"/a/hosts"})
+		}, ""},
 		{"relative LSF_DOCKER_WORKDIR", map[string]string{"LSF_DOCKER_WORKDIR": "work"}, []string{"x"}, nil, "absolute path"},
 		{"relative LSF_DOCKER_CGROUP", map[string]string{"LSF_DOCKER_CGROUP": "lsf"}, []string{"x"}, nil, "[callers] trusted"},
 		{"bad add-host", map[string]string{"LSF_DOCKER_ADD_HOST": "db:not-an-ip"}, []string{"x"}, nil, "valid IP"},

@@ -136,11 +136,15 @@ func siteMounts(job *Job, pol *policy.Policy, h Host) error {
 }
 
 // parseVolume reads a volume as the seed's wrapper passed it to docker's
-// -v (spec.ParseVolume), with the wrapper's shorthand: a lone SRC is bound
-// at the same path.
+// -v (spec.ParseVolume), with the wrapper's shorthand: SRC alone, or
+// SRC:OPTIONS, is bound at the same path.
 func parseVolume(v string) (spec.Bind, error) {
-	if !strings.Contains(v, ":") {
-		v += ":" + v
+	src, rest, ok := strings.Cut(v, ":")
+	switch {
+	case !ok:
+		v = src + ":" + src
+	case !strings.Contains(rest, ":") && !strings.HasPrefix(rest, "/"):
+		v = src + ":" + src + ":" + rest
 	}
 	return spec.ParseVolume(v)
 }

@@ -64,8 +64,9 @@ func readEnvFile(caller *policy.Caller, path string) ([]string, error) {
 
 // Open checks and opens the job's user paths as the user and adds them,
 // handle and all, to the request's mounts: a later one replaces an earlier
-// one at the same destination. Skipped paths are logged to log. On error
-// every handle is closed; otherwise CloseBinds closes them.
+// one at the same destination. Skipped paths are logged to log; a refusal
+// says what the user can do (Source.Fix). On error every handle is closed;
+// otherwise spec.CloseBinds closes them.
 func (job *Job) Open(caller *policy.Caller, pol *policy.Policy, log logrus.FieldLogger) error {
 	for _, s := range job.Sources {
 		b, err := s.open(caller, pol)
@@ -77,8 +78,11 @@ func (job *Job) Open(caller *policy.Caller, pol *policy.Policy, log logrus.Field
 			log.Warnf("%s: not mounted", err)
 		case s.Skippable && errors.As(err, &pe):
 			log.Warnf("%s: not mounted (LSF_DOCKER_WORKDIR starts the job elsewhere)", err)
+		case s.Fix != "":
+			spec.CloseBinds(job.Req.Mounts)
+			return fmt.Errorf("%w: %s", err, s.Fix)
 		default:
-			CloseBinds(job.Req.Mounts)
+			spec.CloseBinds(job.Req.Mounts)
 			return err
 		}
 	}
@@ -99,9 +103,6 @@ func (s Source) open(caller *policy.Caller, pol *policy.Policy) (spec.Bind, erro
 		opened = nil // checked below, with the owner
 	}
 	src, err := policy.OpenSource(caller, s.What, s.Bind.Source, opened, dirsOnly)
-	if err != nil && s.Fix != "" {
-		return spec.Bind{}, fmt.Errorf("%w: %s", err, s.Fix)
-	}
 	if err != nil {
 		return spec.Bind{}, err
 	}
@@ -131,7 +132,7 @@ func (s Source) checkOwner(src *policy.Source, c *policy.Caller, prefixes []stri
 	case s.OwnedOrPrefixed && (len(prefixes) == 0 || policy.UnderPrefix(src.Real, prefixes)):
 		return nil
 	case s.OwnedOrPrefixed:
-		return fmt.Errorf("%s %s: owned by uid %d, not by %s, and not under an allowed prefix (%s): %s", s.What, s.Bind.Source, uid, c.Name, strings.Join(prefixes, ", "), s.Fix)
+		return fmt.Errorf("%s %s: owned by uid %d, not by %s, and not under an allowed prefix (%s)", s.What, s.Bind.Source, uid, c.Name, strings.Join(prefixes, ", "))
 	default:
 		return fmt.Errorf("%s %s: owned by uid %d, not by %s (uid %d): refused by the trust model", s.What, s.Bind.Source, uid, c.Name, c.UID)
 	}
@@ -150,16 +151,6 @@ func replaceBind(binds []spec.Bind, b spec.Bind) []spec.Bind {
 		}
 	}
 	return append(binds, b)
-}
-
-// CloseBinds closes the checked sources of binds.
-func CloseBinds(binds []spec.Bind) {
-	for i := range binds {
-		if binds[i].Checked != nil {
-			binds[i].Checked.Close()
-			binds[i].Checked = nil
-		}
-	}
 }
 
 // PasswdFiles are the minimal /etc/passwd and /etc/group of a job

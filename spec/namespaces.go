@@ -25,14 +25,13 @@ func WithoutNamespace(t specs.LinuxNamespaceType) Opt {
 // namespace; "none" gives a private one with only loopback.
 func WithNetwork(mode string) Opt {
 	return func(s *specs.Spec) error {
-		switch mode {
-		case "host":
-			return WithoutNamespace(specs.NetworkNamespace)(s)
-		case "none":
-			return nil
-		default:
-			return fmt.Errorf("network mode %q is not supported: use host or none", mode)
+		if _, err := ParseNetwork(mode); err != nil {
+			return fmt.Errorf("network mode %q: %w", mode, err)
 		}
+		if mode == "host" {
+			return WithoutNamespace(specs.NetworkNamespace)(s)
+		}
+		return nil
 	}
 }
 
@@ -40,14 +39,13 @@ func WithNetwork(mode string) Opt {
 // namespace; "host" shares the node's, with the node's /dev/shm.
 func WithIPC(mode string) Opt {
 	return func(s *specs.Spec) error {
-		switch mode {
-		case "", "private":
-			return nil
-		case "host":
-			replaceMount(s, specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "rprivate"}})
-			return WithoutNamespace(specs.IPCNamespace)(s)
-		default:
-			return fmt.Errorf("IPC mode %q is not supported: use private or host", mode)
+		if _, err := ParseIPC(mode); err != nil {
+			return fmt.Errorf("IPC mode %q: %w", mode, err)
 		}
+		if mode != "host" {
+			return nil
+		}
+		replaceMount(s, specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "rprivate"}})
+		return WithoutNamespace(specs.IPCNamespace)(s)
 	}
 }

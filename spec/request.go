@@ -119,6 +119,17 @@ type Bind struct {
 	Staged  string
 }
 
+// CloseBinds closes the checked sources of binds (the front end opened
+// them; it closes them once the container is gone).
+func CloseBinds(binds []Bind) {
+	for i := range binds {
+		if binds[i].Checked != nil {
+			binds[i].Checked.Close()
+			binds[i].Checked = nil
+		}
+	}
+}
+
 // Device is one host device node exposed in the container.
 type Device struct {
 	// Path is the path inside the container; HostPath the node on the host.

@@ -45,11 +45,9 @@ func (a *app) cli() *cli.App {
 		Usage:                     "daemonless, docker-compatible containers for LSF jobs",
 		Version:                   version,
 		DisableSliceFlagSeparator: true,
-		// -h and -v are docker's --hostname and --volume: help and version
-		// are --help and --version only (withHelp).
+		// -h is docker's --hostname: help is --help only (withHelp).
 		HideHelp:        true,
 		HideHelpCommand: true,
-		HideVersion:     true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError:    onUsageError,
 		Flags: []cli.Flag{
@@ -58,17 +56,9 @@ func (a *app) cli() *cli.App {
 			&cli.BoolFlag{Name: "debug", Usage: "log what containerd and libcontainer do"},
 			&cli.StringFlag{Name: "containerd-address", Usage: "keep images in this containerd daemon instead of the in-process store (root only; default from the policy)"},
 			&cli.StringFlag{Name: "state", Value: "/run/dockless", Usage: "runtime state directory (root only; default from the policy)"},
-			&cli.BoolFlag{Name: "version", Usage: "print the version"},
 			help,
 		},
 		Before: a.setup,
-		Action: func(c *cli.Context) error {
-			if c.Bool("version") {
-				cli.ShowVersion(c)
-				return nil
-			}
-			return cli.ShowAppHelp(c)
-		},
 		Commands: withHelp(help, []*cli.Command{
 			a.runCommand(), a.lsfCommand(), a.execCommand(), a.psCommand(), a.inspectCommand(),
 			a.killCommand(), a.stopCommand(), a.rmCommand(), a.pauseCommand(), a.unpauseCommand(),

@@ -7,7 +7,6 @@ import (
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
-	"github.com/dockless/dockless/lsf"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
@@ -170,13 +169,13 @@ func mounts(c *cli.Context, req *spec.Request) error {
 // openSources checks every source of the user's binds with the caller's
 // rights under the [volumes] rules (policy.VolumeRules) and keeps the
 // opened handle in the bind. On error every handle opened so far is
-// closed; otherwise lsf.CloseBinds closes them.
+// closed; otherwise spec.CloseBinds closes them.
 func (a *app) openSources(binds []spec.Bind) error {
 	prefixes, dirsOnly := a.node.Policy.VolumeRules(a.caller)
 	for i := range binds {
 		src, err := policy.OpenSource(a.caller, "volume", binds[i].Source, prefixes, dirsOnly)
 		if err != nil {
-			lsf.CloseBinds(binds)
+			spec.CloseBinds(binds)
 			return usageError{err}
 		}
 		binds[i].Checked = src.File

@@ -99,7 +99,7 @@ func (a *app) lsfRun(c *cli.Context, specOut io.Writer) (int, error) {
 	if err := job.Open(a.caller, pol, a.log); err != nil {
 		return -1, usageError{err}
 	}
-	defer lsf.CloseBinds(job.Req.Mounts)
+	defer spec.CloseBinds(job.Req.Mounts)
 	passwd, group := lsf.PasswdFiles(a.caller, job.Req.User.AdditionalGids)
 	opts := container.Options{
 		Name:         job.Name,

@@ -11,7 +11,7 @@ import (
 	"github.com/dockless/dockless/lsf"
 )
 
-// lsfJob is a simulated LSF job on this node: a job file in the user's
+// lsfJobFixture is a simulated LSF job on this node: a job file in the user's
 // spool, a job tmpdir, the allowed storage prefix and the job environment.
 type lsfJobFixture struct {
 	base, storage, tmpdir, spool, jobFile, lsfTop string

@@ -5,8 +5,8 @@ import (
 	"os"
 
 	"github.com/containerd/console"
-	"github.com/dockless/dockless/lsf"
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
 )
 
@@ -32,7 +32,7 @@ func (a *app) runCommand() *cli.Command {
 			if err := a.openSources(req.Mounts); err != nil {
 				return err
 			}
-			defer lsf.CloseBinds(req.Mounts)
+			defer spec.CloseBinds(req.Mounts)
 			if c.Bool("tty") && c.Bool("interactive") && !isTerminal(os.Stdin) {
 				return usagef("the input device is not a TTY: -i with -t needs a terminal on stdin (drop -t, or run under a terminal)")
 			}
