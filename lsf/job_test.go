@@ -187,7 +187,9 @@ func TestLSFJob_WrapperVariables(t *testing.T) {
 			return !j.Req.EntrypointSet && j.Req.Cmd == nil
 		}, ""},
 		{"the job tmpdir from LSB_JOB_TMPDIR", map[string]string{"TMPDIR": "/tmp", "LSB_JOB_TMPDIR": "/scratch/lsf"}, []string{"x"}, func(j *Job) bool {
-			return slices.ContainsFunc(j.Sources, func(s Source) bool { return s.Bind.Destination == "/tmp" && s.Bind.Source == "/scratch/lsf/23870.tmpdir" && s.Owned })
+			return slices.ContainsFunc(j.Sources, func(s Source) bool {
+				return s.Bind.Destination == "/tmp" && s.Bind.Source == "/scratch/lsf/23870.tmpdir" && s.Owned
+			})
 		}, ""},
 		{"env and add-host files are recorded to be read as the user", map[string]string{"LSF_DOCKER_ENV_FILE": "/a/env /b/env", "LSF_DOCKER_ADD_HOST_FILE": "/a/hosts"}, []string{"x"}, func(j *Job) bool {
 			return slices.Equal(j.EnvFiles, []string{"/a/env", "/b/env"}) && slices.Equal(j.HostFiles, []string{"/a/hosts"})
