@@ -83,7 +83,7 @@ func State(root, id string) (*Status, error) {
 func Destroy(root, id string) error {
 	c, err := load(root, id)
 	if errors.Is(err, ErrNotExist) {
-		return nil
+		return destroyUnstarted(root, id)
 	}
 	if err != nil {
 		return err

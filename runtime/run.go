@@ -110,6 +110,9 @@ func Run(ctx context.Context, root, id string, spec *specs.Spec, stdio IO, start
 		return Exit{}, fmt.Errorf("unable to create container: %w", err)
 	}
 	defer destroy(root, id, container) //nolint:errcheck // best effort on the way out; a failure leaves nothing we can fix here
+	if err := saveCgroupPaths(root, id, cfg.Cgroups); err != nil {
+		return Exit{}, err
+	}
 	if err := saveHooks(root, id, hooks); err != nil {
 		return Exit{}, err
 	}
