@@ -73,10 +73,12 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 		return -1, err
 	}
 	if opts.SpecOnly == nil {
-		if count, err := n.Reap(); err != nil {
-			n.Log.Warnf("%v", err)
-		} else if count > 0 {
+		count, err := n.Reap()
+		if count > 0 {
 			n.Log.Infof("cleaned up %d containers left by dockless processes that died", count)
+		}
+		if err != nil {
+			n.Log.Warnf("%v", err)
 		}
 	}
 	n.Log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)

@@ -38,7 +38,9 @@ type fakeImages struct {
 	rootfs                string
 	ensureErr, prepareErr error
 	badMount              bool
-	prepared, released    []string
+	// releaseErr fails the release of these snapshots.
+	releaseErr         map[string]error
+	prepared, released []string
 }
 
 func (s *fakeImages) Ensure(_ context.Context, ref string, _ images.PullPolicy, _ images.PullOptions) (*images.Image, error) {
@@ -62,7 +64,7 @@ func (s *fakeImages) Prepare(_ context.Context, key string, _ *images.Image) ([]
 
 func (s *fakeImages) Release(_ context.Context, key string) error {
 	s.released = append(s.released, key)
-	return nil
+	return s.releaseErr[key]
 }
 
 func (s *fakeImages) EnforceCap(context.Context, int64) ([]string, int, error) { return nil, 0, nil }
