@@ -39,9 +39,9 @@ const (
 //
 // Several dockless of one job (a job script that runs containers side by
 // side) take turns with a lock on the job cgroup. Each has its own leaf;
-// the first records the job's subtree_control on it (originalXattr); the
-// last to leave restores that, moves every process back and removes the
-// leaves of those that died.
+// the first records the job's subtree_control on the job cgroup
+// (originalXattr); the last to leave restores that, moves every process
+// back and removes the leaves of those that died.
 type v2Placement struct {
 	root string // the cgroup2 mount
 	job  string // the job cgroup, relative to root ("/lsf/job.23870")
@@ -155,21 +155,28 @@ func (p *v2Placement) Restore() {
 }
 
 // liveLeaf is the leaf of another dockless of the job that still runs
-// ("" if none). A leaf without processes is one whose dockless died (each
-// stays in its leaf until its Restore): it is removed.
+// ("" if none): one that holds the dockless it is named after (each stays
+// in its leaf until its Restore). The leaves of dockless that died are
+// emptied into this one's leaf, whose processes they follow, and removed.
 func (p *v2Placement) liveLeaf() string {
+	live := ""
 	entries, _ := os.ReadDir(filepath.Join(p.root, p.job))
 	for _, e := range entries {
-		dir := filepath.Join(p.root, p.job, e.Name())
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), leafPrefix) || path.Join(p.job, e.Name()) == p.leaf {
+		name, dir := e.Name(), filepath.Join(p.root, p.job, e.Name())
+		if !e.IsDir() || !strings.HasPrefix(name, leafPrefix) || path.Join(p.job, name) == p.leaf {
 			continue
 		}
-		if procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil && len(bytes.TrimSpace(procs)) > 0 {
-			return dir
+		procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if slices.Contains(strings.Fields(string(procs)), strings.TrimPrefix(name, leafPrefix)) {
+			if live == "" {
+				live = dir
+			}
+			continue
 		}
+		moveProcesses(dir, filepath.Join(p.root, p.leaf))
 		_ = os.Remove(dir)
 	}
-	return ""
+	return live
 }
 
 // moveProcesses moves every process of the cgroup from into to, as far as

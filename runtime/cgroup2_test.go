@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -65,22 +64,22 @@ func TestPlaceV2_AFailureAfterTheMoveIsRestored(t *testing.T) {
 // dockless that died), the controllers it had, no xattr of dockless.
 func TestPlaceV2_SeveralDocklessOfAJobLeaveItAsItWas(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		leave []int // the order in which the dockless (0 placed first) leave
-		stale bool  // a leaf whose dockless died is there
+		name   string
+		placed int   // how many dockless are placed, one after the other
+		dies   int   // the one that dies instead of leaving (-1: none)
+		leave  []int // the order in which the others leave
+		stale  bool  // an empty leaf of a dockless that died is there
 	}{
-		{"the first placed leaves first", []int{0, 1}, false},
-		{"the last placed leaves first", []int{1, 0}, false},
-		{"one alone, beside the leaf of a dockless that died", []int{0}, true},
+		{"the first placed leaves first", 2, -1, []int{0, 1}, false},
+		{"the last placed leaves first", 2, -1, []int{1, 0}, false},
+		{"one alone, beside an empty leaf of a dockless that died", 1, -1, []int{0}, true},
+		{"the first placed dies with the job's script in its leaf", 2, 0, []int{1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, job, ctl, pids := unifiedJob(t)
 			script := pids[2] // the job's own process, neither dockless
-			placed := map[int]*v2Placement{}
-			for _, i := range tc.leave {
-				placed[i] = nil
-			}
-			for i := range len(placed) {
+			placed := make([]*v2Placement, tc.placed)
+			for i := range placed {
 				p, err := placeIn(root, job, pids[i])
 				if err != nil {
 					t.Fatalf("placing dockless %d: %v", i, err)
@@ -90,19 +89,24 @@ func TestPlaceV2_SeveralDocklessOfAJobLeaveItAsItWas(t *testing.T) {
 					t.Errorf("dockless %d is in %s, want its leaf %s", i, got, p.leaf)
 				}
 			}
-			if got := cgroupOf(t, script); path.Dir(got) != job || got == job {
-				t.Errorf("the job's script is in %s, want a leaf of %s", got, job)
+			if got := cgroupOf(t, script); got != placed[0].leaf {
+				t.Errorf("the job's script is in %s, want the first dockless's leaf %s", got, placed[0].leaf)
 			}
 			if sub := readCgroupFile(t, root, job, "cgroup.subtree_control"); ctl == "" {
 				t.Logf("%s offers no controller to enable: only the moves are tested", root)
 			} else if sub != ctl {
 				t.Errorf("the job's subtree_control is %q, want %s enabled for the containers", sub, ctl)
 			}
-			stale := strings.Replace(placed[0].leaf, strconv.Itoa(pids[0]), "4194305", 1) // above pid_max: never alive
 			if tc.stale {
+				stale := strings.Replace(placed[0].leaf, strconv.Itoa(pids[0]), "4194305", 1) // above pid_max: never alive
 				if err := os.Mkdir(filepath.Join(root, stale), 0o755); err != nil {
 					t.Fatal(err)
 				}
+			}
+			alive := slices.Clone(pids[:])
+			if tc.dies >= 0 {
+				kill(t, pids[tc.dies])
+				alive = slices.Delete(alive, tc.dies, tc.dies+1)
 			}
 			for n, i := range tc.leave {
 				placed[i].Restore()
@@ -122,7 +126,7 @@ func TestPlaceV2_SeveralDocklessOfAJobLeaveItAsItWas(t *testing.T) {
 					t.Errorf("dockless %d disabled %s while another's container may need it", i, ctl)
 				}
 			}
-			for _, pid := range pids {
+			for _, pid := range alive {
 				if got := cgroupOf(t, pid); got != job {
 					t.Errorf("process %d is in %s after the last dockless left, want the job cgroup %s", pid, got, job)
 				}
@@ -140,6 +144,19 @@ func TestPlaceV2_SeveralDocklessOfAJobLeaveItAsItWas(t *testing.T) {
 				t.Errorf("xattrs left on the job cgroup: %s", names)
 			}
 		})
+	}
+}
+
+// kill ends the process pid, a child of the test, and waits until it
+// left its cgroup.
+func kill(t *testing.T, pid int) {
+	t.Helper()
+	var ws unix.WaitStatus
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 
