@@ -150,10 +150,10 @@ func (g *signalGuard) SetupDone() {
 func (g *signalGuard) HandOver() { g.relayed(true) }
 
 // Ran takes the interrupts back after a container or an exec ran (or did
-// not start), and sets the terminal's stops back to ignored: the runtime caught them
-// while it ran, and Go goes on catching a signal that was once relayed, so
-// a background write of dockless's would otherwise be restarted forever
-// instead of going through.
+// not start), and sets the terminal's stops back to ignored: the runtime
+// caught them while it ran, and Go goes on catching a signal that was once
+// relayed, so a background write of dockless's would otherwise be
+// restarted forever instead of going through.
 func (g *signalGuard) Ran() {
 	g.relayed(false)
 	signal.Ignore(unix.SIGTTIN, unix.SIGTTOU)
