@@ -73,10 +73,12 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 		return -1, err
 	}
 	if opts.SpecOnly == nil {
-		if count, err := n.Reap(); err != nil {
-			n.Log.Warnf("%v", err)
-		} else if count > 0 {
+		count, err := n.Reap()
+		if count > 0 {
 			n.Log.Infof("cleaned up %d containers left by dockless processes that died", count)
+		}
+		if err != nil {
+			n.Log.Warnf("%v", err)
 		}
 	}
 	n.Log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)
@@ -253,7 +255,7 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 	// the node's other jobs wait for is held.
 	n.setupDone()
 	n.Log.Infof("starting container %s (%s)", l.name, l.id)
-	exit, err := runtime.Run(ctx, n.runcRoot(), l.id, l.spec, stdio, func(pid int) {
+	exit, err := runtime.Run(n.runcRoot(), l.id, l.spec, stdio, n.relaying(ctx), func(pid int) {
 		l.rec.InitPid = pid
 		if err := n.writeRecord(l.rec); err != nil {
 			n.Log.Warnf("recording container %s: %v", l.name, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/dockless/dockless/spec"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain is also the container's init: libcontainer re-executes the
@@ -36,7 +38,9 @@ type fakeImages struct {
 	rootfs                string
 	ensureErr, prepareErr error
 	badMount              bool
-	prepared, released    []string
+	// releaseErr fails the release of these snapshots.
+	releaseErr         map[string]error
+	prepared, released []string
 }
 
 func (s *fakeImages) Ensure(_ context.Context, ref string, _ images.PullPolicy, _ images.PullOptions) (*images.Image, error) {
@@ -60,7 +64,7 @@ func (s *fakeImages) Prepare(_ context.Context, key string, _ *images.Image) ([]
 
 func (s *fakeImages) Release(_ context.Context, key string) error {
 	s.released = append(s.released, key)
-	return nil
+	return s.releaseErr[key]
 }
 
 func (s *fakeImages) EnforceCap(context.Context, int64) ([]string, int, error) { return nil, 0, nil }
@@ -251,5 +255,88 @@ func writeFile(t *testing.T, p, data string) {
 	}
 	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// interruptAt is a front end's signal handling (SetupHooks) that sends the
+// process a SIGTERM at one moment of a run and waits until os/signal has
+// delivered it: to its own channel, and to the runtime's if the runtime
+// catches it by then. Like dockless's, it cancels the run for an interrupt
+// it took; it does so only when told to hand the signals over, as late as
+// a real handler's goroutine may.
+type interruptAt struct {
+	moment string // "SetupDone" or "HandOver"
+	sigs   chan os.Signal
+	cancel context.CancelFunc
+	took   bool
+}
+
+func (h *interruptAt) raise() {
+	_ = unix.Kill(os.Getpid(), unix.SIGTERM)
+	<-h.sigs
+}
+
+func (h *interruptAt) SetupDone() {
+	if h.moment == "SetupDone" {
+		h.raise()
+		h.took = true
+	}
+}
+
+func (h *interruptAt) HandOver() {
+	if h.took {
+		h.cancel()
+	}
+	if h.moment == "HandOver" {
+		h.raise()
+	}
+}
+
+func (h *interruptAt) Ran() {}
+
+// TestRun_EveryInterruptIsTheSetupsOrRelayed sends a SIGTERM where the
+// setup's signal handling ends and the runtime's relay begins: one the
+// setup took (after it stopped for a SIGTSTP, say) must stop the run before
+// anything starts, even if its handler cancels the run late; one that comes
+// once the runtime catches the signals must reach the container (killed:
+// no --sig-proxy). Neither may be lost, and nothing is left either way.
+func TestRun_EveryInterruptIsTheSetupsOrRelayed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs containers: needs root")
+	}
+	rootfs := busyboxRootfs(t)
+	for _, tc := range []struct {
+		moment string
+		cmd    []string
+		want   string
+		code   int
+	}{
+		{"SetupDone", []string{"true"}, "container not started", -1},
+		{"HandOver", []string{"busybox", "sleep", "30"}, "", 128 + int(unix.SIGKILL)},
+	} {
+		t.Run("a SIGTERM at "+tc.moment, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			h := &interruptAt{moment: tc.moment, sigs: make(chan os.Signal, 1), cancel: cancel}
+			signal.Notify(h.sigs, unix.SIGTERM)
+			defer signal.Stop(h.sigs)
+			store := &fakeImages{rootfs: rootfs}
+			var log bytes.Buffer
+			logger := logrus.New()
+			logger.SetOutput(&log)
+			n := &Node{Caller: &policy.Caller{Name: "root", Home: "/root"}, Policy: policy.Default(), State: t.TempDir(), Images: store, Log: logger, Setup: h}
+			req := &spec.Request{Image: "busybox", Network: "host", Cmd: tc.cmd}
+			code, err := n.Run(ctx, req, Options{Pull: images.PullMissing}, runtime.IO{})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("failed: %v\n%s", err, log.String())
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("want an error naming %q, got %v (exit %d): the interrupt was lost", tc.want, err, code)
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			nothingLeft(t, n, store, log.String())
+		})
 	}
 }

@@ -73,3 +73,14 @@ func cgroupsPath(parent, own string) string {
 	}
 	return own
 }
+
+// CgroupParent is the cgroup parent asked for (Request.CgroupParent) of a
+// spec Build made: the directory of its cgroups path when that is
+// absolute; "" when it is dockless's own relative one, where docker too
+// reports no parent.
+func CgroupParent(s *specs.Spec) string {
+	if s.Linux == nil || !path.IsAbs(s.Linux.CgroupsPath) {
+		return ""
+	}
+	return path.Dir(s.Linux.CgroupsPath)
+}

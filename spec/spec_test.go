@@ -279,3 +279,25 @@ func TestWithSeccomp_DefaultDependsOnCapabilities(t *testing.T) {
 		t.Error("unconfined has no profile")
 	}
 }
+
+// TestCgroupParent_WhatWasAskedFor: the parent Build placed the container
+// below is read back from its spec (docker inspect's CgroupParent); a
+// container in dockless's own cgroup has none, not its own cgroup.
+func TestCgroupParent_WhatWasAskedFor(t *testing.T) {
+	for _, tc := range []struct{ name, parent, want string }{
+		{"no --cgroup-parent", "", ""},
+		{"--cgroup-parent", "/lsf/job.23870", "/lsf/job.23870"},
+		{"a parent with a trailing slash", "/lsf/job.23870/", "/lsf/job.23870"},
+		{"the root cgroup", "/", "/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Build(&Request{Network: "host", CgroupParent: tc.parent}, ocispec.ImageConfig{Cmd: []string{"true"}}, Host{Rootfs: "/rootfs", CgroupsPath: "dockless-0123456789ab"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := CgroupParent(s); got != tc.want {
+				t.Errorf("CgroupParent of cgroups path %q = %q, want %q", s.Linux.CgroupsPath, got, tc.want)
+			}
+		})
+	}
+}

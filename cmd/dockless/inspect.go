@@ -8,6 +8,7 @@ import (
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 )
@@ -135,7 +136,7 @@ func (a *app) inspectOne(r *container.Record) inspectInfo {
 				info.HostConfig.CPUShares = *res.CPU.Shares
 			}
 		}
-		info.HostConfig.CgroupParent = s.Linux.CgroupsPath
+		info.HostConfig.CgroupParent = spec.CgroupParent(s)
 	}
 	return info
 }

@@ -116,7 +116,7 @@ func ociRunCommand() *cli.Command {
 				}
 				return runtime.Start(ociRoot(c), id)
 			}
-			exit, err := runtime.Run(c.Context, ociRoot(c), id, s, ociStdio(c), func(pid int) {
+			exit, err := runtime.Run(ociRoot(c), id, s, ociStdio(c), nil, func(pid int) {
 				_ = runtime.WritePidFile(c.String("pid-file"), pid)
 			})
 			if err != nil {

@@ -78,15 +78,11 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s specs.Spec
-	raw, err := os.ReadFile(filepath.Join(st.Bundle, "config.json"))
-	if err == nil {
-		err = json.Unmarshal(raw, &s)
+	bp, err := bundleProcess(st.Bundle)
+	if err != nil {
+		return nil, err
 	}
-	if err != nil || s.Process == nil {
-		return nil, fmt.Errorf("reading the container's bundle: %v", err)
-	}
-	p := *s.Process
+	p := *bp
 	p.Args, p.Terminal, p.ConsoleSize = c.Args().Slice()[1:], c.Bool("tty"), nil
 	ps := &specs.Spec{Process: &p}
 	if err := spec.WithEnv(c.StringSlice("env"))(ps); err != nil {
@@ -114,7 +110,10 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 	}
 	if caps := c.StringSlice("cap"); len(caps) > 0 {
-		cs := *p.Capabilities
+		var cs specs.LinuxCapabilities // a bundle's process may have none
+		if p.Capabilities != nil {
+			cs = *p.Capabilities
+		}
 		for _, cp := range caps {
 			n, err := spec.NormalizeCapability(cp)
 			if err != nil {
@@ -131,4 +130,21 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 		p.SelinuxLabel = l
 	}
 	return &p, nil
+}
+
+// bundleProcess is the process of the config.json in bundle.
+func bundleProcess(bundle string) (*specs.Process, error) {
+	file := filepath.Join(bundle, "config.json")
+	var s specs.Spec
+	raw, err := os.ReadFile(file)
+	if err == nil {
+		err = json.Unmarshal(raw, &s)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the container's bundle: %w", err)
+	}
+	if s.Process == nil {
+		return nil, fmt.Errorf("reading the container's bundle: %s has no process", file)
+	}
+	return s.Process, nil
 }
