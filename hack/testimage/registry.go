@@ -25,7 +25,7 @@ type Registry struct {
 	srv     *http.Server
 	handler http.Handler
 	mu      sync.Mutex
-	counts map[string]int
+	counts  map[string]int
 	// delay, when set, makes blob downloads trickle (64 KiB per 50 ms)
 	// so that a test can interrupt one half-way.
 	delay bool
