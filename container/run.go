@@ -123,7 +123,8 @@ func (l *launch) steps(ctx context.Context) []func() (func(), error) {
 // image resolves the image under the pull policy, held (images.PullOptions
 // Hold): no dockless's size cap evicts it before the rootfs step's
 // snapshot keeps it. Its cleanup lets go of the hold if the run never got
-// that far.
+// that far; an interrupted run does not wait for the store for it, since
+// a hold dies with its process.
 func (l *launch) image(ctx context.Context) (func(), error) {
 	img, err := l.n.ensure(ctx, &l.req, l.opts, true)
 	if err != nil {
@@ -131,7 +132,7 @@ func (l *launch) image(ctx context.Context) (func(), error) {
 	}
 	l.img = img
 	return func() {
-		if err := l.n.Images.Unhold(context.Background(), img); err != nil {
+		if err := l.n.Images.Unhold(ctx, img); err != nil && ctx.Err() == nil {
 			l.n.Log.Warnf("%v", err)
 		}
 	}, nil

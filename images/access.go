@@ -155,7 +155,8 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 		s.log().Warnf("image %s: %v: using the cached copy (%s)", img.Name, err, img.Target.Digest)
 		return img, true, nil
 	}
-	return nil, false, errors.Join(err, s.Unhold(context.WithoutCancel(ctx), img))
+	s.letGo(ctx, img)
+	return nil, false, err
 }
 
 // usableWithoutRegistry reports whether the caller may use the image name

@@ -70,9 +70,7 @@ func (s *Store) Ensure(ctx context.Context, ref string, pull PullPolicy, opts Pu
 			s.log().Warnf("image %s: the tag moved, but %v: using the cached copy (%s)", ref, err, cached.Target.Digest)
 			return cached, nil
 		}
-		if uerr := s.Unhold(context.WithoutCancel(ctx), cached); uerr != nil {
-			s.log().Warnf("%v", uerr)
-		}
+		s.letGo(ctx, cached)
 	}
 	if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrNoSpace) {
 		return nil, fmt.Errorf("%w: refused by the bounds on one pull in %s ([store] max_image_size, max_image_files, min_free_space): ask the node's admin", err, s.PolicySource)

@@ -114,6 +114,15 @@ func (s *Store) Unhold(ctx context.Context, img *Image) error {
 	return nil
 }
 
+// letGo lets go of img's hold when the run it was taken for does not get
+// it: a hold dies with its process, so an interrupted caller does not wait
+// for the store for it, and a failure is only logged.
+func (s *Store) letGo(ctx context.Context, img *Image) {
+	if err := s.Unhold(ctx, img); err != nil && ctx.Err() == nil {
+		s.log().Warnf("%v", err)
+	}
+}
+
 // processStart reads a process's start time (field 22 of /proc/PID/stat).
 func processStart(pid int) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

@@ -248,15 +248,15 @@ func (ss *session) removeAndCollect(ctx context.Context, gone []stored) error {
 	return ss.collect(ctx)
 }
 
-// removed are the names of removed images the caller may see, and how
-// many were removed in all.
-func removed(gone []stored) (names []string, count int) {
-	for _, im := range gone {
+// named are the names of the images in list that the caller may see, and
+// how many there are in all.
+func named(list []stored) (names []string, count int) {
+	for _, im := range list {
 		if im.visible {
 			names = append(names, im.name)
 		}
 	}
-	return names, len(gone)
+	return names, len(list)
 }
 
 // Prune removes images no running container uses: all of them with all,
@@ -280,7 +280,7 @@ func (s *Store) Prune(ctx context.Context, all bool) ([]string, int, error) {
 	if err == nil && s.Containerd == "" {
 		err = s.pruneStaging(ctx)
 	}
-	names, count := removed(gone)
+	names, count := named(gone)
 	return names, count, err
 }
 
@@ -314,11 +314,10 @@ func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, int, error
 		return ss.removeAndCollect(ctx, gone)
 	})
 	if err == nil && total > max {
-		names, count := removed(kept)
-		s.log().Warnf("store size cap [store] max_size %s in %s: %s of images stay over it while containers use them (%s)",
-			units.BytesSize(float64(max)), s.PolicySource, units.BytesSize(float64(total)), keptNames(names, count))
+		s.log().Warnf("store size cap ([store] max_size %s in %s): the images take %s, over the cap, since those in use or about to start stay (%s)",
+			units.BytesSize(float64(max)), s.PolicySource, units.BytesSize(float64(total)), keptNames(named(kept)))
 	}
-	names, count := removed(gone)
+	names, count := named(gone)
 	return names, count, err
 }
 

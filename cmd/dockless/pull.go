@@ -37,7 +37,10 @@ func (a *app) pullCommand() *cli.Command {
 			}
 			fmt.Fprintln(c.App.Writer, img.Name)
 			a.node.EnforceCap(c.Context)
-			return a.store.Unhold(c.Context, img)
+			if err := a.store.Unhold(c.Context, img); err != nil {
+				a.log.Warnf("%v", err)
+			}
+			return nil
 		},
 	}
 }
