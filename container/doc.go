@@ -11,10 +11,13 @@
 // mounts the rootfs and the user's checked binds, builds the spec (spec)
 // and runs it (runtime). cmd/dockless only parses flags and prints.
 //
-// Node.Run is a list of steps (record, name, cidfile, rootfs, /etc files,
-// binds, spec), each returning its own cleanup: whatever fails, exactly
-// what was done is undone, in reverse, and the record goes last, so that a
-// dockless killed at any point is reaped by the next one.
+// Node.Run is a list of steps (image, record, name, cidfile, rootfs, size
+// cap, user, /etc files, binds, spec), each returning its own cleanup:
+// whatever fails, exactly what was done is undone, in reverse, and the
+// record goes last, so that a dockless killed at any point is reaped by
+// the next one. The image is held from the moment it is found or pulled
+// until the rootfs snapshot keeps it, and the size cap applies only after
+// that, so that it never evicts the image about to start.
 //
 // Binds of host directories are placed by dockless itself where they land
 // inside another host bind (mounttree.go), so that root, which runs

@@ -51,6 +51,7 @@ type Images interface {
 	Ensure(ctx context.Context, ref string, pull images.PullPolicy, opts images.PullOptions) (*images.Image, error)
 	Prepare(ctx context.Context, key string, img *images.Image) ([]mount.Mount, error)
 	Release(ctx context.Context, key string) error
+	Unhold(ctx context.Context, img *images.Image) error
 	EnforceCap(ctx context.Context, max int64) ([]string, int, error)
 }
 
@@ -90,8 +91,10 @@ func (n *Node) ran() {
 	}
 }
 
-// EnforceCap applies the policy's [store] max_size after a pull: the least
-// recently used images no container uses go first.
+// EnforceCap applies the policy's [store] max_size: the least recently
+// used images that no container uses and no run holds go first (a run's
+// image is held from Ensure until its snapshot keeps it, so the cap is
+// applied after a pull or after a container's rootfs step).
 func (n *Node) EnforceCap(ctx context.Context) {
 	max, err := n.Policy.MaxStoreSize()
 	if err != nil || max <= 0 {

@@ -64,7 +64,8 @@ type launch struct {
 // Run runs req in the foreground and returns the container's exit status.
 // The policy applies first (Apply, Check); then each step below returns
 // its own cleanup, and whatever happens Run leaves no mount, snapshot,
-// state directory or name reservation behind.
+// state directory, name reservation or hold on an image behind. With
+// opts.SpecOnly it writes the spec instead (writeSpec).
 func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio runtime.IO) (int, error) {
 	if err := n.Policy.Apply(req, n.Caller); err != nil {
 		return -1, err
@@ -72,27 +73,19 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 	if err := n.Policy.Check(req, n.Caller); err != nil {
 		return -1, err
 	}
-	if opts.SpecOnly == nil {
-		count, err := n.Reap()
-		if count > 0 {
-			n.Log.Infof("cleaned up %d containers left by dockless processes that died", count)
-		}
-		if err != nil {
-			n.Log.Warnf("%v", err)
-		}
-	}
-	n.Log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)
-	img, err := n.Images.Ensure(ctx, req.Image, opts.Pull, images.PullOptions{Progress: opts.Progress, Bars: opts.Bars})
-	if err != nil {
-		return -1, err
-	}
-	n.EnforceCap(ctx)
-	l, err := n.newLaunch(req, opts, img)
+	l, err := n.newLaunch(req, opts)
 	if err != nil {
 		return -1, err
 	}
 	if opts.SpecOnly != nil {
-		return 0, l.writeSpec(opts.SpecOnly)
+		return 0, l.writeSpec(ctx, opts.SpecOnly)
+	}
+	count, err := n.Reap()
+	if count > 0 {
+		n.Log.Infof("cleaned up %d containers left by dockless processes that died", count)
+	}
+	if err != nil {
+		n.Log.Warnf("%v", err)
 	}
 	var undo []func()
 	defer func() {
@@ -116,10 +109,12 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 // it (nil: nothing), also when it fails half-way.
 func (l *launch) steps(ctx context.Context) []func() (func(), error) {
 	return []func() (func(), error){
+		func() (func(), error) { return l.image(ctx) },
 		l.record,
 		l.reserveName,
 		l.cidFiles,
 		func() (func(), error) { return l.rootfs(ctx) },
+		func() (func(), error) { return l.enforceCap(ctx) },
 		l.user,
 		l.etcFiles,
 		l.stageBinds,
@@ -127,13 +122,44 @@ func (l *launch) steps(ctx context.Context) []func() (func(), error) {
 	}
 }
 
-func (n *Node) newLaunch(req *spec.Request, opts Options, img *images.Image) (*launch, error) {
+// image resolves the image under the pull policy, held (images.PullOptions
+// Hold): no dockless's size cap evicts it before the rootfs step's
+// snapshot keeps it. Its cleanup lets go of the hold if the run never got
+// that far; an interrupted run does not wait for the store for it, since
+// a hold dies with its process.
+func (l *launch) image(ctx context.Context) (func(), error) {
+	img, err := l.n.ensure(ctx, &l.req, l.opts, true)
+	if err != nil {
+		return nil, err
+	}
+	l.img = img
+	return func() {
+		if err := l.n.Images.Unhold(ctx, img); err != nil && ctx.Err() == nil {
+			l.n.Log.Warnf("%v", err)
+		}
+	}, nil
+}
+
+// ensure resolves the request's image under the pull policy.
+func (n *Node) ensure(ctx context.Context, req *spec.Request, opts Options, hold bool) (*images.Image, error) {
+	n.Log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)
+	return n.Images.Ensure(ctx, req.Image, opts.Pull, images.PullOptions{Progress: opts.Progress, Bars: opts.Bars, Hold: hold})
+}
+
+// enforceCap applies the store's size cap once the container's snapshot
+// keeps its image (Node.EnforceCap): the image about to start is in use.
+func (l *launch) enforceCap(ctx context.Context) (func(), error) {
+	l.n.EnforceCap(ctx)
+	return nil, nil
+}
+
+func (n *Node) newLaunch(req *spec.Request, opts Options) (*launch, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
 	id := hex.EncodeToString(b)
-	l := &launch{n: n, req: *req, opts: opts, img: img, id: id, name: opts.Name, dir: n.dir(id)}
+	l := &launch{n: n, req: *req, opts: opts, id: id, name: opts.Name, dir: n.dir(id)}
 	if l.name == "" {
 		l.name = id[:12]
 	}
@@ -232,9 +258,16 @@ func (l *launch) build() (*specs.Spec, error) {
 	return spec.Build(&r, l.img.Config.Config, l.host)
 }
 
-// writeSpec writes the config.json the container would run, starting
-// and mounting nothing: the user's binds get their staged paths only.
-func (l *launch) writeSpec(w io.Writer) error {
+// writeSpec writes the config.json the container would run. Of the node
+// it changes nothing but what pulling the image takes (no reaping, no
+// hold, no size cap), and it starts and mounts nothing: the user's binds
+// get their staged paths only.
+func (l *launch) writeSpec(ctx context.Context, w io.Writer) error {
+	img, err := l.n.ensure(ctx, &l.req, l.opts, false)
+	if err != nil {
+		return err
+	}
+	l.img = img
 	l.binds = slices.Clone(l.req.Mounts)
 	stagePaths(l.dir, l.binds)
 	l.binds = append(l.binds, etcBinds(l.dir, l.opts.Etc)...)

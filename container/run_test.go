@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,8 +34,9 @@ func TestMain(m *testing.M) {
 }
 
 // fakeImages hands out one image whose rootfs is a directory bind-mounted
-// read-write, and records what it prepared and released. Set its errors to
-// make a step fail.
+// read-write, and records what it prepared and released, the holds it
+// gave and took back, and the order of the calls that matter to the size
+// cap. Set its errors to make a step fail.
 type fakeImages struct {
 	rootfs                string
 	ensureErr, prepareErr error
@@ -41,19 +44,31 @@ type fakeImages struct {
 	// releaseErr fails the release of these snapshots.
 	releaseErr         map[string]error
 	prepared, released []string
+	held               map[*images.Image]bool
+	calls              []string
 }
 
-func (s *fakeImages) Ensure(_ context.Context, ref string, _ images.PullPolicy, _ images.PullOptions) (*images.Image, error) {
+func (s *fakeImages) Ensure(_ context.Context, ref string, _ images.PullPolicy, opts images.PullOptions) (*images.Image, error) {
+	s.calls = append(s.calls, fmt.Sprintf("ensure hold=%v", opts.Hold))
 	if s.ensureErr != nil {
 		return nil, s.ensureErr
 	}
-	return &images.Image{Name: ref, Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"true"}, Env: []string{"PATH=/bin"}}}}, nil
+	img := &images.Image{Name: ref, Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"true"}, Env: []string{"PATH=/bin"}}}}
+	if opts.Hold {
+		if s.held == nil {
+			s.held = map[*images.Image]bool{}
+		}
+		s.held[img] = true
+	}
+	return img, nil
 }
 
-func (s *fakeImages) Prepare(_ context.Context, key string, _ *images.Image) ([]mount.Mount, error) {
+func (s *fakeImages) Prepare(_ context.Context, key string, img *images.Image) ([]mount.Mount, error) {
+	s.calls = append(s.calls, "prepare")
 	if s.prepareErr != nil {
 		return nil, s.prepareErr
 	}
+	delete(s.held, img)
 	s.prepared = append(s.prepared, key)
 	src := s.rootfs
 	if s.badMount {
@@ -67,7 +82,15 @@ func (s *fakeImages) Release(_ context.Context, key string) error {
 	return s.releaseErr[key]
 }
 
-func (s *fakeImages) EnforceCap(context.Context, int64) ([]string, int, error) { return nil, 0, nil }
+func (s *fakeImages) Unhold(_ context.Context, img *images.Image) error {
+	delete(s.held, img)
+	return nil
+}
+
+func (s *fakeImages) EnforceCap(context.Context, int64) ([]string, int, error) {
+	s.calls = append(s.calls, "cap")
+	return nil, 0, nil
+}
 
 // busyboxRootfs lays out a root filesystem with the host's busybox.
 func busyboxRootfs(t *testing.T) string {
@@ -204,6 +227,43 @@ func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
 	}
 }
 
+// TestRun_SizeCapAppliesOnceTheSnapshotKeepsTheImage: a run holds its
+// image from Ensure on and applies the store's size cap only after the
+// container's snapshot exists, so that the cap never evicts the image
+// about to start; a spec-only run (lsf spec) neither holds nor evicts.
+func TestRun_SizeCapAppliesOnceTheSnapshotKeepsTheImage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs containers: needs root")
+	}
+	rootfs := busyboxRootfs(t)
+	for _, tc := range []struct {
+		name     string
+		specOnly bool
+		want     []string
+	}{
+		{"a run", false, []string{"ensure hold=true", "prepare", "cap"}},
+		{"a spec-only run", true, []string{"ensure hold=false"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &fakeImages{rootfs: rootfs}
+			pol := policy.Default()
+			pol.Store.MaxSize = "4M"
+			n := &Node{Caller: &policy.Caller{Name: "root", Home: "/root"}, Policy: pol, State: t.TempDir(), Images: store, Log: logrus.New()}
+			opts := Options{Pull: images.PullMissing}
+			if tc.specOnly {
+				opts.SpecOnly = io.Discard
+			}
+			if _, err := n.Run(context.Background(), &spec.Request{Image: "busybox", Network: "host"}, opts, runtime.IO{}); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(store.calls, tc.want) {
+				t.Errorf("calls %v, want %v", store.calls, tc.want)
+			}
+			nothingLeft(t, n, store, "")
+		})
+	}
+}
+
 // nothingLeft checks that no container is left in n's state.
 func nothingLeft(t *testing.T, n *Node, s *fakeImages, log string) {
 	t.Helper()
@@ -224,6 +284,9 @@ func nothingLeft(t *testing.T, n *Node, s *fakeImages, log string) {
 	}
 	if fmt.Sprint(s.prepared) != fmt.Sprint(s.released) {
 		t.Errorf("snapshots prepared %v, released %v", s.prepared, s.released)
+	}
+	if len(s.held) > 0 {
+		t.Errorf("images still held: %d", len(s.held))
 	}
 	if strings.Contains(log, "left in place") {
 		t.Errorf("the log reports something left:\n%s", log)

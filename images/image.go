@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	"github.com/docker/go-units"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -37,6 +38,9 @@ type Image struct {
 	ChainID digest.Digest
 	// Size is the unpacked size in bytes.
 	Size int64
+	// hold is the label of this process's hold on the image (hold.go),
+	// "" when it holds none.
+	hold string
 }
 
 // Created is when the image was built (zero when the config says nothing).
@@ -190,13 +194,14 @@ type stored struct {
 	name     string
 	size     int64
 	lastUsed string // zero-padded, so that it sorts by time
-	inUse    bool   // a running container's snapshot is on it
+	inUse    bool   // a container's snapshot is on it, or a live process holds it
 	broken   bool   // its content or layers are gone: it cannot be used
 	visible  bool   // the caller may use it (and so learn its name)
 }
 
 // inventory lists the store's images with their size, last use and
-// whether a container uses them.
+// whether a container uses them or a run holds them (hold.go); it forgets
+// the holds of processes that are gone.
 func (s *Store) inventory(ctx context.Context, ss *session) ([]stored, error) {
 	used := map[string]bool{}
 	err := ss.sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
@@ -214,11 +219,15 @@ func (s *Store) inventory(ctx context.Context, ss *session) ([]stored, error) {
 	}
 	var out []stored
 	for _, rec := range recs {
-		im := stored{name: rec.Name, lastUsed: fmt.Sprintf("%020s", rec.Labels[lastUsedLabel]), visible: s.allowed(rec)}
+		held, dead := holds(rec.Labels)
+		if err := ss.unhold(ctx, rec.Name, dead...); err != nil {
+			return nil, err
+		}
+		im := stored{name: rec.Name, lastUsed: fmt.Sprintf("%020s", rec.Labels[lastUsedLabel]), visible: s.allowed(rec), inUse: held}
 		if img, err := ss.describe(ctx, rec); err != nil {
 			im.broken = true
 		} else {
-			im.size, im.inUse = img.Size, used[img.ChainID.String()]
+			im.size, im.inUse = img.Size, held || used[img.ChainID.String()]
 		}
 		out = append(out, im)
 	}
@@ -239,15 +248,15 @@ func (ss *session) removeAndCollect(ctx context.Context, gone []stored) error {
 	return ss.collect(ctx)
 }
 
-// removed are the names of removed images the caller may see, and how
-// many were removed in all.
-func removed(gone []stored) (names []string, count int) {
-	for _, im := range gone {
+// named are the names of the images in list that the caller may see, and
+// how many there are in all.
+func named(list []stored) (names []string, count int) {
+	for _, im := range list {
 		if im.visible {
 			names = append(names, im.name)
 		}
 	}
-	return names, len(gone)
+	return names, len(list)
 }
 
 // Prune removes images no running container uses: all of them with all,
@@ -271,36 +280,52 @@ func (s *Store) Prune(ctx context.Context, all bool) ([]string, int, error) {
 	if err == nil && s.Containerd == "" {
 		err = s.pruneStaging(ctx)
 	}
-	names, count := removed(gone)
+	names, count := named(gone)
 	return names, count, err
 }
 
 // EnforceCap evicts the least recently used images that no container uses
-// until the images' unpacked size is at most max bytes. It returns the
-// names removed that the caller may see, and how many were removed in all.
+// and no run holds (hold.go) until the images' unpacked size is at most
+// max bytes: what is in use or about to start stays, over the cap if need
+// be, with a warning. It returns the names removed that the caller may
+// see, and how many were removed in all.
 func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, int, error) {
-	var gone []stored
+	var gone, kept []stored
+	var total int64
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
 		inv, err := s.inventory(ctx, ss)
 		if err != nil {
 			return err
 		}
-		var total int64
 		for _, im := range inv {
 			total += im.size
 		}
 		sort.Slice(inv, func(i, j int) bool { return inv[i].lastUsed < inv[j].lastUsed })
 		for _, im := range inv {
-			if total <= max {
-				break
-			}
-			if !im.inUse && !im.broken {
+			switch {
+			case total <= max:
+			case im.inUse:
+				kept = append(kept, im)
+			case !im.broken:
 				gone = append(gone, im)
 				total -= im.size
 			}
 		}
 		return ss.removeAndCollect(ctx, gone)
 	})
-	names, count := removed(gone)
+	if err == nil && total > max {
+		s.log().Warnf("store size cap ([store] max_size %s in %s): the images take %s, over the cap, since those in use or about to start stay (%s)",
+			units.BytesSize(float64(max)), s.PolicySource, units.BytesSize(float64(total)), keptNames(named(kept)))
+	}
+	names, count := named(gone)
 	return names, count, err
+}
+
+// keptNames names the images kept over the cap that the caller may see,
+// and counts the others.
+func keptNames(names []string, count int) string {
+	if others := count - len(names); others > 0 {
+		names = append(names, fmt.Sprintf("%d images of other users", others))
+	}
+	return strings.Join(names, ", ")
 }

@@ -36,16 +36,27 @@ type PullOptions struct {
 	// Bars draws per-layer progress bars on Progress (a terminal) instead
 	// of one plain line per layer (batch output, LSF output files).
 	Bars bool
+	// Hold holds the image for a container about to start on it (hold.go):
+	// from the moment it is found or recorded, the size cap and image
+	// prune leave it alone until Prepare or Unhold.
+	Hold bool
 }
 
 // Pull resolves ref at its registry with the caller's credentials,
 // fetches the manifest for this platform, its config and layers (only what
 // the store lacks), unpacks the layers into snapshots and then records the
-// image under its normalised name, for the caller (access.go).
+// image under its normalised name, for the caller (access.go), held if
+// opts.Hold.
 func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image, error) {
 	name, err := Normalize(ref)
 	if err != nil {
 		return nil, err
+	}
+	var hold string
+	if opts.Hold {
+		if hold, err = newHold(); err != nil {
+			return nil, err
+		}
 	}
 	progress := opts.Progress
 	if progress == nil {
@@ -65,6 +76,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if err != nil {
 		return nil, err
 	}
+	p.hold = hold
 	// Downloads do not hold the node lock, so that a long pull does not
 	// hold up the jobs that use other images: the embedded store fetches
 	// into its staging area and then moves the blobs in under the lock; a
@@ -90,6 +102,8 @@ type pull struct {
 	sent atomic.Bool
 	out  io.Writer
 	bars bool
+	// hold is the label of the hold the record takes ("": none).
+	hold string
 	// fetched counts the layer bytes downloaded, from start on.
 	fetched atomic.Int64
 	start   time.Time
@@ -192,8 +206,9 @@ func (p *pull) commit(ctx context.Context, st *staging) (*Image, error) {
 }
 
 // record (under the node lock) unpacks the fetched image and then records
-// it: a name never points at an image that is not complete. What a failed
-// unpack left is collected.
+// it, with the pull's hold: a name never points at an image that is not
+// complete, nor at one that is not held for the run that pulls it. What a
+// failed unpack left is collected.
 func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 	img, err := ss.unpack(ctx, p.name, p.desc, p.s.Limits)
 	if err != nil {
@@ -204,6 +219,13 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 		return nil, fmt.Errorf("recording image %s: %w", p.name, err)
 	}
 	rec := images.Image{Name: p.name, Target: p.desc, Labels: p.s.pullLabels(old, p.desc.Digest, !p.sent.Load())}
+	if p.hold != "" {
+		who, herr := holder()
+		if herr != nil {
+			return nil, herr
+		}
+		rec.Labels[p.hold] = who
+	}
 	if errdefs.IsNotFound(err) {
 		_, err = ss.images.Create(ctx, rec)
 	} else {
@@ -212,6 +234,7 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recording image %s: %w", p.name, err)
 	}
+	img.hold = p.hold
 	fmt.Fprintf(p.out, "Digest: %s\n", p.desc.Digest)
 	fmt.Fprintf(p.out, "Status: Downloaded %s: layers %s compressed, %s unpacked, in %s\n", p.name, units.HumanSize(float64(p.fetched.Load())), units.HumanSize(float64(img.Size)), time.Since(p.start).Round(time.Millisecond))
 	return img, nil
