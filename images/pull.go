@@ -18,6 +18,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/docker/go-units"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // snapshotLabel ties an image config to its unpacked snapshot for GC.
@@ -73,7 +74,20 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if s.Containerd != "" {
 		return p.viaDaemon(ctx)
 	}
-	return p.viaStaging(ctx)
+	img, err := p.viaStaging(ctx)
+	return img, s.diskFull(err)
+}
+
+// diskFull names the store's file system and the rule that keeps it from
+// filling up in a pull that failed because it is full (a download or an
+// unpack that passed the free-space check, while other writes took the
+// space: the check reserves nothing).
+func (s *Store) diskFull(err error) error {
+	if !errors.Is(err, unix.ENOSPC) || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	return fmt.Errorf("%w: the image store's file system (%s) is full; [store] min_free_space (%s) is what a pull must leave free on it: %w",
+		err, s.root, units.BytesSize(float64(s.Limits.MinFreeSpace)), ErrNoSpace)
 }
 
 // pull is one pull of an image by name, from its resolution on.
@@ -131,7 +145,8 @@ func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
 	}
 	var img *Image
 	err := p.s.withDaemon(ctx, func(ctx context.Context, ss *session) error {
-		dl := &downloader{cs: ss.cs, remote: p.fetcher, limits: p.s.Limits, locks: locks}
+		dl := &downloader{cs: ss.cs, remote: p.fetcher, limits: p.s.Limits, claims: &claims{dir: locks}}
+		defer dl.claims.release(context.WithoutCancel(ctx))
 		p.trusted(dl)
 		if err := fetchImage(ctx, ss, p.desc, dl, p.out, p.bars, &p.fetched); err != nil {
 			return pullError(p.name, err)
@@ -160,7 +175,7 @@ func (p *pull) viaStaging(ctx context.Context) (*Image, error) {
 			return nil, pullError(p.name, err)
 		}
 		img, err := p.commit(ctx, st)
-		st.cleanup()
+		st.cleanup(ctx)
 		if !errors.Is(err, errNotStaged) || attempt == 3 {
 			return img, err
 		}
