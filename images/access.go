@@ -107,7 +107,7 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate bool) (*Image
 			return err
 		}
 		if img, err = ss.describe(ctx, rec); err != nil {
-			return fmt.Errorf("%w: %s (its record is broken: %v)", ErrNotFound, ref, err)
+			return fmt.Errorf("%w: %s (its record is broken: %w)", ErrNotFound, ref, err)
 		}
 		labels, allowed = rec.Labels, s.allowed(rec)
 		return nil

@@ -20,8 +20,11 @@
 // (Store.As): it decides who may use, see and remove a cached image
 // (access.go), and one pull can neither poison, block nor fill it for the
 // others — per-pull downloads checked on commit and aborted on failure,
+// staged blobs kept only while a live pull claims them (claims.go),
 // bounded waits for another pull's download, byte bounds while writing
-// (fetch.go, apply.go), a name recorded only after a complete unpack. It
+// (fetch.go, apply.go), a name recorded only after a complete unpack, and
+// manifests and configs checked against their digest at each read
+// (verify.go). It
 // must not start containers or read site policy: the front end hands it
 // the caller and the policy's bounds.
 //

@@ -33,13 +33,16 @@ func ParsePullPolicy(v string) (PullPolicy, error) {
 // credentials first, whatever the policy (a manifest HEAD, never a
 // download, so --pull never holds). "missing" also asks whether the tag
 // moved, and pulls if it did ([registry] offline trusts the cache
-// instead). opts.Progress, if set, gets docker's "Unable to find image"
-// line and the pull's progress.
+// instead). A cached image whose manifest or config no longer matches its
+// digest in the store (verify.go) is pulled again, with a warning, unless
+// the policy is "never". opts.Progress, if set, gets docker's "Unable to
+// find image" line and the pull's progress.
 func (s *Store) Ensure(ctx context.Context, ref string, pull PullPolicy, opts PullOptions) (*Image, error) {
 	if _, err := Normalize(ref); err != nil {
 		return nil, err
 	}
 	if pull != PullAlways {
+		var corrupt *corruptBlob
 		img, current, err := s.lookup(ctx, ref, pull)
 		switch {
 		case err == nil && current:
@@ -51,6 +54,10 @@ func (s *Store) Ensure(ctx context.Context, ref string, pull PullPolicy, opts Pu
 			return nil, fmt.Errorf("cached image %s not used: %w: an image in the node's shared store is used only by callers its registry lets pull it (log in with dockless login)", ref, err)
 		case !errors.Is(err, ErrNotFound):
 			return nil, fmt.Errorf("cached image %s not used: %w (the registry is asked before a cached image is used with --pull missing, or by a caller not known to be allowed; [registry] offline in %s trusts the cache instead)", ref, err, s.PolicySource)
+		case errors.As(err, &corrupt) && pull == PullNever:
+			return nil, fmt.Errorf("image %s: %w (--pull=never forbids pulling it again)", ref, corrupt)
+		case errors.As(err, &corrupt):
+			s.log().Warnf("image %s: its %s is corrupt in the store (its bytes do not match its digest): pulling it again", ref, corrupt.String())
 		case pull == PullNever:
 			return nil, fmt.Errorf("image %s is not in the node store and --pull=never forbids pulling it", ref)
 		case opts.Progress != nil:

@@ -167,7 +167,8 @@ func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
 
 // viaStaging stages the blobs the store lacks without the node lock, then
 // commits them under it. Nothing under the node lock waits on a registry:
-// a blob that went missing meanwhile is staged again, without the lock.
+// a blob that went missing meanwhile, or a layer of the store found
+// corrupt, is staged again, without the lock.
 func (p *pull) viaStaging(ctx context.Context) (*Image, error) {
 	for attempt := 1; ; attempt++ {
 		st, err := p.s.stage(ctx, p.desc, p.fetcher, p.trusted, p.out, p.bars, &p.fetched)
@@ -176,7 +177,7 @@ func (p *pull) viaStaging(ctx context.Context) (*Image, error) {
 		}
 		img, err := p.commit(ctx, st)
 		st.cleanup(ctx)
-		if !errors.Is(err, errNotStaged) || attempt == 3 {
+		if !(errors.Is(err, errNotStaged) || errors.Is(err, errRefetch)) || attempt == 3 {
 			return img, err
 		}
 	}
@@ -198,7 +199,7 @@ func (p *pull) commit(ctx context.Context, st *staging) (*Image, error) {
 		}
 		var err error
 		img, err = p.record(ctx, ss)
-		return err
+		return st.dropCorrupt(err, p.s.log())
 	})
 	if err != nil {
 		return nil, err
@@ -237,7 +238,7 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 // collection, reporting layers on out.
 func fetchImage(ctx context.Context, ss *session, desc ocispec.Descriptor, dl *downloader, out io.Writer, bars bool, fetched *atomic.Int64) error {
 	fetch, report, stop := fetchHandlers(ctx, ss.cs, dl, out, bars, fetched)
-	children := limitLayers(imageChildren(images.SetChildrenLabels(ss.cs, images.ChildrenHandler(ss.cs))), dl.limits.MaxImageSize)
+	children := limitLayers(imageChildren(images.SetChildrenLabels(ss.cs, images.ChildrenHandler(verified{ss.cs}))), dl.limits.MaxImageSize)
 	err := images.Dispatch(ctx, images.Handlers(fetch, report, children), nil, desc)
 	stop()
 	return err
@@ -286,11 +287,11 @@ func reportLayers(out io.Writer, fetched *atomic.Int64) images.HandlerFunc {
 // skipping those present and writing at most what limits allow, and
 // labels the config with the top snapshot so GC keeps it.
 func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descriptor, limits Limits) (*Image, error) {
-	manifest, err := images.Manifest(ctx, ss.cs, desc, Platform)
+	manifest, err := images.Manifest(ctx, verified{ss.cs}, desc, Platform)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", name, err)
 	}
-	diffIDs, err := images.RootFS(ctx, ss.cs, manifest.Config)
+	diffIDs, err := images.RootFS(ctx, verified{ss.cs}, manifest.Config)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: reading config: %w", name, err)
 	}
@@ -307,7 +308,7 @@ func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descrip
 	applier := layerApplier{cs: ss.cs, allowDevices: ss.allowDevices, budget: &budget{limit: limits.MaxImageSize, files: limits.MaxImageFiles, keep: limits.MinFreeSpace}}
 	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, applier)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, err)
+		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, corruptLayer(ctx, ss.cs, manifest.Layers, err))
 	}
 	info := content.Info{Digest: manifest.Config.Digest, Labels: map[string]string{snapshotLabel: chainID.String()}}
 	if _, err := ss.cs.Update(ctx, info, "labels."+snapshotLabel); err != nil {

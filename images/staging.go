@@ -109,16 +109,23 @@ func blobPath(dir string, d digest.Digest) string {
 }
 
 // inStore reports whether the node's content store has blob d (a valid
-// digest: it names a file).
+// digest: it names a file), intact when it is checked at each read
+// (verify.go): a pull fetches such a blob again when the store's copy no
+// longer matches its digest.
 func (st *staging) inStore(d ocispec.Descriptor) bool {
 	if d.Digest.Validate() != nil {
 		return false
 	}
-	_, err := os.Stat(blobPath(filepath.Join(st.root, "content"), d.Digest))
+	path := blobPath(filepath.Join(st.root, "content"), d.Digest)
+	if checked(d) {
+		return intactFile(path, d.Digest)
+	}
+	_, err := os.Stat(path)
 	return err == nil
 }
 
-// adopt links the staged blobs into the node's content store. It runs
+// adopt links the staged blobs into the node's content store, in place of
+// a copy there that no longer matches its digest (intactFile). It runs
 // under the node lock (the store's garbage collection removes blobs the
 // metadata DB does not know, and the pull records them right after).
 func (st *staging) adopt() error {
@@ -126,11 +133,14 @@ func (st *staging) adopt() error {
 	defer st.mu.Unlock()
 	for _, d := range st.staged {
 		dst := blobPath(filepath.Join(st.root, "content"), d)
-		if _, err := os.Stat(dst); err == nil {
+		if intactFile(dst, d) {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
+		}
+		if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("replacing blob %s, corrupt in the store: %w", d, err)
 		}
 		err := os.Link(blobPath(filepath.Join(st.root, stagingDir), d), dst)
 		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, os.ErrExist) {
@@ -151,6 +161,25 @@ func (st *staging) cleanup(ctx context.Context) {
 
 // errNotStaged is a blob the pull's locked phase needs and did not stage.
 var errNotStaged = errors.New("a blob went missing from the store while the pull staged the others")
+
+// errRefetch is a layer of the store that the pull found corrupt as it
+// unpacked it, and removed from the store: the pull stages it again.
+var errRefetch = errors.New("removed from the store, to be fetched again")
+
+// dropCorrupt removes the store's copy of a layer that err (of the
+// pull's locked phase) found corrupt; the pull then fetches it again. The
+// images that have it keep their unpacked layers meanwhile.
+func (st *staging) dropCorrupt(err error, log logrus.FieldLogger) error {
+	var bad *corruptBlob
+	if !errors.As(err, &bad) || bad.kind != "layer" {
+		return err
+	}
+	if rerr := os.Remove(blobPath(filepath.Join(st.root, "content"), bad.digest)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		return err
+	}
+	log.Warnf("%s is corrupt in the image store (its bytes do not match its digest): fetching it again", bad.String())
+	return fmt.Errorf("%w: %w", err, errRefetch)
+}
 
 // Fetch reads a staged blob; one that is not staged is errNotStaged.
 func (st *staging) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {

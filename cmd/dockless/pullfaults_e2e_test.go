@@ -18,6 +18,7 @@ import (
 	"github.com/dockless/dockless/hack/testimage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/opencontainers/go-digest"
 )
 
 // Faults of a pull: the store's disk fills up, a blob of the store is
@@ -279,5 +280,93 @@ func TestFault_PullKilledMidDownload(t *testing.T) {
 	}
 	if left := stagingLeft(t, e.root); len(left) != 0 {
 		t.Errorf("after the pull of the same image, the staging area holds: %v", left)
+	}
+}
+
+// TestFault_CorruptBlobOfACachedImage: a blob of a cached image (its
+// manifest, its config, its top layer) truncated, or with one byte
+// flipped, in the store. A run never starts a container from a config
+// that is not the image's: with --pull never it either runs the image as
+// it was pulled (its unpacked layers are intact) or fails with exit 125
+// naming dockless image rm; a run that may pull fetches the corrupt blob
+// again and runs the image, and the store's copy matches its digest
+// again. A layer is read again only when another image has it on other
+// layers: that pull finds it corrupt, fetches it again and works.
+func TestFault_CorruptBlobOfACachedImage(t *testing.T) {
+	extra := []testimage.File{{Name: "extra", Mode: 0o644, Body: []byte("extra content\n")}}
+	img := busyboxPlus(t, "MARK=intact", extra)
+	// other has img's top layer on a layer of its own: unpacking it reads
+	// that layer's blob again.
+	other := busyboxPlus(t, "MARK=other", []testimage.File{{Name: "other", Mode: 0o644, Body: []byte("other\n")}}, extra)
+	manifest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	config, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := layersOf(t, img)
+	blobs := map[string]string{"manifest": manifest.String(), "config": config.String(), "top layer": layers[len(layers)-1].digest}
+	corruptions := map[string]func(b []byte) []byte{
+		"truncated": func(b []byte) []byte { return b[:len(b)/2] },
+		// In the config, a byte of the value of MARK: the JSON still
+		// parses, to another config.
+		"one byte flipped": func(b []byte) []byte {
+			i := bytes.Index(b, []byte("MARK=intact"))
+			if i < 0 {
+				i = len(b)/2 - 5
+			}
+			b[i+5] ^= 0x20
+			return b
+		},
+	}
+	const script = "echo $MARK; cat /extra"
+	const want = "intact\nextra content\n"
+	for _, what := range []string{"manifest", "config", "top layer"} {
+		for _, how := range []string{"truncated", "one byte flipped"} {
+			t.Run(what+" "+how, func(t *testing.T) {
+				e := newEnv(t)
+				tag := strings.ReplaceAll(what+"-"+how, " ", "-")
+				ref, err := reg.Push("test/corrupt:"+tag, img)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.mustRun("pull", "-q", ref)
+				path := filepath.Join(e.root, "content/blobs/sha256", strings.TrimPrefix(blobs[what], "sha256:"))
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, corruptions[how](b), 0o444); err != nil {
+					t.Fatal(err)
+				}
+
+				r := e.run("run", "--rm", "--pull", "never", ref, "sh", "-c", script)
+				ran := r.code == 0 && r.stdout == want
+				refused := r.code == 125 && strings.Contains(r.stderr, "dockless image rm") && strings.Contains(r.stderr, blobs[what])
+				if !ran && !refused {
+					t.Fatalf("a run (--pull never) of the image with a corrupt %s: %s", what, r)
+				}
+				if r := e.run("run", "--rm", ref, "sh", "-c", script); r.code != 0 || r.stdout != want {
+					t.Fatalf("a run that may pull, of the image with a corrupt %s: %s", what, r)
+				}
+				if what == "top layer" {
+					otherRef, err := reg.Push("test/corrupt-other:"+tag, other)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r := e.run("run", "--rm", otherRef, "sh", "-c", script); r.code != 0 || r.stdout != "other\nextra content\n" {
+						t.Fatalf("an image with the corrupt layer on other layers: %s", r)
+					}
+				}
+				if got, err := os.ReadFile(path); err != nil || digest.FromBytes(got).String() != blobs[what] {
+					t.Errorf("the store's %s still does not match its digest (%v)", what, err)
+				}
+				if out := e.mustRun("run", "--rm", "-q", "--pull", "never", ref, "sh", "-c", script); out != want {
+					t.Errorf("the next run: %q", out)
+				}
+			})
+		}
 	}
 }
