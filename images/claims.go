@@ -99,7 +99,8 @@ func (c *claims) reclaim(ctx context.Context, d digest.Digest) {
 }
 
 // sweep removes the files of every digest no pull uses: what killed
-// pulls left, and what pulls that found it used left behind them.
+// pulls left, and what pulls that let go of a digest at the same moment
+// each left to the other.
 func (c *claims) sweep(ctx context.Context) {
 	seen := map[digest.Digest]bool{}
 	if c.staged != nil {

@@ -24,9 +24,8 @@
 // bounded waits for another pull's download, byte bounds while writing
 // (fetch.go, apply.go), a name recorded only after a complete unpack, and
 // manifests and configs checked against their digest at each read
-// (verify.go). It
-// must not start containers or read site policy: the front end hands it
-// the caller and the policy's bounds.
+// (verify.go). It must not start containers or read site policy: the
+// front end hands it the caller and the policy's bounds.
 //
 // Nothing that holds a lock of the store waits on the caller: progress
 // goes through a Relay (the caller's terminal or pipe can block a write
