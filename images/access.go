@@ -221,7 +221,8 @@ func (s *Store) pullLabels(old images.Image, target digest.Digest, anonymous boo
 
 // pullTrust is what a pull of the store's caller may take from the store
 // without fetching it (see downloader.trust): the blobs of the images the
-// caller may use, and those a pull of the same repository fetched. Any
+// caller may use, and those a pull of the same repository under way
+// fetched (its note goes with the download area's files, claims.go). Any
 // other blob the store holds — another user's private layer that a
 // manifest of the caller's own registry names by its digest — the pull
 // must fetch from its registry: the bytes are the proof. Root, and every
