@@ -125,7 +125,7 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 			return err
 		}
 		if img, err = ss.describe(ctx, rec); err != nil {
-			return fmt.Errorf("%w: %s (its record is broken: %v)", ErrNotFound, ref, err)
+			return fmt.Errorf("%w: %s (its record is broken: %w)", ErrNotFound, ref, err)
 		}
 		labels, allowed = rec.Labels, s.allowed(rec)
 		if !hold {
@@ -304,7 +304,8 @@ func (s *Store) pullLabels(old images.Image, target digest.Digest, anonymous boo
 
 // pullTrust is what a pull of the store's caller may take from the store
 // without fetching it (see downloader.trust): the blobs of the images the
-// caller may use, and those a pull of the same repository fetched. Any
+// caller may use, and those a pull of the same repository under way
+// fetched (its note goes with the download area's files, claims.go). Any
 // other blob the store holds — another user's private layer that a
 // manifest of the caller's own registry names by its digest — the pull
 // must fetch from its registry: the bytes are the proof. Root, and every

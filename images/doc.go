@@ -22,10 +22,12 @@
 // is used and a private one fails closed), and one pull can neither
 // poison, block nor fill it for the
 // others — per-pull downloads checked on commit and aborted on failure,
+// staged blobs kept only while a live pull claims them (claims.go),
 // bounded waits for another pull's download, byte bounds while writing
-// (fetch.go, apply.go), a name recorded only after a complete unpack. It
-// must not start containers or read site policy: the front end hands it
-// the caller and the policy's bounds.
+// (fetch.go, apply.go), a name recorded only after a complete unpack, and
+// manifests and configs checked against their digest at each read
+// (verify.go). It must not start containers or read site policy: the
+// front end hands it the caller and the policy's bounds.
 //
 // The size cap (EnforceCap) evicts the least recently used images that no
 // container's snapshot uses and no live dockless holds: a run holds its

@@ -35,15 +35,18 @@ func ParsePullPolicy(v string) (PullPolicy, error) {
 // moved, and pulls if it did ([registry] offline trusts the cache
 // instead); when the registry cannot be asked, or the pull of the moved
 // tag fails for it, a caller who may use the cached copy without asking
-// gets it, with a warning. opts.Progress, if set, gets docker's "Unable
-// to find image" line and the pull's progress; opts.Hold holds the image
-// returned (hold.go).
+// gets it, with a warning. A cached image whose manifest or config no
+// longer matches its digest in the store (verify.go) is pulled again, with
+// a warning, unless the policy is "never". opts.Progress, if set, gets
+// docker's "Unable to find image" line and the pull's progress; opts.Hold
+// holds the image returned (hold.go).
 func (s *Store) Ensure(ctx context.Context, ref string, pull PullPolicy, opts PullOptions) (*Image, error) {
 	if _, err := Normalize(ref); err != nil {
 		return nil, err
 	}
 	var cached *Image
 	if pull != PullAlways {
+		var corrupt *corruptBlob
 		img, current, err := s.lookup(ctx, ref, pull, opts.Hold)
 		switch {
 		case err == nil && current:
@@ -58,6 +61,10 @@ func (s *Store) Ensure(ctx context.Context, ref string, pull PullPolicy, opts Pu
 			return nil, fmt.Errorf("cached image %s not used: %w; without asking it, a private image is used only by the users its registry let pull it who still hold credentials for it (dockless login), a public one (fetched anonymously) by everyone: retry when the registry answers, or set [registry] offline in %s to trust the cache for everyone", ref, err, s.PolicySource)
 		case !errors.Is(err, ErrNotFound):
 			return nil, fmt.Errorf("cached image %s not used: %w (the registry is asked before a cached image is used with --pull missing, or by a caller not known to be allowed; [registry] offline in %s trusts the cache instead)", ref, err, s.PolicySource)
+		case errors.As(err, &corrupt) && pull == PullNever:
+			return nil, fmt.Errorf("image %s: %w (--pull=never forbids pulling it again)", ref, corrupt)
+		case errors.As(err, &corrupt):
+			s.log().Warnf("image %s: its %s is corrupt in the store (its bytes do not match its digest): pulling it again", ref, corrupt.String())
 		case pull == PullNever:
 			return nil, fmt.Errorf("image %s is not in the node store and --pull=never forbids pulling it", ref)
 		case opts.Progress != nil:

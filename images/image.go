@@ -87,11 +87,11 @@ func Familiar(name string) (repo, tag string) {
 
 // describe reads what the front ends need of an image record.
 func (ss *session) describe(ctx context.Context, rec images.Image) (*Image, error) {
-	manifest, err := images.Manifest(ctx, ss.cs, rec.Target, Platform)
+	manifest, err := images.Manifest(ctx, verified{ss.cs}, rec.Target, Platform)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", rec.Name, err)
 	}
-	blob, err := content.ReadBlob(ctx, ss.cs, manifest.Config)
+	blob, err := content.ReadBlob(ctx, verified{ss.cs}, manifest.Config)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: reading config: %w", rec.Name, err)
 	}

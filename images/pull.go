@@ -18,6 +18,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/docker/go-units"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // snapshotLabel ties an image config to its unpacked snapshot for GC.
@@ -85,7 +86,20 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if s.Containerd != "" {
 		return p.viaDaemon(ctx)
 	}
-	return p.viaStaging(ctx)
+	img, err := p.viaStaging(ctx)
+	return img, s.diskFull(err)
+}
+
+// diskFull names the store's file system and the rule that keeps it from
+// filling up in a pull that failed because it is full (a download or an
+// unpack that passed the free-space check, while other writes took the
+// space: the check reserves nothing).
+func (s *Store) diskFull(err error) error {
+	if !errors.Is(err, unix.ENOSPC) || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	return fmt.Errorf("%w: the image store's file system (%s) is full; [store] min_free_space (%s) is what a pull must leave free on it: %w",
+		err, s.root, units.BytesSize(float64(s.Limits.MinFreeSpace)), ErrNoSpace)
 }
 
 // pull is one pull of an image by name, from its resolution on.
@@ -145,7 +159,8 @@ func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
 	}
 	var img *Image
 	err := p.s.withDaemon(ctx, func(ctx context.Context, ss *session) error {
-		dl := &downloader{cs: ss.cs, remote: p.fetcher, limits: p.s.Limits, locks: locks}
+		dl := &downloader{cs: ss.cs, remote: p.fetcher, limits: p.s.Limits, claims: &claims{dir: locks}}
+		defer dl.claims.release(context.WithoutCancel(ctx))
 		p.trusted(dl)
 		if err := fetchImage(ctx, ss, p.desc, dl, p.out, p.bars, &p.fetched); err != nil {
 			return pullError(p.name, err)
@@ -166,7 +181,8 @@ func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
 
 // viaStaging stages the blobs the store lacks without the node lock, then
 // commits them under it. Nothing under the node lock waits on a registry:
-// a blob that went missing meanwhile is staged again, without the lock.
+// a blob that went missing meanwhile, or a layer of the store found
+// corrupt, is staged again, without the lock.
 func (p *pull) viaStaging(ctx context.Context) (*Image, error) {
 	for attempt := 1; ; attempt++ {
 		st, err := p.s.stage(ctx, p.desc, p.fetcher, p.trusted, p.out, p.bars, &p.fetched)
@@ -174,8 +190,8 @@ func (p *pull) viaStaging(ctx context.Context) (*Image, error) {
 			return nil, pullError(p.name, err)
 		}
 		img, err := p.commit(ctx, st)
-		st.cleanup()
-		if !errors.Is(err, errNotStaged) || attempt == 3 {
+		st.cleanup(ctx)
+		if !(errors.Is(err, errNotStaged) || errors.Is(err, errRefetch)) || attempt == 3 {
 			return img, err
 		}
 	}
@@ -197,7 +213,7 @@ func (p *pull) commit(ctx context.Context, st *staging) (*Image, error) {
 		}
 		var err error
 		img, err = p.record(ctx, ss)
-		return err
+		return st.dropCorrupt(err, p.s.log())
 	})
 	if err != nil {
 		return nil, err
@@ -245,7 +261,7 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 // collection, reporting layers on out.
 func fetchImage(ctx context.Context, ss *session, desc ocispec.Descriptor, dl *downloader, out io.Writer, bars bool, fetched *atomic.Int64) error {
 	fetch, report, stop := fetchHandlers(ctx, ss.cs, dl, out, bars, fetched)
-	children := limitLayers(imageChildren(images.SetChildrenLabels(ss.cs, images.ChildrenHandler(ss.cs))), dl.limits.MaxImageSize)
+	children := limitLayers(imageChildren(images.SetChildrenLabels(ss.cs, images.ChildrenHandler(verified{ss.cs}))), dl.limits.MaxImageSize)
 	err := images.Dispatch(ctx, images.Handlers(fetch, report, children), nil, desc)
 	stop()
 	return err
@@ -294,11 +310,11 @@ func reportLayers(out io.Writer, fetched *atomic.Int64) images.HandlerFunc {
 // skipping those present and writing at most what limits allow, and
 // labels the config with the top snapshot so GC keeps it.
 func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descriptor, limits Limits) (*Image, error) {
-	manifest, err := images.Manifest(ctx, ss.cs, desc, Platform)
+	manifest, err := images.Manifest(ctx, verified{ss.cs}, desc, Platform)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", name, err)
 	}
-	diffIDs, err := images.RootFS(ctx, ss.cs, manifest.Config)
+	diffIDs, err := images.RootFS(ctx, verified{ss.cs}, manifest.Config)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: reading config: %w", name, err)
 	}
@@ -315,7 +331,7 @@ func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descrip
 	applier := layerApplier{cs: ss.cs, allowDevices: ss.allowDevices, budget: &budget{limit: limits.MaxImageSize, files: limits.MaxImageFiles, keep: limits.MinFreeSpace}}
 	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, applier)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, err)
+		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, corruptLayer(ctx, ss.cs, manifest.Layers, err))
 	}
 	info := content.Info{Digest: manifest.Config.Digest, Labels: map[string]string{snapshotLabel: chainID.String()}}
 	if _, err := ss.cs.Update(ctx, info, "labels."+snapshotLabel); err != nil {
