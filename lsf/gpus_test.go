@@ -271,3 +271,23 @@ func FuzzParseVisibleDevices(f *testing.F) {
 		}
 	})
 }
+
+func TestHostFacts_LSFConfDeviceCgroupMIGMinors(t *testing.T) {
+	for conf, want := range map[string]bool{
+		"LSB_RESOURCE_ENFORCE=\"cpu memory gpu\"\n": true, "# LSB_RESOURCE_ENFORCE=\"gpu\"\n": false,
+		"LSB_RESOURCE_ENFORCE = gpu": true, "LSB_RESOURCE_ENFORCE=\"cpu memory\"": false, "LSF_GPU_AUTOCONFIG=Y": false,
+	} {
+		if got := ResourceEnforce(conf); got != want {
+			t.Errorf("%q: %v, want %v", conf, got, want)
+		}
+	}
+	if got := DeviceCgroupGPUs("c 1:3 rwm\nc 195:255 rwm\nc 195:2 rw\nc 195:0 rwm\nc 195:2 m\n"); !reflect.DeepEqual(got, []int{0, 2}) {
+		t.Errorf("devices.list: %v", got)
+	}
+	if got := DeviceCgroupGPUs("a *:* rwm\n"); got != nil {
+		t.Errorf("a cgroup that allows every device tells nothing: %v", got)
+	}
+	if got := ParseMIGMinors("gpu0/gi1/access 21\ngpu0/gi1/ci0/access 22\nconfig 1\n"); got["gpu0/gi1/ci0/access"] != 22 || len(got) != 3 {
+		t.Errorf("mig-minors: %v", got)
+	}
+}
