@@ -27,7 +27,9 @@ type fakeGPUs struct {
 // gpuMinors are the minors of the GPUs by index.
 var gpuMinors = []uint32{0, 3, 2, 1}
 
-func fakeUUID(index int) string { return fmt.Sprintf("GPU-00000000-0000-0000-0000-00000000000%d", index) }
+func fakeUUID(index int) string {
+	return fmt.Sprintf("GPU-00000000-0000-0000-0000-00000000000%d", index)
+}
 
 const fakeLibcuda = "/usr/lib/x86_64-linux-gnu/libcuda.so.1"
 
@@ -141,18 +143,21 @@ func gpuJob(t *testing.T, e *env, g *fakeGPUs, script string) *lsfJobFixture {
 // LSF job allocated GPUs 2,0 of four gets /dev/nvidia0, /dev/nvidia2 and
 // /dev/nvidiactl and no other, the spec's library, its hook run once,
 // CUDA_VISIBLE_DEVICES=1,0 (its own numbering, in LSF's order) with the
-// host's list in _ORIG; the device cgroup lets it open those nodes
+// host's list in _ORIG; the nodes are root's as on the host (CDI would
+// give them to the job user); the device cgroup lets it open those nodes
 // (ENXIO: no driver) and not GPU 1's (EPERM).
 func TestGPU_LSFJobGetsExactlyItsAllocation(t *testing.T) {
 	e := newEnv(t)
 	g := newFakeGPUs(t)
 	j := gpuJob(t, e, g, `ls /dev/nvidia*
+ls -ln /dev/nvidia0 | awk '{print "owner", $3}'
 cat `+fakeLibcuda+`
 echo "CVD=$CUDA_VISIBLE_DEVICES NVD=$NVIDIA_VISIBLE_DEVICES ORIG=$CUDA_VISIBLE_DEVICES_ORIG"
 for n in /dev/nvidia0 /dev/nvidia2 /dev/nvidiactl /data/nvidia1; do cat $n 2>&1; done
 true`)
 	r := j.run(e, alice, "CUDA_VISIBLE_DEVICES=2,0")
 	want := "/dev/nvidia0\n/dev/nvidia2\n/dev/nvidiactl\n" +
+		"owner 0\n" +
 		"fake libcuda\n" +
 		"CVD=1,0 NVD=1,0 ORIG=2,0\n" +
 		"cat: can't open '/dev/nvidia0': No such device or address\n" +

@@ -44,14 +44,14 @@ func (a *app) gpus(c *cli.Context, req *spec.Request, names []string) error {
 		}
 		gpus = nil
 	}
-	if a.node.Policy.Trusted(a.caller) {
+	switch {
+	case gpus == nil && names == nil:
+		return nil
+	case a.node.Policy.Trusted(a.caller):
 		if gpus != nil {
 			names = append(gpus.CDINames(spec.NVIDIAGPU), names...)
 		}
 		req.CDIDevices = names
-		return nil
-	}
-	if gpus == nil && names == nil {
 		return nil
 	}
 	alloc, err := a.allocation(specs)
