@@ -18,9 +18,6 @@ func (l *launch) injectDevices(s *specs.Spec) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range devices.Problems {
-		l.n.Log.Warnf("%s", p)
-	}
 	groups := append([]uint32{c.GID}, c.Groups...)
 	return devices.Inject(s, l.req.CDIDevices, l.req.Env, cdi.Caller{Trusted: pol.Trusted(c), Groups: groups})
 }

@@ -51,8 +51,8 @@ func (a *app) cdiGenerate(c *cli.Context) error {
 	if err := cdi.Generate(cdi.GenerateOptions{Output: out, Hook: c.String("hook"), Log: a.log}, c.App.Writer); err != nil {
 		return err
 	}
-	if out != "" && !strings.HasPrefix(out, "/etc/cdi/") && !strings.HasPrefix(out, "/var/run/cdi/") {
-		a.log.Warnf("%s: dockless reads specs only from [gpu] cdi_spec_dirs in %s", out, a.node.Policy.Source())
+	if dirs := a.node.Policy.GPU.CDISpecDirs; out != "" && !slices.Contains(dirs, filepath.Dir(out)) {
+		a.log.Warnf("%s: dockless reads specs only from [gpu] cdi_spec_dirs (%s) in %s", out, strings.Join(dirs, ", "), a.node.Policy.Source())
 	}
 	return nil
 }
