@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzBuild_ImageConfig -fuzztime $(FUZZTIME) ./spec
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzDockerValues -fuzztime $(FUZZTIME) ./spec
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLSFValues -fuzztime $(FUZZTIME) ./lsf
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzParseVisibleDevices -fuzztime $(FUZZTIME) ./lsf
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLayerPaths -fuzztime $(FUZZTIME) ./images
 
 demo: deps build

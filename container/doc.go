@@ -8,8 +8,9 @@
 // one place that ties the others together: every front end (docker's
 // flags, the LSF job, later the per-host and build containers) hands it a
 // spec.Request, and it applies the policy, resolves the image (images),
-// mounts the rootfs and the user's checked binds, builds the spec (spec)
-// and runs it (runtime). cmd/dockless only parses flags and prints.
+// mounts the rootfs and the user's checked binds, builds the spec (spec),
+// applies the request's CDI devices to it (cdi: GPUs) and runs it
+// (runtime). cmd/dockless only parses flags and prints.
 //
 // Node.Run is a list of steps (image, record, name, cidfile, rootfs, size
 // cap, user, /etc files, binds, spec), each returning its own cleanup:

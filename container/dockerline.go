@@ -93,6 +93,9 @@ func (w *dockerWords) security(req *spec.Request) {
 	for _, d := range req.Devices {
 		w.add("--device", d.HostPath+":"+d.Path+":"+d.Permissions)
 	}
+	for _, name := range req.CDIDevices {
+		w.add("--device", name)
+	}
 }
 
 // resources: memory, CPU, /dev/shm and the ulimits.

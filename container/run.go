@@ -255,7 +255,14 @@ func (l *launch) buildSpec() (func(), error) {
 func (l *launch) build() (*specs.Spec, error) {
 	r := l.req
 	r.Mounts = l.binds
-	return spec.Build(&r, l.img.Config.Config, l.host)
+	s, err := spec.Build(&r, l.img.Config.Config, l.host)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.injectDevices(s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // writeSpec writes the config.json the container would run. Of the node

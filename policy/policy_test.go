@@ -329,3 +329,30 @@ func TestLoad_RefusesPullBoundsThatDoNotParse(t *testing.T) {
 		}
 	}
 }
+
+// TestLoad_GPUKeys: [gpu] paths are absolute and lsf_id_kind is one of
+// its three values; Load refuses anything else, naming the key.
+func TestLoad_GPUKeys(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the policy file must be root-owned")
+	}
+	p := filepath.Join(t.TempDir(), "p.toml")
+	for _, c := range []struct{ toml, err string }{
+		{"[gpu]\ncdi_spec_dirs = [\"/site/cdi\"]\nallowed_hooks = []\nlsf_id_kind = \"minor\"\n", ""},
+		{"[gpu]\ncdi_spec_dirs = [\"cdi\"]\n", "[gpu] cdi_spec_dirs"},
+		{"[gpu]\nallowed_hooks = [\"nvidia-cdi-hook\"]\n", "[gpu] allowed_hooks"},
+		{"[gpu]\nlsf_id_kind = \"uuid\"\n", "[gpu] lsf_id_kind"},
+	} {
+		if err := os.WriteFile(p, []byte(c.toml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pol, err := Load(p)
+		if c.err == "" {
+			if err != nil || pol.GPU.LSFIDKind != "minor" || pol.GPU.CDISpecDirs[0] != "/site/cdi" {
+				t.Errorf("%q: %+v %v", c.toml, pol, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: got %v, want an error naming %s", c.toml, err, c.err)
+		}
+	}
+}

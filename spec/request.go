@@ -90,6 +90,12 @@ type Request struct {
 
 	// Devices are host device nodes to create in the container.
 	Devices []Device
+	// CDIDevices are CDI devices by qualified name (nvidia.com/gpu=0):
+	// the lifecycle applies what the site's CDI specs ([gpu] cdi_spec_dirs)
+	// list for them (device nodes, mounts, environment, hooks). Front ends
+	// only ever name devices here, never host paths; for callers who are
+	// not trusted they are the caller's LSF GPU allocation (lsf.GPUs).
+	CDIDevices []string
 	// Rlimits are the process resource limits (docker's --ulimit).
 	Rlimits []specs.POSIXRlimit
 

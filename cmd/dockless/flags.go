@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -277,9 +276,15 @@ func resources(c *cli.Context, req *spec.Request) error {
 }
 
 // devices reads --device and --gpus; devices outside the policy are
-// refused before the node is even looked at.
+// refused before the node is even looked at. A --device that names a CDI
+// device (vendor/class=name) goes with --gpus (gpus.go).
 func (a *app) devices(c *cli.Context, req *spec.Request) error {
+	var cdiNames []string
 	for _, d := range c.StringSlice("device") {
+		if spec.CDIDevice(d) {
+			cdiNames = append(cdiNames, d)
+			continue
+		}
 		host, _, _ := strings.Cut(d, ":")
 		if err := a.node.Policy.CheckDevice(host, a.caller); err != nil {
 			return err
@@ -290,18 +295,5 @@ func (a *app) devices(c *cli.Context, req *spec.Request) error {
 		}
 		req.Devices = append(req.Devices, dev)
 	}
-	if !c.IsSet("gpus") {
-		return nil
-	}
-	gpus, ids, err := spec.GPUs("/dev", c.String("gpus"))
-	if err != nil {
-		return usageError{err}
-	}
-	req.Devices = append(req.Devices, gpus...)
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = fmt.Sprint(id)
-	}
-	req.Env = append(req.Env, "NVIDIA_VISIBLE_DEVICES="+strings.Join(s, ","))
-	return nil
+	return a.gpus(c, req, cdiNames)
 }
