@@ -28,7 +28,7 @@ deps:
 	fi
 
 vet:
-	@test -z "$$(gofmt -l cmd spec runtime images hack policy lsf container)" || { gofmt -l cmd spec runtime images hack policy lsf container; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l $$($(GO) list -f {{.Dir}} ./...))" || { gofmt -l $$($(GO) list -f {{.Dir}} ./...); echo "gofmt needed"; exit 1; }
 	$(GO) vet -tags '$(TAGS)' ./...
 
 # test: every test, as root (the end-to-end tests run real containers).
