@@ -111,7 +111,8 @@ const (
 
 // cached finds ref in the store (held, with hold: hold.go) and checks it
 // at its registry when the caller may not use it without asking, or when
-// revalidate asks whether its tag moved: it also reports whether the
+// revalidate asks whether its tag moved (unless the registry said so
+// within Store.Revalidate: revalidate.go): it also reports whether the
 // cached image is still what its name points at. When its registry cannot
 // be asked (ErrUnreachable), the caller uses it, with a warning, if
 // usableWithoutRegistry says so.
@@ -139,7 +140,7 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 	if err != nil {
 		return nil, false, err
 	}
-	if s.Offline || (allowed && !revalidate) {
+	if s.Offline || (allowed && (!revalidate || s.revalidated(img.Name, img.Target.Digest))) {
 		return img, true, nil
 	}
 	fallback := allowed && s.usableWithoutRegistry(img.Name, labels)
@@ -212,8 +213,15 @@ func (s *Store) check(ctx context.Context, img *Image, labels map[string]string,
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var sent atomic.Bool
+	asked := time.Now()
 	_, desc, err := s.resolver(s.credentials(&sent)).Resolve(cctx, img.Name)
 	refused := err != nil && (errdefs.IsNotFound(err) || isAuthError(err))
+	switch {
+	case err == nil:
+		s.noteRevalidated(img.Name, desc.Digest, !sent.Load(), asked)
+	case refused:
+		s.forgetRevalidated(img.Name)
+	}
 	if err == nil || refused {
 		if rerr := s.noteCheck(context.WithoutCancel(ctx), img, labels, !sent.Load(), refused); rerr != nil {
 			return "", rerr
