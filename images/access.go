@@ -111,11 +111,12 @@ const (
 
 // cached finds ref in the store (held, with hold: hold.go) and checks it
 // at its registry when the caller may not use it without asking, or when
-// revalidate asks whether its tag moved (unless the registry said so
-// within Store.Revalidate: revalidate.go): it also reports whether the
+// revalidate asks whether its tag moved: it also reports whether the
 // cached image is still what its name points at. When its registry cannot
 // be asked (ErrUnreachable), the caller uses it, with a warning, if
-// usableWithoutRegistry says so.
+// usableWithoutRegistry says so; such a caller is not asked at all when
+// the registry answered within Store.Revalidate that the name points at
+// it (revalidate.go).
 func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (*Image, bool, error) {
 	var img *Image
 	var labels map[string]string
@@ -140,10 +141,13 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 	if err != nil {
 		return nil, false, err
 	}
-	if s.Offline || (allowed && (!revalidate || s.revalidated(img.Name, img.Target.Digest))) {
+	if s.Offline || (allowed && !revalidate) {
 		return img, true, nil
 	}
 	fallback := allowed && s.usableWithoutRegistry(img.Name, labels)
+	if fallback && s.revalidated(img.Name, img.Target.Digest) {
+		return img, true, nil
+	}
 	timeout := accessCheckTimeout
 	if fallback {
 		timeout = movedCheckTimeout
@@ -220,7 +224,7 @@ func (s *Store) check(ctx context.Context, img *Image, labels map[string]string,
 	case err == nil:
 		s.noteRevalidated(img.Name, desc.Digest, !sent.Load(), asked)
 	case refused:
-		s.forgetRevalidated(img.Name)
+		s.forgetRevalidated(img.Name, !sent.Load())
 	}
 	if err == nil || refused {
 		if rerr := s.noteCheck(context.WithoutCancel(ctx), img, labels, !sent.Load(), refused); rerr != nil {

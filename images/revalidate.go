@@ -21,9 +21,11 @@ import (
 // anyone, when no credentials were sent (a public image), or one user,
 // whose credentials were sent (a private one: another user's starts still
 // ask with their own). A note only ever spares the question whether the
-// tag moved of a caller who may use the image without asking (access.go):
-// a caller not known to be allowed is checked at the registry whatever the
-// notes say. The notes are written and read without the node lock (a
+// tag moved of a caller who could use the cached copy through a registry
+// outage (Store.usableWithoutRegistry: root, anyone for a public image, a
+// private image's own users while they hold credentials for its
+// registry): a caller not known to be allowed, or logged out, is checked
+// at the registry whatever the notes say. The notes are written and read without the node lock (a
 // rename makes each write whole) and never across a network call; a note
 // that cannot be read or written only means asking again.
 
@@ -88,12 +90,10 @@ func (s *Store) revalidated(name string, dgst digest.Digest) bool {
 	return false
 }
 
-// forgetRevalidated removes the caller's notes of name (a refusal, or
-// an image removed): the next start asks.
-func (s *Store) forgetRevalidated(name string) {
-	for _, anonymous := range []bool{true, false} {
-		_ = os.Remove(s.revalidationPath(name, s.revalidationScope(anonymous)))
-	}
+// forgetRevalidated removes the note of name for anyone (anonymous) or
+// the caller, after a refusal: the next start asks.
+func (s *Store) forgetRevalidated(name string, anonymous bool) {
+	_ = os.Remove(s.revalidationPath(name, s.revalidationScope(anonymous)))
 }
 
 // writeWhole writes raw to path through a temporary file renamed over it,

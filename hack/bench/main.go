@@ -8,7 +8,7 @@
 // once first, so dockless's runs are cache hits (it counts the registry
 // requests they make); runc and crun get an equivalent prepared bundle.
 //
-// Usage: go run ./hack/bench -dockless bin/dockless [-n 30] [-runc153 PATH]
+// Usage: go run ./hack/bench -dockless bin/dockless [-n 30] [-runc153 PATH] [-baseline PATH]
 package main
 
 import (
@@ -34,6 +34,7 @@ func main() {
 	n := flag.Int("n", 30, "runs per runtime")
 	pullMiB := flag.Int("pull-mib", 256, "size of the cold-pull image's data (4 layers); 0 skips the pull comparison")
 	stormN := flag.Int("storm", 32, "concurrent runs of one uncached image; 0 skips the start storm")
+	baseline := flag.String("baseline", "", "another dockless binary whose `run --rm` is measured too (e.g. the build before a change); \"\" skips it")
 	runc153 := flag.String("runc153", "", "a runc built from the module cache's runc (the libcontainer dockless embeds), to compare dockless-runc with; \"\" skips it")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -78,6 +79,12 @@ func main() {
 	runners := []runner{{"dockless run --rm IMG true", func(int) *exec.Cmd {
 		return exec.Command(bin, append(base, "run", "--rm", "-q", ref, "true")...)
 	}}}
+	if *baseline != "" {
+		// Another build of dockless on the same store, to show what a change pays.
+		runners = append(runners, runner{"dockless run (-baseline)", func(int) *exec.Cmd {
+			return exec.Command(*baseline, append(base, "run", "--rm", "-q", ref, "true")...)
+		}})
+	}
 	runners = append(runners, bundleRunners(work, bin, *runc153, bundle, same)...)
 	times, requests, err := interleaved(*n, runners, reg)
 	if err != nil {
@@ -91,7 +98,11 @@ func main() {
 	}
 	fmt.Println("ratio = dockless run's median / this command's median. dockless run includes the image lookup, the snapshot, the rootfs")
 	fmt.Println("mount and their removal; \"dockless's config\" is the spec dockless builds (docker's seccomp profile, cgroup mounts) on a static rootfs.")
-	fmt.Printf("registry requests per `dockless run` (after the warm-up): %d in %d starts\n", requests, *n)
+	if *baseline != "" {
+		fmt.Printf("registry requests after the warm-up, `dockless run` and -baseline's together: %d in %d starts each\n", requests, *n)
+	} else {
+		fmt.Printf("registry requests per `dockless run` (after the warm-up): %d in %d starts\n", requests, *n)
+	}
 	targets(times)
 	if *pullMiB > 0 {
 		big, err := bigImage(4, *pullMiB<<20/4)
