@@ -90,22 +90,15 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("\nmedian wall time of %d interleaved runs each, busybox `true`, image cached\n", *n)
-	fmt.Printf("%-44s %12s %12s %10s\n", "command", "median", "min..max", "ratio")
-	for _, r := range runners {
-		t := times[r.name]
-		fmt.Printf("%-44s %12s %12s %9.2fx\n", r.name, median(t).Round(time.Microsecond), spread(t), float64(median(times[runners[0].name]))/float64(median(t)))
-	}
-	fmt.Println("ratio = dockless run's median / this command's median. dockless run includes the image lookup, the snapshot, the rootfs")
-	fmt.Println("mount and their removal; \"dockless's config\" is the spec dockless builds (docker's seccomp profile, cgroup mounts) on a static rootfs.")
-	if *baseline != "" {
-		fmt.Printf("registry requests after the warm-up, `dockless run` and -baseline's together: %d in %d starts each\n", requests, *n)
-	} else {
-		fmt.Printf("registry requests per `dockless run` (after the warm-up): %d in %d starts\n", requests, *n)
-	}
-	targets(times)
-	if *pullMiB > 0 {
-		big, err := bigImage(4, *pullMiB<<20/4)
+	printStarts(runners, times, requests, *n, *baseline != "")
+	pullsAndStorm(work, bin, reg, *pullMiB, *stormN)
+}
+
+// pullsAndStorm measures cold pulls of a pullMiB image (0: none) and a
+// start storm of stormN runs of an uncached image (0: none).
+func pullsAndStorm(work, bin string, reg *testimage.Registry, pullMiB, stormN int) {
+	if pullMiB > 0 {
+		big, err := bigImage(4, pullMiB<<20/4)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -114,19 +107,38 @@ func main() {
 			log.Fatal(err)
 		}
 		pulls := coldPulls(work, bin, bigRef)
-		fmt.Printf("\ncold pull and unpack of a %d MiB image in 4 random-data layers from 127.0.0.1\n", *pullMiB)
+		fmt.Printf("\ncold pull and unpack of a %d MiB image in 4 random-data layers from 127.0.0.1\n", pullMiB)
 		fmt.Printf("%-40s %12s %10s\n", "command", "time", "ratio")
 		for _, r := range pulls {
 			fmt.Printf("%-40s %12s %9.2fx\n", r.name, r.median.Round(time.Millisecond), float64(pulls[0].median)/float64(r.median))
 		}
 	}
-	if *stormN > 0 {
-		d, most, err := storm(work, bin, reg, *stormN)
+	if stormN > 0 {
+		d, most, err := storm(work, bin, reg, stormN)
 		if err != nil {
 			log.Fatalf("start storm: %v", err)
 		}
-		fmt.Printf("\nstart storm: %d concurrent `dockless run --rm` of one uncached image: %s wall, each blob fetched at most %d time(s)\n", *stormN, d.Round(time.Millisecond), most)
+		fmt.Printf("\nstart storm: %d concurrent `dockless run --rm` of one uncached image: %s wall, each blob fetched at most %d time(s)\n", stormN, d.Round(time.Millisecond), most)
 	}
+}
+
+// printStarts prints the start latencies: each runner's median, spread
+// and ratio, the registry requests, and the targets.
+func printStarts(runners []runner, times map[string][]time.Duration, requests, n int, baseline bool) {
+	fmt.Printf("\nmedian wall time of %d interleaved runs each, busybox `true`, image cached\n", n)
+	fmt.Printf("%-44s %12s %12s %10s\n", "command", "median", "min..max", "ratio")
+	for _, r := range runners {
+		t := times[r.name]
+		fmt.Printf("%-44s %12s %12s %9.2fx\n", r.name, median(t).Round(time.Microsecond), spread(t), float64(median(times[runners[0].name]))/float64(median(t)))
+	}
+	fmt.Println("ratio = dockless run's median / this command's median. dockless run includes the image lookup, the snapshot, the rootfs")
+	fmt.Println("mount and their removal; \"dockless's config\" is the spec dockless builds (docker's seccomp profile, cgroup mounts) on a static rootfs.")
+	if baseline {
+		fmt.Printf("registry requests after the warm-up, `dockless run` and -baseline's together: %d in %d starts each\n", requests, n)
+	} else {
+		fmt.Printf("registry requests per `dockless run` (after the warm-up): %d in %d starts\n", requests, n)
+	}
+	targets(times)
 }
 
 // row is one measured command.
