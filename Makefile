@@ -53,8 +53,18 @@ fuzz:
 demo: deps build
 	hack/demo.sh $(BIN)
 
+# bench also compares dockless-runc with a runc built from the module
+# cache's runc (the libcontainer dockless embeds), when it builds offline.
+RUNC_MOD = bin/runc-mod
 bench: deps build
-	$(GO) run ./hack/bench -dockless $(BIN)
+	@$(MAKE) -s $(RUNC_MOD) || echo "bench: no runc from the module cache, its comparison is skipped"
+	$(GO) run ./hack/bench -dockless $(BIN) $$(test -x $(RUNC_MOD) && echo -runc153 $(RUNC_MOD))
+
+$(RUNC_MOD):
+	@dir=$$($(GO) list -m -f '{{.Dir}}' github.com/opencontainers/runc) && tmp=$$(mktemp -d) && \
+	cp -r $$dir/. $$tmp && chmod -R u+w $$tmp && \
+	(cd $$tmp && GOPROXY=off GOFLAGS=-mod=mod CGO_ENABLED=1 $(GO) build -tags seccomp -o $(CURDIR)/$(RUNC_MOD) .); \
+	rc=$$?; rm -rf $$tmp; exit $$rc
 
 # install: the binary setuid root (dockless acts for the user who runs it;
 # see docs/LSF.md) and the policy template, never over an existing policy.

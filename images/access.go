@@ -114,7 +114,9 @@ const (
 // revalidate asks whether its tag moved: it also reports whether the
 // cached image is still what its name points at. When its registry cannot
 // be asked (ErrUnreachable), the caller uses it, with a warning, if
-// usableWithoutRegistry says so.
+// usableWithoutRegistry says so; such a caller is not asked at all when
+// the registry answered within Store.Revalidate that the name points at
+// it (revalidate.go).
 func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (*Image, bool, error) {
 	var img *Image
 	var labels map[string]string
@@ -143,6 +145,9 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 		return img, true, nil
 	}
 	fallback := allowed && s.usableWithoutRegistry(img.Name, labels)
+	if fallback && s.revalidated(img.Name, img.Target.Digest) {
+		return img, true, nil
+	}
 	timeout := accessCheckTimeout
 	if fallback {
 		timeout = movedCheckTimeout
@@ -212,8 +217,15 @@ func (s *Store) check(ctx context.Context, img *Image, labels map[string]string,
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var sent atomic.Bool
+	asked := time.Now()
 	_, desc, err := s.resolver(s.credentials(&sent)).Resolve(cctx, img.Name)
 	refused := err != nil && (errdefs.IsNotFound(err) || isAuthError(err))
+	switch {
+	case err == nil:
+		s.noteRevalidated(img.Name, desc.Digest, !sent.Load(), asked)
+	case refused:
+		s.forgetRevalidated(img.Name, !sent.Load())
+	}
 	if err == nil || refused {
 		if rerr := s.noteCheck(context.WithoutCancel(ctx), img, labels, !sent.Load(), refused); rerr != nil {
 			return "", rerr

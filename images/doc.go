@@ -19,7 +19,9 @@
 // The store is shared by every user of the node and acts for one caller
 // (Store.As): it decides who may use, see and remove a cached image
 // (access.go: also when its registry cannot be asked, where a public image
-// is used and a private one fails closed), and one pull can neither
+// is used and a private one fails closed; revalidate.go: how long an
+// answer of the registry spares the next starts the question whether a
+// tag moved), and one pull can neither
 // poison, block nor fill it for the
 // others — per-pull downloads checked on commit and aborted on failure,
 // staged blobs kept only while a live pull claims them (claims.go),

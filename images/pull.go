@@ -83,11 +83,17 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	// into its staging area and then moves the blobs in under the lock; a
 	// containerd daemon fetches under the session's lease and takes the
 	// lock only to record and unpack.
+	var img *Image
 	if s.Containerd != "" {
-		return p.viaDaemon(ctx)
+		img, err = p.viaDaemon(ctx)
+	} else {
+		img, err = p.viaStaging(ctx)
+		err = s.diskFull(err)
 	}
-	img, err := p.viaStaging(ctx)
-	return img, s.diskFull(err)
+	if err == nil {
+		s.noteRevalidated(name, p.desc.Digest, !p.sent.Load(), p.start)
+	}
+	return img, err
 }
 
 // diskFull names the store's file system and the rule that keeps it from

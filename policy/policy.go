@@ -127,6 +127,12 @@ type Registry struct {
 	// download up, and stops waiting for another pull's and fetches the
 	// blob itself.
 	StallTimeout string `toml:"stall_timeout"`
+	// RevalidateSeconds is how long the registry's answer about what an
+	// image's tag points at stands on the node: within it, starting a
+	// cached image does not ask the registry again whether the tag moved
+	// (per user for private images; a user not known to be allowed is
+	// asked about whatever the time). 0: every start asks.
+	RevalidateSeconds int `toml:"revalidate_seconds"`
 }
 
 // Callers names users with more rights than a job user.
@@ -180,7 +186,7 @@ func Default() *Policy {
 			LSFTop: "/opt/ibm/lsfsuite/lsf",
 		},
 		Volumes:  Volumes{AllowedPrefixes: []string{"/storage1", "/storage2", "/scratch1"}, DirectoriesOnly: true},
-		Registry: Registry{MirrorsDir: "/etc/dockless/certs.d", StallTimeout: "60s"},
+		Registry: Registry{MirrorsDir: "/etc/dockless/certs.d", StallTimeout: "60s", RevalidateSeconds: 60},
 		GPU: GPU{
 			CDISpecDirs:  []string{"/etc/cdi", "/var/run/cdi"},
 			AllowedHooks: []string{"/usr/bin/nvidia-cdi-hook", "/usr/bin/nvidia-ctk"},
@@ -238,6 +244,9 @@ func Load(path string) (*Policy, error) {
 	}
 	if err := p.GPU.check(); err != nil {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	if p.Registry.RevalidateSeconds < 0 {
+		return nil, fmt.Errorf("policy %s: [registry] revalidate_seconds %d: a number of seconds, or 0 to ask the registry at every start", path, p.Registry.RevalidateSeconds)
 	}
 	if err := p.checkConfinement(); err != nil {
 		return nil, err

@@ -356,3 +356,36 @@ func TestLoad_GPUKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestLoad_RevalidateSeconds: [registry] revalidate_seconds is 60 unless
+// set, 0 turns revalidation off, and a negative number is refused, naming
+// the key.
+func TestLoad_RevalidateSeconds(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the policy file must be root-owned")
+	}
+	p := filepath.Join(t.TempDir(), "p.toml")
+	for _, c := range []struct {
+		toml string
+		want int
+		err  string
+	}{
+		{"", 60, ""},
+		{"[registry]\nrevalidate_seconds = 0\n", 0, ""},
+		{"[registry]\nrevalidate_seconds = 300\n", 300, ""},
+		{"[registry]\nrevalidate_seconds = -1\n", 0, "[registry] revalidate_seconds"},
+	} {
+		if err := os.WriteFile(p, []byte(c.toml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pol, err := Load(p)
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: got %v, want an error naming %s", c.toml, err, c.err)
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.toml, err)
+		case c.err == "" && pol.Registry.RevalidateSeconds != c.want:
+			t.Errorf("%q: %d, want %d", c.toml, pol.Registry.RevalidateSeconds, c.want)
+		}
+	}
+}

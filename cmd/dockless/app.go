@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"time"
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
@@ -136,6 +137,7 @@ func newStore(pol *policy.Policy, caller *policy.Caller, root, containerd string
 	st.Containerd = containerd
 	st.As = images.Caller{UID: caller.UID, Root: caller.IsRoot(), Credentials: images.CallerCredentials(caller)}
 	st.Offline = pol.Registry.Offline
+	st.Revalidate = time.Duration(pol.Registry.RevalidateSeconds) * time.Second
 	st.PolicySource = pol.Source()
 	st.Log = log
 	limits, _ := pol.PullLimits() // policy.Load refuses bounds that do not parse

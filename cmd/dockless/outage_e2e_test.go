@@ -64,6 +64,14 @@ func lastLayerOf(t *testing.T, img v1.Image) string {
 	return m.Layers[len(m.Layers)-1].Digest.String()
 }
 
+// askEveryStart makes every start, root's and the setuid binary's, ask
+// the registry ([registry] revalidate_seconds = 0): the outage tests are
+// about what a start does when it cannot.
+func (e *env) askEveryStart() {
+	e.writePolicy("[registry]\nrevalidate_seconds = 0\n")
+	e.global = append(e.global, "--policy", suidPolicy)
+}
+
 // runsCached checks that a run printed the image's mark and warned, once,
 // that the registry could not be asked.
 func runsCached(t *testing.T, who string, r result, mark string) {
@@ -82,7 +90,7 @@ func runsCached(t *testing.T, who string, r result, mark string) {
 // and for a user through the setuid binary, with a one-line warning.
 func TestOutage_CachedPublicImageRunsWhileTheRegistryIsDown(t *testing.T) {
 	e := newEnv(t)
-	e.writePolicy("")
+	e.askEveryStart()
 	r := outageRegistry(t)
 	ref, _ := pushMarked(t, r, "test/public:1", "public", 0)
 	e.mustRun("pull", "-q", ref)
@@ -115,7 +123,7 @@ func TestOutage_CachedPublicImageRunsWhileTheRegistryIsDown(t *testing.T) {
 // a warning; once she logged out she is refused too.
 func TestOutage_PrivateImageFailsClosedWhileTheRegistryIsDown(t *testing.T) {
 	e := newEnv(t)
-	e.writePolicy("")
+	e.askEveryStart()
 	r := outageRegistry(t)
 	ref, _ := pushMarked(t, r, "private/secret:1", "secret", 0)
 	r.SetAuth("basic", "alice-reg", "s3cret")
@@ -177,7 +185,7 @@ func stallBlob(r *testimage.Registry, digest string) <-chan struct{} {
 func (e *env) startStopped(r *testimage.Registry, started <-chan struct{}, args ...string) result {
 	e.t.Helper()
 	var out, errb bytes.Buffer
-	cmd := exec.Command(binary, append([]string{"--root", e.root, "--state", e.state}, args...)...)
+	cmd := exec.Command(binary, append(append([]string{"--root", e.root, "--state", e.state}, e.global...), args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
@@ -204,7 +212,7 @@ func (e *env) startStopped(r *testimage.Registry, started <-chan struct{}, args 
 // registry is back, the run pulls the new image.
 func TestOutage_RegistryStoppedMidPull(t *testing.T) {
 	e := newEnv(t)
-	e.writePolicy("")
+	e.askEveryStart()
 	r := outageRegistry(t)
 	ref, _ := pushMarked(t, r, "test/moving:1", "old", 0)
 	e.mustRun("pull", "-q", ref)

@@ -304,6 +304,17 @@ func (r *Registry) BlobGets(repo string) map[string]int {
 	return out
 }
 
+// Requests counts every request answered since the last Reset.
+func (r *Registry) Requests() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.counts {
+		n += c
+	}
+	return n
+}
+
 // Reset forgets the request counts.
 func (r *Registry) Reset() {
 	r.mu.Lock()
