@@ -227,7 +227,7 @@ func FuzzLSFValues(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		if b, err := parseVolume(in); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/")) {
+		if b, err := parseVolume(in, "/cwd"); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/")) {
 			t.Fatalf("LSF_DOCKER_VOLUMES %q gave a relative path", in)
 		}
 		if err := checkPorts(in, "none"); err == nil {

@@ -23,4 +23,11 @@ type Host struct {
 	CgroupV2 bool
 	// SELinux: the node enforces SELinux, so a process label applies.
 	SELinux bool
+	// CPUs is the number of CPUs of the node (0: unknown), the bound of
+	// --cpus.
+	CPUs int
+	// InitPath is the init a request's Init binds into the container:
+	// the dockless executable, which runs as an init under the name
+	// docker-init (runtime.Reaper).
+	InitPath string
 }

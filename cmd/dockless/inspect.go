@@ -59,7 +59,7 @@ func (a *app) inspectCommand() *cli.Command {
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return usagef(`"inspect" requires at least 1 argument: CONTAINER`)
+				return failuref(`"inspect" requires at least 1 argument: CONTAINER`)
 			}
 			var tmpl *template.Template
 			if f := c.String("format"); f != "" {

@@ -46,7 +46,7 @@ func (a *app) stopCommand() *cli.Command {
 // and fails (after trying all) if any failed.
 func (a *app) eachContainer(c *cli.Context, fn func(*container.Record) error) error {
 	if c.NArg() < 1 {
-		return usagef("%q requires at least 1 argument: CONTAINER", c.Command.Name)
+		return failuref("%q requires at least 1 argument: CONTAINER", c.Command.Name)
 	}
 	var failed []string
 	for _, ref := range c.Args().Slice() {
