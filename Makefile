@@ -8,6 +8,7 @@ BIN     ?= bin/dockless
 PREFIX  ?= /usr/local
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_BUILD = -tags '$(TAGS)' -ldflags '-X main.version=$(VERSION)'
+INIT_CFLAGS   = -static -Os -s -Wall -Wextra -Werror
 
 # Debian packages the build, the tests and the demo need.
 DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd
@@ -16,8 +17,12 @@ DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd
 
 all: build
 
+# build: dockless, and beside it dockless-init, the init of --init
+# containers (static and single-threaded: it runs on the image's
+# filesystem, inside the container's pids limit).
 build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/dockless
+	$(CC) $(INIT_CFLAGS) -o $(dir $(BIN))dockless-init cmd/dockless-init/init.c
 
 # deps installs the Debian packages that are missing (apt-get update once).
 deps:
@@ -56,7 +61,8 @@ bench: deps build
 	$(GO) run ./hack/bench -dockless $(BIN)
 
 # install: the binary setuid root (dockless acts for the user who runs it;
-# see docs/LSF.md) and the policy template, never over an existing policy.
+# see docs/LSF.md), dockless-init beside it (not set-id), and the policy
+# template, never over an existing policy.
 # conformance: the OCI runtime-tools validation suite against dockless-runc
 # and Debian's runc, side by side, into docs/CONFORMANCE.md.
 conformance: deps build
@@ -71,6 +77,7 @@ differential: deps build
 
 install: build
 	install -D -m 4755 -o root -g root $(BIN) $(DESTDIR)$(PREFIX)/bin/dockless
+	install -D -m 0755 -o root -g root $(dir $(BIN))dockless-init $(DESTDIR)$(PREFIX)/bin/dockless-init
 	ln -sf dockless $(DESTDIR)$(PREFIX)/bin/dockless-runc
 	@if [ -e $(DESTDIR)/etc/dockless/dockless.toml ]; then \
 		install -D -m 0644 -o root -g root docs/dockless.toml $(DESTDIR)/etc/dockless/dockless.toml.example; \

@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 // make a step fail.
 type fakeImages struct {
 	rootfs                string
+	volumes               []string
 	ensureErr, prepareErr error
 	badMount              bool
 	prepared, released    []string
@@ -43,7 +44,14 @@ func (s *fakeImages) Ensure(_ context.Context, ref string, _ images.PullPolicy, 
 	if s.ensureErr != nil {
 		return nil, s.ensureErr
 	}
-	return &images.Image{Name: ref, Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"true"}, Env: []string{"PATH=/bin"}}}}, nil
+	img := &images.Image{Name: ref, Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"true"}, Env: []string{"PATH=/bin"}}}}
+	if s.volumes != nil {
+		img.Config.Config.Volumes = map[string]struct{}{}
+		for _, v := range s.volumes {
+			img.Config.Config.Volumes[v] = struct{}{}
+		}
+	}
+	return img, nil
 }
 
 func (s *fakeImages) Prepare(_ context.Context, key string, _ *images.Image) ([]mount.Mount, error) {
@@ -141,6 +149,9 @@ func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
 		{"the policy refuses the user", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
 			n.Caller, req.UserSpec = alice, "0"
 		}, "allow_root", -1},
+		{"an image volume cannot be seeded", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			s.volumes = []string{"/etc/passwd"}
+		}, "VOLUME /etc/passwd", -1},
 		{"a user's bind was never checked", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
 			req.Mounts = []spec.Bind{{Source: userDir, Destination: "/data", User: true}}
 		}, "never checked", -1},
@@ -170,6 +181,12 @@ func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
 			o.Name, o.StateCIDFile = "ran", true
 			req.Cmd = []string{"sh", "-c", "test -d /data && exit 3"}
 		}, "", 3},
+		{"image volumes are seeded, writable under --read-only, and removed with the container", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			s.volumes = []string{"/bin", "/fresh/", "/data/inside"}
+			req.Mounts = []spec.Bind{checkedBind(t, userDir, "/data")}
+			req.ReadOnly = true
+			req.Cmd = []string{"sh", "-c", "test -x /bin/busybox && test -d /fresh && touch /bin/new /fresh/new && ! touch /etc/new && ! test -e /data/inside && exit 4"}
+		}, "", 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			state := t.TempDir()

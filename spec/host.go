@@ -26,8 +26,7 @@ type Host struct {
 	// CPUs is the number of CPUs of the node (0: unknown), the bound of
 	// --cpus.
 	CPUs int
-	// InitPath is the init a request's Init binds into the container:
-	// the dockless executable, which runs as an init under the name
-	// docker-init (runtime.Reaper).
+	// InitPath is the init program a request's Init binds into the
+	// container (dockless-init: runtime/reaper); "" when the node has none.
 	InitPath string
 }

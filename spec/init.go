@@ -10,9 +10,9 @@ import (
 // its own.
 const InitInContainer = "/sbin/docker-init"
 
-// WithInit runs the process under an init, as docker's --init: the host's
-// init binary (dockless itself) is bound read-only, without its setuid
-// bit, at InitInContainer, and runs as PID 1 with the command after "--".
+// WithInit runs the process under an init, as docker's --init: the
+// node's init program (dockless-init) is bound read-only, without set-id
+// bits, at InitInContainer, and runs as PID 1 with the command after "--".
 // It comes after WithArgs, and after the mounts so that none hides it.
 func WithInit(on bool, initPath string) Opt {
 	return func(s *specs.Spec) error {
@@ -20,7 +20,7 @@ func WithInit(on bool, initPath string) Opt {
 			return nil
 		}
 		if initPath == "" {
-			return errors.New("--init: this node has no init to bind into the container")
+			return errors.New("--init: this node has no init to bind into the container (dockless-init, installed beside dockless)")
 		}
 		p := setProcess(s)
 		p.Args = append([]string{InitInContainer, "--"}, p.Args...)
