@@ -172,7 +172,7 @@ func TestParity_ReadOnlyEtcFiles(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 	for _, f := range []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"} {
-		if l := mountLine(r.stdout, f); !strings.Contains(" "+strings.Fields(l+" x x x")[3]+",", " ro,") {
+		if l := mountLine(r.stdout, f); !strings.Contains(" "+strings.Fields(l + " x x x")[3]+",", " ro,") {
 			t.Errorf("%s: %q", f, l)
 		}
 	}
