@@ -12,9 +12,8 @@ import (
 
 // ParseEnvFile reads a docker --env-file: one VAR=value per line, the value
 // taken verbatim (no quote removal); blank lines and lines starting with #
-// are skipped; a bare VAR takes its value from lookup and stays bare when
-// lookup has none, which removes VAR from the container's environment
-// (WithEnv), as docker's. Names may not contain white space.
+// are skipped; a bare VAR takes its value from lookup and is left out when
+// lookup has none. Names may not contain white space.
 func ParseEnvFile(r io.Reader, lookup func(string) (string, bool)) ([]string, error) {
 	var out []string
 	sc := bufio.NewScanner(r)
@@ -41,7 +40,6 @@ func ParseEnvFile(r io.Reader, lookup func(string) (string, bool)) ([]string, er
 		if !hasValue {
 			v, ok := lookup(key)
 			if !ok {
-				out = append(out, key)
 				continue
 			}
 			value = v

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -29,7 +30,7 @@ func (a *app) runFromFlags(c *cli.Context) (*spec.Request, container.Options, er
 		CapAdd:   c.StringSlice("cap-add"),
 		CapDrop:  c.StringSlice("cap-drop"),
 	}
-	opts := container.Options{Name: c.String("name"), CIDFile: c.String("cidfile")}
+	opts := container.Options{Name: c.String("name"), CIDFile: callerPath(c.String("cidfile"))}
 	opts.Progress, opts.Bars = progress(c.Bool("quiet"))
 	if c.IsSet("entrypoint") {
 		req.EntrypointSet = true
@@ -49,6 +50,19 @@ func (a *app) runFromFlags(c *cli.Context) (*spec.Request, container.Options, er
 		}
 	}
 	return req, opts, nil
+}
+
+// callerPath is a file the caller named (an env or label file, a cidfile,
+// a seccomp profile), made absolute in the working directory as docker's
+// client takes it: dockless's own is the caller's.
+func callerPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if cwd, err := os.Getwd(); err == nil {
+		return filepath.Join(cwd, p)
+	}
+	return p
 }
 
 // flagError is a value of a flag its parser refused.
@@ -99,7 +113,7 @@ func (a *app) environment(c *cli.Context, req *spec.Request) error {
 func (a *app) envFlags(c *cli.Context) ([]string, error) {
 	var out []string
 	for _, f := range c.StringSlice("env-file") {
-		vars, err := readEnvFile(a.caller, f)
+		vars, err := readEnvFile(a.caller, callerPath(f))
 		if err != nil {
 			return nil, err
 		}
@@ -259,7 +273,7 @@ func (a *app) seccomp(req *spec.Request, opt, v string) error {
 	case "":
 		return usagef("invalid --security-opt %q: want seccomp=unconfined or seccomp=PROFILE.json", opt)
 	default:
-		body, err := policy.ReadFile(a.caller, "--security-opt seccomp", v)
+		body, err := policy.ReadFile(a.caller, "--security-opt seccomp", callerPath(v))
 		if err != nil {
 			return usageError{err}
 		}
@@ -369,7 +383,7 @@ func (a *app) publish(c *cli.Context, req *spec.Request) error {
 func (a *app) labels(c *cli.Context, req *spec.Request) error {
 	var kvs []string
 	for _, path := range c.StringSlice("label-file") {
-		f, err := policy.OpenFile(a.caller, "--label-file", path)
+		f, err := policy.OpenFile(a.caller, "--label-file", callerPath(path))
 		if err != nil {
 			return usageError{err}
 		}

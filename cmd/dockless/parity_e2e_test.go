@@ -68,8 +68,9 @@ func TestParity_ImageVolumesAreFreshAndWritable(t *testing.T) {
 }
 
 // -v ./DIR and --mount source=./DIR are taken in the working directory, as
-// docker's client does since 23, through the same checks.
-func TestParity_RelativeBindSources(t *testing.T) {
+// docker's client does since 23, through the same checks; so are relative
+// --env-file, --label-file and --cidfile paths.
+func TestParity_RelativePaths(t *testing.T) {
 	e := newEnv(t)
 	e.mustRun("pull", "-q", busybox)
 	dir := t.TempDir()
@@ -91,6 +92,14 @@ func TestParity_RelativeBindSources(t *testing.T) {
 	}
 	if r := e.runWith(func(c *exec.Cmd) { c.Dir = dir }, "run", "--rm", "-q", "-v", "./missing:/d", busybox, "true"); r.code != 125 || !strings.Contains(r.stderr, dir+"/missing") {
 		t.Errorf("a missing relative source is refused by its full path: %s", r)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "envfile"), []byte("FROM_FILE=yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cid := "cid-" + filepath.Base(e.cidfile("relative"))
+	r := e.runWith(func(c *exec.Cmd) { c.Dir = dir }, "run", "--rm", "-q", "--env-file", "envfile", "--label-file", "data/f", "--cidfile", cid, busybox, "sh", "-c", "echo $FROM_FILE")
+	if b, err := os.ReadFile(filepath.Join(dir, cid)); r.code != 0 || r.stdout != "yes\n" || err != nil || len(b) != 64 {
+		t.Errorf("relative --env-file, --label-file and --cidfile: %s (cidfile %q %v)", r, b, err)
 	}
 }
 
@@ -141,8 +150,9 @@ func TestParity_AttachedShortFlagValues(t *testing.T) {
 	<-done
 }
 
-// -e KEY with no KEY in the caller's environment, and a bare KEY line in
-// an env file, remove the image's KEY, as docker's do.
+// -e KEY with no KEY in the caller's environment removes the image's KEY,
+// as docker's does; a bare KEY line of an env file the caller lacks is
+// left out, keeping the image's, as docker's client does.
 func TestParity_BareEnvKeyUnsetsTheImagesKey(t *testing.T) {
 	e := newEnv(t)
 	ref := pushImage(t, "test/env:1", testimage.Options{Env: []string{"FROM_IMAGE=image", "KEEP=kept"}})
@@ -150,11 +160,17 @@ func TestParity_BareEnvKeyUnsetsTheImagesKey(t *testing.T) {
 	if err := os.WriteFile(envFile, []byte("FROM_IMAGE\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"-e", "FROM_IMAGE"}, {"--env-file", envFile}} {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-e", "FROM_IMAGE"}, "unset kept\n"},
+		{[]string{"--env-file", envFile}, "image kept\n"},
+	} {
 		r := e.runWith(func(c *exec.Cmd) { c.Env = []string{"PATH=/usr/bin:/bin"} },
-			append(append([]string{"run", "--rm", "-q"}, args...), ref, "sh", "-c", "echo ${FROM_IMAGE-unset} $KEEP")...)
-		if r.code != 0 || r.stdout != "unset kept\n" {
-			t.Errorf("%v: %s", args, r)
+			append(append([]string{"run", "--rm", "-q"}, tc.args...), ref, "sh", "-c", "echo ${FROM_IMAGE-unset} $KEEP")...)
+		if r.code != 0 || r.stdout != tc.want {
+			t.Errorf("%v: want %q, got %s", tc.args, tc.want, r)
 		}
 	}
 	r := e.runWith(func(c *exec.Cmd) { c.Env = []string{"PATH=/usr/bin:/bin", "FROM_IMAGE=caller"} }, "run", "--rm", "-q", "-e", "FROM_IMAGE", ref, "sh", "-c", "echo $FROM_IMAGE")
