@@ -113,8 +113,9 @@ func ParseAddHost(v string) (HostEntry, error) {
 // caller's working directory; named and anonymous volumes are not
 // supported. Options: ro and rw; z and Z (the SELinux relabels, which
 // dockless never does to a user's files); docker's no-ops for binds
-// (cached, delegated, consistent, nocopy) and private propagation, which a
-// user's bind always has; shared and slave propagation are refused.
+// (cached, delegated, consistent) and private propagation, which a user's
+// bind always has; shared and slave propagation are refused, and nocopy,
+// which is for volumes (docker refuses it for a bind too).
 func ParseVolume(v, cwd string) (Bind, error) {
 	parts := strings.Split(v, ":")
 	if len(parts) < 2 || len(parts) > 3 {
@@ -126,7 +127,9 @@ func ParseVolume(v, cwd string) (Bind, error) {
 			switch o {
 			case "ro":
 				b.ReadOnly = true
-			case "rw", "z", "Z", "cached", "delegated", "consistent", "nocopy":
+			case "rw", "z", "Z", "cached", "delegated", "consistent":
+			case "nocopy":
+				return Bind{}, errors.New("option \"nocopy\" is for volumes, and this is a bind (docker refuses it too)")
 			default:
 				if err := propagation(o); err != nil {
 					return Bind{}, fmt.Errorf("option %q: %w", o, err)
@@ -146,7 +149,7 @@ func propagation(mode string) error {
 	case "shared", "rshared", "slave", "rslave":
 		return errors.New("mount propagation is not supported: a user's bind is always private, so that nothing mounted in the container reaches the node and nothing the node mounts later reaches the container")
 	}
-	return errors.New("not supported (use ro, rw, z, Z, or docker's no-ops cached, delegated, consistent, nocopy, private, rprivate)")
+	return errors.New("not supported (use ro, rw, z, Z, or docker's no-ops cached, delegated, consistent, private, rprivate)")
 }
 
 // ParseMount reads docker's --mount: type=bind,source=SRC,target=DST

@@ -31,7 +31,6 @@ func TestRun_BadInputIsOneLineAnd125(t *testing.T) {
 		{"named volume", []string{"run", "--rm", "-v", "data:/data", busybox, "true"}, "named volumes are not supported"},
 		{"unknown flag", []string{"run", "--rm", "--frobnicate", busybox, "true"}, "flag provided but not defined"},
 		{"unknown capability", []string{"run", "--rm", "--cap-add", "SYS_WIZARD", busybox, "true"}, "unknown capability"},
-		{"publish without a network refused", []string{"run", "--rm", "-p", "8001:80", "--network", "none", busybox, "true"}, "--network none"},
 		{"a bad port refused", []string{"run", "--rm", "-p", "http", busybox, "true"}, "invalid -p"},
 		{"detach refused", []string{"run", "-d", busybox, "true"}, "foreground"},
 		{"bridge network refused", []string{"run", "--rm", "--network", "bridge", busybox, "true"}, "not supported"},

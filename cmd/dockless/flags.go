@@ -359,8 +359,8 @@ func dns(c *cli.Context, req *spec.Request) error {
 }
 
 // publish reads -p: every container has the host network (or none), so
-// published ports are discarded with docker's warning for --network host;
-// without a network there is nothing to publish on.
+// published ports are checked and discarded, with docker's warning for
+// --network host (docker discards them silently with --network none).
 func (a *app) publish(c *cli.Context, req *spec.Request) error {
 	ports := c.StringSlice("publish")
 	for _, p := range ports {
@@ -368,11 +368,7 @@ func (a *app) publish(c *cli.Context, req *spec.Request) error {
 			return flagError("-p", p, err)
 		}
 	}
-	switch {
-	case len(ports) == 0:
-	case req.Network == "none":
-		return usagef("conflicting options: -p/--publish and --network none (a container without a network has no port to publish)")
-	default:
+	if len(ports) > 0 && req.Network == "host" {
 		a.log.Warn("Published ports are discarded when using host network mode: the container's ports are the node's (dockless's default network is the host's)")
 	}
 	return nil

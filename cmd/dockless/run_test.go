@@ -112,7 +112,7 @@ func TestRunFlags_SeedLineParses(t *testing.T) {
 
 func TestRunFlags_RefusalsAreUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"-p", "8001:80", "--network", "none", "img"},
+		{"-v", "/x:/data:nocopy", "img"},
 		{"-p", "http", "img"},
 		{"--security-opt", "apparmor=docker-default", "img"},
 		{"-v", "/x:/data:shared", "img"},
