@@ -11,10 +11,13 @@
 // mounts the rootfs and the user's checked binds, builds the spec (spec)
 // and runs it (runtime). cmd/dockless only parses flags and prints.
 //
-// Node.Run is a list of steps (record, name, cidfile, rootfs, /etc files,
-// binds, spec), each returning its own cleanup: whatever fails, exactly
+// Node.Run is a list of steps (record, name, cidfile, rootfs, user, /etc
+// files, the image's volumes, binds, spec), each returning its own cleanup: whatever fails, exactly
 // what was done is undone, in reverse, and the record goes last, so that a
 // dockless killed at any point is reaped by the next one.
+//
+// An image's VOLUMEs are scratch directories in the container's state
+// directory, seeded from the image and removed with it (volumes.go).
 //
 // Binds of host directories are placed by dockless itself where they land
 // inside another host bind (mounttree.go), so that root, which runs

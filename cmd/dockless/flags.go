@@ -308,10 +308,13 @@ func resources(c *cli.Context, req *spec.Request) error {
 		req.CPUShares = uint64(shares)
 	}
 	req.CPUQuota, req.CPUPeriod = c.Int64("cpu-quota"), c.Int64("cpu-period")
-	for flag, to := range map[string]*string{"cpuset-cpus": &req.CpusetCpus, "cpuset-mems": &req.CpusetMems} {
-		if v := c.String(flag); v != "" {
-			if *to, err = spec.ParseCpuset(v); err != nil {
-				return flagError("--"+flag, v, err)
+	for _, f := range []struct {
+		flag string
+		to   *string
+	}{{"cpuset-cpus", &req.CpusetCpus}, {"cpuset-mems", &req.CpusetMems}} {
+		if v := c.String(f.flag); v != "" {
+			if *f.to, err = spec.ParseCpuset(v); err != nil {
+				return flagError("--"+f.flag, v, err)
 			}
 		}
 	}
