@@ -177,6 +177,9 @@ func TestLSFJob_WrapperVariables(t *testing.T) {
 		{"a lone volume source is bound at its own path", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a/"}, []string{"x"}, func(j *Job) bool {
 			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/storage1/a/", Destination: "/storage1/a", User: true}
 		}, ""},
+		{"a relative volume source is the job's working directory's, as docker's -v takes it", map[string]string{"LSF_DOCKER_VOLUMES": "./data:/data"}, []string{"x"}, func(j *Job) bool {
+			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/home/joe.user/data", Destination: "/data", User: true}
+		}, ""},
 		{"SRC:ro is bound read-only at its own path", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a:ro"}, []string{"x"}, func(j *Job) bool {
 			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/storage1/a", Destination: "/storage1/a", ReadOnly: true, User: true}
 		}, ""},
