@@ -173,9 +173,12 @@ func TestParity_BareEnvKeyUnsetsTheImagesKey(t *testing.T) {
 			t.Errorf("%v: want %q, got %s", tc.args, tc.want, r)
 		}
 	}
-	r := e.runWith(func(c *exec.Cmd) { c.Env = []string{"PATH=/usr/bin:/bin", "FROM_IMAGE=caller"} }, "run", "--rm", "-q", "-e", "FROM_IMAGE", ref, "sh", "-c", "echo $FROM_IMAGE")
-	if r.code != 0 || r.stdout != "caller\n" {
-		t.Errorf("-e KEY takes the caller's KEY: %s", r)
+	for _, args := range [][]string{{"-e", "FROM_IMAGE"}, {"--env-file", envFile}} {
+		r := e.runWith(func(c *exec.Cmd) { c.Env = []string{"PATH=/usr/bin:/bin", "FROM_IMAGE=caller"} },
+			append(append([]string{"run", "--rm", "-q"}, args...), ref, "sh", "-c", "echo $FROM_IMAGE")...)
+		if r.code != 0 || r.stdout != "caller\n" {
+			t.Errorf("%v takes the caller's KEY: %s", args, r)
+		}
 	}
 }
 
