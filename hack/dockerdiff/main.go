@@ -19,12 +19,12 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dockless/dockless/hack/testimage"
@@ -49,17 +49,20 @@ func main() {
 	flag.Parse()
 	work, err := os.MkdirTemp("", "dockerdiff-")
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	defer os.RemoveAll(work)
 	bin, _ := filepath.Abs(*dockless)
 	e := &engines{work: work, docker: *docker, sock: filepath.Join(work, "docker.sock"), dockless: bin}
+	cleanups = append(cleanups, func() { os.RemoveAll(work) })
 	stop := e.startDockerd(*dockerd)
+	cleanups = append(cleanups, stop)
 	defer stop()
 	if e.reg, err = testimage.StartRegistry(); err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	defer e.reg.Close()
+	cleanups = append(cleanups, func() { e.reg.Close() })
 	if *seed {
 		e.seed(*keep)
 	}
@@ -85,24 +88,49 @@ func (e *engines) startDockerd(dockerd string) (stop func()) {
 	dlog, _ := os.Create(filepath.Join(root, "dockerd.log"))
 	d.Stdout, d.Stderr = dlog, dlog
 	if err := d.Start(); err != nil {
-		log.Fatalf("starting dockerd: %v", err)
+		fatalf("starting dockerd: %v", err)
 	}
 	stopped := false
 	stop = func() {
-		if !stopped {
-			stopped = true
-			_ = d.Process.Kill()
-			_ = d.Wait()
+		if stopped {
+			return
 		}
+		stopped = true
+		// SIGTERM lets dockerd unmount what it mounted under its roots.
+		done := make(chan struct{})
+		go func() { _ = d.Wait(); close(done) }()
+		_ = d.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = d.Process.Kill()
+			<-done
+		}
+		unmountUnder(root)
 	}
 	for i := 0; e.dockerCmd("info").Run() != nil; i++ {
 		if i > 100 {
 			stop()
-			log.Fatal("dockerd did not come up")
+			fatalf("dockerd did not come up")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	return stop
+}
+
+// unmountUnder detaches whatever is still mounted below dir (a dockerd
+// that did not stop cleanly leaves its data root's bind and a netns).
+func unmountUnder(dir string) {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		_ = syscall.Unmount(points[i], syscall.MNT_DETACH)
+	}
 }
 
 // dockerCmd is a docker client command talking to the private dockerd.
@@ -122,8 +150,19 @@ func (e *engines) dockerVersion() string {
 	return strings.TrimSpace(string(out))
 }
 
+// cleanups run, last first, before a fatal error exits: dockerd must not
+// outlive the check.
+var cleanups []func()
+
+func fatalf(format string, a ...any) {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	log.Fatalf(format, a...)
+}
+
 func must(err error, what string) {
 	if err != nil {
-		log.Fatal(fmt.Errorf("%s: %w", what, err))
+		fatalf("%s: %v", what, err)
 	}
 }

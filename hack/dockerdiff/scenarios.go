@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,10 +246,10 @@ func (e *engines) scenarioImages() map[string]string {
 		ref, err := e.reg.Push(img.tag, img.image)
 		must(err, "pushing "+img.tag)
 		if out, err := e.dockerCmd("pull", "-q", ref).CombinedOutput(); err != nil {
-			log.Fatalf("docker pull %s: %v %s", ref, err, out)
+			fatalf("docker pull %s: %v %s", ref, err, out)
 		}
 		if out, err := e.docklessCmd("pull", "-q", ref).CombinedOutput(); err != nil {
-			log.Fatalf("dockless pull %s: %v %s", ref, err, out)
+			fatalf("dockless pull %s: %v %s", ref, err, out)
 		}
 		refs[key] = ref
 	}
@@ -298,7 +297,7 @@ func (e *engines) run(c *exec.Cmd) outcome {
 	err := c.Run()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
-		log.Fatalf("%v: %v", c.Args, err)
+		fatalf("%v: %v", c.Args, err)
 	}
 	return outcome{code: c.ProcessState.ExitCode(), out: out.String()}
 }

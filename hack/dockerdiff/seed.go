@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -28,7 +27,7 @@ func (e *engines) seed(keep string) {
 	tarPath := filepath.Join(work, "busybox.tar")
 	must(tarball.WriteToFile(tarPath, tag, img), "writing the image")
 	if out, err := e.dockerCmd("load", "-i", tarPath).CombinedOutput(); err != nil {
-		log.Fatalf("docker load: %v %s", err, out)
+		fatalf("docker load: %v %s", err, out)
 	}
 	ref, err := e.reg.Push("dockerdiff/busybox:latest", img)
 	must(err, "pushing the image")
@@ -58,7 +57,7 @@ func (e *engines) seed(keep string) {
 	// docker: detached, so its config.json can be read while it runs.
 	args := append(append([]string{"run", "-d"}, seed(filepath.Join(work, "docker.cid"), "lsf_23870_1")...), "dockerdiff/busybox:latest", "sleep", "60")
 	if out, err := e.dockerCmd(args...).CombinedOutput(); err != nil {
-		log.Fatalf("docker run: %v %s", err, out)
+		fatalf("docker run: %v %s", err, out)
 	}
 	cid, _ := os.ReadFile(filepath.Join(work, "docker.cid"))
 	dockerCfg := load(waitFile(filepath.Join(work, "dockerd", "exec"), strings.TrimSpace(string(cid))))
@@ -94,7 +93,7 @@ func waitID(path string) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	log.Fatalf("no container ID in %s", path)
+	fatalf("no container ID in %s", path)
 	return ""
 }
 
@@ -114,18 +113,18 @@ func waitFile(root, id string) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	log.Fatalf("no config.json for %s under %s", id, root)
+	fatalf("no config.json for %s under %s", id, root)
 	return ""
 }
 
 func load(path string) map[string]any {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	var v map[string]any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	return v
 }
