@@ -23,6 +23,7 @@ import (
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/selinux/go-selinux"
+	"golang.org/x/sys/unix"
 )
 
 // Options are the parts of a run that are not the container itself.
@@ -291,13 +292,21 @@ func NodeFacts() spec.Host {
 }
 
 // initProgram is the init of --init containers: the static dockless-init
-// installed beside the dockless executable ("" when it is not there).
+// installed beside the dockless executable. It runs in every user's
+// containers, so it and its directory must be root's and writable by no
+// one else ("" when it is not there or not so).
 func initProgram() string {
 	exe, err := os.Executable()
 	if err != nil {
 		return ""
 	}
 	p := filepath.Join(filepath.Dir(exe), "dockless-init")
+	for _, path := range []string{filepath.Dir(exe), p} {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) != nil || st.Uid != 0 || st.Mode&0o022 != 0 {
+			return ""
+		}
+	}
 	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
 		return ""
 	}

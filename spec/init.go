@@ -20,7 +20,7 @@ func WithInit(on bool, initPath string) Opt {
 			return nil
 		}
 		if initPath == "" {
-			return errors.New("--init: this node has no init to bind into the container (dockless-init, installed beside dockless)")
+			return errors.New("--init: this node has no init to bind into the container (dockless-init, installed beside dockless, root's and writable by no one else)")
 		}
 		p := setProcess(s)
 		p.Args = append([]string{InitInContainer, "--"}, p.Args...)
