@@ -13,12 +13,16 @@
 // (runtime). cmd/dockless only parses flags and prints.
 //
 // Node.Run is a list of steps (image, record, name, cidfile, rootfs, size
-// cap, user, /etc files, binds, spec), each returning its own cleanup:
-// whatever fails, exactly what was done is undone, in reverse, and the
-// record goes last, so that a dockless killed at any point is reaped by
-// the next one. The image is held from the moment it is found or pulled
-// until the rootfs snapshot keeps it, and the size cap applies only after
-// that, so that it never evicts the image about to start.
+// cap, user, /etc files, the image's volumes, binds, spec), each returning
+// its own cleanup: whatever fails, exactly what was done is undone, in
+// reverse, and the record goes last, so that a dockless killed at any
+// point is reaped by the next one. The image is held from the moment it is
+// found or pulled until the rootfs snapshot keeps it, and the size cap
+// applies only after that, so that it never evicts the image about to
+// start.
+//
+// An image's VOLUMEs are scratch directories in the container's state
+// directory, seeded from the image and removed with it (volumes.go).
 //
 // Binds of host directories are placed by dockless itself where they land
 // inside another host bind (mounttree.go), so that root, which runs

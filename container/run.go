@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/selinux/go-selinux"
+	"golang.org/x/sys/unix"
 )
 
 // Options are the parts of a run that are not the container itself.
@@ -54,11 +56,13 @@ type launch struct {
 	dir  string
 	rec  *Record
 	host spec.Host
-	// binds are the request's, staged, and the generated /etc files';
-	// staged what is mounted in the state directory for them.
-	binds  []spec.Bind
-	staged []string
-	spec   *specs.Spec
+	// binds are the request's, staged, the generated /etc files' and the
+	// image's volumes'; staged what is mounted in the state directory for
+	// them.
+	binds   []spec.Bind
+	staged  []string
+	volumes []spec.Bind
+	spec    *specs.Spec
 }
 
 // Run runs req in the foreground and returns the container's exit status.
@@ -117,6 +121,7 @@ func (l *launch) steps(ctx context.Context) []func() (func(), error) {
 		func() (func(), error) { return l.enforceCap(ctx) },
 		l.user,
 		l.etcFiles,
+		l.imageVolumes,
 		l.stageBinds,
 		l.buildSpec,
 	}
@@ -183,7 +188,8 @@ func (l *launch) record() (func(), error) {
 	}
 	cleanup := func() { l.n.removeState(l.dir) }
 	l.rec = &Record{ID: l.id, Name: l.name, Image: l.img.Name, Command: l.req.Cmd, Owner: l.n.Caller.UID,
-		Created: time.Now().UTC(), Launcher: os.Getpid(), Memory: l.req.Memory}
+		Created: time.Now().UTC(), Launcher: os.Getpid(), Memory: l.req.Memory,
+		Labels: l.req.Labels, StopSignal: l.req.StopSignal, StopTimeout: l.req.StopTimeout}
 	var err error
 	if l.rec.LauncherStart, err = processStart(os.Getpid()); err != nil {
 		return cleanup, err
@@ -277,7 +283,11 @@ func (l *launch) writeSpec(ctx context.Context, w io.Writer) error {
 	l.img = img
 	l.binds = slices.Clone(l.req.Mounts)
 	stagePaths(l.dir, l.binds)
-	l.binds = append(l.binds, etcBinds(l.dir, l.opts.Etc)...)
+	vols, err := volumeBinds(l.dir, l.img.Config.Config.Volumes, &l.req)
+	if err != nil {
+		return err
+	}
+	l.binds = append(append(l.binds, etcBinds(l.dir, l.opts.Etc)...), vols...)
 	s, err := l.build()
 	if err != nil {
 		return err
@@ -316,10 +326,33 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 }
 
 // NodeFacts reads what the node itself tells every container's spec: the
-// cgroup hierarchy and whether SELinux is enabled (Node.Facts).
+// cgroup hierarchy, whether SELinux is enabled, the CPUs and the init of
+// --init (Node.Facts).
 func NodeFacts() spec.Host {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled()}
+	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled(), CPUs: goruntime.NumCPU(), InitPath: initProgram()}
+}
+
+// initProgram is the init of --init containers: the static dockless-init
+// installed beside the dockless executable. It runs in every user's
+// containers, so it and its directory must be root's and writable by no
+// one else ("" when it is not there or not so).
+func initProgram() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), "dockless-init")
+	for _, path := range []string{filepath.Dir(exe), p} {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) != nil || st.Uid != 0 || st.Mode&0o022 != 0 {
+			return ""
+		}
+	}
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	return p
 }
 
 func defaultHostname(network, id string) string {

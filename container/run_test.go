@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 // cap. Set its errors to make a step fail.
 type fakeImages struct {
 	rootfs                string
+	volumes               []string
 	ensureErr, prepareErr error
 	badMount              bool
 	// releaseErr fails the release of these snapshots.
@@ -59,6 +60,12 @@ func (s *fakeImages) Ensure(_ context.Context, ref string, _ images.PullPolicy, 
 			s.held = map[*images.Image]bool{}
 		}
 		s.held[img] = true
+	}
+	if s.volumes != nil {
+		img.Config.Config.Volumes = map[string]struct{}{}
+		for _, v := range s.volumes {
+			img.Config.Config.Volumes[v] = struct{}{}
+		}
 	}
 	return img, nil
 }
@@ -168,6 +175,9 @@ func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
 		{"the policy refuses the user", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
 			n.Caller, req.UserSpec = alice, "0"
 		}, "allow_root", -1},
+		{"an image volume cannot be seeded", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			s.volumes = []string{"/etc/passwd"}
+		}, "VOLUME /etc/passwd", -1},
 		{"a user's bind was never checked", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
 			req.Mounts = []spec.Bind{{Source: userDir, Destination: "/data", User: true}}
 		}, "never checked", -1},
@@ -197,6 +207,12 @@ func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
 			o.Name, o.StateCIDFile = "ran", true
 			req.Cmd = []string{"sh", "-c", "test -d /data && exit 3"}
 		}, "", 3},
+		{"image volumes are seeded, writable under --read-only, and removed with the container", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			s.volumes = []string{"/bin", "/fresh/", "/data/inside"}
+			req.Mounts = []spec.Bind{checkedBind(t, userDir, "/data")}
+			req.ReadOnly = true
+			req.Cmd = []string{"sh", "-c", "test -x /bin/busybox && test -d /fresh && touch /bin/new /fresh/new && ! touch /etc/new && ! test -e /data/inside && exit 4"}
+		}, "", 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			state := t.TempDir()

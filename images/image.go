@@ -110,9 +110,10 @@ func (ss *session) describe(ctx context.Context, rec images.Image) (*Image, erro
 	return img, nil
 }
 
-// find looks an image up by name, then by ID prefix among the images the
-// caller may use: knowing an ID proves nothing, and a name can be checked
-// at its registry.
+// find looks an image up by name, then a digest reference (repo@sha256:…)
+// among the images of that repository cached under a tag, then by ID
+// prefix among the images the caller may use: knowing an ID proves
+// nothing, and a name can be checked at its registry.
 func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image, error) {
 	if name, err := Normalize(ref); err == nil {
 		rec, err := ss.images.Get(ctx, name)
@@ -121,6 +122,9 @@ func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image
 		}
 		if !errdefs.IsNotFound(err) {
 			return images.Image{}, err
+		}
+		if rec, ok, err := findByDigest(ctx, ss, name); err != nil || ok {
+			return rec, err
 		}
 	}
 	id := strings.TrimPrefix(ref, "sha256:")
@@ -140,6 +144,34 @@ func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image
 		}
 	}
 	return images.Image{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
+}
+
+// findByDigest finds the image the digest reference name (normalised)
+// names among the records of its repository: one whose name points at
+// that manifest (or index) digest, as docker's RepoDigests. The record is
+// returned under name, so that a check at the registry asks for the
+// digest, and nothing that records an answer on the tag's record does.
+func findByDigest(ctx context.Context, ss *session, name string) (images.Image, bool, error) {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return images.Image{}, false, nil
+	}
+	canonical, ok := named.(reference.Canonical)
+	if !ok {
+		return images.Image{}, false, nil
+	}
+	all, err := ss.images.List(ctx)
+	if err != nil {
+		return images.Image{}, false, err
+	}
+	repo := reference.TrimNamed(named).String()
+	for _, rec := range all {
+		if rec.Target.Digest == canonical.Digest() && repository(rec.Name) == repo {
+			rec.Name = name
+			return rec, true, nil
+		}
+	}
+	return images.Image{}, false, nil
 }
 
 // List returns the images the caller may use. A record that cannot be

@@ -432,3 +432,37 @@ func TestStore_PullBoundsLeaveNothingBehind(t *testing.T) {
 		})
 	}
 }
+
+// A digest reference (repo@sha256:…) finds the image its repository's tag
+// cached, as docker's RepoDigests do: --pull never uses it, --pull missing
+// neither pulls it again nor keeps a second record, and another
+// repository's image of the same digest is not it.
+func TestStore_DigestReferenceFindsTheTagCachedImage(t *testing.T) {
+	s, reg := testStore(t)
+	ctx := context.Background()
+	img := busyboxWith(t, "", 0)
+	ref := push(t, reg, "test/bydigest:1.0", img)
+	cached := pullOK(t, s, ref)
+	d, _ := img.Digest()
+	byDigest := strings.TrimSuffix(ref, ":1.0") + "@" + d.String()
+	for _, pull := range []PullPolicy{PullNever, PullMissing} {
+		reg.Reset()
+		got, err := s.Ensure(ctx, byDigest, pull, PullOptions{})
+		if err != nil {
+			t.Fatalf("--pull %s %s: %v", pull, byDigest, err)
+		}
+		if got.ID != cached.ID || got.Name != byDigest {
+			t.Errorf("--pull %s: got %s (%s), want the cached %s under %s", pull, got.Name, got.ID, cached.ID, byDigest)
+		}
+		if blobs := reg.BlobGets("test/bydigest"); len(blobs) != 0 {
+			t.Errorf("--pull %s fetched %v again", pull, blobs)
+		}
+	}
+	if listed, err := s.List(ctx); err != nil || len(listed) != 1 || listed[0].Name != ref {
+		t.Errorf("listed %v (%v): want only the tag's record", listed, err)
+	}
+	other := strings.Replace(byDigest, "test/bydigest@", "test/other@", 1)
+	if _, err := s.Ensure(ctx, other, PullNever, PullOptions{}); err == nil {
+		t.Errorf("%s was found: another repository's digest is not this image", other)
+	}
+}

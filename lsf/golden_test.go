@@ -78,7 +78,7 @@ func specOnly(t *testing.T, job *Job, img ocispec.ImageConfig) []byte {
 func TestUserBinds_MountOnlyTheirStagedPath(t *testing.T) {
 	img := ocispec.ImageConfig{Cmd: []string{"sh"}}
 	for _, dst := range []string{"/data", "/data/", "/data/.", "//data//", "/x/../data"} {
-		run, err := spec.ParseVolume("/scratch1/me:" + dst)
+		run, err := spec.ParseVolume("/scratch1/me:"+dst, "/cwd")
 		if err != nil {
 			t.Fatal(err)
 		}

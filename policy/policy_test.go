@@ -121,6 +121,7 @@ func TestCheck_RefusesWhatThePolicyDoesNotAllow(t *testing.T) {
 	user := &Caller{UID: 1000, GID: 100, Groups: []uint32{100, 200}, Name: "alice"}
 	admin := &Caller{UID: 900, GID: 900, Name: "lsfadmin"}
 	pol.Callers.Trusted = []string{"lsfadmin"}
+	oomUp, oomDown := 500, -1
 	for _, tc := range []struct {
 		name   string
 		req    spec.Request
@@ -134,7 +135,9 @@ func TestCheck_RefusesWhatThePolicyDoesNotAllow(t *testing.T) {
 		{"a listed device", spec.Request{Devices: []spec.Device{{HostPath: "/dev/infiniband/uverbs0"}}}, user, ""},
 		{"seccomp off", spec.Request{SeccompProfile: "unconfined"}, user, "trust model"},
 		{"cgroup parent", spec.Request{CgroupParent: "/x"}, user, "[callers] trusted"},
-		{"trusted callers may", spec.Request{CapAdd: []string{"SYS_ADMIN"}, CgroupParent: "/x"}, admin, ""},
+		{"raising the OOM score", spec.Request{OOMScoreAdj: &oomUp}, user, ""},
+		{"lowering the OOM score", spec.Request{OOMScoreAdj: &oomDown}, user, "only privilege lowers an OOM score"},
+		{"trusted callers may", spec.Request{CapAdd: []string{"SYS_ADMIN"}, CgroupParent: "/x", OOMScoreAdj: &oomDown}, admin, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := tc.req

@@ -361,7 +361,7 @@ func startError(err error) error {
 	switch {
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
 		return &StartError{Code: 127, Err: err}
-	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"), strings.Contains(msg, "is a directory"):
 		return &StartError{Code: 126, Err: err}
 	default:
 		return &StartError{Code: 125, Err: err}

@@ -16,7 +16,9 @@ import (
 // terminal is the pseudo-terminal of a container started with a TTY: the
 // container's init creates it and sends the master over a socket pair; this
 // side copies it to and from dockless's stdio and keeps the host terminal
-// in raw mode until Close. With a console socket the master goes there
+// in raw mode until Close. The pty keeps its output processing (ONLCR), as
+// docker's does: the container's LF reaches dockless's stdout as CRLF,
+// terminal or not. With a console socket the master goes there
 // instead and only child (the connection to it) is set.
 type terminal struct {
 	parent, child *os.File
@@ -68,7 +70,6 @@ func (t *terminal) Attach() error {
 		return err
 	}
 	t.master = c
-	_ = console.ClearONLCR(c.Fd())
 	if t.host != nil {
 		if err := t.host.SetRaw(); err != nil {
 			return fmt.Errorf("setting the terminal raw: %w", err)

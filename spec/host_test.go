@@ -109,10 +109,12 @@ func TestResolveUser_AgainstTheImage(t *testing.T) {
 		groupAdd []string
 		want     specs.User
 	}{
-		{"", nil, specs.User{}},
-		{"alice", nil, specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{2000}}},
+		// The primary group is a supplementary group too, as docker's.
+		{"", nil, specs.User{AdditionalGids: []uint32{0}}},
+		{"alice", nil, specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{100, 2000}}},
+		{"1000:100", nil, specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{100}}},
 		{"1000:2000", []string{"lab", "3000"}, specs.User{UID: 1000, GID: 2000, AdditionalGids: []uint32{2000, 3000}}},
-		{"5000", nil, specs.User{UID: 5000}},
+		{"5000", nil, specs.User{UID: 5000, AdditionalGids: []uint32{0}}},
 	} {
 		u, err := ResolveUser(root, tc.spec, tc.groupAdd)
 		if err != nil || !reflect.DeepEqual(u, tc.want) {

@@ -18,6 +18,7 @@ var version = "dev"
 
 // Exit codes docker gives its own failures.
 const (
+	exitFailure      = 1
 	exitRuntimeError = 125
 	exitCannotInvoke = 126
 	exitNotFound     = 127
@@ -35,6 +36,16 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// failure is an error of the command line that docker's client reports
+// with exit status 1 rather than 125 (a missing argument, stdin not a
+// terminal for -it).
+type failure struct{ err error }
+
+func (e failure) Error() string { return e.err.Error() }
+func (e failure) Unwrap() error { return e.err }
+
+func failuref(format string, a ...any) error { return failure{fmt.Errorf(format, a...)} }
 
 func main() {
 	if runtime.IsInit() {
@@ -69,7 +80,8 @@ func main() {
 	logrus.SetFormatter(seedFormatter{})
 	logrus.SetLevel(logrus.ErrorLevel)
 	signals := newSignalGuard()
-	err = signals.explain(newApp(caller, signals, logs).RunContext(signals.ctx, os.Args))
+	app := newApp(caller, signals, logs)
+	err = signals.explain(app.RunContext(signals.ctx, splitAttached(app, os.Args)))
 	logs.Close()
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -89,6 +101,9 @@ func exitCode(err error, stderr *os.File) int {
 	var start *runtime.StartError
 	if errors.As(err, &start) {
 		return start.Code
+	}
+	if errors.As(err, new(failure)) {
+		return exitFailure
 	}
 	return exitRuntimeError
 }
