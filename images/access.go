@@ -122,12 +122,15 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 	var labels map[string]string
 	var allowed bool
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		rec, err := s.find(ctx, ss, ref)
+		rec, record, err := s.find(ctx, ss, ref)
 		if err != nil {
 			return err
 		}
 		if img, err = ss.describe(ctx, rec); err != nil {
 			return fmt.Errorf("%w: %s (its record is broken: %w)", ErrNotFound, ref, err)
+		}
+		if record != rec.Name {
+			img.record = record
 		}
 		labels, allowed = rec.Labels, s.allowed(rec)
 		if !hold {
@@ -136,7 +139,7 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 		if img.hold, err = newHold(); err != nil {
 			return err
 		}
-		return ss.hold(ctx, rec.Name, img.hold)
+		return ss.hold(ctx, img.recordName(), img.hold)
 	})
 	if err != nil {
 		return nil, false, err

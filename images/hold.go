@@ -106,7 +106,7 @@ func (s *Store) Unhold(ctx context.Context, img *Image) error {
 	if img == nil || img.hold == "" {
 		return nil
 	}
-	err := s.with(ctx, func(ctx context.Context, ss *session) error { return ss.unhold(ctx, img.Name, img.hold) })
+	err := s.with(ctx, func(ctx context.Context, ss *session) error { return ss.unhold(ctx, img.recordName(), img.hold) })
 	if err != nil {
 		return fmt.Errorf("letting go of image %s: %w", img.Name, err)
 	}

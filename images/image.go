@@ -41,6 +41,18 @@ type Image struct {
 	// hold is the label of this process's hold on the image (hold.go),
 	// "" when it holds none.
 	hold string
+	// record is the name of the store's record the image was found under
+	// when it is not Name (a digest reference finds the record of a tag):
+	// holds and the last use are kept there.
+	record string
+}
+
+// recordName is the name of the image's record in the store.
+func (i *Image) recordName() string {
+	if i.record != "" {
+		return i.record
+	}
+	return i.Name
 }
 
 // Created is when the image was built (zero when the config says nothing).
@@ -113,25 +125,29 @@ func (ss *session) describe(ctx context.Context, rec images.Image) (*Image, erro
 // find looks an image up by name, then a digest reference (repo@sha256:…)
 // among the images of that repository cached under a tag, then by ID
 // prefix among the images the caller may use: knowing an ID proves
-// nothing, and a name can be checked at its registry.
-func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image, error) {
+// nothing, and a name can be checked at its registry. It returns the
+// record (named as asked for a digest reference) and the name the record
+// has in the store.
+func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image, string, error) {
 	if name, err := Normalize(ref); err == nil {
 		rec, err := ss.images.Get(ctx, name)
 		if err == nil {
-			return rec, nil
+			return rec, rec.Name, nil
 		}
 		if !errdefs.IsNotFound(err) {
-			return images.Image{}, err
+			return images.Image{}, "", err
 		}
 		if rec, ok, err := findByDigest(ctx, ss, name); err != nil || ok {
-			return rec, err
+			stored := rec.Name
+			rec.Name = name
+			return rec, stored, err
 		}
 	}
 	id := strings.TrimPrefix(ref, "sha256:")
 	if len(id) >= 4 && strings.Trim(id, "0123456789abcdef") == "" {
 		all, err := ss.images.List(ctx)
 		if err != nil {
-			return images.Image{}, err
+			return images.Image{}, "", err
 		}
 		for _, rec := range all {
 			if !s.allowed(rec) {
@@ -139,17 +155,17 @@ func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image
 			}
 			cfg, err := images.Config(ctx, ss.cs, rec.Target, Platform)
 			if err == nil && strings.HasPrefix(cfg.Digest.Encoded(), id) {
-				return rec, nil
+				return rec, rec.Name, nil
 			}
 		}
 	}
-	return images.Image{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	return images.Image{}, "", fmt.Errorf("%w: %s", ErrNotFound, ref)
 }
 
 // findByDigest finds the image the digest reference name (normalised)
 // names among the records of its repository: one whose name points at
-// that manifest (or index) digest, as docker's RepoDigests. The record is
-// returned under name, so that a check at the registry asks for the
+// that manifest (or index) digest, as docker's RepoDigests. find returns
+// the record under name, so that a check at the registry asks for the
 // digest, and nothing that records an answer on the tag's record does.
 func findByDigest(ctx context.Context, ss *session, name string) (images.Image, bool, error) {
 	named, err := reference.ParseNormalizedNamed(name)
@@ -167,7 +183,6 @@ func findByDigest(ctx context.Context, ss *session, name string) (images.Image, 
 	repo := reference.TrimNamed(named).String()
 	for _, rec := range all {
 		if rec.Target.Digest == canonical.Digest() && repository(rec.Name) == repo {
-			rec.Name = name
 			return rec, true, nil
 		}
 	}
@@ -204,15 +219,15 @@ func (s *Store) List(ctx context.Context) ([]Image, error) {
 func (s *Store) Remove(ctx context.Context, ref string) (string, error) {
 	var name string
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		rec, err := s.find(ctx, ss, ref)
+		rec, record, err := s.find(ctx, ss, ref)
 		if err != nil {
 			return err
 		}
 		if !s.allowed(rec) {
 			return fmt.Errorf("%w: %s", ErrNotFound, ref)
 		}
-		name = rec.Name
-		return ss.removeAndCollect(ctx, []stored{{name: rec.Name}})
+		name = record
+		return ss.removeAndCollect(ctx, []stored{{name: record}})
 	})
 	return name, err
 }

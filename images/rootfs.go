@@ -38,7 +38,7 @@ func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mou
 		if img.hold != "" {
 			labels[img.hold], paths = "", append(paths, "labels."+img.hold)
 		}
-		_, err = ss.images.Update(ctx, images.Image{Name: img.Name, Labels: labels}, paths...)
+		_, err = ss.images.Update(ctx, images.Image{Name: img.recordName(), Labels: labels}, paths...)
 		if errdefs.IsNotFound(err) {
 			err = nil // removed meanwhile; the container's snapshot keeps its layers
 		}
