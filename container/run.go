@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -255,7 +254,7 @@ func (l *launch) buildSpec() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, errors.Join(writeJSON(f, s), f.Close())
+	return nil, errors.Join(spec.WriteJSON(f, s), f.Close())
 }
 
 func (l *launch) build() (*specs.Spec, error) {
@@ -292,7 +291,7 @@ func (l *launch) writeSpec(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, s)
+	return spec.WriteJSON(w, s)
 }
 
 // start runs the container and waits for it; its exit status is left for
@@ -379,10 +378,4 @@ func rlimitHint(err error, limits []specs.POSIXRlimit) error {
 		names = append(names, strings.ToLower(strings.TrimPrefix(r.Type, "RLIMIT_"))+"="+v)
 	}
 	return fmt.Errorf("%w (ulimits asked: %s; this node does not let dockless raise a hard limit past its own: lower the ulimit or the policy's [job] ulimits)", err, strings.Join(names, " "))
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "\t")
-	return enc.Encode(v)
 }

@@ -101,7 +101,7 @@ func (a *app) inspectCommand() *cli.Command {
 			if tmpl != nil {
 				return nil
 			}
-			return writeJSONTo(c.App.Writer, out)
+			return spec.WriteJSON(c.App.Writer, out)
 		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/oci"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
 	"github.com/sirupsen/logrus"
@@ -54,14 +55,15 @@ func main() {
 	}
 	// Who is asking must be read before a setuid-root dockless becomes
 	// fully root.
-	if filepath.Base(os.Args[0]) == ociName {
+	if filepath.Base(os.Args[0]) == oci.Name {
 		// A setuid-root dockless must not hand the OCI interface (which
 		// takes any config.json) to anyone but root.
 		if os.Getuid() != 0 {
-			fmt.Fprintf(os.Stderr, "%s: the OCI runtime interface is for root (containerd, the OCI tools); use dockless run\n", ociName)
+			fmt.Fprintf(os.Stderr, "%s: the OCI runtime interface is for root (containerd, the OCI tools); use dockless run\n", oci.Name)
 			os.Exit(1)
 		}
-		os.Exit(runOCI(os.Args))
+		oci.Version = version
+		os.Exit(oci.Run(os.Args))
 	}
 	caller, err := policy.CurrentCaller()
 	if err == nil {

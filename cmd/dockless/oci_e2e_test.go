@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/dockless/dockless/spec"
 	"net"
 	"os"
 	"os/exec"
@@ -742,4 +744,13 @@ func TestOCI_FailingHooks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeJSON writes v to path as config.json is written.
+func writeJSON(path string, v any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(spec.WriteJSON(f, v), f.Close())
 }

@@ -1,4 +1,4 @@
-package main
+package oci
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
 )
 
@@ -27,7 +28,7 @@ func ociStateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return writeJSONTo(c.App.Writer, st)
+			return spec.WriteJSON(c.App.Writer, st)
 		},
 	}
 }
@@ -70,7 +71,7 @@ func ociListCommand() *cli.Command {
 				if items == nil {
 					items = []item{}
 				}
-				return writeJSONTo(c.App.Writer, items)
+				return spec.WriteJSON(c.App.Writer, items)
 			default:
 				w := tabwriter.NewWriter(c.App.Writer, 12, 1, 3, ' ', 0)
 				fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
@@ -103,7 +104,7 @@ func ociPsCommand() *cli.Command {
 				if pids == nil {
 					pids = []int{}
 				}
-				return writeJSONTo(c.App.Writer, pids)
+				return spec.WriteJSON(c.App.Writer, pids)
 			}
 			psArgs := c.Args().Slice()[1:]
 			if len(psArgs) == 0 {

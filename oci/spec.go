@@ -1,4 +1,4 @@
-package main
+package oci
 
 import (
 	"errors"
@@ -65,7 +65,7 @@ func ociFeaturesCommand() *cli.Command {
 				},
 				Annotations: map[string]string{"org.opencontainers.runc.version": "v1.5.3 (libcontainer, in dockless)"},
 			}
-			return writeJSONTo(c.App.Writer, f)
+			return spec.WriteJSON(c.App.Writer, f)
 		},
 	}
 }

@@ -1,7 +1,10 @@
-package main
+package oci
 
 import (
+	"fmt"
+
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
 )
 
@@ -20,9 +23,9 @@ func ociKillCommand() *cli.Command {
 			if c.NArg() > 1 {
 				name = c.Args().Get(1)
 			}
-			sig, err := parseSignal(name)
+			sig, err := spec.ParseSignal(name)
 			if err != nil {
-				return err
+				return fmt.Errorf("invalid signal %s: %w", name, err)
 			}
 			if c.Bool("all") {
 				return runtime.SignalAll(ociRoot(c), id, sig)
