@@ -5,29 +5,40 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
 // stoppedHolderGrace is how long a waiter lets the holder of a lock stay
-// stopped (SIGSTOP, a suspended job) before it gives up: a stopped holder
-// holds everyone up for as long as it stays stopped.
+// stopped (SIGSTOP, a suspended job) or frozen (its cgroup's freezer)
+// before it ends the holder: a holder that cannot go on holds up every pull
+// and container start of the node for as long as it stays so, and its
+// owner decides how long that is (a user freezes a cgroup of their own
+// with their dockless in it, a terminal stops it).
 const stoppedHolderGrace = 5 * time.Second
 
 // lockFile takes an exclusive flock on path, polling until ctx is done or
 // timeout passes. The lock goes away with the process, so a killed dockless
 // never leaves the store locked. The holder writes its pid into the file,
-// so that a waiter can name it, and give up at once with an error that
-// says so when the holder is stopped.
-func lockFile(ctx context.Context, path string, timeout time.Duration) (*os.File, error) {
+// so that a waiter can name it. A holder that stays stopped or frozen for
+// stoppedHolderGrace is killed (SIGKILL) by the waiter, once the kernel's
+// lock table confirms it holds the lock and it runs this very program:
+// the store is safe against a holder killed at any point, and the waiter
+// says on log whom it killed and why.
+func lockFile(ctx context.Context, path string, timeout time.Duration, log logrus.FieldLogger) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening store lock: %w", err)
 	}
 	deadline := time.Now().Add(timeout)
-	var stoppedSince time.Time
+	var stuckSince time.Time
+	killed := 0
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
@@ -41,17 +52,25 @@ func lockFile(ctx context.Context, path string, timeout time.Duration) (*os.File
 			return nil, fmt.Errorf("locking %s: %w", path, err)
 		}
 		holder := lockHolder(f)
+		stuck := holderStuck(holder)
 		switch {
-		case !processStopped(holder):
-			stoppedSince = time.Time{}
-		case stoppedSince.IsZero():
-			stoppedSince = time.Now()
-		case time.Since(stoppedSince) > stoppedHolderGrace:
-			f.Close()
-			return nil, fmt.Errorf("the image store is locked by dockless process %d, which is stopped (SIGSTOP, or its job suspended) and holds up every pull and container start of the node until it continues: resume it (kill -CONT %d, bresume) or end it, then retry (%s)", holder, holder, path)
+		case stuck == "":
+			stuckSince = time.Time{}
+		case stuckSince.IsZero():
+			stuckSince = time.Now()
+		case time.Since(stuckSince) > stoppedHolderGrace && killed != holder:
+			if err := killStuckHolder(f, holder); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("the image store is locked by dockless process %d, which is %s and holds up every pull and container start of the node, and could not be ended (%v): end it, then retry (%s)", holder, stuck, err, path)
+			}
+			log.Warnf("ended dockless process %d (SIGKILL): it held the image store's lock while %s for over %s, holding up every pull and container start of the node", holder, stuck, stoppedHolderGrace)
+			killed = holder
 		}
 		if time.Now().After(deadline) {
 			f.Close()
+			if stuck != "" {
+				return nil, fmt.Errorf("the image store is locked by dockless process %d, which is %s (SIGKILL does not reach a task of a frozen cgroup v1 freezer until it thaws): thaw or end it, then retry (%s)", holder, stuck, path)
+			}
 			return nil, fmt.Errorf("the image store is locked by another dockless process (%s, waited %s for %s): retry later", holderName(holder), timeout, path)
 		}
 		select {
@@ -61,6 +80,48 @@ func lockFile(ctx context.Context, path string, timeout time.Duration) (*os.File
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// killStuckHolder sends SIGKILL to pid once the kernel's lock table says
+// pid holds the flock on f and pid runs the same executable as this
+// process: the pid written in the file might be stale, or forged into a
+// reused pid, and nothing but a dockless is ever killed.
+func killStuckHolder(f *os.File, pid int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	if !flockHeldBy(st.Dev, st.Ino, pid) {
+		return fmt.Errorf("the kernel's lock table does not show process %d holding the lock", pid)
+	}
+	self, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		return err
+	}
+	exe, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/exe")
+	if err != nil || !os.SameFile(self, exe) {
+		return fmt.Errorf("process %d does not run this dockless", pid)
+	}
+	return unix.Kill(pid, unix.SIGKILL)
+}
+
+// flockHeldBy reports whether /proc/locks shows pid holding (not waiting
+// for) a flock on the file dev:ino.
+func flockHeldBy(dev, ino uint64, pid int) bool {
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(dev), unix.Minor(dev), ino)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		// "1: FLOCK  ADVISORY  WRITE 123 fe:00:4567 0 EOF"; a waiter's line
+		// has "->" after the number.
+		if len(f) >= 6 && f[1] == "FLOCK" && f[4] == strconv.Itoa(pid) && f[5] == want {
+			return true
+		}
+	}
+	return false
 }
 
 // lockHolder reads the pid the holder of a lock file wrote (0: none yet).
@@ -81,20 +142,80 @@ func holderName(pid int) string {
 	return "pid " + strconv.Itoa(pid)
 }
 
-// processStopped reports whether process pid is stopped (by a signal or a
-// tracer), from its state in /proc.
-func processStopped(pid int) bool {
+// holderStuck says why process pid cannot go on ("stopped", "frozen"), or
+// "" when it can or is unknown.
+func holderStuck(pid int) string {
 	if pid <= 0 {
-		return false
+		return ""
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return false
+		return ""
 	}
 	// pid (comm) state ...: comm may hold anything but its last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
+	if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+		return "stopped"
+	}
+	if processFrozen(pid) {
+		return "frozen"
+	}
+	return ""
+}
+
+// processFrozen reports whether the cgroup of process pid is frozen: by the
+// cgroup v2 freezer (cgroup.events "frozen 1", which a user can do to a
+// cgroup delegated to them) or the v1 one (freezer.state FROZEN or
+// FREEZING).
+func processFrozen(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
 		return false
 	}
-	return b[i+2] == 'T' || b[i+2] == 't'
+	for _, line := range strings.Split(string(b), "\n") {
+		id, rest, _ := strings.Cut(line, ":")
+		controllers, path, ok := strings.Cut(rest, ":")
+		if !ok || strings.Contains(path, "..") {
+			continue
+		}
+		switch {
+		case id == "0" && controllers == "":
+			for _, mnt := range cgroupMounts("cgroup2", "") {
+				ev, err := os.ReadFile(filepath.Join(mnt, path, "cgroup.events"))
+				if err == nil && strings.Contains("\n"+string(ev), "\nfrozen 1") {
+					return true
+				}
+			}
+		case slices.Contains(strings.Split(controllers, ","), "freezer"):
+			for _, mnt := range cgroupMounts("cgroup", "freezer") {
+				st, err := os.ReadFile(filepath.Join(mnt, path, "freezer.state"))
+				if s := strings.TrimSpace(string(st)); err == nil && (s == "FROZEN" || s == "FREEZING") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// cgroupMounts lists the mount points of this mount namespace's cgroup
+// file systems of type fstype (cgroup2, or cgroup with controller among
+// its options).
+func cgroupMounts(fstype, controller string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		// "id parent maj:min root mountpoint options ... - fstype source superoptions"
+		pre, post, ok := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(g) < 3 || g[0] != fstype {
+			continue
+		}
+		if controller == "" || slices.Contains(strings.Split(g[2], ","), controller) {
+			out = append(out, f[4])
+		}
+	}
+	return out
 }

@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
+	logrustest "github.com/sirupsen/logrus/hooks/test"
 )
 
 // TestLockHolderProcess is not a test: run with DOCKLESS_TEST_LOCK set, it
@@ -20,7 +23,7 @@ func TestLockHolderProcess(t *testing.T) {
 	if path == "" {
 		t.Skip("the lock holder of TestLockFile_NamesItsHolder")
 	}
-	f, err := lockFile(context.Background(), path, time.Second)
+	f, err := lockFile(context.Background(), path, time.Second, logrus.New())
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
@@ -30,12 +33,10 @@ func TestLockHolderProcess(t *testing.T) {
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 }
 
-// TestLockFile_NamesItsHolder: a waiter names the process that holds the
-// lock when it gives up, and gives up soon, saying so, when that process
-// is stopped (a stopped holder would hold the node up as long as it stays
-// stopped).
-func TestLockFile_NamesItsHolder(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lock")
+// startLockHolder starts TestLockHolderProcess on the lock path and waits
+// until it holds the lock.
+func startLockHolder(t *testing.T, path string) *exec.Cmd {
+	t.Helper()
 	holder := exec.Command(os.Args[0], "-test.run=^TestLockHolderProcess$")
 	holder.Env = append(os.Environ(), "DOCKLESS_TEST_LOCK="+path)
 	stdin, err := holder.StdinPipe()
@@ -57,23 +58,124 @@ func TestLockFile_NamesItsHolder(t *testing.T) {
 	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "locked\n" {
 		t.Fatalf("the holder: %q", line)
 	}
-	pid := fmt.Sprint(holder.Process.Pid)
+	return holder
+}
 
-	_, err = lockFile(context.Background(), path, 100*time.Millisecond)
+// waitKilled checks that lockFile took the lock from a stuck holder after
+// about stoppedHolderGrace, that the holder died of SIGKILL, and that the
+// waiter said so on its log.
+func waitKilled(t *testing.T, path string, holder *exec.Cmd, stuck string) {
+	t.Helper()
+	log, hook := logrustest.NewNullLogger()
+	start := time.Now()
+	f, err := lockFile(context.Background(), path, time.Minute, log)
+	waited := time.Since(start)
+	if err != nil {
+		t.Fatalf("a waiter for a %s holder takes the lock once the holder is ended: %v", stuck, err)
+	}
+	f.Close()
+	if waited < stoppedHolderGrace || waited > stoppedHolderGrace+10*time.Second {
+		t.Errorf("a waiter for a %s holder waited %s, want about %s", stuck, waited, stoppedHolderGrace)
+	}
+	_ = holder.Wait()
+	if ws, ok := holder.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("the %s holder ended with %v, want SIGKILL", stuck, holder.ProcessState)
+	}
+	want := fmt.Sprintf("ended dockless process %d (SIGKILL): it held the image store's lock while %s", holder.Process.Pid, stuck)
+	if e := hook.LastEntry(); e == nil || !strings.Contains(e.Message, want) {
+		t.Errorf("the waiter's log: %v, want %q", e, want)
+	}
+}
+
+// TestLockFile_NamesItsHolder: a waiter names the process that holds the
+// lock when it gives up.
+func TestLockFile_NamesItsHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	holder := startLockHolder(t, path)
+	pid := fmt.Sprint(holder.Process.Pid)
+	_, err := lockFile(context.Background(), path, 100*time.Millisecond, logrus.New())
 	if err == nil || !strings.Contains(err.Error(), "pid "+pid) {
 		t.Fatalf("a waiter that times out names the holder (pid %s): %v", pid, err)
 	}
+}
 
+// TestLockFile_EndsAStoppedHolder: a holder that stays stopped (SIGSTOP, a
+// suspended job) would hold up the node for as long as its owner likes; the
+// next waiter ends it after the grace and takes the lock.
+func TestLockFile_EndsAStoppedHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	holder := startLockHolder(t, path)
 	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	_, err = lockFile(context.Background(), path, time.Minute)
-	waited := time.Since(start)
-	if err == nil || !strings.Contains(err.Error(), "process "+pid+", which is stopped") {
-		t.Fatalf("a waiter for a stopped holder says so, naming it: %v", err)
+	waitKilled(t, path, holder, "stopped")
+}
+
+// TestLockFile_EndsAFrozenHolder: the same for a holder whose cgroup v2 is
+// frozen (cgroup.freeze), which a user can do to a cgroup delegated to
+// them: the process then looks asleep, not stopped.
+func TestLockFile_EndsAFrozenHolder(t *testing.T) {
+	mnts := cgroupMounts("cgroup2", "")
+	if os.Geteuid() != 0 || len(mnts) == 0 {
+		t.Skip("needs root and a cgroup2 mount")
 	}
-	if waited > stoppedHolderGrace+5*time.Second {
-		t.Errorf("a waiter for a stopped holder waited %s, want about %s", waited, stoppedHolderGrace)
+	cg := filepath.Join(mnts[0], fmt.Sprintf("dockless-test-freeze-%d", os.Getpid()))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(cg, "cgroup.freeze"), []byte("0"), 0)
+		for i := 0; i < 100 && os.Remove(cg) != nil; i++ {
+			time.Sleep(20 * time.Millisecond) // the killed holder leaves the cgroup as it is reaped
+		}
+	})
+	path := filepath.Join(t.TempDir(), "lock")
+	holder := startLockHolder(t, path)
+	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(fmt.Sprint(holder.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cg, "cgroup.freeze"), []byte("1"), 0); err != nil {
+		t.Skipf("no cgroup v2 freezer: %v", err)
+	}
+	for !processFrozen(holder.Process.Pid) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitKilled(t, path, holder, "frozen")
+}
+
+// TestLockFile_EndsOnlyADocklessHoldingTheLock: the pid in the lock file is
+// checked against the kernel's lock table and the holder's executable
+// before anything is killed: a stopped process of another program that
+// holds the lock is named, not killed.
+func TestLockFile_EndsOnlyADocklessHoldingTheLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	other := exec.Command("flock", path, "sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Skipf("no flock(1): %v", err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err == nil {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+			f.Close()
+		}
+		if err == syscall.EWOULDBLOCK {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.WriteFile(path, []byte(fmt.Sprint(other.Process.Pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	_, err := lockFile(context.Background(), path, time.Minute, logrus.New())
+	if err == nil || !strings.Contains(err.Error(), "does not run this dockless") {
+		t.Fatalf("a stuck holder that is not dockless is named, not killed: %v", err)
+	}
+	if holderStuck(other.Process.Pid) != "stopped" {
+		t.Errorf("the other program's process is no longer stopped: it was signalled")
 	}
 }

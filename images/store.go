@@ -107,7 +107,7 @@ func (s *Store) lock(ctx context.Context) (*os.File, error) {
 	if err := os.MkdirAll(s.root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating image store %s: %w", s.root, err)
 	}
-	return lockFile(ctx, filepath.Join(s.root, "lock"), s.LockTimeout)
+	return lockFile(ctx, filepath.Join(s.root, "lock"), s.LockTimeout, s.log())
 }
 
 // with runs fn on the opened store under the node-wide lock and closes
