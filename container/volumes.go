@@ -19,6 +19,51 @@ import (
 // there, writable under --read-only. dockless keeps no volumes beyond the
 // container (a job's container leaves nothing behind): each is a scratch
 // directory in the container's state directory, removed with it.
+//
+// The state directory is the node's (by default /run/dockless, a tmpfs
+// shared with the node's services): an image whose layers compress a
+// large or many-file tree under a VOLUME would fill it for everyone. The
+// copy may therefore use only what leaves the file system a reserve free,
+// in bytes and in inodes (volumeReserve), and the run is refused, naming
+// the volume, when the image's content there is more.
+
+// volumeReserve is the part of the state file system a volume's copy
+// leaves free: a tenth of its blocks and inodes, and at least 64 MiB.
+const (
+	volumeReserveShare = 10
+	volumeReserveMin   = 64 << 20
+)
+
+// budget is what a volume's copy may still write: bytes and entries.
+type budget struct{ bytes, entries int64 }
+
+// stateBudget measures what the file system of dir can spare above the
+// reserve.
+func stateBudget(dir string) (*budget, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return nil, err
+	}
+	bsize := int64(st.Bsize)
+	reserve := max(int64(st.Blocks)*bsize/volumeReserveShare, volumeReserveMin)
+	b := &budget{bytes: int64(st.Bavail)*bsize - reserve, entries: int64(st.Ffree) - int64(st.Files)/volumeReserveShare}
+	if st.Files == 0 { // no inode accounting (e.g. btrfs reports none)
+		b.entries = 1 << 62
+	}
+	return b, nil
+}
+
+// take spends n bytes and one entry of b, or says the copy may not go on.
+func (b *budget) take(n int64) error {
+	b.bytes -= n
+	b.entries--
+	if b.bytes < 0 || b.entries < 0 {
+		return errVolumeTooBig
+	}
+	return nil
+}
+
+var errVolumeTooBig = errors.New("the image's content there is more than the node's state directory can spare for a copy (it keeps a tenth of its space and inodes, and 64 MiB, free for everyone): mount a directory of yours over the path (-v DIR:PATH) or use an image whose VOLUME paths hold less")
 
 // volumeBinds are the binds of the image's volumes (paths in the
 // container) that no mount of req covers: each a site bind of a scratch
@@ -74,6 +119,9 @@ func (l *launch) imageVolumes() (func(), error) {
 	}
 	for _, v := range vols {
 		if err := seedVolume(l.host.Rootfs, v.Destination, v.Source); err != nil {
+			if errors.Is(err, errVolumeTooBig) {
+				err = errVolumeTooBig // the path inside the copy says nothing more
+			}
 			return nil, fmt.Errorf("the image's VOLUME %s: %w", v.Destination, err)
 		}
 	}
@@ -114,7 +162,11 @@ func seedVolume(rootfs, dst, dir string) error {
 		return err
 	}
 	defer unix.Close(to)
-	if err := copyDir(src, to); err != nil {
+	b, err := stateBudget(dir)
+	if err != nil {
+		return err
+	}
+	if err := copyDir(src, to, b); err != nil {
 		return err
 	}
 	var st unix.Stat_t
@@ -126,8 +178,9 @@ func seedVolume(rootfs, dst, dir string) error {
 
 // copyDir copies the entries of the directory src into the directory to,
 // each by its descriptor: directories, regular files, symlinks (as links)
-// and FIFOs; device nodes and sockets are left out.
-func copyDir(src, to int) error {
+// and FIFOs; device nodes and sockets are left out. Each entry and each
+// file's size is taken from b first.
+func copyDir(src, to int, b *budget) error {
 	names, err := dirNames(src)
 	if err != nil {
 		return err
@@ -137,9 +190,16 @@ func copyDir(src, to int) error {
 		if err := unix.Fstatat(src, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
+		size := int64(0)
+		if st.Mode&unix.S_IFMT == unix.S_IFREG {
+			size = st.Size
+		}
+		if err := b.take(size); err != nil {
+			return err
+		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
-			err = copySubdir(src, to, name)
+			err = copySubdir(src, to, name, b)
 		case unix.S_IFREG:
 			err = copyFile(src, to, name)
 		case unix.S_IFLNK:
@@ -170,7 +230,7 @@ func dirNames(dir int) ([]string, error) {
 	return f.Readdirnames(-1)
 }
 
-func copySubdir(src, to int, name string) error {
+func copySubdir(src, to int, name string, b *budget) error {
 	if err := unix.Mkdirat(to, name, 0o700); err != nil {
 		return err
 	}
@@ -184,7 +244,7 @@ func copySubdir(src, to int, name string) error {
 		return err
 	}
 	defer unix.Close(d)
-	return copyDir(s, d)
+	return copyDir(s, d, b)
 }
 
 func copyFile(src, to int, name string) error {
@@ -213,14 +273,15 @@ func copyLink(src, to int, name string) error {
 }
 
 // copyAttributes gives the entry name in dir (dir itself with
-// AT_EMPTY_PATH) the owner, mode and times of st; the mode after the
-// owner, which clears the set-id bits.
+// AT_EMPTY_PATH) the owner, mode and times of st, but no set-id bits:
+// the copy lies on the node, writable, and no file dockless copies there
+// for a user is to run with its owner's rights.
 func copyAttributes(st *unix.Stat_t, dir int, name string, flags int) error {
 	if err := unix.Fchownat(dir, name, int(st.Uid), int(st.Gid), flags); err != nil {
 		return err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
-		if err := fchmod(dir, name, st.Mode&0o7777); err != nil {
+		if err := fchmod(dir, name, st.Mode&0o1777); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -86,5 +87,75 @@ func TestSeedVolume_CopiesTheImagesTree(t *testing.T) {
 	must(seedVolume(rootfs, "/escape/etc", out))
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("a link out of the rootfs stays in it: copied %v", entries)
+	}
+}
+
+// The copy of an image's volume lies on the node, writable: its files keep
+// their owners and modes but never a set-id bit.
+func TestSeedVolume_DropsSetIDBits(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("copies owners: needs root")
+	}
+	rootfs := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(rootfs, "v"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, mode := range map[string]uint32{"suid": 0o4755, "sgid": 0o2755, "sticky": 0o1777} {
+		p := filepath.Join(rootfs, "v", name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "volumes", "0")
+	if err := seedVolume(rootfs, "/v", dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]uint32{"suid": 0o755, "sgid": 0o755, "sticky": 0o1777} {
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(dir, name), &st); err != nil || st.Mode&0o7777 != want {
+			t.Errorf("%s: mode %o (%v), want %o", name, st.Mode&0o7777, err, want)
+		}
+	}
+}
+
+// An image whose VOLUME holds more than the state directory's file system
+// can spare above its reserve is refused, naming the way out; one that
+// fits is copied.
+func TestSeedVolume_RefusesMoreThanTheStateCanSpare(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a tmpfs: needs root")
+	}
+	state := t.TempDir()
+	if err := unix.Mount("tmpfs", state, "tmpfs", 0, "size=80m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(state, unix.MNT_DETACH) })
+	rootfs := t.TempDir()
+	for _, f := range []struct {
+		dir  string
+		size int64
+	}{{"big", 50 << 20}, {"small", 1 << 20}} {
+		if err := os.MkdirAll(filepath.Join(rootfs, f.dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// Sparse: it costs the test nothing, and its size is what the copy writes.
+		w, err := os.Create(filepath.Join(rootfs, f.dir, "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Truncate(f.size); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	err := seedVolume(rootfs, "/big", filepath.Join(state, "volumes", "0"))
+	if !errors.Is(err, errVolumeTooBig) {
+		t.Fatalf("a 50 MiB volume on an 80 MiB state file system (64 MiB reserve): %v", err)
+	}
+	if err := seedVolume(rootfs, "/small", filepath.Join(state, "volumes", "1")); err != nil {
+		t.Fatalf("a 1 MiB volume fits: %v", err)
 	}
 }
