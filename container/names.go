@@ -14,8 +14,13 @@ func (l *launch) reserveName() (func(), error) {
 	if !validName(l.name) {
 		return nil, &InvalidNameError{Name: l.name}
 	}
+	// Root's alone: no user learns another's container names by trying
+	// paths in it (one made 0711 before is closed here).
 	dir := filepath.Join(l.n.State, "names")
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
 	p := filepath.Join(dir, l.name)

@@ -318,8 +318,8 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 	if exit.OOMKilled {
 		n.Log.Errorf("container %s was killed: it exceeded its memory limit of %s (-m, or [job] memory in the policy)", l.name, units.BytesSize(float64(l.req.Memory)))
 	}
-	if err := os.MkdirAll(filepath.Dir(n.exitPath(l.id)), 0o711); err == nil {
-		_ = os.WriteFile(n.exitPath(l.id), []byte(strconv.Itoa(exit.Code)), 0o644)
+	if err := os.MkdirAll(filepath.Dir(n.exitPath(l.id)), 0o700); err == nil {
+		_ = os.WriteFile(n.exitPath(l.id), []byte(strconv.Itoa(exit.Code)), 0o600)
 	}
 	return exit.Code, nil
 }

@@ -197,8 +197,13 @@ func rlimitValue(v uint64) string {
 	return strconv.FormatUint(v, 10)
 }
 
-// lookHelper finds the executable prog in helperPath.
+// lookHelper finds the executable prog in helperPath. prog comes from the
+// caller's docker config: a name with a slash could climb out of those
+// directories, and dockless looks as root.
 func lookHelper(prog string) (string, error) {
+	if strings.ContainsRune(prog, '/') || prog != filepath.Base(prog) {
+		return "", fmt.Errorf("credential helper %q: a helper is named, not a path (docker config's credHelpers or credsStore): name one installed in %s", prog, helperPath)
+	}
 	for _, dir := range filepath.SplitList(helperPath) {
 		p := filepath.Join(dir, prog)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {

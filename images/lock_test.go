@@ -179,3 +179,33 @@ func TestLockFile_EndsOnlyADocklessHoldingTheLock(t *testing.T) {
 		t.Errorf("the other program's process is no longer stopped: it was signalled")
 	}
 }
+
+// TestStore_RootIsRootsAlone: containerd's content store below the store's
+// directory is world-readable, so the directory itself must not be: one an
+// admin made 0755 is closed at the first operation, and one that is not
+// root's is refused.
+func TestStore_RootIsRootsAlone(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	root := filepath.Join(t.TempDir(), "store")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(root)
+	if _, _, err := s.Snapshots(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(root); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("a store directory made 0755 is closed: %v %v", fi.Mode(), err)
+	}
+	if err := os.Chown(root, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Snapshots(context.Background()); err == nil || !strings.Contains(err.Error(), "is not root's") {
+		t.Errorf("a store directory of another user's is refused: %v", err)
+	}
+}

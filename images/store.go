@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -107,7 +108,38 @@ func (s *Store) lock(ctx context.Context) (*os.File, error) {
 	if err := os.MkdirAll(s.root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating image store %s: %w", s.root, err)
 	}
+	if err := s.closeRoot(); err != nil {
+		return nil, err
+	}
 	return lockFile(ctx, filepath.Join(s.root, "lock"), s.LockTimeout, s.log())
+}
+
+// closeRoot keeps the store's directory root's alone: containerd makes its
+// content store world-readable below it (content/ 0755, blobs 0444), and a
+// private image's layers must not be readable by users the registry would
+// refuse. A directory made by dockless is 0700; one an admin made with
+// wider modes is closed (with a log line), and one that is not root's is
+// refused. Without root (tests of the package) nothing is checked.
+func (s *Store) closeRoot() error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(s.root)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid != 0 {
+		return fmt.Errorf("the image store %s is not root's: it holds every user's images, private ones too: make it root's and mode 0700 (chown root:root, chmod 0700)", s.root)
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(s.root, fi.Mode().Perm()&0o700); err != nil {
+		return fmt.Errorf("closing the image store %s to other users: %w", s.root, err)
+	}
+	s.log().Warnf("the image store %s was open to other users (mode %#o): closed it (mode %#o), since it holds private images too", s.root, fi.Mode().Perm(), fi.Mode().Perm()&0o700)
+	return nil
 }
 
 // with runs fn on the opened store under the node-wide lock and closes

@@ -82,7 +82,12 @@ type Job struct {
 
 // ContainerPrefix begins the names of the containers of LSF job jobID
 // (lsf_<jobid>_<pid>), which `dockless lsf exec JOBID` finds them by.
-func ContainerPrefix(jobID string) string { return "lsf_" + jobID + "_" }
+func ContainerPrefix(jobID string) string { return NamePrefix + jobID + "_" }
+
+// NamePrefix begins the names of LSF job containers, which only dockless
+// lsf names: the docker front end refuses them to users, who could
+// otherwise take the name of another user's next job first.
+const NamePrefix = "lsf_"
 
 // FromEnv builds the seed's job container from the LSF job environment,
 // the job's arguments, the wrapper variables and the site policy. It

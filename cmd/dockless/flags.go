@@ -9,6 +9,7 @@ import (
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/lsf"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
@@ -31,6 +32,9 @@ func (a *app) runFromFlags(c *cli.Context) (*spec.Request, container.Options, er
 		CapDrop:  c.StringSlice("cap-drop"),
 	}
 	opts := container.Options{Name: c.String("name"), CIDFile: callerPath(c.String("cidfile"))}
+	if strings.HasPrefix(opts.Name, lsf.NamePrefix) && a.caller.UID != 0 {
+		return nil, opts, flagError("--name", opts.Name, fmt.Errorf("names beginning %q are the LSF job containers', which dockless lsf run names itself: choose another name", lsf.NamePrefix))
+	}
 	opts.Progress, opts.Bars = progress(c.Bool("quiet"))
 	if c.IsSet("entrypoint") {
 		req.EntrypointSet = true
