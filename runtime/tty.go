@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 
@@ -16,8 +15,7 @@ import (
 // terminal is the pseudo-terminal of a container started with a TTY: the
 // container's init creates it and sends the master over a socket pair; this
 // side copies it to and from dockless's stdio and keeps the host terminal
-// in raw mode until Close. With a console socket the master goes there
-// instead and only child (the connection to it) is set.
+// in raw mode until Close.
 type terminal struct {
 	parent, child *os.File
 	master        console.Console
@@ -27,14 +25,6 @@ type terminal struct {
 }
 
 func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
-	if stdio.ConsoleSocket != "" {
-		sock, err := dialConsole(stdio.ConsoleSocket)
-		if err != nil {
-			return nil, err
-		}
-		p.ConsoleSocket = sock
-		return &terminal{child: sock}, nil
-	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("console socket: %w", err)
@@ -52,12 +42,8 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 	return t, nil
 }
 
-// Attach receives the pty master and starts copying (nothing to do when
-// the master went to a console socket).
+// Attach receives the pty master and starts copying.
 func (t *terminal) Attach() error {
-	if t.parent == nil {
-		return nil
-	}
 	stdio := t.stdio
 	master, err := recvFile(t.parent)
 	if err != nil {
@@ -106,29 +92,8 @@ func (t *terminal) Close() {
 	if t.master != nil {
 		_ = t.master.Close()
 	}
-	if t.parent != nil {
-		_ = t.parent.Close()
-	}
+	_ = t.parent.Close()
 	_ = t.child.Close()
-}
-
-// errConsoleWithoutTTY refuses a console socket for a process that has no
-// terminal to send.
-var errConsoleWithoutTTY = errors.New("--console-socket needs a process with a terminal")
-
-// dialConsole connects to a console socket that the container's pty
-// master is to be sent to.
-func dialConsole(path string) (*os.File, error) {
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("console socket %s: %w", path, err)
-	}
-	defer conn.Close()
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
-		return nil, fmt.Errorf("console socket %s: %w", path, err)
-	}
-	return f, nil
 }
 
 // recvFile receives one file descriptor sent with SCM_RIGHTS.

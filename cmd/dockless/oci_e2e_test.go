@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -96,9 +97,8 @@ func (e *ociEnv) waitStatus(id string, want specs.ContainerState) {
 }
 
 // ociBundle makes a bundle of the host's busybox whose config.json is what
-// `dockless oci spec` writes (docker's defaults and seccomp profile), not on
-// a terminal, with a writable rootfs, a cgroup of its own and the changes of
-// edit. It returns the bundle directory and the container's cgroup path.
+// `dockless oci spec` writes (runc's template), not on a terminal, with a
+// writable rootfs, a cgroup of its own and the changes of edit. It returns the bundle directory and the container's cgroup path.
 func (e *ociEnv) ociBundle(edit func(*specs.Spec)) (string, string) {
 	t := e.t
 	t.Helper()
@@ -197,8 +197,9 @@ func TestOCI_LifecycleFollowsTheRuntimeSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k := range fields {
-		if !slices.Contains([]string{"ociVersion", "id", "status", "pid", "bundle", "annotations"}, k) {
-			t.Errorf("state has field %q, not in runtime-spec's State", k)
+		// runtime-spec's State, and what runc adds.
+		if !slices.Contains([]string{"ociVersion", "id", "status", "pid", "bundle", "annotations", "rootfs", "created", "owner"}, k) {
+			t.Errorf("state has field %q, in neither runtime-spec's State nor runc's", k)
 		}
 	}
 	st := e.state("c1")
@@ -410,10 +411,13 @@ func TestOCI_ExecRunsInTheContainer(t *testing.T) {
 	})
 	t.Run("--tty --console-socket", func(t *testing.T) {
 		sock, master := consoleSocket(t)
-		r := e.oci("exec", "--tty", "--console-socket", sock, "x", "sh", "-c", "tty; exit 3")
-		if r.code != 3 {
-			t.Fatalf("exec --tty: %s", r)
+		// As runc: the terminal goes to a console socket only when the
+		// runtime does not wait for the process.
+		if r := e.oci("exec", "--tty", "--console-socket", sock, "x", "true"); r.code != 255 ||
+			!strings.Contains(r.stderr, "cannot use console socket if runc will not detach or allocate tty") {
+			t.Errorf("exec --tty --console-socket without --detach: %s", r)
 		}
+		e.mustOCI("exec", "--tty", "--detach", "--console-socket", sock, "x", "sh", "-c", "tty; exit 3")
 		m := <-master
 		if m == nil {
 			t.Fatal("no pty master came over the console socket")
@@ -475,7 +479,7 @@ func TestOCI_CreateOnATerminalSendsThePtyMaster(t *testing.T) {
 		s.Process.Terminal = true
 		s.Process.Args = []string{"sh", "-c", "tty; sleep 1000"}
 	})
-	if r := e.oci("create", "--bundle", bundle, "t"); r.code == 0 || !strings.Contains(r.stderr, "console-socket") {
+	if r := e.oci("create", "--bundle", bundle, "t"); r.code != 1 || !strings.Contains(r.stderr, "cannot allocate tty if runc will detach without setting console socket") {
 		t.Fatalf("create on a terminal without --console-socket: %s", r)
 	}
 	sock, master := consoleSocket(t)
@@ -557,7 +561,7 @@ func TestOCI_HooksRunAtTheirMoments(t *testing.T) {
 
 // TestOCI_RlimitsApplyUnderSeccomp is runtime-tools' process_rlimits case:
 // a 1 GiB RLIMIT_AS (less than a Go init has reserved) and a small
-// RLIMIT_DATA with the default seccomp profile, for a root and a non-root
+// RLIMIT_DATA with docker's default seccomp profile, for a root and a non-root
 // container process (lowering a non-root process's limits takes its ids
 // where root lacks CAP_SYS_RESOURCE, as on the test VM).
 func TestOCI_RlimitsApplyUnderSeccomp(t *testing.T) {
@@ -565,8 +569,8 @@ func TestOCI_RlimitsApplyUnderSeccomp(t *testing.T) {
 		t.Run(fmt.Sprintf("uid %d", uid), func(t *testing.T) {
 			e := newOCIEnv(t)
 			bundle, _ := e.ociBundle(func(s *specs.Spec) {
-				if s.Linux.Seccomp == nil {
-					t.Fatal("oci spec wrote no seccomp profile")
+				if err := spec.WithSeccomp("")(s); err != nil || s.Linux.Seccomp == nil {
+					t.Fatalf("docker's default seccomp profile: %v", err)
 				}
 				s.Process.User = specs.User{UID: uid, GID: uid}
 				s.Process.Args = []string{"sh", "-c", `l=$(ulimit -v; ulimit -d; ulimit -n; ulimit -c); echo "$l"; echo "$l" > /tmp/out`}
@@ -625,12 +629,6 @@ func TestOCI_GlobalFlags(t *testing.T) {
 		bundle, _ := e.ociBundle(func(s *specs.Spec) { s.Process.Args = []string{"echo", "in"} })
 		if r := e.oci("run", "--no-pivot", "--no-new-keyring", "--bundle", bundle, "np"); r.code != 0 || r.stdout != "in\n" {
 			t.Errorf("run --no-pivot --no-new-keyring: %s", r)
-		}
-	})
-	t.Run("--preserve-fds is refused", func(t *testing.T) {
-		bundle, _ := e.ociBundle(nil)
-		if r := e.oci("create", "--preserve-fds", "1", "--bundle", bundle, "pf"); r.code != 1 || !strings.Contains(r.stderr, "--preserve-fds is not supported") {
-			t.Errorf("create --preserve-fds: %s", r)
 		}
 	})
 	t.Run("features", func(t *testing.T) {
