@@ -12,6 +12,10 @@
 #       runs the bats files (names without .bats; all if none) with
 #       RUNC=RUNTIME under script(1), for a terminal, as runc's CI does;
 #       prints bats's TAP on stdout. "runc" is the reference runc.
+#       $RUNC_BATS_FILTER, if set, is bats's --filter (a regular
+#       expression the names of the tests to run match).
+#
+# go run ./hack/runcbats compares dockless-runc with runc on the suite.
 #
 # The work directory is $RUNC_BATS_DIR (default /var/tmp/dockless-runc-bats-
 # VERSION); delete it to rebuild. The suite needs bats, jq, gawk and script.
@@ -151,17 +155,20 @@ run() {
 	local files=() f
 	for f in "$@"; do files+=("$f.bats"); done
 	((${#files[@]})) || files=(.)
-	local out in
+	local out in cmd
 	out=$(mktemp "$work/tap.XXXXXX")
 	in=$(mktemp -u "$work/in.XXXXXX")
 	mkfifo "$in"
+	cmd=(bats --tap)
+	[[ -n ${RUNC_BATS_FILTER:-} ]] && cmd+=(--filter "$RUNC_BATS_FILTER")
+	cmd+=("${files[@]}")
 	# bats's stdin is script's terminal (tty.bats needs one); its output
 	# goes to a file, not through the terminal's line discipline. script's
 	# own input is a FIFO opened read-write, which never ends: at the end
 	# of its input script writes an EOF byte into the terminal, and a
 	# runtime relaying that terminal into a container's (exec -t) would
 	# see it as input.
-	(cd "$src/tests/integration" && RUNC=$rt script -q -e -c "bats --tap ${files[*]} >$out 2>&1" /dev/null >/dev/null <>"$in") || true
+	(cd "$src/tests/integration" && RUNC=$rt script -q -e -c "${cmd[*]@Q} >$out 2>&1" /dev/null >/dev/null <>"$in") || true
 	cat "$out"
 	rm -f "$out" "$in"
 }

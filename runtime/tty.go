@@ -15,13 +15,23 @@ import (
 // terminal is the pseudo-terminal of a container started with a TTY: the
 // container's init creates it and sends the master over a socket pair; this
 // side copies it to and from dockless's stdio and keeps the host terminal
-// in raw mode until Close.
+// in raw mode until Close. The master is received as soon as the init
+// sends it, while the container is being started, and its output
+// processing (ONLCR) cleared at once, as runc does: a process that writes
+// and exits before Attach would otherwise have its newlines turned into
+// CR LF.
 type terminal struct {
 	parent, child *os.File
+	received      chan masterOrError
 	master        console.Console
 	host          console.Console // nil when stdin is not a terminal
 	stdio         IO
 	copied        sync.WaitGroup
+}
+
+type masterOrError struct {
+	master console.Console
+	err    error
 }
 
 func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
@@ -31,6 +41,11 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 	}
 	t := &terminal{parent: os.NewFile(uintptr(fds[0]), "console-p"), child: os.NewFile(uintptr(fds[1]), "console-c"), stdio: stdio}
 	p.ConsoleSocket = t.child
+	t.received = make(chan masterOrError, 1)
+	go func() {
+		c, err := recvMaster(t.parent)
+		t.received <- masterOrError{c, err}
+	}()
 	if stdio.Stdin != nil {
 		if c, err := console.ConsoleFromFile(stdio.Stdin); err == nil {
 			t.host = c
@@ -42,19 +57,32 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 	return t, nil
 }
 
-// Attach receives the pty master and starts copying.
-func (t *terminal) Attach() error {
-	stdio := t.stdio
-	master, err := recvFile(t.parent)
+// recvMaster receives the pty master from the container's init and clears
+// its output processing. It returns once the init sent it or closed its
+// end of the socket.
+func recvMaster(sock *os.File) (console.Console, error) {
+	master, err := recvFile(sock)
 	if err != nil {
-		return fmt.Errorf("receiving the container's terminal: %w", err)
+		return nil, fmt.Errorf("receiving the container's terminal: %w", err)
 	}
 	c, err := console.ConsoleFromFile(master)
 	if err != nil {
-		return err
+		master.Close()
+		return nil, err
 	}
-	t.master = c
 	_ = console.ClearONLCR(c.Fd())
+	return c, nil
+}
+
+// Attach takes the pty master once received and starts copying.
+func (t *terminal) Attach() error {
+	stdio := t.stdio
+	r := <-t.received
+	if r.err != nil {
+		return r.err
+	}
+	c := r.master
+	t.master = c
 	if t.host != nil {
 		if err := t.host.SetRaw(); err != nil {
 			return fmt.Errorf("setting the terminal raw: %w", err)
@@ -89,11 +117,19 @@ func (t *terminal) Close() {
 	if t.host != nil {
 		_ = t.host.Reset()
 	}
+	_ = t.child.Close()
+	if t.master == nil {
+		// A master received but never attached (the start failed).
+		select {
+		case r := <-t.received:
+			t.master = r.master
+		default:
+		}
+	}
 	if t.master != nil {
 		_ = t.master.Close()
 	}
 	_ = t.parent.Close()
-	_ = t.child.Close()
 }
 
 // recvFile receives one file descriptor sent with SCM_RIGHTS.

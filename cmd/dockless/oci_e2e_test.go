@@ -44,6 +44,13 @@ func newOCIEnv(t *testing.T) *ociEnv {
 // runc's does), and a pipe would not end while it runs.
 func (e *ociEnv) oci(args ...string) result {
 	e.t.Helper()
+	return e.ociWith(nil, args...)
+}
+
+// ociWith is oci with setup (if set) changing the command first: its
+// directory, its descriptors.
+func (e *ociEnv) ociWith(setup func(*exec.Cmd), args ...string) result {
+	e.t.Helper()
 	dir := e.t.TempDir()
 	var out, errOut *os.File
 	r := e.runWith(func(cmd *exec.Cmd) {
@@ -55,6 +62,9 @@ func (e *ociEnv) oci(args ...string) result {
 			e.t.Fatal(err)
 		}
 		cmd.Stdout, cmd.Stderr = out, errOut
+		if setup != nil {
+			setup(cmd)
+		}
 	}, append([]string{"oci", "--root", e.ociRoot}, args...)...)
 	out.Close()
 	errOut.Close()

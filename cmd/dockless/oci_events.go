@@ -61,4 +61,3 @@ func ociEventsCommand() *cli.Command {
 		},
 	}
 }
-
