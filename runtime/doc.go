@@ -21,5 +21,8 @@
 // It takes a spec and nothing else: it must not pull images, mount root
 // filesystems or read policy. The container is a child of the calling
 // process (dockless makes itself a child subreaper), so it lives and dies
-// with the job that started it.
+// with the job that started it. The OCI interface (oci*.go, runc's verbs
+// for dockless-runc) is the exception, as runc's containers are: created
+// containers outlive the command that made them, and a container run in
+// the foreground stays with --keep.
 package runtime

@@ -6,11 +6,12 @@
 // dependencies) whose action parses flags into the neutral spec.Request
 // (each value with its one parser in spec) and calls the lifecycle
 // (container), the LSF translation (lsf) or the image store (images); the
-// OCI command line (oci_*.go) drives runtime directly. Errors become
-// docker's messages and the exit code in one place (main.go), with docker's
-// meanings: 125 for dockless's
-// own errors, 126 when the command cannot be invoked, 127 when it is not
-// found, otherwise the container's status (128+N for signal N).
+// OCI command line (oci*.go, runc's verbs, flags and messages) drives
+// runtime directly. Errors become docker's messages and the exit code in
+// one place (main.go), with docker's meanings: 125 for dockless's own
+// errors, 126 when the command cannot be invoked, 127 when it is not found,
+// otherwise the container's status (128+N for signal N); the OCI command
+// line's, runc's (runOCI in oci.go): 1, 255 for exec.
 //
 // The binary is also the container's init: libcontainer re-executes it with
 // the argument "init", which main handles before the CLI parses anything.

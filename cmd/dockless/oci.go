@@ -88,13 +88,14 @@ To start a new instance of a container:
 
 func newOCIApp() *cli.App {
 	help := &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
-	cli.VersionPrinter = printOCIVersion
 	return &cli.App{
 		Name:            ociName,
 		Usage:           fmt.Sprintf(ociUsage, runtime.RuncVersion()),
 		Version:         version,
 		HideHelp:        true,
 		HideHelpCommand: true,
+		// -v is runc's version text (printOCIVersion), not urfave/cli's.
+		HideVersion: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		// --env A=1,2 and --cgroup cpu,cpuacct:sub are one value each.
 		DisableSliceFlagSeparator: true,
@@ -106,6 +107,7 @@ func newOCIApp() *cli.App {
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "not supported: dockless uses the cgroupfs driver"},
 			&cli.StringFlag{Name: "criu", Hidden: true},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "not supported: the OCI interface runs as root"},
+			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version"},
 			help,
 		},
 		Before: ociBefore,
@@ -135,6 +137,10 @@ func printOCIVersion(c *cli.Context) {
 // ociBefore checks the global flags and sets up logging as runc does: Info
 // (Debug with --debug), text or JSON, to stderr or the --log file.
 func ociBefore(c *cli.Context) error {
+	if c.Bool("version") {
+		printOCIVersion(c)
+		return exitStatus{0}
+	}
 	if c.IsSet("root") {
 		root, err := filepath.Abs(c.String("root"))
 		if err != nil {

@@ -466,3 +466,56 @@ func dirNames(dir string) []string {
 	}
 	return names
 }
+
+// TestOCI_TerminalKeepsNewlines: what is written on a terminal that
+// dockless-runc relays comes out as written, even what the init writes as
+// soon as it runs the process (the error of an execve that fails): the
+// pty's ONLCR is cleared as soon as the init sends the master, before the
+// process runs, not once dockless-runc attaches.
+func TestOCI_TerminalKeepsNewlines(t *testing.T) {
+	e := newOCIEnv(t)
+	bundle, _ := e.ociBundle(func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Process.Args = []string{"/run.sh"}
+	})
+	if err := os.WriteFile(filepath.Join(bundle, "rootfs", "run.sh"), []byte("#!/no/such/interpreter\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// On a terminal of its own too, as in runc's suite (script(1)):
+	// dockless-runc then sets that one raw before it copies.
+	master, slave, err := openPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	for i := range 10 {
+		onPty := func(cmd *exec.Cmd) { cmd.Stdin = slave }
+		if r := e.ociWith(onPty, "run", "--bundle", bundle, fmt.Sprint("t", i)); r.code != 255 || r.stdout != "exec /run.sh: no such file or directory\n" {
+			t.Errorf("run on a terminal: %q", r)
+		}
+	}
+}
+
+// openPty opens a new pseudo-terminal: its master and its slave.
+func openPty() (*os.File, *os.File, error) {
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	return master, slave, nil
+}
