@@ -95,8 +95,8 @@ func newOCIApp() *cli.App {
 		HideHelp:        true,
 		HideHelpCommand: true,
 		// -v is runc's version text (printOCIVersion), not urfave/cli's.
-		HideVersion: true,
-		ExitErrHandler:  func(*cli.Context, error) {},
+		HideVersion:    true,
+		ExitErrHandler: func(*cli.Context, error) {},
 		// --env A=1,2 and --cgroup cpu,cpuacct:sub are one value each.
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
