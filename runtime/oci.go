@@ -47,12 +47,12 @@ type OCIOptions struct {
 	IgnorePaused bool
 }
 
-// ociAction is what OCIRun does with the container it creates.
-type ociAction int
+// OCIAction is what OCIRun does with the container it creates.
+type OCIAction int
 
 const (
 	// OCICreate starts the init, which waits for Start (runc create).
-	OCICreate ociAction = iota
+	OCICreate OCIAction = iota
 	// OCIRunning also runs the user's process (runc run).
 	OCIRunning
 )
@@ -64,7 +64,7 @@ const (
 // terminal to the console socket; one waited for has this process's stdio
 // or a terminal relayed to it. The container is destroyed when this fails,
 // and after a container waited for exits unless Keep.
-func OCIRun(root, id string, spec *specs.Spec, act ociAction, o OCIOptions) (status int, err error) {
+func OCIRun(root, id string, spec *specs.Spec, act OCIAction, o OCIOptions) (status int, err error) {
 	if spec.Process == nil {
 		return -1, errors.New("process property must not be empty")
 	}
