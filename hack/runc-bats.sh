@@ -146,6 +146,33 @@ prepare() {
 	echo "$work"
 }
 
+# strays DIR lists the processes whose command line names DIR: what the
+# tests of a run that used DIR left running.
+strays() {
+	local p
+	for p in /proc/[0-9]*; do
+		grep -qsF -- "$1" "$p/cmdline" && echo "${p#/proc/}"
+	done
+	return 0
+}
+
+# watch OUT DIR: once every test of the run writing the TAP file OUT has a
+# result, gives bats 30 seconds to end, then kills what the tests left
+# running (by pid): runc's suite leaks a recvtty when a test fails before
+# recvtty wrote its pid file, and bats waits for its output pipe forever.
+watch() {
+	local out=$1 dir=$2 n p
+	while sleep 5; do
+		n=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out" | head -1)
+		[[ -n $n ]] && (($(grep -cE '^(ok|not ok) ' "$out") >= n)) && break
+	done
+	sleep 30
+	for p in $(strays "$dir"); do
+		echo "# killing $(tr '\0' ' ' <"/proc/$p/cmdline"), left running by the tests" >>"$out"
+		kill -9 "$p" 2>/dev/null
+	done
+}
+
 run() {
 	local rt=${1:?usage: hack/runc-bats.sh run RUNTIME [FILE...]}
 	shift
@@ -155,10 +182,12 @@ run() {
 	local files=() f
 	for f in "$@"; do files+=("$f.bats"); done
 	((${#files[@]})) || files=(.)
-	local out in cmd
+	local out in tmp cmd
 	out=$(mktemp "$work/tap.XXXXXX")
 	in=$(mktemp -u "$work/in.XXXXXX")
 	mkfifo "$in"
+	# Short: the tests make unix sockets below it.
+	tmp=$(mktemp -d /tmp/runc-bats.XXXXXX)
 	cmd=(bats --tap)
 	[[ -n ${RUNC_BATS_FILTER:-} ]] && cmd+=(--filter "$RUNC_BATS_FILTER")
 	cmd+=("${files[@]}")
@@ -168,9 +197,15 @@ run() {
 	# of its input script writes an EOF byte into the terminal, and a
 	# runtime relaying that terminal into a container's (exec -t) would
 	# see it as input.
-	(cd "$src/tests/integration" && RUNC=$rt script -q -e -c "${cmd[*]@Q} >$out 2>&1" /dev/null >/dev/null <>"$in") || true
+	(cd "$src/tests/integration" && BATS_TMPDIR=$tmp RUNC=$rt script -q -e -c "${cmd[*]@Q} >$out 2>&1" /dev/null >/dev/null <>"$in") &
+	local pid=$!
+	watch "$out" "$tmp" &
+	local watcher=$!
+	wait "$pid" || true
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null || true
 	cat "$out"
-	rm -f "$out" "$in"
+	rm -rf "$out" "$in" "$tmp"
 	# The suite's parent cgroups, which its teardown leaves in the unified
 	# hierarchy of a hybrid host (rmdir removes only empty ones).
 	local left=/sys/fs/cgroup/unified/runc-cgroups-integration-test
