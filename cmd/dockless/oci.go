@@ -55,6 +55,10 @@ func (e ociError) Unwrap() error { return e.err }
 // ociError), whose message goes to the log (--log, in --log-format: where
 // containerd's shim reads it) and to stderr, as runc does.
 func runOCI(args []string) int {
+	// runc's logging until ociBefore reads the flags (dockless oci comes
+	// with dockless's own).
+	logrus.SetOutput(os.Stderr)
+	logrus.SetFormatter(&logrus.TextFormatter{})
 	app := newOCIApp()
 	err := app.Run(reorderOCIArgs(app, args))
 	var status exitStatus
