@@ -161,12 +161,16 @@ strays() {
 # running (by pid): runc's suite leaks a recvtty when a test fails before
 # recvtty wrote its pid file, and bats waits for its output pipe forever.
 watch() {
-	local out=$1 dir=$2 n p
-	while sleep 5; do
+	local out=$1 dir=$2 n p s
+	# Its sleeps die with it (this node's init reaps orphans late).
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	while sleep 5 & s=$! && wait "$s"; do
 		n=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$out" | head -1)
 		[[ -n $n ]] && (($(grep -cE '^(ok|not ok) ' "$out") >= n)) && break
 	done
-	sleep 30
+	sleep 30 &
+	s=$!
+	wait "$s"
 	for p in $(strays "$dir"); do
 		echo "# killing $(tr '\0' ' ' <"/proc/$p/cmdline"), left running by the tests" >>"$out"
 		kill -9 "$p" 2>/dev/null
