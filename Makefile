@@ -8,6 +8,7 @@ BIN     ?= bin/dockless
 PREFIX  ?= /usr/local
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_BUILD = -tags '$(TAGS)' -ldflags '-X main.version=$(VERSION)'
+INIT_CFLAGS   = -static -Os -s -Wall -Wextra -Werror
 
 # Debian packages the build, the tests and the demo need (bats, jq and
 # gawk: runc's own integration suite, which CI runs part of).
@@ -17,8 +18,12 @@ DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd b
 
 all: build
 
+# build: dockless, and beside it dockless-init, the init of --init
+# containers (static and single-threaded: it runs on the image's
+# filesystem, inside the container's pids limit).
 build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/dockless
+	$(CC) $(INIT_CFLAGS) -o $(dir $(BIN))dockless-init cmd/dockless-init/init.c
 
 # deps installs the Debian packages that are missing (apt-get update once).
 deps:
@@ -29,7 +34,7 @@ deps:
 	fi
 
 vet:
-	@test -z "$$(gofmt -l cmd spec runtime images hack policy lsf container)" || { gofmt -l cmd spec runtime images hack policy lsf container; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l $$($(GO) list -f {{.Dir}} ./...))" || { gofmt -l $$($(GO) list -f {{.Dir}} ./...); echo "gofmt needed"; exit 1; }
 	$(GO) vet -tags '$(TAGS)' ./...
 
 # test: every test, as root (the end-to-end tests run real containers).
@@ -48,16 +53,28 @@ fuzz:
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzBuild_ImageConfig -fuzztime $(FUZZTIME) ./spec
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzDockerValues -fuzztime $(FUZZTIME) ./spec
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLSFValues -fuzztime $(FUZZTIME) ./lsf
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzParseVisibleDevices -fuzztime $(FUZZTIME) ./lsf
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLayerPaths -fuzztime $(FUZZTIME) ./images
 
 demo: deps build
 	hack/demo.sh $(BIN)
 
+# bench also compares dockless-runc with a runc built from the module
+# cache's runc (the libcontainer dockless embeds), when it builds offline.
+RUNC_MOD = bin/runc-mod
 bench: deps build
-	$(GO) run ./hack/bench -dockless $(BIN)
+	@$(MAKE) -s $(RUNC_MOD) || echo "bench: no runc from the module cache, its comparison is skipped"
+	$(GO) run ./hack/bench -dockless $(BIN) $$(test -x $(RUNC_MOD) && echo -runc153 $(RUNC_MOD))
+
+$(RUNC_MOD):
+	@dir=$$($(GO) list -m -f '{{.Dir}}' github.com/opencontainers/runc) && tmp=$$(mktemp -d) && \
+	cp -r $$dir/. $$tmp && chmod -R u+w $$tmp && \
+	(cd $$tmp && GOPROXY=off GOFLAGS=-mod=mod CGO_ENABLED=1 $(GO) build -tags seccomp -o $(CURDIR)/$(RUNC_MOD) .); \
+	rc=$$?; rm -rf $$tmp; exit $$rc
 
 # install: the binary setuid root (dockless acts for the user who runs it;
-# see docs/LSF.md) and the policy template, never over an existing policy.
+# see docs/LSF.md), dockless-init beside it (not set-id), and the policy
+# template, never over an existing policy.
 # conformance: the OCI runtime-tools validation suite and runc's own
 # integration suite (all its bats files), against dockless-runc and the runc
 # built from the runc module dockless embeds (from the Go module cache; the
@@ -71,13 +88,18 @@ conformance: deps build
 	mv docs/CONFORMANCE.md.tmp docs/CONFORMANCE.md; cat docs/CONFORMANCE.md; exit $$status
 
 # differential: the seed's job container through a real dockerd and through
-# dockless, field by field (docs/COMPATIBILITY.md explains what differs).
+# dockless, field by field, then the table of docker run scenarios through
+# both (docs/COMPATIBILITY.md explains what differs; a difference it does
+# not explain fails). DOCKER is the client (docker's ≥ 23 resolve relative
+# bind sources, as dockless).
+DOCKER ?= /usr/bin/docker
 differential: deps build
 	@command -v dockerd >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io; }
-	$(GO) run ./hack/dockerdiff -dockless $(BIN)
+	$(GO) run ./hack/dockerdiff -dockless $(BIN) -docker $(DOCKER)
 
 install: build
 	install -D -m 4755 -o root -g root $(BIN) $(DESTDIR)$(PREFIX)/bin/dockless
+	install -D -m 0755 -o root -g root $(dir $(BIN))dockless-init $(DESTDIR)$(PREFIX)/bin/dockless-init
 	ln -sf dockless $(DESTDIR)$(PREFIX)/bin/dockless-runc
 	@if [ -e $(DESTDIR)/etc/dockless/dockless.toml ]; then \
 		install -D -m 0644 -o root -g root docs/dockless.toml $(DESTDIR)/etc/dockless/dockless.toml.example; \

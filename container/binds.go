@@ -25,7 +25,7 @@ func stagePaths(dir string, binds []spec.Bind) {
 
 // stageBinds mounts the checked handle of each user's bind at its staged
 // path, so the runtime mounts exactly what was checked, and adds the
-// generated /etc files. Its cleanup unmounts everything staged, also what
+// generated /etc files and the image's volumes. Its cleanup unmounts everything staged, also what
 // buildSpec stages later (assembleMounts).
 func (l *launch) stageBinds() (func(), error) {
 	cleanup := func() {
@@ -47,7 +47,7 @@ func (l *launch) stageBinds() (func(), error) {
 		}
 		l.staged = append(l.staged, b.Staged)
 	}
-	l.binds = append(binds, etcBinds(l.dir, l.opts.Etc)...)
+	l.binds = append(append(binds, etcBinds(l.dir, l.opts.Etc)...), l.volumes...)
 	return cleanup, nil
 }
 

@@ -8,13 +8,21 @@
 // one place that ties the others together: every front end (docker's
 // flags, the LSF job, later the per-host and build containers) hands it a
 // spec.Request, and it applies the policy, resolves the image (images),
-// mounts the rootfs and the user's checked binds, builds the spec (spec)
-// and runs it (runtime). cmd/dockless only parses flags and prints.
+// mounts the rootfs and the user's checked binds, builds the spec (spec),
+// applies the request's CDI devices to it (cdi: GPUs) and runs it
+// (runtime). cmd/dockless only parses flags and prints.
 //
-// Node.Run is a list of steps (record, name, cidfile, rootfs, /etc files,
-// binds, spec), each returning its own cleanup: whatever fails, exactly
-// what was done is undone, in reverse, and the record goes last, so that a
-// dockless killed at any point is reaped by the next one.
+// Node.Run is a list of steps (image, record, name, cidfile, rootfs, size
+// cap, user, /etc files, the image's volumes, binds, spec), each returning
+// its own cleanup: whatever fails, exactly what was done is undone, in
+// reverse, and the record goes last, so that a dockless killed at any
+// point is reaped by the next one. The image is held from the moment it is
+// found or pulled until the rootfs snapshot keeps it, and the size cap
+// applies only after that, so that it never evicts the image about to
+// start.
+//
+// An image's VOLUMEs are scratch directories in the container's state
+// directory, seeded from the image and removed with it (volumes.go).
 //
 // Binds of host directories are placed by dockless itself where they land
 // inside another host bind (mounttree.go), so that root, which runs

@@ -2,6 +2,9 @@ package container
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dockless/dockless/spec"
@@ -12,6 +15,7 @@ import (
 func DockerLine(req *spec.Request, host spec.Host, name, image string) string {
 	w := &dockerWords{a: []string{"docker", "run", "--rm", "--name=" + name}}
 	w.identity(req, host)
+	w.names(req)
 	w.security(req)
 	w.resources(req)
 	if req.EntrypointSet {
@@ -67,6 +71,31 @@ func (w *dockerWords) identity(req *spec.Request, host spec.Host) {
 		w.add("--add-host", h.Host+":"+h.IP)
 	}
 	w.flag(req.ReadOnly, "--read-only")
+	for _, t := range req.Tmpfs {
+		w.add("--tmpfs", strings.TrimSuffix(t.Destination+":"+strings.Join(t.Options, ","), ":"))
+	}
+	w.flag(req.Init, "--init")
+}
+
+// names: name resolution, labels and how the container is stopped.
+func (w *dockerWords) names(req *spec.Request) {
+	for _, f := range []struct {
+		flag   string
+		values []string
+	}{{"--dns", req.DNS}, {"--dns-search", req.DNSSearch}, {"--dns-option", req.DNSOptions}} {
+		for _, v := range f.values {
+			w.add(f.flag, v)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(req.Labels)) {
+		w.add("--label", k+"="+req.Labels[k])
+	}
+	if req.StopSignal > 0 {
+		w.add("--stop-signal", fmt.Sprint(req.StopSignal))
+	}
+	if req.StopTimeout != nil {
+		w.add("--stop-timeout", fmt.Sprint(*req.StopTimeout))
+	}
 }
 
 // security: the label, the capabilities, no-new-privileges, the devices.
@@ -93,6 +122,9 @@ func (w *dockerWords) security(req *spec.Request) {
 	for _, d := range req.Devices {
 		w.add("--device", d.HostPath+":"+d.Path+":"+d.Permissions)
 	}
+	for _, name := range req.CDIDevices {
+		w.add("--device", name)
+	}
 }
 
 // resources: memory, CPU, /dev/shm and the ulimits.
@@ -102,6 +134,23 @@ func (w *dockerWords) resources(req *spec.Request) {
 	}
 	if req.CPUShares > 0 {
 		w.add("--cpu-shares", fmt.Sprint(req.CPUShares))
+	}
+	if req.NanoCPUs > 0 {
+		w.add("--cpus", strconv.FormatFloat(float64(req.NanoCPUs)/1e9, 'f', -1, 64))
+	}
+	if req.CPUQuota != 0 {
+		w.add("--cpu-quota", fmt.Sprint(req.CPUQuota))
+	}
+	if req.CPUPeriod != 0 {
+		w.add("--cpu-period", fmt.Sprint(req.CPUPeriod))
+	}
+	w.add("--cpuset-cpus", req.CpusetCpus)
+	w.add("--cpuset-mems", req.CpusetMems)
+	if req.PidsLimit != nil {
+		w.add("--pids-limit", fmt.Sprint(*req.PidsLimit))
+	}
+	if req.OOMScoreAdj != nil {
+		w.add("--oom-score-adj", fmt.Sprint(*req.OOMScoreAdj))
 	}
 	if req.Memory > 0 {
 		w.add("-m", fmt.Sprint(req.Memory))

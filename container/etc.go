@@ -13,29 +13,20 @@ import (
 
 // etcFiles writes the container's hosts, hostname and resolv.conf and the
 // generated extra files (Options.Etc) into its state directory (removed
-// with it). With the host network hosts follows the node's file, as
-// docker's does.
+// with it).
 func (l *launch) etcFiles() (func(), error) {
-	var hosts strings.Builder
-	if node, err := os.ReadFile("/etc/hosts"); err == nil && l.req.Network == "host" {
-		hosts.Write(node)
-		if len(node) > 0 && node[len(node)-1] != '\n' {
-			hosts.WriteByte('\n')
-		}
-	} else {
-		hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	}
-	for _, h := range l.req.AddHosts {
-		fmt.Fprintf(&hosts, "%s\t%s\n", h.IP, h.Host)
+	node, err := os.ReadFile("/etc/hosts")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
 	resolv, err := os.ReadFile("/etc/resolv.conf")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	files := map[string][]byte{
-		"hosts":       []byte(hosts.String()),
+		"hosts":       hostsFile(node, l.req.Network, l.req.AddHosts),
 		"hostname":    []byte(l.req.Hostname + "\n"),
-		"resolv.conf": resolv,
+		"resolv.conf": resolvConf(resolv, l.req.DNS, l.req.DNSSearch, l.req.DNSOptions),
 	}
 	for k, v := range l.opts.Etc {
 		files[k] = v
@@ -46,6 +37,68 @@ func (l *launch) etcFiles() (func(), error) {
 		}
 	}
 	return nil, nil
+}
+
+// defaultHosts is docker's /etc/hosts of a container with a network of
+// its own (--network none).
+const defaultHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+	"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+
+// hostsFile is the container's /etc/hosts: with the host network the
+// node's file (node), as docker's, else docker's default; then the
+// --add-host entries.
+func hostsFile(node []byte, network string, extra []spec.HostEntry) []byte {
+	var hosts strings.Builder
+	if network == "host" && node != nil {
+		hosts.Write(node)
+		if len(node) > 0 && node[len(node)-1] != '\n' {
+			hosts.WriteByte('\n')
+		}
+	} else {
+		hosts.WriteString(defaultHosts)
+	}
+	for _, h := range extra {
+		fmt.Fprintf(&hosts, "%s\t%s\n", h.IP, h.Host)
+	}
+	return []byte(hosts.String())
+}
+
+// resolvConf is the container's resolv.conf: the node's (node), or, when
+// any of --dns, --dns-search and --dns-option is given, docker's rebuild of
+// it, each given list replacing the node's (search "." for none).
+func resolvConf(node []byte, dns, search, options []string) []byte {
+	if len(dns)+len(search)+len(options) == 0 {
+		return node
+	}
+	var servers, domains, opts []string
+	for _, line := range strings.Split(string(node), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) < 2:
+		case f[0] == "nameserver":
+			servers = append(servers, f[1])
+		case f[0] == "search":
+			domains = f[1:]
+		case f[0] == "options":
+			opts = append(opts, f[1:]...)
+		}
+	}
+	for _, given := range []struct{ from, to *[]string }{{&dns, &servers}, {&search, &domains}, {&options, &opts}} {
+		if len(*given.from) > 0 {
+			*given.to = *given.from
+		}
+	}
+	var b strings.Builder
+	if s := strings.Join(domains, " "); len(domains) > 0 && s != "." {
+		b.WriteString("search " + s + "\n")
+	}
+	for _, ns := range servers {
+		b.WriteString("nameserver " + ns + "\n")
+	}
+	if len(opts) > 0 {
+		b.WriteString("options " + strings.Join(opts, " ") + "\n")
+	}
+	return []byte(b.String())
 }
 
 // etcBinds bind the generated files in dir read-only at /etc/<name>.

@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 
 	"github.com/containerd/containerd/v2/core/mount"
@@ -25,16 +26,23 @@ type Node struct {
 	Facts spec.Host
 	// Log is dockless's logger (the seed wrapper's format, set up by cmd).
 	Log logrus.FieldLogger
-	// Setup is told when a container's setup is over and nothing the
-	// node's other jobs wait for is held (SetupDone), and when the
-	// container ran (Ran); nil: nothing to tell.
+	// Setup is the front end's signal handling, told of the moments of a
+	// run that matter to it; nil: nothing to tell.
 	Setup SetupHooks
 }
 
-// SetupHooks let the front end act at the two moments of a run that
-// matter to its signal handling.
+// SetupHooks let the front end act at the moments of a run that matter to
+// its signal handling.
 type SetupHooks interface {
+	// SetupDone: the setup is over, and nothing the node's other jobs
+	// wait for is held.
 	SetupDone()
+	// HandOver: the runtime relays the signals to the container from now
+	// on, and has changed nothing yet. When HandOver returns, an interrupt
+	// the front end took before then has cancelled the run's context; it
+	// leaves the interrupts to the runtime until Ran.
+	HandOver()
+	// Ran: the container (or an exec) ran, or did not start.
 	Ran()
 }
 
@@ -43,6 +51,7 @@ type Images interface {
 	Ensure(ctx context.Context, ref string, pull images.PullPolicy, opts images.PullOptions) (*images.Image, error)
 	Prepare(ctx context.Context, key string, img *images.Image) ([]mount.Mount, error)
 	Release(ctx context.Context, key string) error
+	Unhold(ctx context.Context, img *images.Image) error
 	EnforceCap(ctx context.Context, max int64) ([]string, int, error)
 }
 
@@ -61,14 +70,31 @@ func (n *Node) setupDone() {
 	}
 }
 
+// relaying is the runtime's taking over of the signals (runtime.Run): the
+// front end hands them over, and a run whose setup an interrupt cancelled
+// by then starts nothing.
+func (n *Node) relaying(ctx context.Context) func() error {
+	return func() error {
+		if n.Setup != nil {
+			n.Setup.HandOver()
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("container not started: %w", err)
+		}
+		return nil
+	}
+}
+
 func (n *Node) ran() {
 	if n.Setup != nil {
 		n.Setup.Ran()
 	}
 }
 
-// EnforceCap applies the policy's [store] max_size after a pull: the least
-// recently used images no container uses go first.
+// EnforceCap applies the policy's [store] max_size: the least recently
+// used images that no container uses and no run holds go first (a run's
+// image is held from Ensure until its snapshot keeps it, so the cap is
+// applied after a pull or after a container's rootfs step).
 func (n *Node) EnforceCap(ctx context.Context) {
 	max, err := n.Policy.MaxStoreSize()
 	if err != nil || max <= 0 {

@@ -18,7 +18,9 @@ import (
 // Reap cleans up after every dockless that died with containers: their
 // processes, cgroups, mounts, snapshots, name reservations, cidfiles and
 // state. It runs at the start of every container and in `system prune`,
-// and returns how many it cleaned up.
+// and returns how many it cleaned up. A container it cannot clean up is
+// left for a later try and named in the error; the others are cleaned up
+// all the same.
 func (n *Node) Reap() (int, error) {
 	entries, err := os.ReadDir(n.containersDir())
 	if errors.Is(err, os.ErrNotExist) {
@@ -28,6 +30,7 @@ func (n *Node) Reap() (int, error) {
 		return 0, err
 	}
 	reaped := 0
+	var failed []error
 	for _, e := range entries {
 		r, err := n.readRecord(e.Name())
 		if err != nil {
@@ -43,12 +46,13 @@ func (n *Node) Reap() (int, error) {
 			continue
 		}
 		if err := n.remove(r); err != nil {
-			return reaped, fmt.Errorf("cleaning up container %s: %w", r.ID, err)
+			failed = append(failed, fmt.Errorf("cleaning up container %s: %w", r.ID, err))
+			continue
 		}
 		reaped++
 	}
 	n.reapExits()
-	return reaped, nil
+	return reaped, errors.Join(failed...)
 }
 
 // remove cleans up after the container r, whose dockless is gone.

@@ -33,6 +33,13 @@ type Record struct {
 	InitPid int `json:"init_pid,omitempty"`
 	// Memory is the memory limit in bytes (0: none), for messages.
 	Memory int64 `json:"memory,omitempty"`
+	// Labels are docker's --label metadata.
+	Labels map[string]string `json:"labels,omitempty"`
+	// StopSignal and StopTimeout are what Stop sends first (0: SIGTERM)
+	// and how long it then waits (nil: the stop command's grace; -1: no
+	// SIGKILL).
+	StopSignal  int  `json:"stop_signal,omitempty"`
+	StopTimeout *int `json:"stop_timeout,omitempty"`
 }
 
 func (n *Node) recordPath(id string) string { return filepath.Join(n.dir(id), "record.json") }

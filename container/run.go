@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +22,7 @@ import (
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/selinux/go-selinux"
+	"golang.org/x/sys/unix"
 )
 
 // Options are the parts of a run that are not the container itself.
@@ -54,17 +55,20 @@ type launch struct {
 	dir  string
 	rec  *Record
 	host spec.Host
-	// binds are the request's, staged, and the generated /etc files';
-	// staged what is mounted in the state directory for them.
-	binds  []spec.Bind
-	staged []string
-	spec   *specs.Spec
+	// binds are the request's, staged, the generated /etc files' and the
+	// image's volumes'; staged what is mounted in the state directory for
+	// them.
+	binds   []spec.Bind
+	staged  []string
+	volumes []spec.Bind
+	spec    *specs.Spec
 }
 
 // Run runs req in the foreground and returns the container's exit status.
 // The policy applies first (Apply, Check); then each step below returns
 // its own cleanup, and whatever happens Run leaves no mount, snapshot,
-// state directory or name reservation behind.
+// state directory, name reservation or hold on an image behind. With
+// opts.SpecOnly it writes the spec instead (writeSpec).
 func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio runtime.IO) (int, error) {
 	if err := n.Policy.Apply(req, n.Caller); err != nil {
 		return -1, err
@@ -72,25 +76,19 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 	if err := n.Policy.Check(req, n.Caller); err != nil {
 		return -1, err
 	}
-	if opts.SpecOnly == nil {
-		if count, err := n.Reap(); err != nil {
-			n.Log.Warnf("%v", err)
-		} else if count > 0 {
-			n.Log.Infof("cleaned up %d containers left by dockless processes that died", count)
-		}
-	}
-	n.Log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)
-	img, err := n.Images.Ensure(ctx, req.Image, opts.Pull, images.PullOptions{Progress: opts.Progress, Bars: opts.Bars})
-	if err != nil {
-		return -1, err
-	}
-	n.EnforceCap(ctx)
-	l, err := n.newLaunch(req, opts, img)
+	l, err := n.newLaunch(req, opts)
 	if err != nil {
 		return -1, err
 	}
 	if opts.SpecOnly != nil {
-		return 0, l.writeSpec(opts.SpecOnly)
+		return 0, l.writeSpec(ctx, opts.SpecOnly)
+	}
+	count, err := n.Reap()
+	if count > 0 {
+		n.Log.Infof("cleaned up %d containers left by dockless processes that died", count)
+	}
+	if err != nil {
+		n.Log.Warnf("%v", err)
 	}
 	var undo []func()
 	defer func() {
@@ -114,24 +112,58 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 // it (nil: nothing), also when it fails half-way.
 func (l *launch) steps(ctx context.Context) []func() (func(), error) {
 	return []func() (func(), error){
+		func() (func(), error) { return l.image(ctx) },
 		l.record,
 		l.reserveName,
 		l.cidFiles,
 		func() (func(), error) { return l.rootfs(ctx) },
+		func() (func(), error) { return l.enforceCap(ctx) },
 		l.user,
 		l.etcFiles,
+		l.imageVolumes,
 		l.stageBinds,
 		l.buildSpec,
 	}
 }
 
-func (n *Node) newLaunch(req *spec.Request, opts Options, img *images.Image) (*launch, error) {
+// image resolves the image under the pull policy, held (images.PullOptions
+// Hold): no dockless's size cap evicts it before the rootfs step's
+// snapshot keeps it. Its cleanup lets go of the hold if the run never got
+// that far; an interrupted run does not wait for the store for it, since
+// a hold dies with its process.
+func (l *launch) image(ctx context.Context) (func(), error) {
+	img, err := l.n.ensure(ctx, &l.req, l.opts, true)
+	if err != nil {
+		return nil, err
+	}
+	l.img = img
+	return func() {
+		if err := l.n.Images.Unhold(ctx, img); err != nil && ctx.Err() == nil {
+			l.n.Log.Warnf("%v", err)
+		}
+	}, nil
+}
+
+// ensure resolves the request's image under the pull policy.
+func (n *Node) ensure(ctx context.Context, req *spec.Request, opts Options, hold bool) (*images.Image, error) {
+	n.Log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)
+	return n.Images.Ensure(ctx, req.Image, opts.Pull, images.PullOptions{Progress: opts.Progress, Bars: opts.Bars, Hold: hold})
+}
+
+// enforceCap applies the store's size cap once the container's snapshot
+// keeps its image (Node.EnforceCap): the image about to start is in use.
+func (l *launch) enforceCap(ctx context.Context) (func(), error) {
+	l.n.EnforceCap(ctx)
+	return nil, nil
+}
+
+func (n *Node) newLaunch(req *spec.Request, opts Options) (*launch, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
 	id := hex.EncodeToString(b)
-	l := &launch{n: n, req: *req, opts: opts, img: img, id: id, name: opts.Name, dir: n.dir(id)}
+	l := &launch{n: n, req: *req, opts: opts, id: id, name: opts.Name, dir: n.dir(id)}
 	if l.name == "" {
 		l.name = id[:12]
 	}
@@ -155,7 +187,8 @@ func (l *launch) record() (func(), error) {
 	}
 	cleanup := func() { l.n.removeState(l.dir) }
 	l.rec = &Record{ID: l.id, Name: l.name, Image: l.img.Name, Command: l.req.Cmd, Owner: l.n.Caller.UID,
-		Created: time.Now().UTC(), Launcher: os.Getpid(), Memory: l.req.Memory}
+		Created: time.Now().UTC(), Launcher: os.Getpid(), Memory: l.req.Memory,
+		Labels: l.req.Labels, StopSignal: l.req.StopSignal, StopTimeout: l.req.StopTimeout}
 	var err error
 	if l.rec.LauncherStart, err = processStart(os.Getpid()); err != nil {
 		return cleanup, err
@@ -221,26 +254,44 @@ func (l *launch) buildSpec() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, errors.Join(writeJSON(f, s), f.Close())
+	return nil, errors.Join(spec.WriteJSON(f, s), f.Close())
 }
 
 func (l *launch) build() (*specs.Spec, error) {
 	r := l.req
 	r.Mounts = l.binds
-	return spec.Build(&r, l.img.Config.Config, l.host)
+	s, err := spec.Build(&r, l.img.Config.Config, l.host)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.injectDevices(s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// writeSpec writes the config.json the container would run, starting
-// and mounting nothing: the user's binds get their staged paths only.
-func (l *launch) writeSpec(w io.Writer) error {
+// writeSpec writes the config.json the container would run. Of the node
+// it changes nothing but what pulling the image takes (no reaping, no
+// hold, no size cap), and it starts and mounts nothing: the user's binds
+// get their staged paths only.
+func (l *launch) writeSpec(ctx context.Context, w io.Writer) error {
+	img, err := l.n.ensure(ctx, &l.req, l.opts, false)
+	if err != nil {
+		return err
+	}
+	l.img = img
 	l.binds = slices.Clone(l.req.Mounts)
 	stagePaths(l.dir, l.binds)
-	l.binds = append(l.binds, etcBinds(l.dir, l.opts.Etc)...)
+	vols, err := volumeBinds(l.dir, l.img.Config.Config.Volumes, &l.req)
+	if err != nil {
+		return err
+	}
+	l.binds = append(append(l.binds, etcBinds(l.dir, l.opts.Etc)...), vols...)
 	s, err := l.build()
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, s)
+	return spec.WriteJSON(w, s)
 }
 
 // start runs the container and waits for it; its exit status is left for
@@ -253,7 +304,7 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 	// the node's other jobs wait for is held.
 	n.setupDone()
 	n.Log.Infof("starting container %s (%s)", l.name, l.id)
-	exit, err := runtime.Run(ctx, n.runcRoot(), l.id, l.spec, stdio, func(pid int) {
+	exit, err := runtime.Run(n.runcRoot(), l.id, l.spec, stdio, n.relaying(ctx), func(pid int) {
 		l.rec.InitPid = pid
 		if err := n.writeRecord(l.rec); err != nil {
 			n.Log.Warnf("recording container %s: %v", l.name, err)
@@ -274,10 +325,33 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 }
 
 // NodeFacts reads what the node itself tells every container's spec: the
-// cgroup hierarchy and whether SELinux is enabled (Node.Facts).
+// cgroup hierarchy, whether SELinux is enabled, the CPUs and the init of
+// --init (Node.Facts).
 func NodeFacts() spec.Host {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled()}
+	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled(), CPUs: goruntime.NumCPU(), InitPath: initProgram()}
+}
+
+// initProgram is the init of --init containers: the static dockless-init
+// installed beside the dockless executable. It runs in every user's
+// containers, so it and its directory must be root's and writable by no
+// one else ("" when it is not there or not so).
+func initProgram() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), "dockless-init")
+	for _, path := range []string{filepath.Dir(exe), p} {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) != nil || st.Uid != 0 || st.Mode&0o022 != 0 {
+			return ""
+		}
+	}
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	return p
 }
 
 func defaultHostname(network, id string) string {
@@ -304,10 +378,4 @@ func rlimitHint(err error, limits []specs.POSIXRlimit) error {
 		names = append(names, strings.ToLower(strings.TrimPrefix(r.Type, "RLIMIT_"))+"="+v)
 	}
 	return fmt.Errorf("%w (ulimits asked: %s; this node does not let dockless raise a hard limit past its own: lower the ulimit or the policy's [job] ulimits)", err, strings.Join(names, " "))
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "\t")
-	return enc.Encode(v)
 }

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/dockless/dockless/spec"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain is also the container's init: libcontainer re-executes the
@@ -30,26 +34,48 @@ func TestMain(m *testing.M) {
 }
 
 // fakeImages hands out one image whose rootfs is a directory bind-mounted
-// read-write, and records what it prepared and released. Set its errors to
-// make a step fail.
+// read-write, and records what it prepared and released, the holds it
+// gave and took back, and the order of the calls that matter to the size
+// cap. Set its errors to make a step fail.
 type fakeImages struct {
 	rootfs                string
+	volumes               []string
 	ensureErr, prepareErr error
 	badMount              bool
-	prepared, released    []string
+	// releaseErr fails the release of these snapshots.
+	releaseErr         map[string]error
+	prepared, released []string
+	held               map[*images.Image]bool
+	calls              []string
 }
 
-func (s *fakeImages) Ensure(_ context.Context, ref string, _ images.PullPolicy, _ images.PullOptions) (*images.Image, error) {
+func (s *fakeImages) Ensure(_ context.Context, ref string, _ images.PullPolicy, opts images.PullOptions) (*images.Image, error) {
+	s.calls = append(s.calls, fmt.Sprintf("ensure hold=%v", opts.Hold))
 	if s.ensureErr != nil {
 		return nil, s.ensureErr
 	}
-	return &images.Image{Name: ref, Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"true"}, Env: []string{"PATH=/bin"}}}}, nil
+	img := &images.Image{Name: ref, Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"true"}, Env: []string{"PATH=/bin"}}}}
+	if opts.Hold {
+		if s.held == nil {
+			s.held = map[*images.Image]bool{}
+		}
+		s.held[img] = true
+	}
+	if s.volumes != nil {
+		img.Config.Config.Volumes = map[string]struct{}{}
+		for _, v := range s.volumes {
+			img.Config.Config.Volumes[v] = struct{}{}
+		}
+	}
+	return img, nil
 }
 
-func (s *fakeImages) Prepare(_ context.Context, key string, _ *images.Image) ([]mount.Mount, error) {
+func (s *fakeImages) Prepare(_ context.Context, key string, img *images.Image) ([]mount.Mount, error) {
+	s.calls = append(s.calls, "prepare")
 	if s.prepareErr != nil {
 		return nil, s.prepareErr
 	}
+	delete(s.held, img)
 	s.prepared = append(s.prepared, key)
 	src := s.rootfs
 	if s.badMount {
@@ -60,10 +86,18 @@ func (s *fakeImages) Prepare(_ context.Context, key string, _ *images.Image) ([]
 
 func (s *fakeImages) Release(_ context.Context, key string) error {
 	s.released = append(s.released, key)
+	return s.releaseErr[key]
+}
+
+func (s *fakeImages) Unhold(_ context.Context, img *images.Image) error {
+	delete(s.held, img)
 	return nil
 }
 
-func (s *fakeImages) EnforceCap(context.Context, int64) ([]string, int, error) { return nil, 0, nil }
+func (s *fakeImages) EnforceCap(context.Context, int64) ([]string, int, error) {
+	s.calls = append(s.calls, "cap")
+	return nil, 0, nil
+}
 
 // busyboxRootfs lays out a root filesystem with the host's busybox.
 func busyboxRootfs(t *testing.T) string {
@@ -141,6 +175,9 @@ func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
 		{"the policy refuses the user", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
 			n.Caller, req.UserSpec = alice, "0"
 		}, "allow_root", -1},
+		{"an image volume cannot be seeded", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			s.volumes = []string{"/etc/passwd"}
+		}, "VOLUME /etc/passwd", -1},
 		{"a user's bind was never checked", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
 			req.Mounts = []spec.Bind{{Source: userDir, Destination: "/data", User: true}}
 		}, "never checked", -1},
@@ -170,6 +207,12 @@ func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
 			o.Name, o.StateCIDFile = "ran", true
 			req.Cmd = []string{"sh", "-c", "test -d /data && exit 3"}
 		}, "", 3},
+		{"image volumes are seeded, writable under --read-only, and removed with the container", func(t *testing.T, req *spec.Request, o *Options, s *fakeImages, n *Node) {
+			s.volumes = []string{"/bin", "/fresh/", "/data/inside"}
+			req.Mounts = []spec.Bind{checkedBind(t, userDir, "/data")}
+			req.ReadOnly = true
+			req.Cmd = []string{"sh", "-c", "test -x /bin/busybox && test -d /fresh && touch /bin/new /fresh/new && ! touch /etc/new && ! test -e /data/inside && exit 4"}
+		}, "", 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			state := t.TempDir()
@@ -200,6 +243,43 @@ func TestRun_EachFailureUndoesWhatWasDone(t *testing.T) {
 	}
 }
 
+// TestRun_SizeCapAppliesOnceTheSnapshotKeepsTheImage: a run holds its
+// image from Ensure on and applies the store's size cap only after the
+// container's snapshot exists, so that the cap never evicts the image
+// about to start; a spec-only run (lsf spec) neither holds nor evicts.
+func TestRun_SizeCapAppliesOnceTheSnapshotKeepsTheImage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs containers: needs root")
+	}
+	rootfs := busyboxRootfs(t)
+	for _, tc := range []struct {
+		name     string
+		specOnly bool
+		want     []string
+	}{
+		{"a run", false, []string{"ensure hold=true", "prepare", "cap"}},
+		{"a spec-only run", true, []string{"ensure hold=false"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &fakeImages{rootfs: rootfs}
+			pol := policy.Default()
+			pol.Store.MaxSize = "4M"
+			n := &Node{Caller: &policy.Caller{Name: "root", Home: "/root"}, Policy: pol, State: t.TempDir(), Images: store, Log: logrus.New()}
+			opts := Options{Pull: images.PullMissing}
+			if tc.specOnly {
+				opts.SpecOnly = io.Discard
+			}
+			if _, err := n.Run(context.Background(), &spec.Request{Image: "busybox", Network: "host"}, opts, runtime.IO{}); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(store.calls, tc.want) {
+				t.Errorf("calls %v, want %v", store.calls, tc.want)
+			}
+			nothingLeft(t, n, store, "")
+		})
+	}
+}
+
 // nothingLeft checks that no container is left in n's state.
 func nothingLeft(t *testing.T, n *Node, s *fakeImages, log string) {
 	t.Helper()
@@ -220,6 +300,9 @@ func nothingLeft(t *testing.T, n *Node, s *fakeImages, log string) {
 	}
 	if fmt.Sprint(s.prepared) != fmt.Sprint(s.released) {
 		t.Errorf("snapshots prepared %v, released %v", s.prepared, s.released)
+	}
+	if len(s.held) > 0 {
+		t.Errorf("images still held: %d", len(s.held))
 	}
 	if strings.Contains(log, "left in place") {
 		t.Errorf("the log reports something left:\n%s", log)
@@ -251,5 +334,88 @@ func writeFile(t *testing.T, p, data string) {
 	}
 	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// interruptAt is a front end's signal handling (SetupHooks) that sends the
+// process a SIGTERM at one moment of a run and waits until os/signal has
+// delivered it: to its own channel, and to the runtime's if the runtime
+// catches it by then. Like dockless's, it cancels the run for an interrupt
+// it took; it does so only when told to hand the signals over, as late as
+// a real handler's goroutine may.
+type interruptAt struct {
+	moment string // "SetupDone" or "HandOver"
+	sigs   chan os.Signal
+	cancel context.CancelFunc
+	took   bool
+}
+
+func (h *interruptAt) raise() {
+	_ = unix.Kill(os.Getpid(), unix.SIGTERM)
+	<-h.sigs
+}
+
+func (h *interruptAt) SetupDone() {
+	if h.moment == "SetupDone" {
+		h.raise()
+		h.took = true
+	}
+}
+
+func (h *interruptAt) HandOver() {
+	if h.took {
+		h.cancel()
+	}
+	if h.moment == "HandOver" {
+		h.raise()
+	}
+}
+
+func (h *interruptAt) Ran() {}
+
+// TestRun_EveryInterruptIsTheSetupsOrRelayed sends a SIGTERM where the
+// setup's signal handling ends and the runtime's relay begins: one the
+// setup took (after it stopped for a SIGTSTP, say) must stop the run before
+// anything starts, even if its handler cancels the run late; one that comes
+// once the runtime catches the signals must reach the container (killed:
+// no --sig-proxy). Neither may be lost, and nothing is left either way.
+func TestRun_EveryInterruptIsTheSetupsOrRelayed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs containers: needs root")
+	}
+	rootfs := busyboxRootfs(t)
+	for _, tc := range []struct {
+		moment string
+		cmd    []string
+		want   string
+		code   int
+	}{
+		{"SetupDone", []string{"true"}, "container not started", -1},
+		{"HandOver", []string{"busybox", "sleep", "30"}, "", 128 + int(unix.SIGKILL)},
+	} {
+		t.Run("a SIGTERM at "+tc.moment, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			h := &interruptAt{moment: tc.moment, sigs: make(chan os.Signal, 1), cancel: cancel}
+			signal.Notify(h.sigs, unix.SIGTERM)
+			defer signal.Stop(h.sigs)
+			store := &fakeImages{rootfs: rootfs}
+			var log bytes.Buffer
+			logger := logrus.New()
+			logger.SetOutput(&log)
+			n := &Node{Caller: &policy.Caller{Name: "root", Home: "/root"}, Policy: policy.Default(), State: t.TempDir(), Images: store, Log: logger, Setup: h}
+			req := &spec.Request{Image: "busybox", Network: "host", Cmd: tc.cmd}
+			code, err := n.Run(ctx, req, Options{Pull: images.PullMissing}, runtime.IO{})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("failed: %v\n%s", err, log.String())
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("want an error naming %q, got %v (exit %d): the interrupt was lost", tc.want, err, code)
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			nothingLeft(t, n, store, log.String())
+		})
 	}
 }

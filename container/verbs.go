@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -21,10 +22,30 @@ func (n *Node) Pause(r *Record) error { return runtime.Pause(n.runcRoot(), r.ID)
 // Resume thaws them.
 func (n *Node) Resume(r *Record) error { return runtime.Resume(n.runcRoot(), r.ID) }
 
-// Stop sends SIGTERM, waits up to grace for the container to be gone,
-// then SIGKILL, and waits for its dockless to clean up.
+// DefaultStopGrace is how long Stop waits after the stop signal when
+// neither the stop command nor the container (--stop-timeout) says.
+const DefaultStopGrace = 10 * time.Second
+
+// Stop sends the container's stop signal (--stop-signal, SIGTERM by
+// default), waits up to grace for the container to be gone, then SIGKILL,
+// and waits for its dockless to clean up. A negative grace is the
+// container's own: its --stop-timeout (-1: it is waited for without
+// SIGKILL), else DefaultStopGrace.
 func (n *Node) Stop(ctx context.Context, r *Record, grace time.Duration) error {
-	if err := n.Kill(r, unix.SIGTERM); err != nil {
+	sig := unix.SIGTERM
+	if r.StopSignal > 0 {
+		sig = unix.Signal(r.StopSignal)
+	}
+	if grace < 0 {
+		grace = DefaultStopGrace
+		if r.StopTimeout != nil {
+			grace = time.Duration(*r.StopTimeout) * time.Second
+			if *r.StopTimeout < 0 {
+				grace = time.Duration(math.MaxInt64)
+			}
+		}
+	}
+	if err := n.Kill(r, sig); err != nil {
 		return err
 	}
 	if n.waitGone(ctx, r, grace) {

@@ -2,13 +2,19 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/images"
+	remoteerrors "github.com/containerd/containerd/v2/core/remotes/errors"
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -29,6 +35,13 @@ import (
 // credentials first (a manifest HEAD: no download), and the answer is
 // recorded either way — a refusal takes the caller's label (and, when no
 // credentials were sent, the public label) off the image.
+//
+// When the registry cannot be asked (ErrUnreachable: no connection, no
+// answer in time, 5xx, 429), root and everyone, for a public image, use
+// the cached copy with a warning: a public image runs through a registry
+// outage. A private image is used then only by the users whose label it
+// carries and who still hold credentials for its registry; it fails
+// closed for anyone else, naming [registry] offline.
 
 const (
 	publicLabel    = "dockless.access.public"
@@ -83,34 +96,50 @@ func (s *Store) credentials(sent *atomic.Bool) Credentials {
 // the caller may use) for the store's caller, never downloading: an image
 // the caller may not use yet is checked at its registry first.
 func (s *Store) Get(ctx context.Context, ref string) (*Image, error) {
-	img, _, err := s.cached(ctx, ref, false)
+	img, _, err := s.cached(ctx, ref, false, false)
 	return img, err
 }
 
-// GetCurrent is Get that always asks the registry (unless [registry]
-// offline): it also reports whether the cached image is still what its
-// name points at.
-func (s *Store) GetCurrent(ctx context.Context, ref string) (*Image, bool, error) {
-	return s.cached(ctx, ref, true)
-}
+// The bounds on one check at a registry. Asking whether a tag moved, for a
+// caller who may use the cached copy anyway, gives up soon: a registry
+// that does not answer then is down, and the copy is used. Asking whether
+// a caller may use it has nothing to fall back on.
+const (
+	movedCheckTimeout  = 5 * time.Second
+	accessCheckTimeout = time.Minute
+)
 
-// revalidateTimeout bounds one check at a registry.
-const revalidateTimeout = time.Minute
-
-func (s *Store) cached(ctx context.Context, ref string, revalidate bool) (*Image, bool, error) {
+// cached finds ref in the store (held, with hold: hold.go) and checks it
+// at its registry when the caller may not use it without asking, or when
+// revalidate asks whether its tag moved: it also reports whether the
+// cached image is still what its name points at. When its registry cannot
+// be asked (ErrUnreachable), the caller uses it, with a warning, if
+// usableWithoutRegistry says so; such a caller is not asked at all when
+// the registry answered within Store.Revalidate that the name points at
+// it (revalidate.go).
+func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (*Image, bool, error) {
 	var img *Image
 	var labels map[string]string
 	var allowed bool
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		rec, err := s.find(ctx, ss, ref)
+		rec, record, err := s.find(ctx, ss, ref)
 		if err != nil {
 			return err
 		}
 		if img, err = ss.describe(ctx, rec); err != nil {
-			return fmt.Errorf("%w: %s (its record is broken: %v)", ErrNotFound, ref, err)
+			return fmt.Errorf("%w: %s (its record is broken: %w)", ErrNotFound, ref, err)
+		}
+		if record != rec.Name {
+			img.record = record
 		}
 		labels, allowed = rec.Labels, s.allowed(rec)
-		return nil
+		if !hold {
+			return nil
+		}
+		if img.hold, err = newHold(); err != nil {
+			return err
+		}
+		return ss.hold(ctx, img.recordName(), img.hold)
 	})
 	if err != nil {
 		return nil, false, err
@@ -118,23 +147,88 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate bool) (*Image
 	if s.Offline || (allowed && !revalidate) {
 		return img, true, nil
 	}
-	current, err := s.check(ctx, img, labels)
-	if err != nil {
-		return nil, false, err
+	fallback := allowed && s.usableWithoutRegistry(img.Name, labels)
+	if fallback && s.revalidated(img.Name, img.Target.Digest) {
+		return img, true, nil
 	}
-	return img, current == img.Target.Digest, nil
+	timeout := accessCheckTimeout
+	if fallback {
+		timeout = movedCheckTimeout
+	}
+	current, err := s.check(ctx, img, labels, timeout)
+	switch {
+	case err == nil:
+		return img, current == img.Target.Digest, nil
+	case fallback && errors.Is(err, ErrUnreachable):
+		s.log().Warnf("image %s: %v: using the cached copy (%s)", img.Name, err, img.Target.Digest)
+		return img, true, nil
+	}
+	s.letGo(ctx, img)
+	return nil, false, err
+}
+
+// usableWithoutRegistry reports whether the caller may use the image name
+// of a record with labels when its registry cannot be asked: root, and
+// everyone when it is public (its last fetch or check was anonymous); a
+// user whose label it carries only while they hold credentials for its
+// registry — one who logged out cannot prove access now, and a private
+// image fails closed for them, as for everyone else.
+func (s *Store) usableWithoutRegistry(name string, labels map[string]string) bool {
+	switch {
+	case s.As.Root || labels[publicLabel] != "":
+		return true
+	case labels[uidLabel(s.As.UID)] == "" || s.As.Credentials == nil:
+		return false
+	}
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return false
+	}
+	user, secret, err := s.As.Credentials(reference.Domain(named))
+	return err == nil && (user != "" || secret != "")
+}
+
+// ErrUnreachable means an image's registry could not be asked: no
+// connection, no answer in time, or an answer that it cannot answer now
+// (5xx, 429).
+var ErrUnreachable = errors.New("its registry cannot be asked")
+
+// unreachable reports whether err, from a registry round trip whose
+// caller's context is not done, means that the registry could not be
+// asked rather than that it answered: no connection (refused, reset, no
+// route, no such host, the proxy's), a timeout, a connection cut short,
+// or a status that says it cannot answer now (5xx, 429 Too Many Requests,
+// 408). A TLS certificate it cannot verify is an answer: it is refused.
+func unreachable(err error) bool {
+	var status remoteerrors.ErrUnexpectedStatus
+	if errors.As(err, &status) {
+		code := status.StatusCode
+		return code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
+	}
+	var op *net.OpError
+	var timeout net.Error
+	return errors.As(err, &op) || (errors.As(err, &timeout) && timeout.Timeout()) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // check asks img's registry with the caller's credentials what its name
 // points at now (a manifest HEAD: no download, and on Docker Hub no pull
-// counted) and records the answer on the image: a refusal is
-// ErrUnauthorized. labels are the record's as img was read.
-func (s *Store) check(ctx context.Context, img *Image, labels map[string]string) (digest.Digest, error) {
-	ctx, cancel := context.WithTimeout(ctx, revalidateTimeout)
+// counted), giving up after timeout, and records the answer on the image:
+// a refusal is ErrUnauthorized, no answer ErrUnreachable. labels are the
+// record's as img was read.
+func (s *Store) check(ctx context.Context, img *Image, labels map[string]string, timeout time.Duration) (digest.Digest, error) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var sent atomic.Bool
-	_, desc, err := s.resolver(s.credentials(&sent)).Resolve(ctx, img.Name)
+	asked := time.Now()
+	_, desc, err := s.resolver(s.credentials(&sent)).Resolve(cctx, img.Name)
 	refused := err != nil && (errdefs.IsNotFound(err) || isAuthError(err))
+	switch {
+	case err == nil:
+		s.noteRevalidated(img.Name, desc.Digest, !sent.Load(), asked)
+	case refused:
+		s.forgetRevalidated(img.Name, !sent.Load())
+	}
 	if err == nil || refused {
 		if rerr := s.noteCheck(context.WithoutCancel(ctx), img, labels, !sent.Load(), refused); rerr != nil {
 			return "", rerr
@@ -145,6 +239,10 @@ func (s *Store) check(ctx context.Context, img *Image, labels map[string]string)
 		return desc.Digest, nil
 	case refused:
 		return "", fmt.Errorf("%w: %s: %v", ErrUnauthorized, img.Name, err)
+	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		return "", fmt.Errorf("%w: no answer in %s", ErrUnreachable, timeout)
+	case ctx.Err() == nil && unreachable(err):
+		return "", fmt.Errorf("%w: %w", ErrUnreachable, err)
 	default:
 		return "", fmt.Errorf("checking %s at its registry: %w", img.Name, err)
 	}
@@ -221,7 +319,8 @@ func (s *Store) pullLabels(old images.Image, target digest.Digest, anonymous boo
 
 // pullTrust is what a pull of the store's caller may take from the store
 // without fetching it (see downloader.trust): the blobs of the images the
-// caller may use, and those a pull of the same repository fetched. Any
+// caller may use, and those a pull of the same repository under way
+// fetched (its note goes with the download area's files, claims.go). Any
 // other blob the store holds — another user's private layer that a
 // manifest of the caller's own registry names by its digest — the pull
 // must fetch from its registry: the bytes are the proof. Root, and every

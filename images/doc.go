@@ -18,12 +18,23 @@
 //
 // The store is shared by every user of the node and acts for one caller
 // (Store.As): it decides who may use, see and remove a cached image
-// (access.go), and one pull can neither poison, block nor fill it for the
+// (access.go: also when its registry cannot be asked, where a public image
+// is used and a private one fails closed; revalidate.go: how long an
+// answer of the registry spares the next starts the question whether a
+// tag moved), and one pull can neither
+// poison, block nor fill it for the
 // others — per-pull downloads checked on commit and aborted on failure,
+// staged blobs kept only while a live pull claims them (claims.go),
 // bounded waits for another pull's download, byte bounds while writing
-// (fetch.go, apply.go), a name recorded only after a complete unpack. It
-// must not start containers or read site policy: the front end hands it
-// the caller and the policy's bounds.
+// (fetch.go, apply.go), a name recorded only after a complete unpack, and
+// manifests and configs checked against their digest at each read
+// (verify.go). It must not start containers or read site policy: the
+// front end hands it the caller and the policy's bounds.
+//
+// The size cap (EnforceCap) evicts the least recently used images that no
+// container's snapshot uses and no live dockless holds: a run holds its
+// image from the session that finds or records it until Prepare makes its
+// snapshot (hold.go).
 //
 // Nothing that holds a lock of the store waits on the caller: progress
 // goes through a Relay (the caller's terminal or pipe can block a write

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -89,9 +90,10 @@ type downloader struct {
 	cs     content.Store
 	remote remotes.Fetcher
 	limits Limits
-	// locks is the directory of the per-digest and per-ingest lock files
-	// ("" under the node lock, where no other pull runs).
-	locks string
+	// claims are the pull's claims on the download area, whose directory
+	// holds the per-digest and per-ingest lock files (claims.go; nil under
+	// the node lock, where no other pull runs).
+	claims *claims
 	// freeDir is where the free space is checked ("" for a containerd
 	// daemon: its disk is its own).
 	freeDir string
@@ -120,10 +122,13 @@ func (d *downloader) get(ctx context.Context, desc ocispec.Descriptor) error {
 	if err := d.bound(desc); err != nil {
 		return err
 	}
-	if d.locks == "" {
+	if d.claims == nil {
 		return d.download(ctx, desc, nil)
 	}
-	path := filepath.Join(d.locks, desc.Digest.Encoded())
+	if err := d.claims.claim(ctx, desc.Digest); err != nil {
+		return fmt.Errorf("blob %s: %w", desc.Digest, err)
+	}
+	path := filepath.Join(d.claims.dir, desc.Digest.Encoded())
 	lock, err := tryLock(path)
 	if err != nil {
 		return err
@@ -235,9 +240,9 @@ func (d *downloader) holder(ctx context.Context, path string) (string, int64) {
 // wait.
 func (d *downloader) download(ctx context.Context, desc ocispec.Descriptor, lock *os.File) error {
 	ref := ingestRef(ctx, desc)
-	if d.locks != "" {
+	if d.claims != nil {
 		// Taken before the ingest exists and let go after it is gone.
-		own, err := lockIngest(filepath.Join(d.locks, ingestLockPrefix+ref))
+		own, err := lockIngest(filepath.Join(d.claims.dir, ingestLockPrefix+ref))
 		if err != nil {
 			return fmt.Errorf("blob %s: %w", desc.Digest, err)
 		}
@@ -325,22 +330,25 @@ func (d *downloader) prove(ctx context.Context, desc ocispec.Descriptor) error {
 	return nil
 }
 
-// sourcePath notes which repository a pull last fetched blob d from.
+// sourceSuffix names the note of which repository a pull last fetched a
+// blob from.
+const sourceSuffix = ".source"
+
 func (d *downloader) sourcePath(dg digest.Digest) string {
-	return filepath.Join(d.locks, dg.Encoded()+".source")
+	return filepath.Join(d.claims.dir, dg.Encoded()+sourceSuffix)
 }
 
 // noteSource records that the pull fetched desc from its repository, so
 // that the pulls of the same repository that waited for it take it.
 func (d *downloader) noteSource(desc ocispec.Descriptor) {
-	if d.locks != "" && d.repo != "" {
+	if d.claims != nil && d.repo != "" {
 		_ = os.WriteFile(d.sourcePath(desc.Digest), []byte(d.repo), 0o600)
 	}
 }
 
 // fetchedFrom reports whether a pull fetched desc from repo last.
 func (d *downloader) fetchedFrom(desc ocispec.Descriptor, repo string) bool {
-	if d.locks == "" || repo == "" || desc.Digest.Validate() != nil {
+	if d.claims == nil || repo == "" || desc.Digest.Validate() != nil {
 		return false
 	}
 	b, err := os.ReadFile(d.sourcePath(desc.Digest))
@@ -367,9 +375,13 @@ func checkFree(dir string, size, keep int64) error {
 		return fmt.Errorf("only %d inodes are left on the image store's file system (%s), fewer than %d: %w", st.Ffree, dir, minFreeInodes, ErrNoSpace)
 	}
 	avail := int64(st.Bavail) * int64(st.Bsize)
-	if avail-size < keep {
+	switch {
+	case size > avail:
+		return fmt.Errorf("%s do not fit in the %s free on the image store's file system (%s; [store] min_free_space keeps %s free): %w",
+			units.BytesSize(float64(size)), units.BytesSize(float64(avail)), dir, units.BytesSize(float64(keep)), ErrNoSpace)
+	case avail-size < keep:
 		return fmt.Errorf("%s more would leave %s free on the image store's file system (%s), less than [store] min_free_space (%s): %w",
-			units.BytesSize(float64(size)), units.BytesSize(float64(max(avail-size, 0))), dir, units.BytesSize(float64(keep)), ErrNoSpace)
+			units.BytesSize(float64(size)), units.BytesSize(float64(avail-size)), dir, units.BytesSize(float64(keep)), ErrNoSpace)
 	}
 	return nil
 }
@@ -436,7 +448,8 @@ func tryLock(path string) (*os.File, error) {
 }
 
 // lockIngest takes the lock file of an ingest: the file at path when it
-// holds the lock (one removed by a sweep meanwhile does not count).
+// holds the lock (one removed by a sweep meanwhile does not count). It
+// writes its pid there, for the sweep that finds its pull gone to name.
 func lockIngest(path string) (*os.File, error) {
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
@@ -447,8 +460,8 @@ func lockIngest(path string) (*os.File, error) {
 			f.Close()
 			return nil, err
 		}
-		var held, named unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(path, &named) == nil && held.Ino == named.Ino && held.Dev == named.Dev {
+		if samePath(f, path) {
+			_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 			return f, nil
 		}
 		f.Close()

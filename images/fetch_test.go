@@ -52,7 +52,7 @@ func TestDownloader_CommitsOnlyTheDeclaredBlob(t *testing.T) {
 			if err := os.Mkdir(locks, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			d := &downloader{cs: cs, remote: bytesFetcher(c.served), limits: Limits{MaxImageSize: 1 << 30}, locks: locks}
+			d := &downloader{cs: cs, remote: bytesFetcher(c.served), limits: Limits{MaxImageSize: 1 << 30}, claims: &claims{dir: locks}}
 			err = d.get(ctx, c.desc)
 			if c.want == "" {
 				if err != nil {
@@ -103,8 +103,8 @@ func TestDownloader_StalledDownloadsDoNotHoldUpOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	limits := Limits{Stall: 300 * time.Millisecond}
-	stalling := &downloader{cs: cs, remote: stallingFetcher(blob[:100<<10]), limits: limits, locks: locks}
-	honest := &downloader{cs: cs, remote: bytesFetcher(blob), limits: limits, locks: locks}
+	stalling := &downloader{cs: cs, remote: stallingFetcher(blob[:100<<10]), limits: limits, claims: &claims{dir: locks}}
+	honest := &downloader{cs: cs, remote: bytesFetcher(blob), limits: limits, claims: &claims{dir: locks}}
 
 	stalled := make(chan error, 1)
 	go func() { stalled <- stalling.get(withPullID(context.Background()), desc) }()

@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	"github.com/docker/go-units"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -37,6 +38,21 @@ type Image struct {
 	ChainID digest.Digest
 	// Size is the unpacked size in bytes.
 	Size int64
+	// hold is the label of this process's hold on the image (hold.go),
+	// "" when it holds none.
+	hold string
+	// record is the name of the store's record the image was found under
+	// when it is not Name (a digest reference finds the record of a tag):
+	// holds and the last use are kept there.
+	record string
+}
+
+// recordName is the name of the image's record in the store.
+func (i *Image) recordName() string {
+	if i.record != "" {
+		return i.record
+	}
+	return i.Name
 }
 
 // Created is when the image was built (zero when the config says nothing).
@@ -83,11 +99,11 @@ func Familiar(name string) (repo, tag string) {
 
 // describe reads what the front ends need of an image record.
 func (ss *session) describe(ctx context.Context, rec images.Image) (*Image, error) {
-	manifest, err := images.Manifest(ctx, ss.cs, rec.Target, Platform)
+	manifest, err := images.Manifest(ctx, verified{ss.cs}, rec.Target, Platform)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", rec.Name, err)
 	}
-	blob, err := content.ReadBlob(ctx, ss.cs, manifest.Config)
+	blob, err := content.ReadBlob(ctx, verified{ss.cs}, manifest.Config)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: reading config: %w", rec.Name, err)
 	}
@@ -106,24 +122,32 @@ func (ss *session) describe(ctx context.Context, rec images.Image) (*Image, erro
 	return img, nil
 }
 
-// find looks an image up by name, then by ID prefix among the images the
-// caller may use: knowing an ID proves nothing, and a name can be checked
-// at its registry.
-func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image, error) {
+// find looks an image up by name, then a digest reference (repo@sha256:…)
+// among the images of that repository cached under a tag, then by ID
+// prefix among the images the caller may use: knowing an ID proves
+// nothing, and a name can be checked at its registry. It returns the
+// record (named as asked for a digest reference) and the name the record
+// has in the store.
+func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image, string, error) {
 	if name, err := Normalize(ref); err == nil {
 		rec, err := ss.images.Get(ctx, name)
 		if err == nil {
-			return rec, nil
+			return rec, rec.Name, nil
 		}
 		if !errdefs.IsNotFound(err) {
-			return images.Image{}, err
+			return images.Image{}, "", err
+		}
+		if rec, ok, err := findByDigest(ctx, ss, name); err != nil || ok {
+			stored := rec.Name
+			rec.Name = name
+			return rec, stored, err
 		}
 	}
 	id := strings.TrimPrefix(ref, "sha256:")
 	if len(id) >= 4 && strings.Trim(id, "0123456789abcdef") == "" {
 		all, err := ss.images.List(ctx)
 		if err != nil {
-			return images.Image{}, err
+			return images.Image{}, "", err
 		}
 		for _, rec := range all {
 			if !s.allowed(rec) {
@@ -131,11 +155,38 @@ func (s *Store) find(ctx context.Context, ss *session, ref string) (images.Image
 			}
 			cfg, err := images.Config(ctx, ss.cs, rec.Target, Platform)
 			if err == nil && strings.HasPrefix(cfg.Digest.Encoded(), id) {
-				return rec, nil
+				return rec, rec.Name, nil
 			}
 		}
 	}
-	return images.Image{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	return images.Image{}, "", fmt.Errorf("%w: %s", ErrNotFound, ref)
+}
+
+// findByDigest finds the image the digest reference name (normalised)
+// names among the records of its repository: one whose name points at
+// that manifest (or index) digest, as docker's RepoDigests. find returns
+// the record under name, so that a check at the registry asks for the
+// digest, and nothing that records an answer on the tag's record does.
+func findByDigest(ctx context.Context, ss *session, name string) (images.Image, bool, error) {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return images.Image{}, false, nil
+	}
+	canonical, ok := named.(reference.Canonical)
+	if !ok {
+		return images.Image{}, false, nil
+	}
+	all, err := ss.images.List(ctx)
+	if err != nil {
+		return images.Image{}, false, err
+	}
+	repo := reference.TrimNamed(named).String()
+	for _, rec := range all {
+		if rec.Target.Digest == canonical.Digest() && repository(rec.Name) == repo {
+			return rec, true, nil
+		}
+	}
+	return images.Image{}, false, nil
 }
 
 // List returns the images the caller may use. A record that cannot be
@@ -168,15 +219,15 @@ func (s *Store) List(ctx context.Context) ([]Image, error) {
 func (s *Store) Remove(ctx context.Context, ref string) (string, error) {
 	var name string
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
-		rec, err := s.find(ctx, ss, ref)
+		rec, record, err := s.find(ctx, ss, ref)
 		if err != nil {
 			return err
 		}
 		if !s.allowed(rec) {
 			return fmt.Errorf("%w: %s", ErrNotFound, ref)
 		}
-		name = rec.Name
-		return ss.removeAndCollect(ctx, []stored{{name: rec.Name}})
+		name = record
+		return ss.removeAndCollect(ctx, []stored{{name: record}})
 	})
 	return name, err
 }
@@ -190,13 +241,14 @@ type stored struct {
 	name     string
 	size     int64
 	lastUsed string // zero-padded, so that it sorts by time
-	inUse    bool   // a running container's snapshot is on it
+	inUse    bool   // a container's snapshot is on it, or a live process holds it
 	broken   bool   // its content or layers are gone: it cannot be used
 	visible  bool   // the caller may use it (and so learn its name)
 }
 
 // inventory lists the store's images with their size, last use and
-// whether a container uses them.
+// whether a container uses them or a run holds them (hold.go); it forgets
+// the holds of processes that are gone.
 func (s *Store) inventory(ctx context.Context, ss *session) ([]stored, error) {
 	used := map[string]bool{}
 	err := ss.sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
@@ -214,11 +266,15 @@ func (s *Store) inventory(ctx context.Context, ss *session) ([]stored, error) {
 	}
 	var out []stored
 	for _, rec := range recs {
-		im := stored{name: rec.Name, lastUsed: fmt.Sprintf("%020s", rec.Labels[lastUsedLabel]), visible: s.allowed(rec)}
+		held, dead := holds(rec.Labels)
+		if err := ss.unhold(ctx, rec.Name, dead...); err != nil {
+			return nil, err
+		}
+		im := stored{name: rec.Name, lastUsed: fmt.Sprintf("%020s", rec.Labels[lastUsedLabel]), visible: s.allowed(rec), inUse: held}
 		if img, err := ss.describe(ctx, rec); err != nil {
 			im.broken = true
 		} else {
-			im.size, im.inUse = img.Size, used[img.ChainID.String()]
+			im.size, im.inUse = img.Size, held || used[img.ChainID.String()]
 		}
 		out = append(out, im)
 	}
@@ -239,15 +295,15 @@ func (ss *session) removeAndCollect(ctx context.Context, gone []stored) error {
 	return ss.collect(ctx)
 }
 
-// removed are the names of removed images the caller may see, and how
-// many were removed in all.
-func removed(gone []stored) (names []string, count int) {
-	for _, im := range gone {
+// named are the names of the images in list that the caller may see, and
+// how many there are in all.
+func named(list []stored) (names []string, count int) {
+	for _, im := range list {
 		if im.visible {
 			names = append(names, im.name)
 		}
 	}
-	return names, len(gone)
+	return names, len(list)
 }
 
 // Prune removes images no running container uses: all of them with all,
@@ -271,36 +327,52 @@ func (s *Store) Prune(ctx context.Context, all bool) ([]string, int, error) {
 	if err == nil && s.Containerd == "" {
 		err = s.pruneStaging(ctx)
 	}
-	names, count := removed(gone)
+	names, count := named(gone)
 	return names, count, err
 }
 
 // EnforceCap evicts the least recently used images that no container uses
-// until the images' unpacked size is at most max bytes. It returns the
-// names removed that the caller may see, and how many were removed in all.
+// and no run holds (hold.go) until the images' unpacked size is at most
+// max bytes: what is in use or about to start stays, over the cap if need
+// be, with a warning. It returns the names removed that the caller may
+// see, and how many were removed in all.
 func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, int, error) {
-	var gone []stored
+	var gone, kept []stored
+	var total int64
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
 		inv, err := s.inventory(ctx, ss)
 		if err != nil {
 			return err
 		}
-		var total int64
 		for _, im := range inv {
 			total += im.size
 		}
 		sort.Slice(inv, func(i, j int) bool { return inv[i].lastUsed < inv[j].lastUsed })
 		for _, im := range inv {
-			if total <= max {
-				break
-			}
-			if !im.inUse && !im.broken {
+			switch {
+			case total <= max:
+			case im.inUse:
+				kept = append(kept, im)
+			case !im.broken:
 				gone = append(gone, im)
 				total -= im.size
 			}
 		}
 		return ss.removeAndCollect(ctx, gone)
 	})
-	names, count := removed(gone)
+	if err == nil && total > max {
+		s.log().Warnf("store size cap ([store] max_size %s in %s): the images take %s, over the cap, since those in use or about to start stay (%s)",
+			units.BytesSize(float64(max)), s.PolicySource, units.BytesSize(float64(total)), keptNames(named(kept)))
+	}
+	names, count := named(gone)
 	return names, count, err
+}
+
+// keptNames names the images kept over the cap that the caller may see,
+// and counts the others.
+func keptNames(names []string, count int) string {
+	if others := count - len(names); others > 0 {
+		names = append(names, fmt.Sprintf("%d images of other users", others))
+	}
+	return strings.Join(names, ", ")
 }

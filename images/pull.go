@@ -18,6 +18,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/docker/go-units"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // snapshotLabel ties an image config to its unpacked snapshot for GC.
@@ -36,16 +37,27 @@ type PullOptions struct {
 	// Bars draws per-layer progress bars on Progress (a terminal) instead
 	// of one plain line per layer (batch output, LSF output files).
 	Bars bool
+	// Hold holds the image for a container about to start on it (hold.go):
+	// from the moment it is found or recorded, the size cap and image
+	// prune leave it alone until Prepare or Unhold.
+	Hold bool
 }
 
 // Pull resolves ref at its registry with the caller's credentials,
 // fetches the manifest for this platform, its config and layers (only what
 // the store lacks), unpacks the layers into snapshots and then records the
-// image under its normalised name, for the caller (access.go).
+// image under its normalised name, for the caller (access.go), held if
+// opts.Hold.
 func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image, error) {
 	name, err := Normalize(ref)
 	if err != nil {
 		return nil, err
+	}
+	var hold string
+	if opts.Hold {
+		if hold, err = newHold(); err != nil {
+			return nil, err
+		}
 	}
 	progress := opts.Progress
 	if progress == nil {
@@ -65,15 +77,35 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if err != nil {
 		return nil, err
 	}
+	p.hold = hold
 	// Downloads do not hold the node lock, so that a long pull does not
 	// hold up the jobs that use other images: the embedded store fetches
 	// into its staging area and then moves the blobs in under the lock; a
 	// containerd daemon fetches under the session's lease and takes the
 	// lock only to record and unpack.
+	var img *Image
 	if s.Containerd != "" {
-		return p.viaDaemon(ctx)
+		img, err = p.viaDaemon(ctx)
+	} else {
+		img, err = p.viaStaging(ctx)
+		err = s.diskFull(err)
 	}
-	return p.viaStaging(ctx)
+	if err == nil {
+		s.noteRevalidated(name, p.desc.Digest, !p.sent.Load(), p.start)
+	}
+	return img, err
+}
+
+// diskFull names the store's file system and the rule that keeps it from
+// filling up in a pull that failed because it is full (a download or an
+// unpack that passed the free-space check, while other writes took the
+// space: the check reserves nothing).
+func (s *Store) diskFull(err error) error {
+	if !errors.Is(err, unix.ENOSPC) || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	return fmt.Errorf("%w: the image store's file system (%s) is full; [store] min_free_space (%s) is what a pull must leave free on it: %w",
+		err, s.root, units.BytesSize(float64(s.Limits.MinFreeSpace)), ErrNoSpace)
 }
 
 // pull is one pull of an image by name, from its resolution on.
@@ -90,6 +122,8 @@ type pull struct {
 	sent atomic.Bool
 	out  io.Writer
 	bars bool
+	// hold is the label of the hold the record takes ("": none).
+	hold string
 	// fetched counts the layer bytes downloaded, from start on.
 	fetched atomic.Int64
 	start   time.Time
@@ -131,7 +165,8 @@ func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
 	}
 	var img *Image
 	err := p.s.withDaemon(ctx, func(ctx context.Context, ss *session) error {
-		dl := &downloader{cs: ss.cs, remote: p.fetcher, limits: p.s.Limits, locks: locks}
+		dl := &downloader{cs: ss.cs, remote: p.fetcher, limits: p.s.Limits, claims: &claims{dir: locks}}
+		defer dl.claims.release(context.WithoutCancel(ctx))
 		p.trusted(dl)
 		if err := fetchImage(ctx, ss, p.desc, dl, p.out, p.bars, &p.fetched); err != nil {
 			return pullError(p.name, err)
@@ -152,7 +187,8 @@ func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
 
 // viaStaging stages the blobs the store lacks without the node lock, then
 // commits them under it. Nothing under the node lock waits on a registry:
-// a blob that went missing meanwhile is staged again, without the lock.
+// a blob that went missing meanwhile, or a layer of the store found
+// corrupt, is staged again, without the lock.
 func (p *pull) viaStaging(ctx context.Context) (*Image, error) {
 	for attempt := 1; ; attempt++ {
 		st, err := p.s.stage(ctx, p.desc, p.fetcher, p.trusted, p.out, p.bars, &p.fetched)
@@ -160,8 +196,8 @@ func (p *pull) viaStaging(ctx context.Context) (*Image, error) {
 			return nil, pullError(p.name, err)
 		}
 		img, err := p.commit(ctx, st)
-		st.cleanup()
-		if !errors.Is(err, errNotStaged) || attempt == 3 {
+		st.cleanup(ctx)
+		if !(errors.Is(err, errNotStaged) || errors.Is(err, errRefetch)) || attempt == 3 {
 			return img, err
 		}
 	}
@@ -183,7 +219,7 @@ func (p *pull) commit(ctx context.Context, st *staging) (*Image, error) {
 		}
 		var err error
 		img, err = p.record(ctx, ss)
-		return err
+		return st.dropCorrupt(err, p.s.log())
 	})
 	if err != nil {
 		return nil, err
@@ -192,8 +228,9 @@ func (p *pull) commit(ctx context.Context, st *staging) (*Image, error) {
 }
 
 // record (under the node lock) unpacks the fetched image and then records
-// it: a name never points at an image that is not complete. What a failed
-// unpack left is collected.
+// it, with the pull's hold: a name never points at an image that is not
+// complete, nor at one that is not held for the run that pulls it. What a
+// failed unpack left is collected.
 func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 	img, err := ss.unpack(ctx, p.name, p.desc, p.s.Limits)
 	if err != nil {
@@ -204,6 +241,13 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 		return nil, fmt.Errorf("recording image %s: %w", p.name, err)
 	}
 	rec := images.Image{Name: p.name, Target: p.desc, Labels: p.s.pullLabels(old, p.desc.Digest, !p.sent.Load())}
+	if p.hold != "" {
+		who, herr := holder()
+		if herr != nil {
+			return nil, herr
+		}
+		rec.Labels[p.hold] = who
+	}
 	if errdefs.IsNotFound(err) {
 		_, err = ss.images.Create(ctx, rec)
 	} else {
@@ -212,6 +256,7 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recording image %s: %w", p.name, err)
 	}
+	img.hold = p.hold
 	fmt.Fprintf(p.out, "Digest: %s\n", p.desc.Digest)
 	fmt.Fprintf(p.out, "Status: Downloaded %s: layers %s compressed, %s unpacked, in %s\n", p.name, units.HumanSize(float64(p.fetched.Load())), units.HumanSize(float64(img.Size)), time.Since(p.start).Round(time.Millisecond))
 	return img, nil
@@ -222,7 +267,7 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 // collection, reporting layers on out.
 func fetchImage(ctx context.Context, ss *session, desc ocispec.Descriptor, dl *downloader, out io.Writer, bars bool, fetched *atomic.Int64) error {
 	fetch, report, stop := fetchHandlers(ctx, ss.cs, dl, out, bars, fetched)
-	children := limitLayers(imageChildren(images.SetChildrenLabels(ss.cs, images.ChildrenHandler(ss.cs))), dl.limits.MaxImageSize)
+	children := limitLayers(imageChildren(images.SetChildrenLabels(ss.cs, images.ChildrenHandler(verified{ss.cs}))), dl.limits.MaxImageSize)
 	err := images.Dispatch(ctx, images.Handlers(fetch, report, children), nil, desc)
 	stop()
 	return err
@@ -271,11 +316,11 @@ func reportLayers(out io.Writer, fetched *atomic.Int64) images.HandlerFunc {
 // skipping those present and writing at most what limits allow, and
 // labels the config with the top snapshot so GC keeps it.
 func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descriptor, limits Limits) (*Image, error) {
-	manifest, err := images.Manifest(ctx, ss.cs, desc, Platform)
+	manifest, err := images.Manifest(ctx, verified{ss.cs}, desc, Platform)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", name, err)
 	}
-	diffIDs, err := images.RootFS(ctx, ss.cs, manifest.Config)
+	diffIDs, err := images.RootFS(ctx, verified{ss.cs}, manifest.Config)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: reading config: %w", name, err)
 	}
@@ -292,7 +337,7 @@ func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descrip
 	applier := layerApplier{cs: ss.cs, allowDevices: ss.allowDevices, budget: &budget{limit: limits.MaxImageSize, files: limits.MaxImageFiles, keep: limits.MinFreeSpace}}
 	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, applier)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, err)
+		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, corruptLayer(ctx, ss.cs, manifest.Layers, err))
 	}
 	info := content.Info{Digest: manifest.Config.Digest, Labels: map[string]string{snapshotLabel: chainID.String()}}
 	if _, err := ss.cs.Update(ctx, info, "labels."+snapshotLabel); err != nil {

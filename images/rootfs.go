@@ -20,7 +20,9 @@ const gcRoot = "containerd.io/gc.root"
 func containerKey(id string) string { return "container/" + id }
 
 // Prepare creates the container's copy-on-write snapshot on top of the
-// image's layers and returns the mounts that make its rootfs.
+// image's layers and returns the mounts that make its rootfs. The
+// snapshot keeps the image from eviction from then on: Prepare lets go of
+// img's hold (hold.go) in the same session.
 func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mount, error) {
 	var mounts []mount.Mount
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
@@ -32,12 +34,19 @@ func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mou
 			return fmt.Errorf("preparing rootfs of %s: %w", id, err)
 		}
 		// Remember the use, for the store's size cap (LRU).
-		_, err = ss.images.Update(ctx, images.Image{Name: img.Name, Labels: map[string]string{lastUsedLabel: now}}, "labels."+lastUsedLabel)
+		labels, paths := map[string]string{lastUsedLabel: now}, []string{"labels." + lastUsedLabel}
+		if img.hold != "" {
+			labels[img.hold], paths = "", append(paths, "labels."+img.hold)
+		}
+		_, err = ss.images.Update(ctx, images.Image{Name: img.recordName(), Labels: labels}, paths...)
 		if errdefs.IsNotFound(err) {
 			err = nil // removed meanwhile; the container's snapshot keeps its layers
 		}
 		return err
 	})
+	if err == nil {
+		img.hold = ""
+	}
 	return mounts, err
 }
 

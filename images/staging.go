@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,7 +17,7 @@ import (
 	"github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
+	"github.com/sirupsen/logrus"
 )
 
 // The staging area (ROOT/staging) is a plain content store outside the
@@ -26,9 +27,11 @@ import (
 // verified on commit) and then, under the node lock, hard-links them into
 // the node's content store, where the metadata DB takes them as already
 // present. Nothing in the staging area is an image until then: the
-// store's garbage collection never sees it. A pull removes its failed
-// downloads itself; what a killed pull left is removed by the next pull
-// and by image prune.
+// store's garbage collection never sees it. A staged blob is kept while a
+// pull claims it (claims.go): a pull that fails or finishes lets go of
+// its claims and removes what no other pull claims; what a killed pull
+// left — its staged blobs, its partial downloads, their lock files — is
+// removed by the next pull and by image prune.
 
 // stagingDir is the staging area below the store root.
 const stagingDir = "staging"
@@ -39,28 +42,38 @@ const stagingDir = "staging"
 // garbage collection took one that was in the store when the pull staged)
 // is errNotStaged, and the pull stages again without the lock.
 type staging struct {
-	root string
-	cs   content.Store
+	root   string
+	cs     content.Store
+	claims *claims
 
 	mu     sync.Mutex
 	staged []digest.Digest
 }
 
-// stage fetches what the image desc needs and the node store lacks into
-// the staging area, reporting layers on out as the pull's progress.
-func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remotes.Fetcher, trusted func(*downloader), out io.Writer, bars bool, fetched *atomic.Int64) (*staging, error) {
-	// The store root is root's alone (0700), created here if this is its
-	// first pull.
-	if err := os.MkdirAll(filepath.Join(s.root, stagingDir, "locks"), 0o700); err != nil {
+// openStaging opens the staging area (creating it: the store root is
+// root's alone, 0700, created here if this is its first pull).
+func (s *Store) openStaging() (*staging, error) {
+	locks := filepath.Join(s.root, stagingDir, "locks")
+	if err := os.MkdirAll(locks, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the staging area: %w", err)
 	}
 	cs, err := local.NewStore(filepath.Join(s.root, stagingDir))
 	if err != nil {
 		return nil, fmt.Errorf("opening the staging area: %w", err)
 	}
-	st := &staging{root: s.root, cs: cs}
-	st.removeDead(ctx)
-	dl := &downloader{cs: cs, remote: remote, limits: s.Limits, locks: filepath.Join(s.root, stagingDir, "locks"), freeDir: s.root}
+	return &staging{root: s.root, cs: cs, claims: &claims{dir: locks, staged: cs}}, nil
+}
+
+// stage fetches what the image desc needs and the node store lacks into
+// the staging area, reporting layers on out as the pull's progress.
+func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remotes.Fetcher, trusted func(*downloader), out io.Writer, bars bool, fetched *atomic.Int64) (*staging, error) {
+	st, err := s.openStaging()
+	if err != nil {
+		return nil, err
+	}
+	st.reclaim(ctx, s.log())
+	cs := st.cs
+	dl := &downloader{cs: cs, remote: remote, limits: s.Limits, claims: st.claims, freeDir: s.root}
 	trusted(dl)
 	// Indexes and manifests are always staged: the walk reads them.
 	dl.stored = func(d ocispec.Descriptor) bool {
@@ -84,14 +97,10 @@ func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remot
 	err = images.Dispatch(ctx, images.Handlers(images.HandlerFunc(stageOne), children), nil, desc)
 	stop()
 	if err != nil {
-		st.cleanup()
+		st.cleanup(ctx)
 		return nil, err
 	}
 	return st, nil
-}
-
-func (st *staging) lockPath(d digest.Digest) string {
-	return filepath.Join(st.root, stagingDir, "locks", d.Encoded())
 }
 
 // blobPath is where a content store rooted at dir keeps blob d.
@@ -100,16 +109,23 @@ func blobPath(dir string, d digest.Digest) string {
 }
 
 // inStore reports whether the node's content store has blob d (a valid
-// digest: it names a file).
+// digest: it names a file), intact when it is checked at each read
+// (verify.go): a pull fetches such a blob again when the store's copy no
+// longer matches its digest.
 func (st *staging) inStore(d ocispec.Descriptor) bool {
 	if d.Digest.Validate() != nil {
 		return false
 	}
-	_, err := os.Stat(blobPath(filepath.Join(st.root, "content"), d.Digest))
+	path := blobPath(filepath.Join(st.root, "content"), d.Digest)
+	if checked(d) {
+		return intactFile(path, d.Digest)
+	}
+	_, err := os.Stat(path)
 	return err == nil
 }
 
-// adopt links the staged blobs into the node's content store. It runs
+// adopt links the staged blobs into the node's content store, in place of
+// a copy there that no longer matches its digest (intactFile). It runs
 // under the node lock (the store's garbage collection removes blobs the
 // metadata DB does not know, and the pull records them right after).
 func (st *staging) adopt() error {
@@ -117,11 +133,14 @@ func (st *staging) adopt() error {
 	defer st.mu.Unlock()
 	for _, d := range st.staged {
 		dst := blobPath(filepath.Join(st.root, "content"), d)
-		if _, err := os.Stat(dst); err == nil {
+		if intactFile(dst, d) {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
+		}
+		if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("replacing blob %s, corrupt in the store: %w", d, err)
 		}
 		err := os.Link(blobPath(filepath.Join(st.root, stagingDir), d), dst)
 		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, os.ErrExist) {
@@ -131,25 +150,36 @@ func (st *staging) adopt() error {
 	return nil
 }
 
-// cleanup removes the pull's staged blobs that no other pull is using.
-func (st *staging) cleanup() {
+// cleanup lets go of the pull's claims, removing the staged blobs and
+// lock files no other pull claims.
+func (st *staging) cleanup(ctx context.Context) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for _, d := range st.staged {
-		f, err := os.OpenFile(st.lockPath(d), os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			continue
-		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-			_ = st.cs.Delete(context.Background(), d)
-		}
-		f.Close()
-	}
+	st.claims.release(context.WithoutCancel(ctx))
 	st.staged = nil
 }
 
 // errNotStaged is a blob the pull's locked phase needs and did not stage.
 var errNotStaged = errors.New("a blob went missing from the store while the pull staged the others")
+
+// errRefetch is a layer of the store that the pull found corrupt as it
+// unpacked it, and removed from the store: the pull stages it again.
+var errRefetch = errors.New("removed from the store, to be fetched again")
+
+// dropCorrupt removes the store's copy of a layer that err (of the
+// pull's locked phase) found corrupt; the pull then fetches it again. The
+// images that have it keep their unpacked layers meanwhile.
+func (st *staging) dropCorrupt(err error, log logrus.FieldLogger) error {
+	var bad *corruptBlob
+	if !errors.As(err, &bad) || bad.kind != "layer" {
+		return err
+	}
+	if rerr := os.Remove(blobPath(filepath.Join(st.root, "content"), bad.digest)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		return err
+	}
+	log.Warnf("%s is corrupt in the image store (its bytes do not match its digest): fetching it again", bad.String())
+	return fmt.Errorf("%w: %w", err, errRefetch)
+}
 
 // Fetch reads a staged blob; one that is not staged is errNotStaged.
 func (st *staging) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
@@ -163,47 +193,60 @@ func (st *staging) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadC
 	}{io.NewSectionReader(ra, 0, ra.Size()), ra}, nil
 }
 
-// pruneStaging removes what dead pulls left in the staging area: staged
-// blobs no pull holds, and downloads whose pull is gone.
+// pruneStaging removes what dead pulls left in the staging area.
 func (s *Store) pruneStaging(ctx context.Context) error {
-	dir := filepath.Join(s.root, stagingDir)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(s.root, stagingDir)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	cs, err := local.NewStore(dir)
+	st, err := s.openStaging()
 	if err != nil {
 		return err
 	}
-	st := &staging{root: s.root, cs: cs}
-	_ = cs.Walk(ctx, func(info content.Info) error {
-		st.staged = append(st.staged, info.Digest)
-		return nil
-	})
-	st.cleanup()
-	st.removeDead(ctx)
+	st.reclaim(ctx, s.log())
 	return nil
 }
 
-// removeDead aborts the downloads whose pull is gone (their ingest lock is
-// free, or was never taken) and removes their lock files.
-func (st *staging) removeDead(ctx context.Context) {
-	locks := filepath.Join(st.root, stagingDir, "locks")
-	statuses, _ := st.cs.ListStatuses(ctx)
-	for _, status := range statuses {
-		lock, err := tryLock(filepath.Join(locks, ingestLockPrefix+status.Ref))
-		if err == nil && lock != nil {
-			_ = st.cs.Abort(ctx, status.Ref)
-			os.Remove(lock.Name())
+// reclaim removes what no live pull holds: the staged blobs and lock
+// files no pull claims, and the partial downloads whose pull is gone.
+func (st *staging) reclaim(ctx context.Context, log logrus.FieldLogger) {
+	st.claims.sweep(ctx)
+	st.removeDead(log)
+}
+
+// removeDead removes the partial downloads whose pull is gone, and their
+// lock files. A pull takes its ingest's lock before it creates the ingest
+// and lets go of it once the ingest is gone: an ingest whose lock is free,
+// or has no lock file, belongs to no live pull — even one its pull was
+// killed while creating, which containerd's listing of ingests skips or
+// fails on.
+func (st *staging) removeDead(log logrus.FieldLogger) {
+	ingests := filepath.Join(st.root, stagingDir, "ingest")
+	dirs, _ := os.ReadDir(ingests)
+	// Listed after the ingests: the lock of each ingest listed is there.
+	locks := map[string]string{}
+	entries, _ := os.ReadDir(st.claims.dir)
+	for _, e := range entries {
+		if ref, ok := isIngestLock(e.Name()); ok {
+			locks[digest.FromString(ref).Encoded()] = filepath.Join(st.claims.dir, e.Name())
+		}
+	}
+	for _, d := range dirs {
+		path, ok := locks[d.Name()]
+		delete(locks, d.Name())
+		if !ok {
+			os.RemoveAll(filepath.Join(ingests, d.Name()))
+			continue
+		}
+		if lock, err := tryLock(path); err == nil && lock != nil {
+			log.Infof("removing the partial download %s, which dockless %s left (it is gone)", strings.TrimPrefix(filepath.Base(path), ingestLockPrefix), holderName(lockHolder(lock)))
+			os.RemoveAll(filepath.Join(ingests, d.Name()))
+			os.Remove(path)
 			lock.Close()
 		}
 	}
-	entries, _ := os.ReadDir(locks)
-	for _, e := range entries {
-		if _, ok := isIngestLock(e.Name()); !ok {
-			continue
-		}
-		if lock, err := tryLock(filepath.Join(locks, e.Name())); err == nil && lock != nil {
-			os.Remove(lock.Name())
+	for _, path := range locks { // the locks of no ingest
+		if lock, err := tryLock(path); err == nil && lock != nil {
+			os.Remove(path)
 			lock.Close()
 		}
 	}

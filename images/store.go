@@ -59,6 +59,11 @@ type Store struct {
 	// Offline trusts the cache: every caller uses every cached image
 	// without asking its registry ([registry] offline).
 	Offline bool
+	// Revalidate is how long the registry's answer about what a name
+	// points at stands for the node (revalidate.go; [registry]
+	// revalidate_seconds): within it, a start does not ask again whether
+	// the tag moved. 0: every start asks.
+	Revalidate time.Duration
 	// Limits bound what one pull writes and how long it waits (fetch.go).
 	Limits Limits
 	// PolicySource names the policy file the settings above come from,

@@ -119,7 +119,7 @@ func mountsUnder(t *testing.T, dir string) []string {
 }
 
 // assertEmpty fails unless the store holds no image, snapshot, blob,
-// download or mount, and its staging area nothing either.
+// download or mount, and its staging area nothing either (no lock file).
 func assertEmpty(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -129,13 +129,10 @@ func assertEmpty(t *testing.T, s *Store) {
 	if layers, containers, err := s.Snapshots(ctx); err != nil || len(layers)+len(containers) != 0 {
 		t.Errorf("snapshots left: layers %v, containers %v (%v)", layers, containers, err)
 	}
-	for _, dir := range []string{"content/blobs", "content/ingest", "staging/blobs", "staging/ingest", "snapshots/snapshots"} {
+	for _, dir := range []string{"content/blobs", "content/ingest", "staging", "snapshots/snapshots"} {
 		if left := entries(t, filepath.Join(s.Root(), dir)); len(left) != 0 {
 			t.Errorf("files left in %s: %v", dir, left)
 		}
-	}
-	if left, _ := filepath.Glob(filepath.Join(s.Root(), stagingDir, "locks", ingestLockPrefix+"*")); len(left) != 0 {
-		t.Errorf("ingest locks left: %v", left)
 	}
 	if left := mountsUnder(t, s.Root()); len(left) != 0 {
 		t.Errorf("mounts left: %v", left)
@@ -145,7 +142,8 @@ func assertEmpty(t *testing.T, s *Store) {
 // TestStore_PullFetchesOnlyWhatTheStoreLacks: a pull through the registry
 // protocol records the image with its config, unpacked layers and size,
 // reports each layer and the digest, and a later pull of an image that
-// shares layers downloads only its own config and layer.
+// shares layers downloads only its own config and layer; nothing is left
+// in the staging area, not even a lock file.
 func TestStore_PullFetchesOnlyWhatTheStoreLacks(t *testing.T) {
 	s, reg := testStore(t)
 	base := busyboxWith(t, "", 0)
@@ -191,8 +189,8 @@ func TestStore_PullFetchesOnlyWhatTheStoreLacks(t *testing.T) {
 	if got := reg.BlobGets("test/more"); !maps.Equal(got, want) {
 		t.Errorf("the second pull fetched %v, want only its config and its own layer %v", got, want)
 	}
-	if left := entries(t, filepath.Join(s.Root(), stagingDir, "blobs")); len(left) != 0 {
-		t.Errorf("staged blobs left after the pulls: %v", left)
+	if left := entries(t, filepath.Join(s.Root(), stagingDir)); len(left) != 0 {
+		t.Errorf("staged blobs or lock files left after the pulls: %v", left)
 	}
 }
 
@@ -365,8 +363,8 @@ func TestStore_EnforceCap(t *testing.T) {
 }
 
 // TestStore_PullBoundsLeaveNothingBehind: a pull refused by one of its
-// bounds fails with the rule that refused it, and leaves no image, blob,
-// snapshot, download or lock behind.
+// bounds, or by the digest of a layer, fails with the rule that refused
+// it, and leaves no image, blob, snapshot, download or lock file behind.
 func TestStore_PullBoundsLeaveNothingBehind(t *testing.T) {
 	needRoot(t)
 	img, err := testimage.WithBigFile(256 << 10) // random: the last layer is as large
@@ -408,6 +406,13 @@ func TestStore_PullBoundsLeaveNothingBehind(t *testing.T) {
 				})
 			},
 			wantMsg: "stall_timeout"},
+		{name: "a layer whose bytes do not match its digest",
+			serve: func(_ *testing.T, reg *testimage.Registry) {
+				reg.ServeBlob(last, func(w http.ResponseWriter, _ *http.Request) {
+					_, _ = w.Write(bytes.Repeat([]byte{'x'}, int(manifest.Layers[len(manifest.Layers)-1].Size)))
+				})
+			},
+			wantMsg: "unexpected commit digest"},
 		{name: "a registry that does not answer in the pull's time", opts: PullOptions{Timeout: 200 * time.Millisecond},
 			serve:  func(t *testing.T, reg *testimage.Registry) { t.Cleanup(reg.Hold("test/bounded").Open) },
 			wantIs: context.DeadlineExceeded, wantMsg: "timed out"},
@@ -425,5 +430,39 @@ func TestStore_PullBoundsLeaveNothingBehind(t *testing.T) {
 			}
 			assertEmpty(t, s)
 		})
+	}
+}
+
+// A digest reference (repo@sha256:…) finds the image its repository's tag
+// cached, as docker's RepoDigests do: --pull never uses it, --pull missing
+// neither pulls it again nor keeps a second record, and another
+// repository's image of the same digest is not it.
+func TestStore_DigestReferenceFindsTheTagCachedImage(t *testing.T) {
+	s, reg := testStore(t)
+	ctx := context.Background()
+	img := busyboxWith(t, "", 0)
+	ref := push(t, reg, "test/bydigest:1.0", img)
+	cached := pullOK(t, s, ref)
+	d, _ := img.Digest()
+	byDigest := strings.TrimSuffix(ref, ":1.0") + "@" + d.String()
+	for _, pull := range []PullPolicy{PullNever, PullMissing} {
+		reg.Reset()
+		got, err := s.Ensure(ctx, byDigest, pull, PullOptions{})
+		if err != nil {
+			t.Fatalf("--pull %s %s: %v", pull, byDigest, err)
+		}
+		if got.ID != cached.ID || got.Name != byDigest {
+			t.Errorf("--pull %s: got %s (%s), want the cached %s under %s", pull, got.Name, got.ID, cached.ID, byDigest)
+		}
+		if blobs := reg.BlobGets("test/bydigest"); len(blobs) != 0 {
+			t.Errorf("--pull %s fetched %v again", pull, blobs)
+		}
+	}
+	if listed, err := s.List(ctx); err != nil || len(listed) != 1 || listed[0].Name != ref {
+		t.Errorf("listed %v (%v): want only the tag's record", listed, err)
+	}
+	other := strings.Replace(byDigest, "test/bydigest@", "test/other@", 1)
+	if _, err := s.Ensure(ctx, other, PullNever, PullOptions{}); err == nil {
+		t.Errorf("%s was found: another repository's digest is not this image", other)
 	}
 }

@@ -10,7 +10,11 @@
 // runs it whichever built it.
 //
 // FromEnv is a pure translation: it reads nothing, and every path it names
-// is only recorded, as a Source. The two steps that touch the node do so
+// is only recorded, as a Source. The job's GPUs are the ones LSF allocated
+// it (ReadAllocation: CUDA_VISIBLE_DEVICES and kin, read against the
+// node's GPU table, a host fact from its CDI spec): the request carries
+// their CDI device names, never a device path, and the container's GPU
+// variables are renumbered as the container sees its GPUs. The two steps that touch the node do so
 // with the job user's rights, through policy: Job.ReadFiles reads the env
 // and add-host files the variables name, Job.Open checks and opens the
 // user's paths (home, working directory, job tmpdir, spool directory,

@@ -31,6 +31,9 @@ func (oneImage) Prepare(context.Context, string, *images.Image) ([]mount.Mount, 
 	return nil, errors.New("a spec-only run mounts nothing")
 }
 func (oneImage) Release(context.Context, string) error { return nil }
+func (oneImage) Unhold(context.Context, *images.Image) error {
+	return errors.New("a spec-only run holds nothing")
+}
 func (oneImage) EnforceCap(context.Context, int64) ([]string, int, error) {
 	return nil, 0, nil
 }
@@ -75,7 +78,7 @@ func specOnly(t *testing.T, job *Job, img ocispec.ImageConfig) []byte {
 func TestUserBinds_MountOnlyTheirStagedPath(t *testing.T) {
 	img := ocispec.ImageConfig{Cmd: []string{"sh"}}
 	for _, dst := range []string{"/data", "/data/", "/data/.", "//data//", "/x/../data"} {
-		run, err := spec.ParseVolume("/scratch1/me:" + dst)
+		run, err := spec.ParseVolume("/scratch1/me:"+dst, "/cwd")
 		if err != nil {
 			t.Fatal(err)
 		}

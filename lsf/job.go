@@ -27,6 +27,9 @@ type Host struct {
 	Exists func(string) bool
 	// Device reads a policy device node.
 	Device func(string) (spec.Device, error)
+	// GPUs reads the node's GPUs (its CDI spec) and what LSF set up for
+	// them; called only for a job whose environment names GPUs.
+	GPUs func() (GPUHost, error)
 }
 
 // Source is a user-named path to check and open with the user's rights
@@ -72,6 +75,9 @@ type Job struct {
 	// (LSB_DOCKER_LOGIN_SERVER, default Docker Hub) and run nothing.
 	LoginOnly   bool
 	LoginServer string
+	// GPUs is the job's GPU allocation on this host (nil: none); its CDI
+	// devices are in Req.CDIDevices.
+	GPUs *Allocation
 }
 
 // ContainerPrefix begins the names of the containers of LSF job jobID
@@ -115,6 +121,7 @@ func FromEnv(env map[string]string, args []string, pol *policy.Policy, caller *p
 		func() error { return jobDevices(job, pol, h) },
 		func() error { return jobEnvironment(job, env, pol, caller) },
 		func() error { return jobWrapperVariables(job, env, caller, pol) },
+		func() error { return jobGPUs(job, env, pol, h) },
 	} {
 		if err := step(); err != nil {
 			return nil, err

@@ -177,6 +177,9 @@ func TestLSFJob_WrapperVariables(t *testing.T) {
 		{"a lone volume source is bound at its own path", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a/"}, []string{"x"}, func(j *Job) bool {
 			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/storage1/a/", Destination: "/storage1/a", User: true}
 		}, ""},
+		{"a relative volume source is the job's working directory's, as docker's -v takes it", map[string]string{"LSF_DOCKER_VOLUMES": "./data:/data"}, []string{"x"}, func(j *Job) bool {
+			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/home/joe.user/data", Destination: "/data", User: true}
+		}, ""},
 		{"SRC:ro is bound read-only at its own path", map[string]string{"LSF_DOCKER_VOLUMES": "/storage1/a:ro"}, []string{"x"}, func(j *Job) bool {
 			return j.Sources[len(j.Sources)-1].Bind == spec.Bind{Source: "/storage1/a", Destination: "/storage1/a", ReadOnly: true, User: true}
 		}, ""},
@@ -227,7 +230,7 @@ func FuzzLSFValues(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		if b, err := parseVolume(in); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/")) {
+		if b, err := parseVolume(in, "/cwd"); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/")) {
 			t.Fatalf("LSF_DOCKER_VOLUMES %q gave a relative path", in)
 		}
 		if err := checkPorts(in, "none"); err == nil {

@@ -44,7 +44,7 @@ func jobMounts(job *Job, env map[string]string, caller *policy.Caller, pol *poli
 		return err
 	}
 	for _, v := range strings.Fields(env["LSF_DOCKER_VOLUMES"]) {
-		b, err := parseVolume(v)
+		b, err := parseVolume(v, h.Cwd)
 		if err != nil {
 			return fmt.Errorf("LSF_DOCKER_VOLUMES %s: %w", v, err)
 		}
@@ -121,7 +121,7 @@ func lsfTree(job *Job, pol *policy.Policy, h Host) error {
 // siteMounts binds the policy's [job] mounts that the node has.
 func siteMounts(job *Job, pol *policy.Policy, h Host) error {
 	for _, m := range pol.Job.Mounts {
-		b, err := parseVolume(m)
+		b, err := parseVolume(m, "")
 		if err != nil {
 			return fmt.Errorf("policy [job] mounts %s: %w", m, err)
 		}
@@ -137,8 +137,9 @@ func siteMounts(job *Job, pol *policy.Policy, h Host) error {
 
 // parseVolume reads a volume as the seed's wrapper passed it to docker's
 // -v (spec.ParseVolume), with the wrapper's shorthand: SRC alone, or
-// SRC:OPTIONS, is bound at the same path.
-func parseVolume(v string) (spec.Bind, error) {
+// SRC:OPTIONS, is bound at the same path. A relative SRC is taken in cwd,
+// where docker's client ran for the wrapper (none: refused).
+func parseVolume(v, cwd string) (spec.Bind, error) {
 	src, rest, ok := strings.Cut(v, ":")
 	switch {
 	case !ok:
@@ -146,7 +147,7 @@ func parseVolume(v string) (spec.Bind, error) {
 	case !strings.Contains(rest, ":") && !strings.HasPrefix(rest, "/"):
 		v = src + ":" + src + ":" + rest
 	}
-	return spec.ParseVolume(v)
+	return spec.ParseVolume(v, cwd)
 }
 
 // jobTmpdir is the job's tmpdir: $TMPDIR when LSF made it

@@ -190,3 +190,25 @@ func TestJobReadFiles_AsTheUser(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckOwner_AnUnreadableHandleIsAnError: the ownership rules read the
+// owner of the opened source; a handle whose Stat fails (here: closed) is
+// refused with that error, never dereferenced (the seed's front end
+// ignored Stat's error and used its nil result).
+func TestCheckOwner_AnUnreadableHandleIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	caller := &policy.Caller{UID: 61501, GID: 61510, Name: "uid61501"}
+	for _, s := range []Source{
+		{What: "job tmpdir", Bind: spec.Bind{Source: dir}, Owned: true},
+		{What: "job spool directory", Bind: spec.Bind{Source: dir}, OwnedOrPrefixed: true},
+	} {
+		if err := s.checkOwner(&policy.Source{Path: dir, Real: dir, File: f}, caller, []string{"/scratch"}); err == nil || !strings.Contains(err.Error(), "closed") {
+			t.Errorf("%s whose handle cannot be read: %v, want Stat's error", s.What, err)
+		}
+	}
+}

@@ -31,6 +31,9 @@ type Caller struct {
 	// differ (the setuid entry lifted them, see runtime.CallerRlimits);
 	// for the others the caller's are dockless's.
 	Rlimits map[int]unix.Rlimit
+	// OOMScoreAdj is the caller's OOM score adjustment (dockless's own,
+	// inherited): what a caller may not lower without privilege.
+	OOMScoreAdj int
 }
 
 // LookupEnv looks key up in the caller's environment.
@@ -55,6 +58,9 @@ func CurrentCaller() (*Caller, error) {
 	slices.Sort(c.Groups)
 	if c.Env, err = callerEnviron(); err != nil {
 		return nil, err
+	}
+	if adj, err := os.ReadFile("/proc/self/oom_score_adj"); err == nil {
+		c.OOMScoreAdj, _ = strconv.Atoi(strings.TrimSpace(string(adj)))
 	}
 	c.lookup()
 	return c, nil

@@ -114,6 +114,9 @@ func (p *Policy) Check(req *spec.Request, c *Caller) error {
 			return err
 		}
 	}
+	if req.OOMScoreAdj != nil && *req.OOMScoreAdj < c.OOMScoreAdj {
+		return p.refuse(fmt.Sprintf("--oom-score-adj %d below your own %d", *req.OOMScoreAdj, c.OOMScoreAdj), "the trust model (as without dockless, only privilege lowers an OOM score)", fmt.Sprintf("ask for %d or more", c.OOMScoreAdj))
+	}
 	return nil
 }
 

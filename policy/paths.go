@@ -29,10 +29,17 @@ func asUser(c *Caller, fn func() error) error {
 			done <- fmt.Errorf("switching to the caller's groups: %w", err)
 			return
 		}
+		// Each call returns the id before it, never an error: reading the
+		// id back (an invalid id, -1, changes nothing) tells whether it
+		// took.
 		unix.Setfsgid(int(c.GID))
+		if got, _ := unix.SetfsgidRetGid(-1); got != int(c.GID) {
+			done <- fmt.Errorf("switching to the caller's gid %d failed (the thread's filesystem gid is %d)", c.GID, got)
+			return
+		}
 		unix.Setfsuid(int(c.UID))
 		if got, _ := unix.SetfsuidRetUid(-1); got != int(c.UID) {
-			done <- errors.New("switching to the caller's uid failed")
+			done <- fmt.Errorf("switching to the caller's uid %d failed (the thread's filesystem uid is %d)", c.UID, got)
 			return
 		}
 		done <- fn()

@@ -647,3 +647,30 @@ func TestMountPoint_AsTheCaller(t *testing.T) {
 		t.Errorf("made in root's directory: %v", err)
 	}
 }
+
+// TestAsUser_RefusesWhenTheCallersIDsDoNotTake: setfsgid and setfsuid
+// report nothing when they change nothing (an id the kernel refuses, here
+// the invalid id -1); asUser reads each back and runs nothing with
+// root's.
+func TestAsUser_RefusesWhenTheCallersIDsDoNotTake(t *testing.T) {
+	needRoot(t)
+	for _, tc := range []struct {
+		name     string
+		uid, gid uint32
+		want     string
+	}{
+		{"the gid", 61501, ^uint32(0), "switching to the caller's gid 4294967295 failed"},
+		{"the uid", ^uint32(0), 61501, "switching to the caller's uid 4294967295 failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ran := false
+			err := asUser(&Caller{UID: tc.uid, GID: tc.gid, Groups: []uint32{61510}, Name: "nobody-valid"}, func() error {
+				ran = true
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || ran {
+				t.Errorf("asUser = %v (fn ran: %v), want %q and fn not run", err, ran, tc.want)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ type Policy struct {
 	Volumes  Volumes  `toml:"volumes"`
 	Registry Registry `toml:"registry"`
 	Callers  Callers  `toml:"callers"`
+	GPU      GPU      `toml:"gpu"`
 
 	// Path is the file the policy was read from ("" for the defaults).
 	Path string `toml:"-"`
@@ -125,6 +127,12 @@ type Registry struct {
 	// download up, and stops waiting for another pull's and fetches the
 	// blob itself.
 	StallTimeout string `toml:"stall_timeout"`
+	// RevalidateSeconds is how long the registry's answer about what an
+	// image's tag points at stands on the node: within it, starting a
+	// cached image does not ask the registry again whether the tag moved
+	// (per user for private images; a user not known to be allowed is
+	// asked about whatever the time). 0: every start asks.
+	RevalidateSeconds int `toml:"revalidate_seconds"`
 }
 
 // Callers names users with more rights than a job user.
@@ -132,6 +140,29 @@ type Callers struct {
 	// Trusted users may run containers as another user and set the
 	// parent cgroup (e.g. an LSF admin account).
 	Trusted []string `toml:"trusted"`
+}
+
+// GPU says where the node's CDI specs are and what of them dockless trusts.
+type GPU struct {
+	// CDISpecDirs are the directories of CDI specs (Container Device
+	// Interface: nvidia-ctk cdi generate, dockless cdi generate), in
+	// priority order (a later directory wins a name both define). Each
+	// directory and spec file must be root-owned and not writable by group
+	// or others.
+	CDISpecDirs []string `toml:"cdi_spec_dirs"`
+	// AllowedHooks are the only programs a CDI spec may name as a hook;
+	// hooks run as root, so each must also be root-owned and not writable
+	// by group or others.
+	AllowedHooks []string `toml:"allowed_hooks"`
+	// LSFIDKind says what LSF's integer GPU IDs are where a GPU's
+	// nvidia-smi index and its device minor differ: "index" or "minor";
+	// "" refuses a job whose IDs would name different GPUs either way.
+	LSFIDKind string `toml:"lsf_id_kind"`
+	// MPSHostIPC lets an LSF job whose GPUs run under MPS
+	// (CUDA_MPS_PIPE_DIRECTORY) share the node's IPC namespace and
+	// /dev/shm, which the MPS daemon LSF started uses; false refuses
+	// such jobs.
+	MPSHostIPC bool `toml:"mps_host_ipc"`
 }
 
 // Default is the policy of the site's docker wrapper (the seed).
@@ -155,7 +186,12 @@ func Default() *Policy {
 			LSFTop: "/opt/ibm/lsfsuite/lsf",
 		},
 		Volumes:  Volumes{AllowedPrefixes: []string{"/storage1", "/storage2", "/scratch1"}, DirectoriesOnly: true},
-		Registry: Registry{MirrorsDir: "/etc/dockless/certs.d", StallTimeout: "60s"},
+		Registry: Registry{MirrorsDir: "/etc/dockless/certs.d", StallTimeout: "60s", RevalidateSeconds: 60},
+		GPU: GPU{
+			CDISpecDirs:  []string{"/etc/cdi", "/var/run/cdi"},
+			AllowedHooks: []string{"/usr/bin/nvidia-cdi-hook", "/usr/bin/nvidia-ctk"},
+			MPSHostIPC:   true,
+		},
 	}
 }
 
@@ -206,6 +242,12 @@ func Load(path string) (*Policy, error) {
 	if _, err := p.PullLimits(); err != nil {
 		return nil, err
 	}
+	if err := p.GPU.check(); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	if p.Registry.RevalidateSeconds < 0 {
+		return nil, fmt.Errorf("policy %s: [registry] revalidate_seconds %d: a number of seconds, or 0 to ask the registry at every start", path, p.Registry.RevalidateSeconds)
+	}
 	if err := p.checkConfinement(); err != nil {
 		return nil, err
 	}
@@ -225,6 +267,26 @@ func (r Registry) checkProxies() error {
 		}
 	}
 	return nil
+}
+
+// check refuses GPU settings dockless cannot use: relative paths, an
+// unknown kind of LSF GPU ID.
+func (g GPU) check() error {
+	for _, kv := range []struct {
+		key   string
+		paths []string
+	}{{"cdi_spec_dirs", g.CDISpecDirs}, {"allowed_hooks", g.AllowedHooks}} {
+		for _, p := range kv.paths {
+			if !filepath.IsAbs(p) {
+				return fmt.Errorf("[gpu] %s %q: must be an absolute path", kv.key, p)
+			}
+		}
+	}
+	switch g.LSFIDKind {
+	case "", "index", "minor":
+		return nil
+	}
+	return fmt.Errorf("[gpu] lsf_id_kind %q: want \"index\", \"minor\" or \"\" (refuse where they differ)", g.LSFIDKind)
 }
 
 // Proxy is the registry proxy configuration of [registry] https_proxy,

@@ -121,6 +121,7 @@ func TestCheck_RefusesWhatThePolicyDoesNotAllow(t *testing.T) {
 	user := &Caller{UID: 1000, GID: 100, Groups: []uint32{100, 200}, Name: "alice"}
 	admin := &Caller{UID: 900, GID: 900, Name: "lsfadmin"}
 	pol.Callers.Trusted = []string{"lsfadmin"}
+	oomUp, oomDown := 500, -1
 	for _, tc := range []struct {
 		name   string
 		req    spec.Request
@@ -134,7 +135,9 @@ func TestCheck_RefusesWhatThePolicyDoesNotAllow(t *testing.T) {
 		{"a listed device", spec.Request{Devices: []spec.Device{{HostPath: "/dev/infiniband/uverbs0"}}}, user, ""},
 		{"seccomp off", spec.Request{SeccompProfile: "unconfined"}, user, "trust model"},
 		{"cgroup parent", spec.Request{CgroupParent: "/x"}, user, "[callers] trusted"},
-		{"trusted callers may", spec.Request{CapAdd: []string{"SYS_ADMIN"}, CgroupParent: "/x"}, admin, ""},
+		{"raising the OOM score", spec.Request{OOMScoreAdj: &oomUp}, user, ""},
+		{"lowering the OOM score", spec.Request{OOMScoreAdj: &oomDown}, user, "only privilege lowers an OOM score"},
+		{"trusted callers may", spec.Request{CapAdd: []string{"SYS_ADMIN"}, CgroupParent: "/x", OOMScoreAdj: &oomDown}, admin, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := tc.req
@@ -326,6 +329,66 @@ func TestLoad_RefusesPullBoundsThatDoNotParse(t *testing.T) {
 		}
 		if got, _ := pol.PullLimits(); got != c.want {
 			t.Errorf("%q: %+v, want %+v", c.toml, got, c.want)
+		}
+	}
+}
+
+// TestLoad_GPUKeys: [gpu] paths are absolute and lsf_id_kind is one of
+// its three values; Load refuses anything else, naming the key.
+func TestLoad_GPUKeys(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the policy file must be root-owned")
+	}
+	p := filepath.Join(t.TempDir(), "p.toml")
+	for _, c := range []struct{ toml, err string }{
+		{"[gpu]\ncdi_spec_dirs = [\"/site/cdi\"]\nallowed_hooks = []\nlsf_id_kind = \"minor\"\n", ""},
+		{"[gpu]\ncdi_spec_dirs = [\"cdi\"]\n", "[gpu] cdi_spec_dirs"},
+		{"[gpu]\nallowed_hooks = [\"nvidia-cdi-hook\"]\n", "[gpu] allowed_hooks"},
+		{"[gpu]\nlsf_id_kind = \"uuid\"\n", "[gpu] lsf_id_kind"},
+	} {
+		if err := os.WriteFile(p, []byte(c.toml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pol, err := Load(p)
+		if c.err == "" {
+			if err != nil || pol.GPU.LSFIDKind != "minor" || pol.GPU.CDISpecDirs[0] != "/site/cdi" {
+				t.Errorf("%q: %+v %v", c.toml, pol, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: got %v, want an error naming %s", c.toml, err, c.err)
+		}
+	}
+}
+
+// TestLoad_RevalidateSeconds: [registry] revalidate_seconds is 60 unless
+// set, 0 turns revalidation off, and a negative number is refused, naming
+// the key.
+func TestLoad_RevalidateSeconds(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the policy file must be root-owned")
+	}
+	p := filepath.Join(t.TempDir(), "p.toml")
+	for _, c := range []struct {
+		toml string
+		want int
+		err  string
+	}{
+		{"", 60, ""},
+		{"[registry]\nrevalidate_seconds = 0\n", 0, ""},
+		{"[registry]\nrevalidate_seconds = 300\n", 300, ""},
+		{"[registry]\nrevalidate_seconds = -1\n", 0, "[registry] revalidate_seconds"},
+	} {
+		if err := os.WriteFile(p, []byte(c.toml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pol, err := Load(p)
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: got %v, want an error naming %s", c.toml, err, c.err)
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.toml, err)
+		case c.err == "" && pol.Registry.RevalidateSeconds != c.want:
+			t.Errorf("%q: %d, want %d", c.toml, pol.Registry.RevalidateSeconds, c.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/sirupsen/logrus"
@@ -32,7 +33,15 @@ func IsInit() bool {
 // environment, so only dockless may start it: an AT_SECURE exec (the
 // setuid binary run by a user) is refused here as well as before nsexec
 // (secure.go).
+//
+// The init runs no garbage collector: dockless lowers its RLIMIT_AS and
+// RLIMIT_DATA while it waits to exec (rlimits.go), below what it has
+// mapped already, and a collection then (one still marking, or the mark
+// bits of a new cycle) fails to map memory and kills the init ("fatal
+// error: runtime: cannot allocate memory"). The init lives for its setup
+// only; what it allocates is dropped at the exec.
 func Init() {
+	debug.SetGCPercent(-1)
 	if SecureExec() {
 		fmt.Fprintln(os.Stderr, "dockless: refused: libcontainer's init is started only by dockless itself, never through the setuid binary; start containers with dockless run or dockless lsf run")
 		os.Exit(125)

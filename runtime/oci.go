@@ -241,7 +241,7 @@ func (op *ociProcess) start(c *libcontainer.Container, p *specs.Process, detach 
 	if detach {
 		op.link, err = detachedIO(op.process, p.Terminal, consoleSocket)
 	} else {
-		op.link, err = setupIO(op.process, p.Terminal, IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Direct: true})
+		op.link, err = setupIO(op.process, p.Terminal, IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Direct: true, ClearONLCR: true})
 	}
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -36,6 +35,11 @@ type IO struct {
 	// SigProxy forwards the signals dockless receives to the container.
 	// Without it a terminating signal destroys the container instead.
 	SigProxy bool
+	// ClearONLCR, with a terminal, clears the pty's output processing as
+	// soon as the container's init sends the master, as runc does: the
+	// container's LF reaches Stdout as LF. Without it the pty keeps ONLCR,
+	// as docker's does (CR LF).
+	ClearONLCR bool
 }
 
 // Exit is how the container's process ended.
@@ -64,13 +68,19 @@ var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT
 	unix.SIGWINCH, unix.SIGCHLD, unix.SIGTSTP, unix.SIGCONT, unix.SIGTTIN, unix.SIGTTOU}
 
 // Run creates the container id under root from spec, runs its process in the
-// foreground and returns how it exited. started, if set, is called with the
-// host pid of the container's init once it runs. The container is destroyed
-// before Run returns, whatever happened; if dockless itself is killed, the
-// kernel kills the container's init (parent-death signal), and with it the
-// container's pid namespace. ctx is the caller's setup: cancelled by the
-// time Run has taken the signals over, nothing is started.
-func Run(ctx context.Context, root, id string, spec *specs.Spec, stdio IO, started func(pid int)) (Exit, error) {
+// foreground and returns how it exited. The container is destroyed before
+// Run returns, whatever happened; if dockless itself is killed, the kernel
+// kills the container's init (parent-death signal), and with it the
+// container's pid namespace.
+//
+// relaying, if set, is the caller's own handling of the signals giving them
+// over: Run calls it once it catches the signals it relays and before it
+// changes anything (the cgroups it moves, the container), so that every
+// signal is either the caller's, taken before then (relaying returns an
+// error and Run starts nothing), or Run's to relay, and none falls between
+// the two. started, if set, is called with the host pid of the container's
+// init once it runs.
+func Run(root, id string, spec *specs.Spec, stdio IO, relaying func() error, started func(pid int)) (Exit, error) {
 	if spec.Process == nil {
 		return Exit{}, errors.New("spec has no process")
 	}
@@ -81,26 +91,26 @@ func Run(ctx context.Context, root, id string, spec *specs.Spec, stdio IO, start
 	// it: keep that thread alive until the container is gone.
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
+	// Signals are caught before anything a terminating one would leave
+	// behind is done, and before the process exists, so that no SIGCHLD of
+	// a short-lived container is lost.
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	if relaying != nil {
+		if err := relaying(); err != nil {
+			return Exit{}, err
+		}
+	}
 	placement, err := placeV2(spec)
+	defer placement.Restore()
 	if err != nil {
-		placement.Restore()
 		return Exit{}, err
 	}
-	defer placement.Restore()
 	cfg, hooks, err := jobConfig(id, spec)
 	if err != nil {
 		return Exit{}, err
 	}
-	// Signals must be caught before the process exists, so that no SIGCHLD
-	// of a short-lived container is lost.
-	sigs := make(chan os.Signal, 128)
-	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
-	// A signal that came before they were caught here was the setup's.
-	if ctx.Err() != nil {
-		return Exit{}, fmt.Errorf("container not started: %w", ctx.Err())
-	}
-
 	container, err := libcontainer.Create(root, id, cfg)
 	if err != nil {
 		return Exit{}, fmt.Errorf("unable to create container: %w", err)
@@ -331,7 +341,7 @@ func startError(err error) error {
 	switch {
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
 		return &StartError{Code: 127, Err: err}
-	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"), strings.Contains(msg, "is a directory"):
 		return &StartError{Code: 126, Err: err}
 	default:
 		return &StartError{Code: 125, Err: err}

@@ -16,10 +16,11 @@ import (
 // container's init creates it and sends the master over a socket pair; this
 // side copies it to and from dockless's stdio and keeps the host terminal
 // in raw mode until Close. The master is received as soon as the init
-// sends it, while the container is being started, and its output
-// processing (ONLCR) cleared at once, as runc does: a process that writes
-// and exits before Attach would otherwise have its newlines turned into
-// CR LF.
+// sends it, while the container is being started. The pty keeps its output
+// processing (ONLCR) as docker's does, the container's LF reaching
+// dockless's stdout as CRLF, terminal or not, unless IO.ClearONLCR: then
+// it is cleared the moment the master arrives, as runc does (a process
+// that wrote and exited before Attach would otherwise have CR LF).
 type terminal struct {
 	parent, child *os.File
 	received      chan masterOrError
@@ -43,7 +44,7 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 	p.ConsoleSocket = t.child
 	t.received = make(chan masterOrError, 1)
 	go func() {
-		c, err := recvMaster(t.parent)
+		c, err := recvMaster(t.parent, stdio.ClearONLCR)
 		t.received <- masterOrError{c, err}
 	}()
 	if stdio.Stdin != nil {
@@ -57,10 +58,10 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 	return t, nil
 }
 
-// recvMaster receives the pty master from the container's init and clears
-// its output processing. It returns once the init sent it or closed its
-// end of the socket.
-func recvMaster(sock *os.File) (console.Console, error) {
+// recvMaster receives the pty master from the container's init and, if
+// clearONLCR, clears its output processing. It returns once the init sent
+// it or closed its end of the socket.
+func recvMaster(sock *os.File, clearONLCR bool) (console.Console, error) {
 	master, err := recvFile(sock)
 	if err != nil {
 		return nil, fmt.Errorf("receiving the container's terminal: %w", err)
@@ -70,7 +71,9 @@ func recvMaster(sock *os.File) (console.Console, error) {
 		master.Close()
 		return nil, err
 	}
-	_ = console.ClearONLCR(c.Fd())
+	if clearONLCR {
+		_ = console.ClearONLCR(c.Fd())
+	}
 	return c, nil
 }
 

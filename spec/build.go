@@ -42,8 +42,9 @@ func Build(req *Request, img ocispec.ImageConfig, host Host) (*specs.Spec, error
 		WithIPC(req.IPC),
 		cgroupNamespace(host.CgroupV2),
 		WithShmSize(req.ShmSize),
-		WithBinds(req.Mounts),
-		WithEtcFiles(host.EtcDir),
+		WithMounts(req.Mounts, req.Tmpfs),
+		WithEtcFiles(host.EtcDir, req.ReadOnly),
+		WithInit(req.Init, host.InitPath),
 		WithDevices(req.Devices),
 		WithCapabilities(caps, req.AmbientCapabilities),
 		WithNoNewPrivileges(req.NoNewPrivileges),
@@ -52,6 +53,10 @@ func Build(req *Request, img ocispec.ImageConfig, host Host) (*specs.Spec, error
 		WithRlimits(req.Rlimits),
 		WithMemory(req.Memory, req.MemorySwap),
 		WithCPUShares(req.CPUShares),
+		WithCPULimit(req.NanoCPUs, req.CPUQuota, req.CPUPeriod, host.CPUs),
+		WithCpuset(req.CpusetCpus, req.CpusetMems),
+		WithPidsLimit(req.PidsLimit),
+		WithOOMScoreAdj(req.OOMScoreAdj),
 		WithCgroupsPath(cgroupsPath(req.CgroupParent, host.CgroupsPath)),
 	)
 }
@@ -72,4 +77,15 @@ func cgroupsPath(parent, own string) string {
 		return path.Join(parent, path.Base(own))
 	}
 	return own
+}
+
+// CgroupParent is the cgroup parent asked for (Request.CgroupParent) of a
+// spec Build made: the directory of its cgroups path when that is
+// absolute; "" when it is dockless's own relative one, where docker too
+// reports no parent.
+func CgroupParent(s *specs.Spec) string {
+	if s.Linux == nil || !path.IsAbs(s.Linux.CgroupsPath) {
+		return ""
+	}
+	return path.Dir(s.Linux.CgroupsPath)
 }

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,16 +50,32 @@ func FuzzDockerValues(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		if b, err := ParseVolume(in); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/") || b.Destination == "/" || !b.User) {
+		if b, err := ParseVolume(in, "/cwd"); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/") || b.Destination == "/" || !b.User) {
 			t.Fatalf("-v %q: %+v", in, b)
 		}
-		if b, err := ParseMount(in); err == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/") || !b.User) {
+		if b, tm, err := ParseMount(in, "/cwd"); err == nil && tm == nil && (!strings.HasPrefix(b.Source, "/") || !strings.HasPrefix(b.Destination, "/") || !b.User) {
 			t.Fatalf("--mount %q: %+v", in, b)
+		} else if err == nil && tm != nil && (!strings.HasPrefix(tm.Destination, "/") || tm.Destination == "/") {
+			t.Fatalf("--mount %q: %+v", in, tm)
+		}
+		if tm, err := ParseTmpfs(in); err == nil && (!strings.HasPrefix(tm.Destination, "/") || tm.Destination == "/" || slices.ContainsFunc(tm.Options, func(o string) bool { return strings.ContainsAny(o, ",\n") })) {
+			t.Fatalf("--tmpfs %q: %+v", in, tm)
+		}
+		if n, err := ParseCPUs(in); err == nil && n < 0 {
+			t.Fatalf("--cpus %q: %d", in, n)
+		}
+		if _, err := ParseCpuset(in); err == nil && strings.Trim(in, "0123456789,-") != "" {
+			t.Fatalf("--cpuset-cpus %q accepted", in)
+		}
+		for _, p := range []func(string) (string, error){ParseDNSSearch, ParseDNSOption} {
+			if v, err := p(in); err == nil && strings.ContainsAny(v, " \t\n") {
+				t.Fatalf("dns value %q accepted", in)
+			}
 		}
 		if h, err := ParseAddHost(in); err == nil && (h.Host == "" || strings.ContainsAny(h.Host, " \t") || h.IP == "") {
 			t.Fatalf("--add-host %q: %+v", in, h)
 		}
-		if n, err := ParseShmSize(in); err == nil && n <= 0 {
+		if n, err := ParseShmSize(in); err == nil && n < 0 {
 			t.Fatalf("--shm-size %q: %d", in, n)
 		}
 		if n, err := ParseMemorySwap(in); err == nil && n < -1 {

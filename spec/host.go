@@ -23,4 +23,10 @@ type Host struct {
 	CgroupV2 bool
 	// SELinux: the node enforces SELinux, so a process label applies.
 	SELinux bool
+	// CPUs is the number of CPUs of the node (0: unknown), the bound of
+	// --cpus.
+	CPUs int
+	// InitPath is the init program a request's Init binds into the
+	// container (dockless-init: runtime/reaper); "" when the node has none.
+	InitPath string
 }

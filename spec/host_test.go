@@ -109,10 +109,12 @@ func TestResolveUser_AgainstTheImage(t *testing.T) {
 		groupAdd []string
 		want     specs.User
 	}{
-		{"", nil, specs.User{}},
-		{"alice", nil, specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{2000}}},
+		// The primary group is a supplementary group too, as docker's.
+		{"", nil, specs.User{AdditionalGids: []uint32{0}}},
+		{"alice", nil, specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{100, 2000}}},
+		{"1000:100", nil, specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{100}}},
 		{"1000:2000", []string{"lab", "3000"}, specs.User{UID: 1000, GID: 2000, AdditionalGids: []uint32{2000, 3000}}},
-		{"5000", nil, specs.User{UID: 5000}},
+		{"5000", nil, specs.User{UID: 5000, AdditionalGids: []uint32{0}}},
 	} {
 		u, err := ResolveUser(root, tc.spec, tc.groupAdd)
 		if err != nil || !reflect.DeepEqual(u, tc.want) {
@@ -186,6 +188,53 @@ func TestOpenInRoot_ASwappedLinkNeverLeadsOutOfTheRoot(t *testing.T) {
 		f.Close()
 		if strings.HasPrefix(string(b), "outside") {
 			t.Fatalf("openInRoot followed a swapped link out of the root: %q", b)
+		}
+	}
+}
+
+// TestParseGPURequest_DockerForms: --gpus has one parser, for the bare
+// device nodes and for CDI; CDINames maps it as docker and nerdctl do.
+func TestParseGPURequest_DockerForms(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  GPURequest
+		names string
+		err   string
+	}{
+		{"all", GPURequest{All: true}, "nvidia.com/gpu=all", ""},
+		{"count=all", GPURequest{All: true}, "nvidia.com/gpu=all", ""},
+		{"2", GPURequest{Count: 2}, "nvidia.com/gpu=0 nvidia.com/gpu=1", ""},
+		{"count=1,driver=nvidia", GPURequest{Count: 1}, "nvidia.com/gpu=0", ""},
+		{`"device=2,GPU-0000-1",capabilities=compute`, GPURequest{IDs: []string{"2", "GPU-0000-1"}}, "nvidia.com/gpu=2 nvidia.com/gpu=GPU-0000-1", ""},
+		{"device=", GPURequest{}, "", "is not a GPU index or UUID"},
+		{"device=a/b", GPURequest{}, "", "is not a GPU index or UUID"},
+		{"count=0", GPURequest{}, "", "positive number"},
+		{"capabilities=compute", GPURequest{}, "", "no GPUs selected"},
+		{"sometimes", GPURequest{}, "", "unknown option"},
+	} {
+		got, err := ParseGPURequest(tc.value)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: want error %q, got %v", tc.value, tc.err, err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %+v %v, want %+v", tc.value, got, err, tc.want)
+		}
+		if names := strings.Join(got.CDINames(NVIDIAGPU), " "); names != tc.names {
+			t.Errorf("%s: CDI names %q, want %q", tc.value, names, tc.names)
+		}
+	}
+}
+
+func TestCDIDevice_OnlyQualifiedNames(t *testing.T) {
+	for in, want := range map[string]bool{
+		"nvidia.com/gpu=0": true, "nvidia.com/gpu=all": true, "vendor.example/class=GPU-1:2": true,
+		"/dev/nvidia0": false, "nvidia.com/gpu": false, "gpu=0": false, "/dev/x/y=1": false,
+	} {
+		if got := CDIDevice(in); got != want {
+			t.Errorf("%s: %v, want %v", in, got, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,40 +33,74 @@ func Destination(dst string) (string, error) {
 	return clean, nil
 }
 
-// WithBinds adds bind mounts the way docker adds -v and --mount type=bind:
-// recursive, private propagation, "ro" when read-only, parents before what
-// is mounted below them (a home under /tmp must come after /tmp). A bind
-// replaces any default mount at the same destination. A user's bind is
-// mounted from its staged handle, never from the path the user named.
-func WithBinds(binds []Bind) Opt {
+// WithMounts adds bind mounts the way docker adds -v and --mount
+// type=bind (recursive, private propagation, "ro" when read-only) and tmpfs
+// mounts the way it adds --tmpfs (noexec, nosuid and nodev unless the
+// options say otherwise), parents before what is mounted below them (a
+// home under /tmp must come after /tmp). A mount replaces any default
+// mount at the same destination. A user's bind is mounted from its staged
+// handle, never from the path the user named.
+func WithMounts(binds []Bind, tmpfs []Tmpfs) Opt {
 	return func(s *specs.Spec) error {
-		sorted := append([]Bind(nil), binds...)
-		sort.SliceStable(sorted, func(i, j int) bool {
-			return depth(sorted[i].Destination) < depth(sorted[j].Destination)
-		})
-		for _, b := range sorted {
-			dst, err := Destination(b.Destination)
+		var ms []specs.Mount
+		for _, b := range binds {
+			m, err := bindMount(b)
 			if err != nil {
 				return err
 			}
-			if dst != b.Destination {
-				return fmt.Errorf("mount destination %q was not normalised by its front end (%q)", b.Destination, dst)
+			ms = append(ms, m)
+		}
+		for _, t := range tmpfs {
+			m, err := tmpfsMount(t)
+			if err != nil {
+				return err
 			}
-			src := b.Source
-			if b.User {
-				if b.Staged == "" {
-					return fmt.Errorf("bind of %s at %s: a user's path is mounted only through its checked, staged handle, and this one was not staged", b.Source, dst)
-				}
-				src = b.Staged
-			}
-			opts := []string{"rbind", "rprivate"}
-			if b.ReadOnly {
-				opts = append(opts, "ro")
-			}
-			replaceMount(s, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts})
+			ms = append(ms, m)
+		}
+		sort.SliceStable(ms, func(i, j int) bool {
+			return depth(ms[i].Destination) < depth(ms[j].Destination)
+		})
+		for _, m := range ms {
+			replaceMount(s, m)
 		}
 		return nil
 	}
+}
+
+// bindMount is the mount of one bind.
+func bindMount(b Bind) (specs.Mount, error) {
+	dst, err := Destination(b.Destination)
+	if err != nil {
+		return specs.Mount{}, err
+	}
+	if dst != b.Destination {
+		return specs.Mount{}, fmt.Errorf("mount destination %q was not normalised by its front end (%q)", b.Destination, dst)
+	}
+	src := b.Source
+	if b.User {
+		if b.Staged == "" {
+			return specs.Mount{}, fmt.Errorf("bind of %s at %s: a user's path is mounted only through its checked, staged handle, and this one was not staged", b.Source, dst)
+		}
+		src = b.Staged
+	}
+	opts := []string{"rbind", "rprivate"}
+	if b.ReadOnly {
+		opts = append(opts, "ro")
+	}
+	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, nil
+}
+
+// tmpfsMount is the mount of one tmpfs, its options checked again.
+func tmpfsMount(t Tmpfs) (specs.Mount, error) {
+	checked, err := tmpfs(t.Destination, t.Options)
+	if err != nil {
+		return specs.Mount{}, err
+	}
+	if checked.Destination != t.Destination {
+		return specs.Mount{}, fmt.Errorf("tmpfs destination %q was not normalised by its front end", t.Destination)
+	}
+	opts := append([]string{"noexec", "nosuid", "nodev"}, t.Options...)
+	return specs.Mount{Destination: t.Destination, Type: "tmpfs", Source: "tmpfs", Options: opts}, nil
 }
 
 // depth counts the components of a destination path ("/" is 0).
@@ -78,11 +113,16 @@ func depth(p string) int {
 }
 
 // WithEtcFiles binds the per-container /etc/hosts, /etc/hostname and
-// /etc/resolv.conf from dir, unless the caller already mounts those paths.
-func WithEtcFiles(dir string) Opt {
+// /etc/resolv.conf from dir, unless the caller already mounts those paths;
+// read-only with a read-only root filesystem, as docker's.
+func WithEtcFiles(dir string, readOnly bool) Opt {
 	return func(s *specs.Spec) error {
 		if dir == "" {
 			return nil
+		}
+		opts := []string{"rbind", "rprivate"}
+		if readOnly {
+			opts = append(opts, "ro")
 		}
 	next:
 		for _, f := range []string{"resolv.conf", "hostname", "hosts"} {
@@ -92,7 +132,7 @@ func WithEtcFiles(dir string) Opt {
 					continue next
 				}
 			}
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: path.Join(dir, f), Options: []string{"rbind", "rprivate"}})
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: path.Join(dir, f), Options: slices.Clone(opts)})
 		}
 		return nil
 	}

@@ -35,8 +35,9 @@ func WithNetwork(mode string) Opt {
 	}
 }
 
-// WithIPC sets docker's IPC mode: "" or "private" keeps a private IPC
-// namespace; "host" shares the node's, with the node's /dev/shm.
+// WithIPC sets docker's IPC mode: "", "private" and "shareable" keep a
+// private IPC namespace; "host" shares the node's, with the node's
+// /dev/shm.
 func WithIPC(mode string) Opt {
 	return func(s *specs.Spec) error {
 		if _, err := ParseIPC(mode); err != nil {

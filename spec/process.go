@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,15 +41,20 @@ func WithArgs(args []string) Opt {
 }
 
 // WithEnv sets KEY=VALUE pairs over the environment, replacing an existing
-// value of the same key in place and appending new keys in order.
+// value of the same key in place and appending new keys in order; a bare
+// KEY removes KEY, as docker does with -e KEY when its caller has no KEY.
 func WithEnv(env []string) Opt {
 	return func(s *specs.Spec) error {
 		p := setProcess(s)
 	next:
 		for _, kv := range env {
 			key, _, ok := strings.Cut(kv, "=")
-			if !ok || key == "" {
-				return errors.New("invalid environment entry " + strconv.Quote(kv) + ": want KEY=VALUE")
+			if key == "" {
+				return errors.New("invalid environment entry " + strconv.Quote(kv) + ": want KEY=VALUE or KEY")
+			}
+			if !ok {
+				p.Env = slices.DeleteFunc(p.Env, func(e string) bool { return strings.HasPrefix(e, key+"=") })
+				continue
 			}
 			for i, e := range p.Env {
 				if k, _, _ := strings.Cut(e, "="); k == key {
@@ -134,6 +140,22 @@ func WithRlimits(limits []specs.POSIXRlimit) Opt {
 			}
 			p.Rlimits = append(p.Rlimits, l)
 		}
+		return nil
+	}
+}
+
+// WithOOMScoreAdj sets the process's OOM score adjustment (docker's
+// --oom-score-adj); nil leaves the one dockless inherited (the job's).
+func WithOOMScoreAdj(adj *int) Opt {
+	return func(s *specs.Spec) error {
+		if adj == nil {
+			return nil
+		}
+		if _, err := ParseOOMScoreAdj(*adj); err != nil {
+			return fmt.Errorf("--oom-score-adj %d: %w", *adj, err)
+		}
+		v := *adj
+		setProcess(s).OOMScoreAdj = &v
 		return nil
 	}
 }

@@ -37,7 +37,8 @@ type Request struct {
 	SiteJob bool
 
 	// Env holds KEY=VALUE pairs (env files first, then -e), applied over the
-	// image's ENV.
+	// image's ENV; a bare KEY removes KEY (docker's -e KEY when the caller
+	// has no KEY).
 	Env []string
 	// PathAppend are directories appended to the final PATH (after the
 	// image's ENV and the request's Env), e.g. LSF's bin directory.
@@ -50,17 +51,29 @@ type Request struct {
 	// Mounts are the bind mounts, each destination as Destination returns
 	// it and none twice; a user's bind carries its checked source.
 	Mounts []Bind
+	// Tmpfs are tmpfs mounts (docker's --tmpfs and --mount type=tmpfs), at
+	// destinations no bind has.
+	Tmpfs []Tmpfs
 	// ReadOnly makes the root filesystem read-only.
 	ReadOnly bool
 	// Tty allocates a pseudo-terminal for the process.
 	Tty bool
+	// Init runs dockless's own init (Host.InitPath) as the container's
+	// PID 1, which starts the command, forwards signals to it and reaps
+	// orphans (docker's --init).
+	Init bool
 
 	// Network is the network mode: "host" or "none".
 	Network string
 	// AddHosts are extra /etc/hosts entries as "HOST IP" pairs
 	// (docker's --add-host HOST:IP), already validated.
 	AddHosts []HostEntry
-	// IPC is the IPC mode: "" (private) or "host".
+	// DNS, DNSSearch and DNSOptions replace the name servers, search
+	// domains ("." for none) and options of the container's resolv.conf
+	// (docker's --dns, --dns-search, --dns-option).
+	DNS, DNSSearch, DNSOptions []string
+	// IPC is the IPC mode: "" or "private", "shareable" (private: dockless
+	// joins no container to another), or "host".
 	IPC string
 	// ShmSize is the size of /dev/shm in bytes (0: docker's 64 MiB).
 	ShmSize int64
@@ -70,6 +83,16 @@ type Request struct {
 	Memory, MemorySwap int64
 	// CPUShares is docker's --cpu-shares (0: unset).
 	CPUShares uint64
+	// NanoCPUs is docker's --cpus in billionths of a CPU; CPUQuota and
+	// CPUPeriod its --cpu-quota and --cpu-period in microseconds (0: unset).
+	NanoCPUs, CPUQuota, CPUPeriod int64
+	// CpusetCpus and CpusetMems are docker's --cpuset-cpus and
+	// --cpuset-mems ("": unset).
+	CpusetCpus, CpusetMems string
+	// PidsLimit is docker's --pids-limit (nil: unset; 0 or less: unlimited).
+	PidsLimit *int64
+	// OOMScoreAdj is docker's --oom-score-adj (nil: the caller's, inherited).
+	OOMScoreAdj *int
 
 	// CapBase is the capability set CapAdd and CapDrop apply to; nil means
 	// docker's default set. The site policy sets it for job containers.
@@ -90,8 +113,23 @@ type Request struct {
 
 	// Devices are host device nodes to create in the container.
 	Devices []Device
+	// CDIDevices are CDI devices by qualified name (nvidia.com/gpu=0):
+	// the lifecycle applies what the site's CDI specs ([gpu] cdi_spec_dirs)
+	// list for them (device nodes, mounts, environment, hooks). Front ends
+	// only ever name devices here, never host paths; for callers who are
+	// not trusted they are the caller's LSF GPU allocation (lsf.GPUs).
+	CDIDevices []string
 	// Rlimits are the process resource limits (docker's --ulimit).
 	Rlimits []specs.POSIXRlimit
+
+	// Labels are docker's --label metadata, kept in the container's record.
+	Labels map[string]string
+	// StopSignal is the signal `dockless stop` sends first (0: SIGTERM);
+	// StopTimeout how many seconds it then waits before SIGKILL (nil: the
+	// stop command's; -1: no SIGKILL). docker's --stop-signal and
+	// --stop-timeout.
+	StopSignal  int
+	StopTimeout *int
 
 	// CgroupParent is an absolute cgroup to create the container below
 	// instead of dockless's own (docker's --cgroup-parent,
@@ -111,7 +149,7 @@ type Bind struct {
 	// User marks a path the user named (volumes, home, working directory,
 	// job tmpdir). Its source is Checked, opened with the user's rights by
 	// the front end; the launcher mounts that handle at Staged, a path
-	// only root can reach, and the spec mounts Staged. WithBinds refuses a
+	// only root can reach, and the spec mounts Staged. WithMounts refuses a
 	// user's bind that was not staged, so a user's path never reaches the
 	// runtime.
 	User    bool
@@ -141,6 +179,15 @@ type Device struct {
 	UID, GID     uint32
 	// Permissions is docker's cgroup permission string ("rwm" by default).
 	Permissions string
+}
+
+// Tmpfs is one tmpfs mount in the container.
+type Tmpfs struct {
+	// Destination is the path in the container, as Destination returns it.
+	Destination string
+	// Options are tmpfs mount options (size=, mode=, ro…), after docker's
+	// defaults noexec, nosuid, nodev.
+	Options []string
 }
 
 // HostEntry is one extra /etc/hosts line.

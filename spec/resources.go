@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -59,6 +60,76 @@ func WithCPUShares(shares uint64) Opt {
 func WithCgroupsPath(p string) Opt {
 	return func(s *specs.Spec) error {
 		setLinux(s).CgroupsPath = p
+		return nil
+	}
+}
+
+// cfsPeriod is the CFS period docker gives --cpus (100 ms, in µs).
+const cfsPeriod = 100000
+
+// WithCPULimit sets docker's --cpus (nano, billionths of a CPU; at most
+// the node's cpus when known) or its --cpu-quota and --cpu-period (µs),
+// which --cpus excludes: the CFS quota and period, cgroup v1's
+// cpu.cfs_quota_us and cpu.cfs_period_us, v2's cpu.max.
+func WithCPULimit(nano, quota, period int64, cpus int) Opt {
+	return func(s *specs.Spec) error {
+		switch {
+		case nano < 0 || (cpus > 0 && nano > int64(cpus)*1e9):
+			return fmt.Errorf("range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", cpus, cpus)
+		case nano > 0 && period != 0:
+			return errors.New("conflicting options: --cpus and --cpu-period cannot both be set")
+		case nano > 0 && quota != 0:
+			return errors.New("conflicting options: --cpus and --cpu-quota cannot both be set")
+		case period != 0 && (period < 1000 || period > 1000000):
+			return errors.New("--cpu-period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+		case quota > 0 && quota < 1000:
+			return errors.New("--cpu-quota can not be less than 1ms (i.e. 1000)")
+		}
+		if nano > 0 {
+			quota, period = nano*cfsPeriod/1e9, cfsPeriod
+		}
+		if quota != 0 {
+			setCPU(s).Quota = &quota
+		}
+		if period != 0 {
+			p := uint64(period)
+			setCPU(s).Period = &p
+		}
+		return nil
+	}
+}
+
+// WithCpuset sets docker's --cpuset-cpus and --cpuset-mems (cpuset.cpus and
+// cpuset.mems in both cgroup versions).
+func WithCpuset(cpus, mems string) Opt {
+	return func(s *specs.Spec) error {
+		for _, v := range []string{cpus, mems} {
+			if _, err := ParseCpuset(v); v != "" && err != nil {
+				return fmt.Errorf("cpuset %q: %w", v, err)
+			}
+		}
+		if cpus != "" {
+			setCPU(s).Cpus = cpus
+		}
+		if mems != "" {
+			setCPU(s).Mems = mems
+		}
+		return nil
+	}
+}
+
+// WithPidsLimit sets docker's --pids-limit (pids.max in both cgroup
+// versions): nil leaves it unset, 0 or less is unlimited, as docker.
+func WithPidsLimit(limit *int64) Opt {
+	return func(s *specs.Spec) error {
+		if limit == nil {
+			return nil
+		}
+		n := *limit
+		if n <= 0 {
+			n = -1
+		}
+		setResources(s).Pids = &specs.LinuxPids{Limit: &n}
 		return nil
 	}
 }

@@ -1,6 +1,9 @@
 package spec
 
 import (
+	"encoding/json"
+	"io"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -66,4 +69,11 @@ func replaceMount(s *specs.Spec, m specs.Mount) {
 		}
 	}
 	s.Mounts = append(s.Mounts, m)
+}
+
+// WriteJSON writes v as config.json is written: indented with tabs.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "\t")
+	return enc.Encode(v)
 }

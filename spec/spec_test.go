@@ -51,8 +51,19 @@ func TestWithEnv_OverridesInPlaceAndAppends(t *testing.T) {
 	if !reflect.DeepEqual(s.Process.Env, want) {
 		t.Fatalf("want %v, got %v", want, s.Process.Env)
 	}
-	if _, err := New(WithEnv([]string{"NOVALUE"})); err == nil {
-		t.Fatal("an entry without = must be refused")
+	if _, err := New(WithEnv([]string{"=x"})); err == nil {
+		t.Fatal("an entry without a name must be refused")
+	}
+}
+
+// A bare KEY removes KEY, as docker's -e KEY when the caller has none.
+func TestWithEnv_BareKeyRemoves(t *testing.T) {
+	s, err := New(WithEnv([]string{"A=1", "AB=2", "B=3"}), WithEnv([]string{"A", "C"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"PATH=" + DefaultPath, "AB=2", "B=3"}; !reflect.DeepEqual(s.Process.Env, want) {
+		t.Fatalf("want %v, got %v", want, s.Process.Env)
 	}
 }
 
@@ -168,8 +179,8 @@ func TestDefault_MatchesDockerPlainRun(t *testing.T) {
 	}
 }
 
-func TestWithBinds_ReplaceAndValidate(t *testing.T) {
-	s, err := New(WithBinds([]Bind{{Source: "/host/shm", Destination: "/dev/shm"}, {Source: "/d", Destination: "/data", ReadOnly: true}}))
+func TestWithMounts_ReplaceAndValidate(t *testing.T) {
+	s, err := New(WithMounts([]Bind{{Source: "/host/shm", Destination: "/dev/shm"}, {Source: "/d", Destination: "/data", ReadOnly: true}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +201,7 @@ func TestWithBinds_ReplaceAndValidate(t *testing.T) {
 		t.Errorf("read-only bind options: %v", data.Options)
 	}
 	for _, bad := range []string{"relative", "/", "/data/", "/data/."} {
-		if _, err := New(WithBinds([]Bind{{Source: "/x", Destination: bad}})); err == nil {
+		if _, err := New(WithMounts([]Bind{{Source: "/x", Destination: bad}}, nil)); err == nil {
 			t.Errorf("destination %q must be refused (front ends normalise it first)", bad)
 		}
 	}
@@ -212,11 +223,11 @@ func TestDestination_DockersRules(t *testing.T) {
 // A user's bind reaches the spec only through its staged handle, whatever
 // the spelling of its destination: a bind that was not staged is an error,
 // never a mount of the path the user named.
-func TestWithBinds_UserBindsMountOnlyTheirStagedHandle(t *testing.T) {
-	s, err := New(WithBinds([]Bind{
+func TestWithMounts_UserBindsMountOnlyTheirStagedHandle(t *testing.T) {
+	s, err := New(WithMounts([]Bind{
 		{Source: "/storage1/me/link", Destination: "/data", User: true, Staged: "/run/dockless/containers/ID/binds/0"},
 		{Source: "/opt/lsf", Destination: "/opt/lsf"},
-	}))
+	}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +236,7 @@ func TestWithBinds_UserBindsMountOnlyTheirStagedHandle(t *testing.T) {
 			t.Errorf("mount %+v", m)
 		}
 	}
-	if _, err := New(WithBinds([]Bind{{Source: "/storage1/me/link", Destination: "/data", User: true}})); err == nil || !strings.Contains(err.Error(), "not staged") {
+	if _, err := New(WithMounts([]Bind{{Source: "/storage1/me/link", Destination: "/data", User: true}}, nil)); err == nil || !strings.Contains(err.Error(), "not staged") {
 		t.Errorf("a user's bind that was not staged must be refused: %v", err)
 	}
 }
@@ -277,5 +288,27 @@ func TestWithSeccomp_DefaultDependsOnCapabilities(t *testing.T) {
 	s, _ = New(WithSeccomp("unconfined"))
 	if s.Linux.Seccomp != nil {
 		t.Error("unconfined has no profile")
+	}
+}
+
+// TestCgroupParent_WhatWasAskedFor: the parent Build placed the container
+// below is read back from its spec (docker inspect's CgroupParent); a
+// container in dockless's own cgroup has none, not its own cgroup.
+func TestCgroupParent_WhatWasAskedFor(t *testing.T) {
+	for _, tc := range []struct{ name, parent, want string }{
+		{"no --cgroup-parent", "", ""},
+		{"--cgroup-parent", "/lsf/job.23870", "/lsf/job.23870"},
+		{"a parent with a trailing slash", "/lsf/job.23870/", "/lsf/job.23870"},
+		{"the root cgroup", "/", "/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Build(&Request{Network: "host", CgroupParent: tc.parent}, ocispec.ImageConfig{Cmd: []string{"true"}}, Host{Rootfs: "/rootfs", CgroupsPath: "dockless-0123456789ab"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := CgroupParent(s); got != tc.want {
+				t.Errorf("CgroupParent of cgroups path %q = %q, want %q", s.Linux.CgroupsPath, got, tc.want)
+			}
+		})
 	}
 }

@@ -15,8 +15,9 @@ import (
 // ResolveUser resolves docker's --user value (name, uid, name:group,
 // uid:gid; empty means root) and --group-add entries against the image's
 // /etc/passwd and /etc/group under rootfs, as docker does: a numeric uid
-// missing from passwd runs with gid 0; groups listing the user become
-// supplementary groups (sorted, so specs are deterministic).
+// missing from passwd runs with gid 0; the primary group and the groups
+// listing the user become supplementary groups, as docker's do (sorted,
+// so specs are deterministic).
 func ResolveUser(rootfs, userSpec string, groupAdd []string) (specs.User, error) {
 	passwd, err := openInRoot(rootfs, "/etc/passwd")
 	if err != nil {
@@ -37,7 +38,7 @@ func ResolveUser(rootfs, userSpec string, groupAdd []string) (specs.User, error)
 	if err != nil {
 		return specs.User{}, fmt.Errorf("unable to find user %s: %w", userSpec, err)
 	}
-	u := specs.User{UID: uint32(eu.Uid), GID: uint32(eu.Gid)}
+	u := specs.User{UID: uint32(eu.Uid), GID: uint32(eu.Gid), AdditionalGids: []uint32{uint32(eu.Gid)}}
 	for _, g := range eu.Sgids {
 		u.AdditionalGids = appendGid(u.AdditionalGids, uint32(g))
 	}

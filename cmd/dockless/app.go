@@ -2,9 +2,11 @@ package main
 
 import (
 	"io"
+	"time"
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/oci"
 	"github.com/dockless/dockless/policy"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -59,11 +61,12 @@ func (a *app) cli() *cli.App {
 			help,
 		},
 		Before: a.setup,
-		Commands: withHelp(help, []*cli.Command{
+		Commands: oci.WithHelp(help, []*cli.Command{
 			a.runCommand(), a.lsfCommand(), a.execCommand(), a.psCommand(), a.inspectCommand(),
 			a.killCommand(), a.stopCommand(), a.rmCommand(), a.pauseCommand(), a.unpauseCommand(),
 			a.statsCommand(), a.waitCommand(), a.systemCommand(), a.ociCommand(), a.loginCommand(),
 			a.imageCommand(), a.logoutCommand(), a.pullCommand(), a.imagesCommand(), a.rmiCommand(),
+			a.cdiCommand(),
 		}),
 	}
 }
@@ -71,20 +74,6 @@ func (a *app) cli() *cli.App {
 // help is dockless's --help: urfave/cli's own also takes -h, docker's
 // --hostname.
 var help = &cli.BoolFlag{Name: "help", Usage: "show help"}
-
-// withHelp gives every command the help flag in place of urfave/cli's (a
-// package variable dockless leaves alone: urfave/cli still looks a flag of
-// its names up to show help) and drops urfave/cli's implicit "help" (alias
-// "h") subcommand: in `dockless rm h` and `dockless-runc state h`, h names
-// a container.
-func withHelp(flag cli.Flag, cmds []*cli.Command) []*cli.Command {
-	for _, c := range cmds {
-		c.HideHelp, c.HideHelpCommand = true, true
-		c.Flags = append(c.Flags, flag)
-		withHelp(flag, c.Subcommands)
-	}
-	return cmds
-}
 
 // setup runs before every command: it loads the policy and resolves the
 // directories. Only root may point dockless at another policy, store or
@@ -135,6 +124,7 @@ func newStore(pol *policy.Policy, caller *policy.Caller, root, containerd string
 	st.Containerd = containerd
 	st.As = images.Caller{UID: caller.UID, Root: caller.IsRoot(), Credentials: images.CallerCredentials(caller)}
 	st.Offline = pol.Registry.Offline
+	st.Revalidate = time.Duration(pol.Registry.RevalidateSeconds) * time.Second
 	st.PolicySource = pol.Source()
 	st.Log = log
 	limits, _ := pol.PullLimits() // policy.Load refuses bounds that do not parse

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"github.com/dockless/dockless/oci"
 	"io"
 	"os"
 	"path/filepath"
@@ -124,7 +125,7 @@ func TestCompatibility_VerbsExist(t *testing.T) {
 		}
 	}
 	check("Docker verbs", newApp(nil, nil, io.Discard))
-	check("OCI runtime verbs", newOCIApp())
+	check("OCI runtime verbs", oci.App())
 }
 
 // TestCompatibility_LSFVariablesAreRead checks that every wrapper variable

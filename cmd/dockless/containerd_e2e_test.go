@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/dockless/dockless/oci"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +71,7 @@ func TestContainerd_RunsDocklessAsItsRuntime(t *testing.T) {
 // name dockless-runc.
 func recordingRuntime(t *testing.T, dir string) (wrapper, calls string) {
 	t.Helper()
-	runcName := filepath.Join(dir, ociName)
+	runcName := filepath.Join(dir, oci.Name)
 	if err := os.Symlink(binary, runcName); err != nil {
 		t.Fatal(err)
 	}

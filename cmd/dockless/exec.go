@@ -27,7 +27,7 @@ func (a *app) execCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
-				return usagef(`"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]`)
+				return failuref(`"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]`)
 			}
 			if c.Bool("detach") || c.Bool("privileged") {
 				return usagef("exec -d and --privileged are not supported: an exec runs in the foreground with the container's own privileges")
@@ -50,7 +50,7 @@ func (a *app) execCommand() *cli.Command {
 // interactive).
 func (a *app) exec(r *container.Record, o container.ExecOptions, interactive bool) (int, error) {
 	if o.Tty && interactive && !isTerminal(os.Stdin) {
-		return -1, usagef("the input device is not a TTY: -i with -t needs a terminal on stdin")
+		return -1, failuref("the input device is not a TTY: -i with -t needs a terminal on stdin")
 	}
 	stdio := runtime.IO{Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true}
 	if interactive {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -24,10 +26,11 @@ func (a *app) runFromFlags(c *cli.Context) (*spec.Request, container.Options, er
 		Hostname: c.String("hostname"),
 		ReadOnly: c.Bool("read-only"),
 		Tty:      c.Bool("tty"),
+		Init:     c.Bool("init"),
 		CapAdd:   c.StringSlice("cap-add"),
 		CapDrop:  c.StringSlice("cap-drop"),
 	}
-	opts := container.Options{Name: c.String("name"), CIDFile: c.String("cidfile")}
+	opts := container.Options{Name: c.String("name"), CIDFile: callerPath(c.String("cidfile"))}
 	opts.Progress, opts.Bars = progress(c.Bool("quiet"))
 	if c.IsSet("entrypoint") {
 		req.EntrypointSet = true
@@ -40,13 +43,26 @@ func (a *app) runFromFlags(c *cli.Context) (*spec.Request, container.Options, er
 		return nil, opts, flagError("--pull", c.String("pull"), err)
 	}
 	for _, parse := range []func(*cli.Context, *spec.Request) error{
-		modes, a.environment, mounts, a.securityOptions, resources, a.devices,
+		modes, dns, a.publish, a.environment, mounts, a.securityOptions, resources, a.devices, a.labels, stopping,
 	} {
 		if err := parse(c, req); err != nil {
 			return nil, opts, err
 		}
 	}
 	return req, opts, nil
+}
+
+// callerPath is a file the caller named (an env or label file, a cidfile,
+// a seccomp profile), made absolute in the working directory as docker's
+// client takes it: dockless's own is the caller's.
+func callerPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if cwd, err := os.Getwd(); err == nil {
+		return filepath.Join(cwd, p)
+	}
+	return p
 }
 
 // flagError is a value of a flag its parser refused.
@@ -85,7 +101,8 @@ func modes(c *cli.Context, req *spec.Request) error {
 
 // environment merges --env-file files (in order, read with the caller's
 // rights) and then -e entries; a bare KEY takes its value from the
-// caller's environment, as docker does.
+// caller's environment, as docker does, and stays bare (removing KEY from
+// the image's environment) when the caller has none.
 func (a *app) environment(c *cli.Context, req *spec.Request) error {
 	env, err := a.envFlags(c)
 	req.Env = env
@@ -96,7 +113,7 @@ func (a *app) environment(c *cli.Context, req *spec.Request) error {
 func (a *app) envFlags(c *cli.Context) ([]string, error) {
 	var out []string
 	for _, f := range c.StringSlice("env-file") {
-		vars, err := readEnvFile(a.caller, f)
+		vars, err := readEnvFile(a.caller, callerPath(f))
 		if err != nil {
 			return nil, err
 		}
@@ -107,11 +124,7 @@ func (a *app) envFlags(c *cli.Context) ([]string, error) {
 		if key == "" || strings.ContainsAny(key, " \t\n") {
 			return nil, usagef("invalid -e %q: want KEY=VALUE or KEY", e)
 		}
-		if !ok {
-			v, set := a.caller.LookupEnv(key)
-			if !set {
-				continue
-			}
+		if v, set := a.caller.LookupEnv(key); !ok && set {
 			e = key + "=" + v
 		}
 		out = append(out, e)
@@ -133,35 +146,57 @@ func readEnvFile(caller *policy.Caller, path string) ([]string, error) {
 	return vars, nil
 }
 
-// mounts reads -v and --mount into the user's binds; the same destination
-// twice is refused, as docker does. openSources checks and opens them.
+// mounts reads -v, --mount and --tmpfs into the user's binds and the
+// tmpfs mounts; the same destination twice is refused, as docker does. A
+// relative source is taken in the caller's working directory (dockless's
+// own). openSources checks and opens the sources.
 func mounts(c *cli.Context, req *spec.Request) error {
+	cwd, err := os.Getwd()
+	if err != nil {
+		cwd = ""
+	}
 	seen := map[string]bool{}
-	add := func(b spec.Bind) error {
-		if seen[b.Destination] {
-			return usagef("Duplicate mount point: %s", b.Destination)
+	add := func(dst string) error {
+		if seen[dst] {
+			return usagef("Duplicate mount point: %s", dst)
 		}
-		seen[b.Destination] = true
-		req.Mounts = append(req.Mounts, b)
+		seen[dst] = true
 		return nil
 	}
 	for _, v := range c.StringSlice("volume") {
-		b, err := spec.ParseVolume(v)
+		b, err := spec.ParseVolume(v, cwd)
 		if err != nil {
 			return flagError("-v", v, err)
 		}
-		if err := add(b); err != nil {
+		if err := add(b.Destination); err != nil {
 			return err
 		}
+		req.Mounts = append(req.Mounts, b)
 	}
 	for _, m := range c.StringSlice("mount") {
-		b, err := spec.ParseMount(m)
+		b, tmpfs, err := spec.ParseMount(m, cwd)
 		if err != nil {
 			return flagError("--mount", m, err)
 		}
-		if err := add(b); err != nil {
+		if tmpfs != nil {
+			req.Tmpfs = append(req.Tmpfs, *tmpfs)
+			b.Destination = tmpfs.Destination
+		} else {
+			req.Mounts = append(req.Mounts, b)
+		}
+		if err := add(b.Destination); err != nil {
 			return err
 		}
+	}
+	for _, v := range c.StringSlice("tmpfs") {
+		t, err := spec.ParseTmpfs(v)
+		if err != nil {
+			return flagError("--tmpfs", v, err)
+		}
+		if err := add(t.Destination); err != nil {
+			return err
+		}
+		req.Tmpfs = append(req.Tmpfs, t)
 	}
 	return nil
 }
@@ -212,8 +247,12 @@ func (a *app) securityOptions(c *cli.Context, req *spec.Request) error {
 			if err := a.seccomp(req, o, v); err != nil {
 				return err
 			}
+		case "apparmor":
+			if v != "unconfined" {
+				return usagef("--security-opt %q is not supported: dockless applies no AppArmor profile (apparmor=unconfined, which asks for none, is accepted)", o)
+			}
 		default:
-			return usagef("--security-opt %q is not supported: use label=..., no-new-privileges or seccomp=...", o)
+			return usagef("--security-opt %q is not supported: use label=..., no-new-privileges, seccomp=... or apparmor=unconfined", o)
 		}
 	}
 	if len(label) > 0 {
@@ -234,7 +273,7 @@ func (a *app) seccomp(req *spec.Request, opt, v string) error {
 	case "":
 		return usagef("invalid --security-opt %q: want seccomp=unconfined or seccomp=PROFILE.json", opt)
 	default:
-		body, err := policy.ReadFile(a.caller, "--security-opt seccomp", v)
+		body, err := policy.ReadFile(a.caller, "--security-opt seccomp", callerPath(v))
 		if err != nil {
 			return usageError{err}
 		}
@@ -243,17 +282,24 @@ func (a *app) seccomp(req *spec.Request, opt, v string) error {
 	return nil
 }
 
-// resources reads the memory, swap, CPU, shm sizes and ulimits.
+// resources reads the memory, swap, CPU, pids, OOM score, shm sizes and
+// ulimits.
 func resources(c *cli.Context, req *spec.Request) error {
 	var err error
-	if v := c.String("memory"); v != "" {
-		if req.Memory, err = spec.ParseMemory(v); err != nil {
-			return flagError("-m", v, err)
-		}
-	}
-	if v := c.String("memory-swap"); v != "" {
-		if req.MemorySwap, err = spec.ParseMemorySwap(v); err != nil {
-			return flagError("--memory-swap", v, err)
+	for _, f := range []struct {
+		flag  string
+		parse func(string) (int64, error)
+		to    *int64
+	}{
+		{"memory", spec.ParseMemory, &req.Memory},
+		{"memory-swap", spec.ParseMemorySwap, &req.MemorySwap},
+		{"shm-size", spec.ParseShmSize, &req.ShmSize},
+		{"cpus", spec.ParseCPUs, &req.NanoCPUs},
+	} {
+		if v := c.String(f.flag); v != "" {
+			if *f.to, err = f.parse(v); err != nil {
+				return flagError("--"+f.flag, v, err)
+			}
 		}
 	}
 	if shares := c.Int64("cpu-shares"); shares < 0 {
@@ -261,10 +307,27 @@ func resources(c *cli.Context, req *spec.Request) error {
 	} else {
 		req.CPUShares = uint64(shares)
 	}
-	if v := c.String("shm-size"); v != "" {
-		if req.ShmSize, err = spec.ParseShmSize(v); err != nil {
-			return flagError("--shm-size", v, err)
+	req.CPUQuota, req.CPUPeriod = c.Int64("cpu-quota"), c.Int64("cpu-period")
+	for _, f := range []struct {
+		flag string
+		to   *string
+	}{{"cpuset-cpus", &req.CpusetCpus}, {"cpuset-mems", &req.CpusetMems}} {
+		if v := c.String(f.flag); v != "" {
+			if *f.to, err = spec.ParseCpuset(v); err != nil {
+				return flagError("--"+f.flag, v, err)
+			}
 		}
+	}
+	if c.IsSet("pids-limit") {
+		n := c.Int64("pids-limit")
+		req.PidsLimit = &n
+	}
+	if c.IsSet("oom-score-adj") {
+		n, err := spec.ParseOOMScoreAdj(c.Int("oom-score-adj"))
+		if err != nil {
+			return flagError("--oom-score-adj", fmt.Sprint(c.Int("oom-score-adj")), err)
+		}
+		req.OOMScoreAdj = &n
 	}
 	for _, u := range c.StringSlice("ulimit") {
 		r, err := spec.ParseUlimit(u)
@@ -276,10 +339,99 @@ func resources(c *cli.Context, req *spec.Request) error {
 	return nil
 }
 
+// dns reads --dns, --dns-search and --dns-option.
+func dns(c *cli.Context, req *spec.Request) error {
+	for _, f := range []struct {
+		flag  string
+		parse func(string) (string, error)
+		to    *[]string
+	}{
+		{"dns", spec.ParseDNS, &req.DNS},
+		{"dns-search", spec.ParseDNSSearch, &req.DNSSearch},
+		{"dns-option", spec.ParseDNSOption, &req.DNSOptions},
+	} {
+		for _, v := range c.StringSlice(f.flag) {
+			parsed, err := f.parse(v)
+			if err != nil {
+				return flagError("--"+f.flag, v, err)
+			}
+			*f.to = append(*f.to, parsed)
+		}
+	}
+	return nil
+}
+
+// publish reads -p: every container has the host network (or none), so
+// published ports are checked and discarded, with docker's warning for
+// --network host (docker discards them silently with --network none).
+func (a *app) publish(c *cli.Context, req *spec.Request) error {
+	ports := c.StringSlice("publish")
+	for _, p := range ports {
+		if err := spec.ParsePublish(p); err != nil {
+			return flagError("-p", p, err)
+		}
+	}
+	if len(ports) > 0 && req.Network == "host" {
+		a.log.Warn("Published ports are discarded when using host network mode: the container's ports are the node's (dockless's default network is the host's)")
+	}
+	return nil
+}
+
+// labels reads --label-file files (read with the caller's rights, docker's
+// env-file format, a bare KEY an empty label) and then --label.
+func (a *app) labels(c *cli.Context, req *spec.Request) error {
+	var kvs []string
+	for _, path := range c.StringSlice("label-file") {
+		f, err := policy.OpenFile(a.caller, "--label-file", callerPath(path))
+		if err != nil {
+			return usageError{err}
+		}
+		lines, err := spec.ParseEnvFile(f, func(string) (string, bool) { return "", true })
+		f.Close()
+		if err != nil {
+			return usagef("--label-file %s: %w", path, err)
+		}
+		kvs = append(kvs, lines...)
+	}
+	for _, kv := range append(kvs, c.StringSlice("label")...) {
+		k, v, err := spec.ParseLabel(kv)
+		if err != nil {
+			return flagError("--label", kv, err)
+		}
+		if req.Labels == nil {
+			req.Labels = map[string]string{}
+		}
+		req.Labels[k] = v
+	}
+	return nil
+}
+
+// stopping reads --stop-signal and --stop-timeout.
+func stopping(c *cli.Context, req *spec.Request) error {
+	if v := c.String("stop-signal"); v != "" {
+		sig, err := spec.ParseSignal(v)
+		if err != nil {
+			return flagError("--stop-signal", v, err)
+		}
+		req.StopSignal = int(sig)
+	}
+	if c.IsSet("stop-timeout") {
+		n := c.Int("stop-timeout")
+		req.StopTimeout = &n
+	}
+	return nil
+}
+
 // devices reads --device and --gpus; devices outside the policy are
-// refused before the node is even looked at.
+// refused before the node is even looked at. A --device that names a CDI
+// device (vendor/class=name) goes with --gpus (gpus.go).
 func (a *app) devices(c *cli.Context, req *spec.Request) error {
+	var cdiNames []string
 	for _, d := range c.StringSlice("device") {
+		if spec.CDIDevice(d) {
+			cdiNames = append(cdiNames, d)
+			continue
+		}
 		host, _, _ := strings.Cut(d, ":")
 		if err := a.node.Policy.CheckDevice(host, a.caller); err != nil {
 			return err
@@ -290,18 +442,5 @@ func (a *app) devices(c *cli.Context, req *spec.Request) error {
 		}
 		req.Devices = append(req.Devices, dev)
 	}
-	if !c.IsSet("gpus") {
-		return nil
-	}
-	gpus, ids, err := spec.GPUs("/dev", c.String("gpus"))
-	if err != nil {
-		return usageError{err}
-	}
-	req.Devices = append(req.Devices, gpus...)
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = fmt.Sprint(id)
-	}
-	req.Env = append(req.Env, "NVIDIA_VISIBLE_DEVICES="+strings.Join(s, ","))
-	return nil
+	return a.gpus(c, req, cdiNames)
 }

@@ -63,6 +63,10 @@ func e2eMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building dockless:", err)
 		return 1
 	}
+	if err := buildInit(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if err := setupSuid(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -81,6 +85,17 @@ func e2eMain(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// buildInit builds dockless-init, the init of --init containers, into dir
+// (beside a dockless, which finds it there), as make build does: static.
+func buildInit(dir string) error {
+	build := exec.Command("cc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", filepath.Join(dir, "dockless-init"), "../dockless-init/init.c")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building dockless-init: %w", err)
+	}
+	return nil
 }
 
 // env is one isolated dockless installation: its own store and state.

@@ -8,8 +8,10 @@ import (
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 )
 
 // inspectInfo follows the shape of docker's container inspect where the
@@ -29,18 +31,27 @@ type inspectInfo struct {
 	Image  string `json:"Image"`
 	Name   string `json:"Name"`
 	Config struct {
-		Hostname   string   `json:"Hostname"`
-		User       string   `json:"User"`
-		Env        []string `json:"Env"`
-		Cmd        []string `json:"Cmd"`
-		Image      string   `json:"Image"`
-		WorkingDir string   `json:"WorkingDir"`
-		Tty        bool     `json:"Tty"`
+		Hostname    string            `json:"Hostname"`
+		User        string            `json:"User"`
+		Env         []string          `json:"Env"`
+		Cmd         []string          `json:"Cmd"`
+		Image       string            `json:"Image"`
+		WorkingDir  string            `json:"WorkingDir"`
+		Tty         bool              `json:"Tty"`
+		Labels      map[string]string `json:"Labels"`
+		StopSignal  string            `json:"StopSignal,omitempty"`
+		StopTimeout *int              `json:"StopTimeout,omitempty"`
 	} `json:"Config"`
 	HostConfig struct {
 		Memory         int64  `json:"Memory"`
 		MemorySwap     int64  `json:"MemorySwap"`
 		CPUShares      uint64 `json:"CpuShares"`
+		CPUQuota       int64  `json:"CpuQuota"`
+		CPUPeriod      uint64 `json:"CpuPeriod"`
+		CpusetCpus     string `json:"CpusetCpus"`
+		CpusetMems     string `json:"CpusetMems"`
+		PidsLimit      *int64 `json:"PidsLimit"`
+		OOMScoreAdj    int    `json:"OomScoreAdj"`
 		CgroupParent   string `json:"CgroupParent"`
 		NetworkMode    string `json:"NetworkMode"`
 		ReadonlyRootfs bool   `json:"ReadonlyRootfs"`
@@ -59,7 +70,7 @@ func (a *app) inspectCommand() *cli.Command {
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return usagef(`"inspect" requires at least 1 argument: CONTAINER`)
+				return failuref(`"inspect" requires at least 1 argument: CONTAINER`)
 			}
 			var tmpl *template.Template
 			if f := c.String("format"); f != "" {
@@ -90,7 +101,7 @@ func (a *app) inspectCommand() *cli.Command {
 			if tmpl != nil {
 				return nil
 			}
-			return writeJSONTo(c.App.Writer, out)
+			return spec.WriteJSON(c.App.Writer, out)
 		},
 	}
 }
@@ -98,6 +109,10 @@ func (a *app) inspectCommand() *cli.Command {
 func (a *app) inspectOne(r *container.Record) inspectInfo {
 	var info inspectInfo
 	info.ID, info.Created, info.Image, info.Name, info.Owner = r.ID, r.Created, r.Image, "/"+r.Name, r.Owner
+	info.Config.Labels, info.Config.StopTimeout = r.Labels, r.StopTimeout
+	if r.StopSignal > 0 {
+		info.Config.StopSignal = unix.SignalName(unix.Signal(r.StopSignal))
+	}
 	state, st := a.node.Status(r)
 	info.State.Status, info.State.Running, info.State.Paused, info.State.Dead = state, state == "running", state == "paused", state == "dead"
 	if st != nil {
@@ -123,19 +138,41 @@ func (a *app) inspectOne(r *container.Record) inspectInfo {
 		if s.Root != nil {
 			info.HostConfig.ReadonlyRootfs = s.Root.Readonly
 		}
-		if res := s.Linux.Resources; res != nil {
-			if res.Memory != nil && res.Memory.Limit != nil {
-				info.HostConfig.Memory = *res.Memory.Limit
-				info.HostConfig.MemorySwap = -1
-				if res.Memory.Swap != nil {
-					info.HostConfig.MemorySwap = *res.Memory.Swap
-				}
-			}
-			if res.CPU != nil && res.CPU.Shares != nil {
-				info.HostConfig.CPUShares = *res.CPU.Shares
-			}
+		if s.Process.OOMScoreAdj != nil {
+			info.HostConfig.OOMScoreAdj = *s.Process.OOMScoreAdj
 		}
-		info.HostConfig.CgroupParent = s.Linux.CgroupsPath
+		info.hostResources(s.Linux.Resources)
+		info.HostConfig.CgroupParent = spec.CgroupParent(s)
 	}
 	return info
+}
+
+// hostResources fills HostConfig's resources from the spec's.
+func (info *inspectInfo) hostResources(res *specs.LinuxResources) {
+	if res == nil {
+		return
+	}
+	h := &info.HostConfig
+	if res.Memory != nil && res.Memory.Limit != nil {
+		h.Memory = *res.Memory.Limit
+		h.MemorySwap = -1
+		if res.Memory.Swap != nil {
+			h.MemorySwap = *res.Memory.Swap
+		}
+	}
+	if cpu := res.CPU; cpu != nil {
+		if cpu.Shares != nil {
+			h.CPUShares = *cpu.Shares
+		}
+		if cpu.Quota != nil {
+			h.CPUQuota = *cpu.Quota
+		}
+		if cpu.Period != nil {
+			h.CPUPeriod = *cpu.Period
+		}
+		h.CpusetCpus, h.CpusetMems = cpu.Cpus, cpu.Mems
+	}
+	if res.Pids != nil {
+		h.PidsLimit = res.Pids.Limit
+	}
 }

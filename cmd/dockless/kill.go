@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dockless/dockless/container"
+	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
@@ -31,12 +31,15 @@ func (a *app) killCommand() *cli.Command {
 func (a *app) stopCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "stop",
-		Usage:        "stop running containers: SIGTERM, then SIGKILL after the grace period",
+		Usage:        "stop running containers: their stop signal (SIGTERM), then SIGKILL after the grace period",
 		ArgsUsage:    "CONTAINER [CONTAINER...]",
-		Flags:        []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing"}},
+		Flags:        []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, or 10)"}},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
-			grace := time.Duration(c.Int("time")) * time.Second
+			grace := time.Duration(-1)
+			if c.IsSet("time") {
+				grace = time.Duration(c.Int("time")) * time.Second
+			}
 			return a.eachContainer(c, func(r *container.Record) error { return a.node.Stop(c.Context, r, grace) })
 		},
 	}
@@ -46,7 +49,7 @@ func (a *app) stopCommand() *cli.Command {
 // and fails (after trying all) if any failed.
 func (a *app) eachContainer(c *cli.Context, fn func(*container.Record) error) error {
 	if c.NArg() < 1 {
-		return usagef("%q requires at least 1 argument: CONTAINER", c.Command.Name)
+		return failuref("%q requires at least 1 argument: CONTAINER", c.Command.Name)
 	}
 	var failed []string
 	for _, ref := range c.Args().Slice() {
@@ -66,17 +69,11 @@ func (a *app) eachContainer(c *cli.Context, fn func(*container.Record) error) er
 	return nil
 }
 
-// parseSignal reads KILL, SIGKILL or 9.
+// parseSignal reads KILL, SIGKILL or 9 (spec.ParseSignal).
 func parseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return unix.Signal(n), nil
+	sig, err := spec.ParseSignal(s)
+	if err != nil {
+		return 0, usagef("invalid signal: %s", s)
 	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, usagef("invalid signal: %s", s)
+	return sig, nil
 }

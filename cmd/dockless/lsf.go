@@ -37,6 +37,12 @@ func (a *app) lsfCommand() *cli.Command {
 				Action:       a.lsfExec,
 			},
 			{
+				Name:         "gpus",
+				Usage:        "show the GPUs a job with this environment gets: LSF's allocation, the CDI devices, the container's GPU variables, device nodes, mounts and hooks",
+				OnUsageError: onUsageError,
+				Action:       a.lsfGPUs,
+			},
+			{
 				Name:         "spec",
 				Usage:        "print the OCI config.json the job would run, starting nothing",
 				ArgsUsage:    "[JOB_FILE | COMMAND [ARG...] | " + lsf.PlaceHolder + "]",
@@ -65,6 +71,7 @@ func (a *app) lsfRun(c *cli.Context, specOut io.Writer) (int, error) {
 		return -1, err
 	}
 	pol := a.node.Policy
+	h.GPUs = a.jobGPUs
 	job, err := lsf.FromEnv(a.caller.Env, c.Args().Slice(), pol, a.caller, h)
 	if err != nil {
 		return -1, usageError{err}
@@ -85,6 +92,9 @@ func (a *app) lsfRun(c *cli.Context, specOut io.Writer) (int, error) {
 	}
 	for _, w := range job.Warnings {
 		a.log.Warnf("%s", w)
+	}
+	if g := job.GPUs; g != nil {
+		a.log.Infof("GPUs: %s=%s, CDI devices %s; in the container %s", g.From, g.Value, strings.Join(g.Names(), " "), strings.Join(g.Env, " "))
 	}
 	a.log.Debugf("job container %s for %s (uid %d, gid %d, groups %v), image %s, policy %s",
 		job.Name, a.caller.Name, a.caller.UID, a.caller.GID, a.caller.Groups, job.Req.Image, pol.Source())

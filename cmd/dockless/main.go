@@ -8,6 +8,7 @@ import (
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/oci"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
 	"github.com/sirupsen/logrus"
@@ -18,6 +19,7 @@ var version = "dev"
 
 // Exit codes docker gives its own failures.
 const (
+	exitFailure      = 1
 	exitRuntimeError = 125
 	exitCannotInvoke = 126
 	exitNotFound     = 127
@@ -36,6 +38,16 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// failure is an error of the command line that docker's client reports
+// with exit status 1 rather than 125 (a missing argument, stdin not a
+// terminal for -it).
+type failure struct{ err error }
+
+func (e failure) Error() string { return e.err.Error() }
+func (e failure) Unwrap() error { return e.err }
+
+func failuref(format string, a ...any) error { return failure{fmt.Errorf(format, a...)} }
+
 func main() {
 	if runtime.IsInit() {
 		runtime.Init()
@@ -43,14 +55,15 @@ func main() {
 	}
 	// Who is asking must be read before a setuid-root dockless becomes
 	// fully root.
-	if filepath.Base(os.Args[0]) == ociName {
+	if filepath.Base(os.Args[0]) == oci.Name {
 		// A setuid-root dockless must not hand the OCI interface (which
 		// takes any config.json) to anyone but root.
 		if os.Getuid() != 0 {
-			fmt.Fprintf(os.Stderr, "%s: the OCI runtime interface is for root (containerd, the OCI tools); use dockless run\n", ociName)
+			fmt.Fprintf(os.Stderr, "%s: the OCI runtime interface is for root (containerd, the OCI tools); use dockless run\n", oci.Name)
 			os.Exit(1)
 		}
-		os.Exit(runOCI(os.Args))
+		oci.Version = version
+		os.Exit(oci.Run(os.Args))
 	}
 	caller, err := policy.CurrentCaller()
 	if err == nil {
@@ -69,7 +82,8 @@ func main() {
 	logrus.SetFormatter(seedFormatter{})
 	logrus.SetLevel(logrus.ErrorLevel)
 	signals := newSignalGuard()
-	err = signals.explain(newApp(caller, signals, logs).RunContext(signals.ctx, os.Args))
+	app := newApp(caller, signals, logs)
+	err = signals.explain(app.RunContext(signals.ctx, splitAttached(app, os.Args)))
 	logs.Close()
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -89,6 +103,9 @@ func exitCode(err error, stderr *os.File) int {
 	var start *runtime.StartError
 	if errors.As(err, &start) {
 		return start.Code
+	}
+	if errors.As(err, new(failure)) {
+		return exitFailure
 	}
 	return exitRuntimeError
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -447,6 +448,45 @@ func TestOCI_ExecRunsInTheContainer(t *testing.T) {
 	})
 }
 
+// TestOCI_ExecOfABundleWithoutCapabilities: a bundle's process may have no
+// capabilities at all; exec --cap then gives the process just those it
+// names. A bundle whose config.json has no process fails with a message
+// that says so.
+func TestOCI_ExecOfABundleWithoutCapabilities(t *testing.T) {
+	e := newOCIEnv(t)
+	bundle, _ := e.ociBundle(func(s *specs.Spec) { s.Process.Capabilities = nil })
+	e.mustOCI("run", "-d", "--bundle", bundle, "x")
+	e.waitStatus("x", specs.StateRunning)
+	defer e.mustOCI("delete", "--force", "x")
+
+	t.Run("--cap", func(t *testing.T) {
+		r := e.oci("exec", "--cap", "CAP_NET_RAW", "x", "sh", "-c", `while read k v; do [ "$k" = CapEff: ] && echo $v; done </proc/self/status; true`)
+		if r.code != 0 || r.stdout != "0000000000002000\n" {
+			t.Errorf("exec --cap CAP_NET_RAW in a container without capabilities: want only CAP_NET_RAW (bit 13) effective: %s", r)
+		}
+	})
+	t.Run("no process in the bundle", func(t *testing.T) {
+		config := filepath.Join(bundle, "config.json")
+		saved, err := os.ReadFile(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(config, saved, 0o644)
+		var s specs.Spec
+		if err := json.Unmarshal(saved, &s); err != nil {
+			t.Fatal(err)
+		}
+		s.Process = nil
+		if err := writeJSON(config, &s); err != nil {
+			t.Fatal(err)
+		}
+		r := e.oci("exec", "x", "true")
+		if r.code == 0 || !strings.Contains(r.stderr, config+" has no process") || strings.Contains(r.stderr, "<nil>") {
+			t.Errorf("exec when the bundle has no process: want a failure that says so: %s", r)
+		}
+	})
+}
+
 // consoleSocket listens on a unix socket as containerd's shim does and
 // delivers the pty master the runtime sends over it.
 func consoleSocket(t *testing.T) (string, <-chan *os.File) {
@@ -711,4 +751,13 @@ func TestOCI_FailingHooks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeJSON writes v to path as config.json is written.
+func writeJSON(path string, v any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(spec.WriteJSON(f, v), f.Close())
 }

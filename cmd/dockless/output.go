@@ -1,30 +1,13 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 
 	"github.com/dockless/dockless/lsf"
 	"github.com/sirupsen/logrus"
 )
-
-func writeJSON(path string, v any) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	return errors.Join(writeJSONTo(f, v), f.Close())
-}
-
-func writeJSONTo(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "\t")
-	return enc.Encode(v)
-}
 
 // seedFormatter writes dockless's log lines as the site's wrapper did:
 // "Jan 02 15:04:05 dockless[PID]: LEVEL: msg", with the wrapper's level

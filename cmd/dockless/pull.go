@@ -29,12 +29,17 @@ func (a *app) pullCommand() *cli.Command {
 			if err := a.node.Policy.CheckImage(c.Args().First()); err != nil {
 				return err
 			}
-			img, err := a.store.Ensure(c.Context, c.Args().First(), images.PullAlways, images.PullOptions{Progress: progress, Bars: barsOn(os.Stdout)})
+			// Held while the size cap applies: it evicts older images,
+			// never the one just pulled.
+			img, err := a.store.Ensure(c.Context, c.Args().First(), images.PullAlways, images.PullOptions{Progress: progress, Bars: barsOn(os.Stdout), Hold: true})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(c.App.Writer, img.Name)
 			a.node.EnforceCap(c.Context)
+			if err := a.store.Unhold(c.Context, img); err != nil {
+				a.log.Warnf("%v", err)
+			}
 			return nil
 		},
 	}

@@ -14,7 +14,7 @@ func (a *app) rmiCommand() *cli.Command {
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return usagef(`"rmi" requires at least 1 argument: IMAGE`)
+				return failuref(`"rmi" requires at least 1 argument: IMAGE`)
 			}
 			if err := a.trustedOnly("rmi"); err != nil {
 				return err

@@ -108,11 +108,12 @@ func TestRun_User(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"root by default", nil, "uid=0(root) gid=0(root)"},
-		{"numeric uid gets gid 0 when unknown", []string{"-u", "4242"}, "uid=4242 gid=0(root)"},
-		{"name with its groups from the image", []string{"-u", "alice"}, "uid=1000(alice) gid=100(users) groups=2000(research)"},
-		{"uid:gid", []string{"-u", "1000:2000"}, "uid=1000(alice) gid=2000(research)"},
-		{"group-add by number and name", []string{"-u", "4242:4242", "--group-add", "5000", "--group-add", "users"}, "uid=4242 gid=4242 groups=100(users),5000"},
+		// The primary group is a supplementary group too, as docker's.
+		{"root by default", nil, "uid=0(root) gid=0(root) groups=0(root)"},
+		{"numeric uid gets gid 0 when unknown", []string{"-u", "4242"}, "uid=4242 gid=0(root) groups=0(root)"},
+		{"name with its groups from the image", []string{"-u", "alice"}, "uid=1000(alice) gid=100(users) groups=100(users),2000(research)"},
+		{"uid:gid", []string{"-u", "1000:2000"}, "uid=1000(alice) gid=2000(research) groups=2000(research)"},
+		{"group-add by number and name", []string{"-u", "4242:4242", "--group-add", "5000", "--group-add", "users"}, "uid=4242 gid=4242 groups=100(users),4242,5000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(append([]string{"run", "--rm"}, tc.args...), busybox, "id")

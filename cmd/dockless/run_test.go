@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func parseRun(args ...string) (*spec.Request, error) {
 			}
 		}
 	}
-	err := app.Run(append([]string{"dockless", "run"}, args...))
+	err := app.Run(splitAttached(app, append([]string{"dockless", "run"}, args...)))
 	return req, err
 }
 
@@ -111,7 +112,18 @@ func TestRunFlags_SeedLineParses(t *testing.T) {
 
 func TestRunFlags_RefusalsAreUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"-p", "8001:80", "img"},
+		{"-v", "/x:/data:nocopy", "img"},
+		{"-p", "http", "img"},
+		{"--security-opt", "apparmor=docker-default", "img"},
+		{"-v", "/x:/data:shared", "img"},
+		{"--tmpfs", "/x", "-v", "/y:/x", "img"},
+		{"--cpus", "lots", "img"},
+		{"--cpuset-cpus", "3-1", "img"},
+		{"--oom-score-adj", "-1001", "img"},
+		{"--dns", "resolver.example", "img"},
+		{"--dns-search", "bad domain", "img"},
+		{"--stop-signal", "NOPE", "img"},
+		{"--label", "=x", "img"},
 		{"-d", "img"},
 		{"--privileged", "img"},
 		{"--network", "bridge", "img"},
@@ -132,5 +144,141 @@ func TestRunFlags_RefusalsAreUsageErrors(t *testing.T) {
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: want a usage error, got %v", args, err)
 		}
+	}
+}
+
+// docker's parser takes a value attached to its short flag, and so does
+// dockless's, for run and exec.
+func TestRunFlags_AttachedShortFlagValues(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(*spec.Request) bool
+	}{
+		{"-eK=V", []string{"-eK=V", "img"}, func(r *spec.Request) bool { return reflect.DeepEqual(r.Env, []string{"K=V"}) }},
+		{"-e=K=V", []string{"-e=K=V", "img"}, func(r *spec.Request) bool { return reflect.DeepEqual(r.Env, []string{"K=V"}) }},
+		{"-ualice", []string{"-ualice", "img"}, func(r *spec.Request) bool { return r.UserSpec == "alice" }},
+		{"-m64m", []string{"-m64m", "img"}, func(r *spec.Request) bool { return r.Memory == 64<<20 }},
+		{"-c512", []string{"-c512", "img"}, func(r *spec.Request) bool { return r.CPUShares == 512 }},
+		{"-v/a:/b", []string{"-v" + dir + ":/b", "img"}, func(r *spec.Request) bool {
+			return len(r.Mounts) == 1 && r.Mounts[0].Source == dir && r.Mounts[0].Destination == "/b"
+		}},
+		{"-w/tmp", []string{"-w/tmp", "img"}, func(r *spec.Request) bool { return r.Workdir == "/tmp" }},
+		{"-hnode1", []string{"-hnode1", "img"}, func(r *spec.Request) bool { return r.Hostname == "node1" }},
+		{"-lk=v", []string{"-lk=v", "img"}, func(r *spec.Request) bool { return r.Labels["k"] == "v" }},
+		{"booleans then a value: -ite K=V", []string{"-ite", "K=V", "img"}, func(r *spec.Request) bool {
+			return r.Tty && reflect.DeepEqual(r.Env, []string{"K=V"})
+		}},
+		{"booleans then an attached value: -iteK=V", []string{"-iteK=V", "img"}, func(r *spec.Request) bool {
+			return r.Tty && reflect.DeepEqual(r.Env, []string{"K=V"})
+		}},
+		{"a value that looks like a flag stays a value", []string{"-e", "-uroot", "img"}, func(r *spec.Request) bool {
+			return reflect.DeepEqual(r.Env, []string{"-uroot"}) && r.UserSpec == ""
+		}},
+		{"after the image, the command's own words", []string{"img", "-eK=V", "-m64m"}, func(r *spec.Request) bool {
+			return reflect.DeepEqual(r.Cmd, []string{"-eK=V", "-m64m"}) && r.Env == nil && r.Memory == 0
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := parseRun(tc.args...)
+			if err != nil || !tc.check(req) {
+				t.Fatalf("%v: got %+v (%v)", tc.args, req, err)
+			}
+		})
+	}
+}
+
+func TestSplitAttached_GlobalFlagsAndExec(t *testing.T) {
+	app := newApp(nil, nil, io.Discard)
+	for _, tc := range []struct{ in, want string }{
+		{"dockless --root /r --debug run -m64m img", "dockless --root /r --debug run --memory 64m img"},
+		{"dockless --state=/s exec -eK=V -uroot c1 env", "dockless --state=/s exec --env K=V --user root c1 env"},
+		{"dockless exec -it c1 sh -eK=V", "dockless exec --interactive --tty c1 sh -eK=V"},
+		{"dockless run --name x -v/a:/b --net=none img", "dockless run --name x --volume /a:/b --network=none img"},
+		{"dockless run -- img -eK=V", "dockless run -- img -eK=V"},
+		{"dockless kill -sKILL c1", "dockless kill -sKILL c1"},
+		{"dockless run -zK img", "dockless run -zK img"},
+	} {
+		if got := strings.Join(splitAttached(app, strings.Fields(tc.in)), " "); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// -e KEY without KEY in the caller's environment stays bare: it removes
+// the image's KEY, as docker's does.
+func TestRunFlags_BareEnvKeyUnsetInTheCallerStaysBare(t *testing.T) {
+	a := &app{caller: &policy.Caller{Env: map[string]string{"SET": "yes"}}, log: newLogger(io.Discard)}
+	app := a.cli()
+	var env []string
+	for _, c := range app.Commands {
+		if c.Name == "run" {
+			c.Action = func(c *cli.Context) error {
+				var err error
+				env, err = a.envFlags(c)
+				return err
+			}
+		}
+	}
+	if err := app.Run([]string{"dockless", "run", "-e", "SET", "-e", "UNSET", "-e", "A=1", "img"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"SET=yes", "UNSET", "A=1"}; !reflect.DeepEqual(env, want) {
+		t.Fatalf("want %q, got %q", want, env)
+	}
+}
+
+func TestRunFlags_ParityFlags(t *testing.T) {
+	dir := t.TempDir()
+	cwd, _ := os.Getwd()
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(*spec.Request) bool
+	}{
+		{"--init", []string{"--init", "img"}, func(r *spec.Request) bool { return r.Init }},
+		{"--tmpfs", []string{"--tmpfs", "/run:size=1m", "--mount", "type=tmpfs,dst=/t", "img"}, func(r *spec.Request) bool {
+			return reflect.DeepEqual(r.Tmpfs, []spec.Tmpfs{{Destination: "/t"}, {Destination: "/run", Options: []string{"size=1m"}}})
+		}},
+		{"--cpus", []string{"--cpus", "1.5", "img"}, func(r *spec.Request) bool { return r.NanoCPUs == 1_500_000_000 }},
+		{"--cpu-quota and --cpu-period", []string{"--cpu-quota", "50000", "--cpu-period", "100000", "img"}, func(r *spec.Request) bool {
+			return r.CPUQuota == 50000 && r.CPUPeriod == 100000
+		}},
+		{"--cpuset-cpus and --cpuset-mems", []string{"--cpuset-cpus", "0-1", "--cpuset-mems", "0", "img"}, func(r *spec.Request) bool {
+			return r.CpusetCpus == "0-1" && r.CpusetMems == "0"
+		}},
+		{"--pids-limit", []string{"--pids-limit", "32", "img"}, func(r *spec.Request) bool { return r.PidsLimit != nil && *r.PidsLimit == 32 }},
+		{"no --pids-limit", []string{"img"}, func(r *spec.Request) bool { return r.PidsLimit == nil && r.OOMScoreAdj == nil }},
+		{"--oom-score-adj", []string{"--oom-score-adj", "500", "img"}, func(r *spec.Request) bool { return r.OOMScoreAdj != nil && *r.OOMScoreAdj == 500 }},
+		{"--label and -l, both spellings of one flag", []string{"--label", "a=1", "-l", "b", "img"}, func(r *spec.Request) bool {
+			return reflect.DeepEqual(r.Labels, map[string]string{"a": "1", "b": ""})
+		}},
+		{"--dns, --dns-search, --dns-option", []string{"--dns", "10.0.0.2", "--dns-search", "example.com", "--dns-option", "ndots:2", "img"}, func(r *spec.Request) bool {
+			return reflect.DeepEqual(r.DNS, []string{"10.0.0.2"}) && reflect.DeepEqual(r.DNSSearch, []string{"example.com"}) && reflect.DeepEqual(r.DNSOptions, []string{"ndots:2"})
+		}},
+		{"--stop-signal and --stop-timeout", []string{"--stop-signal", "USR1", "--stop-timeout", "3", "img"}, func(r *spec.Request) bool {
+			return r.StopSignal == 10 && r.StopTimeout != nil && *r.StopTimeout == 3
+		}},
+		{"--shm-size 0 is the default", []string{"--shm-size", "0", "img"}, func(r *spec.Request) bool { return r.ShmSize == 0 }},
+		{"--ipc shareable", []string{"--ipc", "shareable", "img"}, func(r *spec.Request) bool { return r.IPC == "shareable" }},
+		{"--add-host host-gateway", []string{"--add-host", "host.docker.internal:host-gateway", "img"}, func(r *spec.Request) bool {
+			return reflect.DeepEqual(r.AddHosts, []spec.HostEntry{{Host: "host.docker.internal", IP: spec.HostGateway}})
+		}},
+		{"--security-opt apparmor=unconfined and label=disable are no-ops", []string{"--security-opt", "apparmor=unconfined", "--security-opt", "label=disable", "img"}, func(r *spec.Request) bool {
+			return r.SELinuxLabel == ""
+		}},
+		{"-p is discarded on the host network", []string{"-p", "8080:80", "img"}, func(r *spec.Request) bool { return r.Network == "host" }},
+		{"-v ./SRC is the working directory's", []string{"-v", "./testdata:/d", "img"}, func(r *spec.Request) bool {
+			return len(r.Mounts) == 1 && r.Mounts[0].Source == cwd+"/testdata"
+		}},
+		{"-v docker's no-op options", []string{"-v", dir + ":/d:cached,rprivate", "img"}, func(r *spec.Request) bool { return len(r.Mounts) == 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := parseRun(tc.args...)
+			if err != nil || !tc.check(req) {
+				t.Fatalf("%v: got %+v (%v)", tc.args, req, err)
+			}
+		})
 	}
 }

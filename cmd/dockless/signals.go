@@ -22,9 +22,10 @@ import (
 // interface (whose callers are root: containerd and the OCI tools):
 //   - SIGINT, SIGTERM, SIGHUP and SIGQUIT cancel the command's context:
 //     it stops waiting, undoes what it set up and exits 125 saying so
-//     (while a container runs, the runtime relays them to it instead; one
-//     the caller started dockless with ignored stays ignored; a login
-//     prompt, which holds nothing, gives them their default back);
+//     (from the moment the runtime relays them to a container until it
+//     ran, they are the runtime's: HandOver; one the caller started
+//     dockless with ignored stays ignored; a login prompt, which holds
+//     nothing, gives them their default back);
 //   - SIGTTIN and SIGTTOU are ignored: a background write goes through, a
 //     background read fails, and neither stops dockless;
 //   - SIGTSTP is deferred: a container's dockless stops once its setup is
@@ -43,6 +44,11 @@ type signalGuard struct {
 	interrupt context.CancelCauseFunc
 	// stopAsked: a SIGTSTP came, and no SIGCONT after it.
 	stopAsked atomic.Bool
+	// relay hands the interrupts over to the runtime's relay (true) and
+	// takes them back (false); handleInterrupts answers on handed. nil
+	// until install takes an interrupt over.
+	relay  chan bool
+	handed chan struct{}
 }
 
 // interruptError is the cause of a command's context cancelled by a
@@ -82,10 +88,43 @@ func (g *signalGuard) install() {
 	}
 	interrupts := make(chan os.Signal, 1)
 	signal.Notify(interrupts, wanted...)
-	go func() {
-		s := <-interrupts
-		g.interrupt(interruptError{s.(unix.Signal)})
-	}()
+	g.relay, g.handed = make(chan bool), make(chan struct{})
+	go g.handleInterrupts(interrupts)
+}
+
+// handleInterrupts cancels the command's context on an interrupt, except
+// while the runtime relays them to a container (HandOver to Ran).
+func (g *signalGuard) handleInterrupts(interrupts <-chan os.Signal) {
+	relayed := false
+	for {
+		select {
+		case s := <-interrupts:
+			if !relayed {
+				g.interrupt(interruptError{s.(unix.Signal)})
+			}
+		case relayed = <-g.relay:
+			// One that was sent here before the runtime caught the
+			// signals itself is the setup's: the runtime never saw it.
+			if relayed {
+				select {
+				case s := <-interrupts:
+					g.interrupt(interruptError{s.(unix.Signal)})
+				default:
+				}
+			}
+			g.handed <- struct{}{}
+		}
+	}
+}
+
+// relayed hands the interrupts over to the runtime (on) or takes them back,
+// once handleInterrupts has dealt with every one it was sent before.
+func (g *signalGuard) relayed(on bool) {
+	if g == nil || g.relay == nil {
+		return
+	}
+	g.relay <- on
+	<-g.handed
 }
 
 // releaseInterrupts gives the interrupts their default action back, for a
@@ -104,11 +143,19 @@ func (g *signalGuard) SetupDone() {
 	}
 }
 
-// Ran sets the terminal's stops back to ignored after a container (or an
-// exec) ran: the runtime caught them while it did, and Go goes on catching
-// a signal that was once relayed, so a background write of dockless's
-// would otherwise be restarted forever instead of going through.
+// HandOver leaves the interrupts to the runtime, which has caught them to
+// relay them to a container (container.SetupHooks) and done nothing else
+// yet: a signal is either the runtime's, or came before and has cancelled
+// the command's context when HandOver returns.
+func (g *signalGuard) HandOver() { g.relayed(true) }
+
+// Ran takes the interrupts back after a container or an exec ran (or did
+// not start), and sets the terminal's stops back to ignored: the runtime
+// caught them while it ran, and Go goes on catching a signal that was once
+// relayed, so a background write of dockless's would otherwise be
+// restarted forever instead of going through.
 func (g *signalGuard) Ran() {
+	g.relayed(false)
 	signal.Ignore(unix.SIGTTIN, unix.SIGTTOU)
 }
 

@@ -79,7 +79,8 @@ func TestSuid_StdioIsNeverChownedToTheUser(t *testing.T) {
 				out, _ := os.ReadFile(paths[1])
 				errOut, _ := os.ReadFile(paths[2])
 				if fe.tty {
-					if code != 7 || len(out) < outputSize || !strings.HasSuffix(string(out), "end\n") {
+					// The pty's line ends are CRLF, as docker's.
+					if code != 7 || len(out) < outputSize || !strings.HasSuffix(string(out), "end\r\n") {
 						t.Errorf("exit %d (want 7), %d bytes through the pty ending %q", code, len(out), out[max(0, len(out)-16):])
 					}
 					return

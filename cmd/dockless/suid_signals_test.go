@@ -387,7 +387,9 @@ func TestSuid_InterruptDuringSetupCleansUp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.writePolicy("")
+			// The run must ask the registry (revalidate_seconds = 0): the
+			// test holds it there.
+			e.writePolicy("[registry]\nrevalidate_seconds = 0\n")
 			repo := fmt.Sprintf("test/interrupted-%d", time.Now().UnixNano())
 			ref, err := reg.Push(repo+":1", img)
 			if err != nil {

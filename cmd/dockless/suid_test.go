@@ -53,6 +53,9 @@ func setupSuid(dir string) error {
 	if err := os.Chmod(suidBinary, 0o755|os.ModeSetuid); err != nil {
 		return err
 	}
+	if err := buildInit(suidRoot); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(suidRoot, "home"), 0o755); err != nil {
 		return err
 	}

@@ -20,11 +20,8 @@ func (a *app) systemCommand() *cli.Command {
 					return err
 				}
 				count, err := a.node.Reap()
-				if err != nil {
-					return err
-				}
 				fmt.Fprintf(c.App.Writer, "Cleaned up %d containers of dockless processes that died\n", count)
-				return nil
+				return err
 			},
 		}},
 	}

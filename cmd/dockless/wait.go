@@ -14,7 +14,7 @@ func (a *app) waitCommand() *cli.Command {
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return usagef(`"wait" requires at least 1 argument: CONTAINER`)
+				return failuref(`"wait" requires at least 1 argument: CONTAINER`)
 			}
 			for _, ref := range c.Args().Slice() {
 				r, err := a.node.Find(ref)

@@ -1,11 +1,14 @@
 // Command bench measures container start-to-exit time of dockless side by
 // side with the OCI runtimes installed on the node (runc, crun), all on the
 // same busybox image, and prints medians and ratios; dockless-runc (its OCI
-// command line) runs the same bundles as runc and crun. It serves the image
-// from a registry on 127.0.0.1 and pulls it once first, so dockless's runs
-// are cache hits; runc and crun get an equivalent prepared bundle.
+// command line) runs the same bundles as runc, crun and, with -runc153, a
+// runc built from the module cache (the libcontainer dockless embeds). The
+// commands run interleaved, so that the node's other load falls on all
+// alike. It serves the image from a registry on 127.0.0.1 and pulls it
+// once first, so dockless's runs are cache hits (it counts the registry
+// requests they make); runc and crun get an equivalent prepared bundle.
 //
-// Usage: go run ./hack/bench -dockless bin/dockless [-n 30]
+// Usage: go run ./hack/bench -dockless bin/dockless [-n 30] [-runc153 PATH] [-baseline PATH]
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dockless/dockless/hack/testimage"
@@ -30,6 +34,8 @@ func main() {
 	n := flag.Int("n", 30, "runs per runtime")
 	pullMiB := flag.Int("pull-mib", 256, "size of the cold-pull image's data (4 layers); 0 skips the pull comparison")
 	stormN := flag.Int("storm", 32, "concurrent runs of one uncached image; 0 skips the start storm")
+	baseline := flag.String("baseline", "", "another dockless binary whose `run --rm` is measured too (e.g. the build before a change); \"\" skips it")
+	runc153 := flag.String("runc153", "", "a runc built from the module cache's runc (the libcontainer dockless embeds), to compare dockless-runc with; \"\" skips it")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("bench: run as root")
@@ -66,51 +72,33 @@ func main() {
 		log.Fatal(err)
 	}
 
-	var rows []row
-	d, err := median(*n, func(int) *exec.Cmd {
-		return exec.Command(bin, append(base, "run", "--rm", "-q", ref, "true")...)
-	})
-	if err != nil {
-		log.Fatalf("dockless: %v", err)
-	}
-	rows = append(rows, row{"dockless run --rm IMG true", d})
 	same, err := docklessBundle(work, img)
 	if err != nil {
 		log.Fatal(err)
 	}
-	// dockless's OCI command line, as containerd's shim runs it.
-	ociRuntime := filepath.Join(work, "dockless-runc")
-	if err := os.Symlink(bin, ociRuntime); err != nil {
+	runners := []runner{{"dockless run --rm IMG true", func(int) *exec.Cmd {
+		return exec.Command(bin, append(base, "run", "--rm", "-q", ref, "true")...)
+	}}}
+	if *baseline != "" {
+		// Another build of dockless on the same store, to show what a change pays.
+		runners = append(runners, runner{"dockless run (-baseline)", func(int) *exec.Cmd {
+			return exec.Command(*baseline, append(base, "run", "--rm", "-q", ref, "true")...)
+		}})
+	}
+	runners = append(runners, bundleRunners(work, bin, *runc153, bundle, same)...)
+	times, requests, err := interleaved(*n, runners, reg)
+	if err != nil {
 		log.Fatal(err)
 	}
-	for _, name := range []string{ociRuntime, "runc", "crun"} {
-		path, err := exec.LookPath(name) // a path is taken as it is
-		rt := filepath.Base(name)
-		if err != nil {
-			fmt.Printf("%-30s not installed\n", rt)
-			continue
-		}
-		for _, b := range []struct{ label, dir string }{{"runc spec's config", bundle}, {"dockless's config", same}} {
-			d, err := median(*n, func(i int) *exec.Cmd {
-				return exec.Command(path, "--root", filepath.Join(work, rt+"-state"), "run", "--bundle", b.dir, fmt.Sprintf("bench-%s-%d", rt, i))
-			})
-			if err != nil {
-				fmt.Printf("%-30s failed: %v\n", rt+" run ("+b.label+")", err)
-				continue
-			}
-			rows = append(rows, row{rt + " run (" + b.label + ")", d})
-		}
-	}
-	fmt.Printf("\nmedian wall time of %d runs, busybox `true`, image cached\n", *n)
-	fmt.Printf("%-40s %12s %10s\n", "command", "median", "ratio")
-	for _, r := range rows {
-		fmt.Printf("%-40s %12s %9.2fx\n", r.name, r.median.Round(time.Microsecond), float64(rows[0].median)/float64(r.median))
-	}
-	fmt.Println("ratio = dockless median / this runtime's median. dockless includes the image lookup, the snapshot, the rootfs mount")
-	fmt.Println("and their removal; \"dockless's config\" is the spec dockless builds (docker's seccomp profile, cgroup mounts) on a static rootfs.")
+	printStarts(runners, times, requests, *n, *baseline != "")
+	pullsAndStorm(work, bin, reg, *pullMiB, *stormN)
+}
 
-	if *pullMiB > 0 {
-		big, err := bigImage(4, *pullMiB<<20/4)
+// pullsAndStorm measures cold pulls of a pullMiB image (0: none) and a
+// start storm of stormN runs of an uncached image (0: none).
+func pullsAndStorm(work, bin string, reg *testimage.Registry, pullMiB, stormN int) {
+	if pullMiB > 0 {
+		big, err := bigImage(4, pullMiB<<20/4)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -119,19 +107,38 @@ func main() {
 			log.Fatal(err)
 		}
 		pulls := coldPulls(work, bin, bigRef)
-		fmt.Printf("\ncold pull and unpack of a %d MiB image in 4 random-data layers from 127.0.0.1\n", *pullMiB)
+		fmt.Printf("\ncold pull and unpack of a %d MiB image in 4 random-data layers from 127.0.0.1\n", pullMiB)
 		fmt.Printf("%-40s %12s %10s\n", "command", "time", "ratio")
 		for _, r := range pulls {
 			fmt.Printf("%-40s %12s %9.2fx\n", r.name, r.median.Round(time.Millisecond), float64(pulls[0].median)/float64(r.median))
 		}
 	}
-	if *stormN > 0 {
-		d, most, err := storm(work, bin, reg, *stormN)
+	if stormN > 0 {
+		d, most, err := storm(work, bin, reg, stormN)
 		if err != nil {
 			log.Fatalf("start storm: %v", err)
 		}
-		fmt.Printf("\nstart storm: %d concurrent `dockless run --rm` of one uncached image: %s wall, each blob fetched at most %d time(s)\n", *stormN, d.Round(time.Millisecond), most)
+		fmt.Printf("\nstart storm: %d concurrent `dockless run --rm` of one uncached image: %s wall, each blob fetched at most %d time(s)\n", stormN, d.Round(time.Millisecond), most)
 	}
+}
+
+// printStarts prints the start latencies: each runner's median, spread
+// and ratio, the registry requests, and the targets.
+func printStarts(runners []runner, times map[string][]time.Duration, requests, n int, baseline bool) {
+	fmt.Printf("\nmedian wall time of %d interleaved runs each, busybox `true`, image cached\n", n)
+	fmt.Printf("%-44s %12s %12s %10s\n", "command", "median", "min..max", "ratio")
+	for _, r := range runners {
+		t := times[r.name]
+		fmt.Printf("%-44s %12s %12s %9.2fx\n", r.name, median(t).Round(time.Microsecond), spread(t), float64(median(times[runners[0].name]))/float64(median(t)))
+	}
+	fmt.Println("ratio = dockless run's median / this command's median. dockless run includes the image lookup, the snapshot, the rootfs")
+	fmt.Println("mount and their removal; \"dockless's config\" is the spec dockless builds (docker's seccomp profile, cgroup mounts) on a static rootfs.")
+	if baseline {
+		fmt.Printf("registry requests after the warm-up, `dockless run` and -baseline's together: %d in %d starts each\n", requests, n)
+	} else {
+		fmt.Printf("registry requests per `dockless run` (after the warm-up): %d in %d starts\n", requests, n)
+	}
+	targets(times)
 }
 
 // row is one measured command.
@@ -140,23 +147,94 @@ type row struct {
 	median time.Duration
 }
 
-// median runs each command n times (after one warm-up) and returns the
-// median wall time.
-func median(n int, cmd func(int) *exec.Cmd) (time.Duration, error) {
-	if out, err := cmd(-1).CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("%v: %s", err, out)
+// runner is one command measured: cmd(i) is its i-th run (-1: the
+// warm-up).
+type runner struct {
+	name string
+	cmd  func(i int) *exec.Cmd
+}
+
+// bundleRunners run the two bundles (runc spec's config, dockless's) with
+// dockless's OCI command line (as containerd's shim runs it), the node's
+// runc, runc153 (if set) and crun (if installed).
+func bundleRunners(work, bin, runc153, bundle, same string) []runner {
+	ociRuntime := filepath.Join(work, "dockless-runc")
+	if err := os.Symlink(bin, ociRuntime); err != nil {
+		log.Fatal(err)
 	}
-	times := make([]time.Duration, n)
-	for i := range times {
-		c := cmd(i)
-		start := time.Now()
-		if out, err := c.CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("%v: %s", err, out)
+	var out []runner
+	for _, rt := range []struct{ label, name string }{{"dockless-runc", ociRuntime}, {"runc", "runc"}, {"runc 1.5.3", runc153}, {"crun", "crun"}} {
+		if rt.name == "" {
+			continue
 		}
-		times[i] = time.Since(start)
+		path, err := exec.LookPath(rt.name) // a path is taken as it is
+		if err != nil {
+			fmt.Printf("%-30s not installed\n", rt.label)
+			continue
+		}
+		state := filepath.Join(work, strings.ReplaceAll(rt.label, " ", "-")+"-state")
+		for _, b := range []struct{ label, dir string }{{"runc spec's config", bundle}, {"dockless's config", same}} {
+			out = append(out, runner{rt.label + " run (" + b.label + ")", func(i int) *exec.Cmd {
+				return exec.Command(path, "--root", state, "run", "--bundle", b.dir, fmt.Sprintf("bench-%d", i))
+			}})
+		}
 	}
-	slices.Sort(times)
-	return times[n/2], nil
+	return out
+}
+
+// interleaved warms each runner up once, then runs them in turn n times
+// (so that the node's load falls on all alike) and returns each one's
+// wall times, and the requests reg answered after the warm-up.
+func interleaved(n int, runners []runner, reg *testimage.Registry) (map[string][]time.Duration, int, error) {
+	for _, r := range runners {
+		if out, err := r.cmd(-1).CombinedOutput(); err != nil {
+			return nil, 0, fmt.Errorf("%s: %v: %s", r.name, err, out)
+		}
+	}
+	reg.Reset()
+	times := map[string][]time.Duration{}
+	for i := 0; i < n; i++ {
+		for _, r := range runners {
+			start := time.Now()
+			if out, err := r.cmd(i).CombinedOutput(); err != nil {
+				return nil, 0, fmt.Errorf("%s: %v: %s", r.name, err, out)
+			}
+			times[r.name] = append(times[r.name], time.Since(start))
+		}
+	}
+	return times, reg.Requests(), nil
+}
+
+func median(t []time.Duration) time.Duration {
+	t = slices.Clone(t)
+	slices.Sort(t)
+	return t[len(t)/2]
+}
+
+// spread is the fastest and the slowest run, in milliseconds.
+func spread(t []time.Duration) string {
+	return fmt.Sprintf("%d..%d", slices.Min(t).Milliseconds(), slices.Max(t).Milliseconds())
+}
+
+// targets prints the ratios issue 16 sets targets for.
+func targets(times map[string][]time.Duration) {
+	fmt.Println("\ntargets (ratio of medians):")
+	for _, t := range []struct {
+		a, b string
+		max  float64
+	}{
+		{"dockless run --rm IMG true", "runc run (dockless's config)", 1.3},
+		{"dockless run --rm IMG true", "runc run (runc spec's config)", 1.6},
+		{"dockless-runc run (runc spec's config)", "runc 1.5.3 run (runc spec's config)", 1.1},
+		{"dockless-runc run (dockless's config)", "runc 1.5.3 run (dockless's config)", 1.1},
+	} {
+		a, b := times[t.a], times[t.b]
+		if a == nil || b == nil {
+			continue
+		}
+		r := float64(median(a)) / float64(median(b))
+		fmt.Printf("  %-40s / %-38s %5.2fx (target <= %.1fx)\n", t.a, t.b, r, t.max)
+	}
 }
 
 // prepareBundle makes an OCI bundle whose rootfs is the host's busybox and

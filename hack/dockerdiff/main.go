@@ -1,283 +1,168 @@
-// Command dockerdiff is the differential check of the seed's job container
-// against docker: it runs the seed's `docker run` line (minus what this
-// node lacks: GPUs, InfiniBand, SELinux) through a real dockerd and the
-// same line through dockless, takes the config.json each hands its
-// runtime, and prints every field that differs. docs/COMPATIBILITY.md
-// explains each remaining difference.
+// Command dockerdiff is the differential check of dockless against docker.
+// It starts a real dockerd (Debian's docker.io: --iptables=false
+// --bridge=none, on a private socket and root) and then
 //
-// Usage (as root, dockerd installed): go run ./hack/dockerdiff -dockless bin/dockless
+//   - runs the seed's job line through both and prints every field of the
+//     config.json each hands its runtime that differs (seed.go);
+//   - runs a table of `docker run` scenarios through both, the same image
+//     digests pulled from one registry, and prints, as a markdown table,
+//     whether each behaves the same: exit status and standard output
+//     (scenarios.go). A difference docs/COMPATIBILITY.md explains is
+//     marked with its reason; any other is a finding.
+//
+// Usage (as root, dockerd installed; make differential):
+//
+//	go run ./hack/dockerdiff -dockless bin/dockless [-docker /usr/bin/docker]
+//
+// It exits 1 when a scenario differs without a documented reason.
 package main
 
 import (
-	"encoding/json"
 	"flag"
-	"fmt"
 	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
-	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dockless/dockless/hack/testimage"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
+
+// engines are the two sides: dockerd through its client, and dockless.
+type engines struct {
+	work     string
+	docker   string
+	sock     string
+	dockless string
+	reg      *testimage.Registry
+}
 
 func main() {
 	dockless := flag.String("dockless", "bin/dockless", "dockless binary")
 	dockerd := flag.String("dockerd", "dockerd", "dockerd binary")
-	docker := flag.String("docker", "/usr/bin/docker", "docker client matching dockerd")
-	keep := flag.String("keep", "", "also write both config.json files into this directory")
+	docker := flag.String("docker", "/usr/bin/docker", "docker client")
+	keep := flag.String("keep", "", "also write both config.json files of the seed line into this directory")
+	seed := flag.Bool("seed", true, "compare the seed job's config.json")
+	scenarios := flag.Bool("scenarios", true, "run the scenario table")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "dockerdiff-")
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	defer os.RemoveAll(work)
 	bin, _ := filepath.Abs(*dockless)
+	e := &engines{work: work, docker: *docker, sock: filepath.Join(work, "docker.sock"), dockless: bin}
+	cleanups = append(cleanups, func() { os.RemoveAll(work) })
+	stop := e.startDockerd(*dockerd)
+	cleanups = append(cleanups, stop)
+	defer stop()
+	if e.reg, err = testimage.StartRegistry(); err != nil {
+		fatalf("%v", err)
+	}
+	defer e.reg.Close()
+	cleanups = append(cleanups, func() { e.reg.Close() })
+	if *seed {
+		e.seed(*keep)
+	}
+	undocumented := 0
+	if *scenarios {
+		undocumented = e.scenarios()
+	}
+	if undocumented > 0 {
+		stop()
+		e.reg.Close()
+		os.RemoveAll(work)
+		os.Exit(1)
+	}
+}
 
-	// dockerd on a private socket and root, no networking of its own.
-	sock := filepath.Join(work, "docker.sock")
-	d := exec.Command(*dockerd, "--iptables=false", "--bridge=none", "--data-root", filepath.Join(work, "data"),
-		"--exec-root", filepath.Join(work, "exec"), "-H", "unix://"+sock, "--pidfile", filepath.Join(work, "pid"))
-	dlog, _ := os.Create(filepath.Join(work, "dockerd.log"))
+// startDockerd starts dockerd on a private socket and root, with no
+// networking of its own, and waits until it answers.
+func (e *engines) startDockerd(dockerd string) (stop func()) {
+	root := filepath.Join(e.work, "dockerd")
+	d := exec.Command(dockerd, "--iptables=false", "--bridge=none", "--data-root", filepath.Join(root, "data"),
+		"--exec-root", filepath.Join(root, "exec"), "-H", "unix://"+e.sock, "--pidfile", filepath.Join(root, "pid"))
+	must(os.MkdirAll(root, 0o700), "dockerd's directory")
+	dlog, _ := os.Create(filepath.Join(root, "dockerd.log"))
 	d.Stdout, d.Stderr = dlog, dlog
 	if err := d.Start(); err != nil {
-		log.Fatalf("starting dockerd: %v", err)
+		fatalf("starting dockerd: %v", err)
 	}
-	defer func() { _ = d.Process.Kill(); _ = d.Wait() }()
-	dockerCmd := func(args ...string) *exec.Cmd {
-		c := exec.Command(*docker, args...)
-		c.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock)
-		return c
-	}
-	for i := 0; ; i++ {
-		if dockerCmd("info").Run() == nil {
-			break
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
 		}
+		stopped = true
+		// SIGTERM lets dockerd unmount what it mounted under its roots.
+		done := make(chan struct{})
+		go func() { _ = d.Wait(); close(done) }()
+		_ = d.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = d.Process.Kill()
+			<-done
+		}
+		unmountUnder(root)
+	}
+	for i := 0; e.dockerCmd("info").Run() != nil; i++ {
 		if i > 100 {
-			log.Fatal("dockerd did not come up")
+			stop()
+			fatalf("dockerd did not come up")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	return stop
+}
 
-	img, err := testimage.Busybox(testimage.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	tag, _ := name.NewTag("dockerdiff/busybox:latest")
-	tarPath := filepath.Join(work, "busybox.tar")
-	if err := tarball.WriteToFile(tarPath, tag, img); err != nil {
-		log.Fatal(err)
-	}
-	if out, err := dockerCmd("load", "-i", tarPath).CombinedOutput(); err != nil {
-		log.Fatalf("docker load: %v %s", err, out)
-	}
-	reg, err := testimage.StartRegistry()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer reg.Close()
-	ref, err := reg.Push("dockerdiff/busybox:latest", img)
-	if err != nil {
-		log.Fatal(err)
-	}
-
-	for _, dir := range []string{"lsf", "home", "tmpdir"} {
-		if err := os.MkdirAll(filepath.Join(work, dir), 0o755); err != nil {
-			log.Fatal(err)
+// unmountUnder detaches whatever is still mounted below dir (a dockerd
+// that did not stop cleanly leaves its data root's bind and a netns).
+func unmountUnder(dir string) {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
 		}
 	}
-	for _, f := range []string{"passwd", "group"} {
-		if err := os.WriteFile(filepath.Join(work, f), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644); err != nil {
-			log.Fatal(err)
-		}
-	}
-	seed := func(cidfile, name string) []string {
-		return []string{
-			"--cidfile", cidfile, "-u", "1416339:1000070", "-v", work + "/lsf:/opt/ibm/lsfsuite/lsf",
-			"-v", work + "/home:/home/joe.user", "-w", "/home/joe.user", "-v", work + "/tmpdir:/tmp", "--rm",
-			"-h", "compute1-exec-203", "--name=" + name,
-			"--mount", "type=bind,source=" + work + "/passwd,target=/etc/passwd",
-			"--mount", "type=bind,source=" + work + "/group,target=/etc/group",
-			"--group-add", "1000070", "--group-add", "1183521",
-			"--mount", "type=bind,source=/etc/nsswitch.conf,target=/etc/nsswitch.conf",
-			"--mount", "type=bind,source=" + work + "/tmpdir,target=/tmp/23870.tmpdir",
-			"--sig-proxy=false", "-e", "LSF_NIOS_JOBSTATUS_INTERVAL=1", "--cpu-shares", "2", "-m", "4096m",
-			"--memory-swap", "-1", "--cap-drop=all", "--cap-add=chown", "--cap-add=kill", "--cap-add=setpcap",
-			"--security-opt=no-new-privileges", "--cap-add=IPC_LOCK", "--cap-add=CAP_SYS_NICE",
-			"--ulimit", "memlock=8388608",
-		}
-	}
-
-	// docker: detached, so its config.json can be read while it runs.
-	args := append(append([]string{"run", "-d"}, seed(filepath.Join(work, "docker.cid"), "lsf_23870_1")...), "dockerdiff/busybox:latest", "sleep", "60")
-	if out, err := dockerCmd(args...).CombinedOutput(); err != nil {
-		log.Fatalf("docker run: %v %s", err, out)
-	}
-	cid, _ := os.ReadFile(filepath.Join(work, "docker.cid"))
-	dockerCfg := load(waitFile(filepath.Join(work, "exec"), strings.TrimSpace(string(cid))))
-	_ = dockerCmd("rm", "-f", strings.TrimSpace(string(cid))).Run()
-
-	// dockless: in the foreground, killed once its config.json is read.
-	state := filepath.Join(work, "dl-state")
-	dl := exec.Command(bin, append(append([]string{"--root", filepath.Join(work, "dl-store"), "--state", state, "run", "-q"},
-		seed(filepath.Join(work, "dockless.cid"), "lsf_23870_2")...), ref, "sleep", "60")...)
-	dl.Stderr = os.Stderr
-	if err := dl.Start(); err != nil {
-		log.Fatal(err)
-	}
-	dlID := waitID(filepath.Join(work, "dockless.cid"))
-	docklessCfg := load(waitFile(state, dlID))
-	_ = dl.Process.Signal(os.Interrupt)
-	_ = dl.Wait()
-
-	if *keep != "" {
-		for name, cfg := range map[string]map[string]any{"docker.config.json": dockerCfg, "dockless.config.json": docklessCfg} {
-			b, _ := json.MarshalIndent(cfg, "", "  ")
-			if err := os.WriteFile(filepath.Join(*keep, name), b, 0o644); err != nil {
-				log.Fatal(err)
-			}
-		}
-	}
-	diffs := compare(dockerCfg, docklessCfg)
-	fmt.Printf("seed job: dockerd %s vs dockless — %d fields differ\n\n", dockerVersion(dockerCmd), len(diffs))
-	for _, d := range diffs {
-		fmt.Println(d)
+	for i := len(points) - 1; i >= 0; i-- {
+		_ = syscall.Unmount(points[i], syscall.MNT_DETACH)
 	}
 }
 
-func dockerVersion(docker func(...string) *exec.Cmd) string {
-	out, _ := docker("version", "-f", "{{.Server.Version}}").Output()
+// dockerCmd is a docker client command talking to the private dockerd.
+func (e *engines) dockerCmd(args ...string) *exec.Cmd {
+	c := exec.Command(e.docker, args...)
+	c.Env = append(os.Environ(), "DOCKER_HOST=unix://"+e.sock)
+	return c
+}
+
+// docklessCmd is a dockless command with a store and state of its own.
+func (e *engines) docklessCmd(args ...string) *exec.Cmd {
+	return exec.Command(e.dockless, append([]string{"--root", filepath.Join(e.work, "dl-store"), "--state", filepath.Join(e.work, "dl-state")}, args...)...)
+}
+
+func (e *engines) dockerVersion() string {
+	out, _ := e.dockerCmd("version", "-f", "{{.Server.Version}} (client {{.Client.Version}})").Output()
 	return strings.TrimSpace(string(out))
 }
 
-func waitID(path string) string {
-	for i := 0; i < 300; i++ {
-		if b, err := os.ReadFile(path); err == nil && len(b) == 64 {
-			return string(b)
-		}
-		time.Sleep(100 * time.Millisecond)
+// cleanups run, last first, before a fatal error exits: dockerd must not
+// outlive the check.
+var cleanups []func()
+
+func fatalf(format string, a ...any) {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
 	}
-	log.Fatalf("no container ID in %s", path)
-	return ""
+	log.Fatalf(format, a...)
 }
 
-// waitFile finds <root>/**/<id>/config.json.
-func waitFile(root, id string) string {
-	for i := 0; i < 300; i++ {
-		var found string
-		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.Name() == "config.json" && filepath.Base(filepath.Dir(p)) == id {
-				found = p
-				return filepath.SkipAll
-			}
-			return nil
-		})
-		if found != "" {
-			return found
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	log.Fatalf("no config.json for %s under %s", id, root)
-	return ""
-}
-
-func load(path string) map[string]any {
-	raw, err := os.ReadFile(path)
+func must(err error, what string) {
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%s: %v", what, err)
 	}
-	var v map[string]any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		log.Fatal(err)
-	}
-	return v
-}
-
-// compare walks both configs and reports leaf differences by path.
-// Mount lists are compared by destination, environment lists as sets;
-// host paths of the test directory and container IDs are normalised away.
-func compare(docker, dockless map[string]any) []string {
-	var out []string
-	var walk func(path string, a, b any)
-	walk = func(path string, a, b any) {
-		switch av := a.(type) {
-		case map[string]any:
-			bv, ok := b.(map[string]any)
-			if !ok {
-				out = append(out, fmt.Sprintf("%-40s docker: %s  dockless: %s", path, short(a), short(b)))
-				return
-			}
-			keys := map[string]bool{}
-			for k := range av {
-				keys[k] = true
-			}
-			for k := range bv {
-				keys[k] = true
-			}
-			for _, k := range sortedKeys(keys) {
-				walk(path+"."+k, av[k], bv[k])
-			}
-		default:
-			if path == ".mounts" {
-				a, b = byDestination(a), byDestination(b)
-				walk(path+"[dest]", a, b)
-				return
-			}
-			if path == ".process.env" {
-				a, b = asSet(a), asSet(b)
-			}
-			if !reflect.DeepEqual(a, b) {
-				out = append(out, fmt.Sprintf("%-40s docker: %s  dockless: %s", path, short(a), short(b)))
-			}
-		}
-	}
-	walk("", docker, dockless)
-	return out
-}
-
-func byDestination(v any) any {
-	list, _ := v.([]any)
-	m := map[string]any{}
-	for _, e := range list {
-		mm := e.(map[string]any)
-		dst, _ := mm["destination"].(string)
-		delete(mm, "source")
-		m[dst] = mm
-	}
-	return m
-}
-
-func asSet(v any) any {
-	list, _ := v.([]any)
-	var s []string
-	for _, e := range list {
-		s = append(s, fmt.Sprint(e))
-	}
-	sort.Strings(s)
-	return s
-}
-
-func sortedKeys(m map[string]bool) []string {
-	var k []string
-	for key := range m {
-		k = append(k, key)
-	}
-	sort.Strings(k)
-	return k
-}
-
-func short(v any) string {
-	if v == nil {
-		return "(absent)"
-	}
-	b, _ := json.Marshal(v)
-	if len(b) > 160 {
-		return string(b[:160]) + "…"
-	}
-	return string(b)
 }

@@ -49,6 +49,8 @@ type Options struct {
 	// Config overrides of the image config.
 	Entrypoint, Cmd, Env []string
 	WorkingDir, User     string
+	// Volumes are the image's VOLUME paths.
+	Volumes []string
 	// Extra are files added in a last layer of their own.
 	Extra []File
 	// Raw, when set, is the uncompressed content of a last layer, tar or
@@ -125,6 +127,12 @@ func Busybox(o Options) (v1.Image, error) {
 	cfg.Config.Entrypoint = o.Entrypoint
 	cfg.Config.WorkingDir = o.WorkingDir
 	cfg.Config.User = o.User
+	for _, v := range o.Volumes {
+		if cfg.Config.Volumes == nil {
+			cfg.Config.Volumes = map[string]struct{}{}
+		}
+		cfg.Config.Volumes[v] = struct{}{}
+	}
 	return mutate.ConfigFile(img, cfg)
 }
 

@@ -22,9 +22,10 @@ type Registry struct {
 	// Addr is host:port, e.g. 127.0.0.1:40123.
 	Addr string
 
-	srv    *http.Server
-	mu     sync.Mutex
-	counts map[string]int
+	srv     *http.Server
+	handler http.Handler
+	mu      sync.Mutex
+	counts  map[string]int
 	// delay, when set, makes blob downloads trickle (64 KiB per 50 ms)
 	// so that a test can interrupt one half-way.
 	delay bool
@@ -36,6 +37,17 @@ type Registry struct {
 	blobs map[string]http.HandlerFunc
 	// gates hold the manifest requests of a repository (see Hold).
 	gates map[string]*Gate
+	// status, when set, answers every request (a registry that cannot
+	// answer now: 503, 429).
+	status int
+}
+
+// SetStatus answers every request with the HTTP status code (0: serve
+// again).
+func (r *Registry) SetStatus(code int) {
+	r.mu.Lock()
+	r.status = code
+	r.mu.Unlock()
 }
 
 // ServeBlob answers GETs of the blob digest ("sha256:...") with h instead
@@ -164,7 +176,7 @@ func StartRegistry() (*Registry, error) {
 	}
 	r := &Registry{Addr: ln.Addr().String(), counts: map[string]int{}, blobs: map[string]http.HandlerFunc{}, gates: map[string]*Gate{}}
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.counts[req.Method+" "+req.URL.Path]++
 		slow := r.delay && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/")
@@ -176,7 +188,12 @@ func StartRegistry() (*Registry, error) {
 		if repo, _, ok := strings.Cut(strings.TrimPrefix(req.URL.Path, "/v2/"), "/manifests/"); ok {
 			gate = r.gates[repo]
 		}
+		status := r.status
 		r.mu.Unlock()
+		if status != 0 {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
 		if gate != nil {
 			gate.arrived.Do(func() { close(gate.Arrived) })
 			select {
@@ -200,13 +217,29 @@ func StartRegistry() (*Registry, error) {
 			return
 		}
 		h.ServeHTTP(w, req)
-	})}
-	go r.srv.Serve(ln) //nolint:errcheck // ends with Close
+	})
+	r.serve(ln)
 	return r, nil
 }
 
-// Close stops the registry.
+func (r *Registry) serve(ln net.Listener) {
+	r.srv = &http.Server{Handler: r.handler}
+	go r.srv.Serve(ln) //nolint:errcheck // ends with Close
+}
+
+// Close stops the registry: its port refuses connections, and the
+// connections open are cut.
 func (r *Registry) Close() error { return r.srv.Close() }
+
+// Restart serves the registry again, with what it held, on its address.
+func (r *Registry) Restart() error {
+	ln, err := net.Listen("tcp", r.Addr)
+	if err != nil {
+		return err
+	}
+	r.serve(ln)
+	return nil
+}
 
 // Ref is the reference of repo:tag at this registry.
 func (r *Registry) Ref(repoTag string) string { return r.Addr + "/" + repoTag }
@@ -269,6 +302,17 @@ func (r *Registry) BlobGets(repo string) map[string]int {
 		}
 	}
 	return out
+}
+
+// Requests counts every request answered since the last Reset.
+func (r *Registry) Requests() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.counts {
+		n += c
+	}
+	return n
 }
 
 // Reset forgets the request counts.

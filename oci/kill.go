@@ -1,11 +1,10 @@
-package main
+package oci
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
@@ -33,7 +32,7 @@ func ociKillCommand() *cli.Command {
 			}
 			sig, err := ociSignal(name)
 			if err != nil {
-				return err
+				return fmt.Errorf("invalid signal %s: %w", name, err)
 			}
 			if c.Bool("all") {
 				return runtime.SignalAll(ociRoot(c), id, sig)
@@ -43,21 +42,13 @@ func ociKillCommand() *cli.Command {
 	}
 }
 
-// ociSignal is runc's reading of a signal: a number (0 too: it only checks
-// that the container runs), or a name with or without "SIG", any case.
+// ociSignal is runc's reading of a signal: spec.ParseSignal's, and 0,
+// which only checks that the container runs.
 func ociSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return unix.Signal(n), nil
+	if s == "0" {
+		return 0, nil
 	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	sig := unix.SignalNum(name)
-	if sig == 0 {
-		return -1, fmt.Errorf("unknown signal %q", s)
-	}
-	return sig, nil
+	return spec.ParseSignal(s)
 }
 
 func ociDeleteCommand() *cli.Command {

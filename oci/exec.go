@@ -1,4 +1,4 @@
-package main
+package oci
 
 import (
 	"encoding/json"
@@ -118,17 +118,9 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s specs.Spec
-	raw, err := os.ReadFile(filepath.Join(st.Bundle, "config.json"))
-	if err == nil {
-		err = json.Unmarshal(raw, &s)
-	}
+	p, err := bundleProcess(st.Bundle)
 	if err != nil {
 		return nil, err
-	}
-	p := s.Process
-	if p == nil {
-		return nil, errors.New("process property must not be empty")
 	}
 	if c.NArg() < 2 {
 		return nil, errors.New("exec args cannot be empty")
@@ -190,4 +182,21 @@ func execFlags(c *cli.Context, p *specs.Process) error {
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 	}
 	return nil
+}
+
+// bundleProcess is the process of the config.json in bundle.
+func bundleProcess(bundle string) (*specs.Process, error) {
+	file := filepath.Join(bundle, "config.json")
+	var s specs.Spec
+	raw, err := os.ReadFile(file)
+	if err == nil {
+		err = json.Unmarshal(raw, &s)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the container's bundle: %w", err)
+	}
+	if s.Process == nil {
+		return nil, fmt.Errorf("reading the container's bundle: %s has no process", file)
+	}
+	return s.Process, nil
 }

@@ -1,13 +1,13 @@
-package main
+package oci
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,11 +33,7 @@ func ociSpecCommand() *cli.Command {
 			} else if !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
-			data, err := json.MarshalIndent(runtime.ExampleSpec(c.Bool("rootless")), "", "\t")
-			if err != nil {
-				return err
-			}
-			return os.WriteFile("config.json", data, 0o666)
+			return writeJSON("config.json", runtime.ExampleSpec(c.Bool("rootless")))
 		},
 	}
 }
@@ -48,14 +44,14 @@ func ociSpecCommand() *cli.Command {
 func ociCriuCommand(name, usage string) *cli.Command {
 	return &cli.Command{
 		Name:            name,
-		Usage:           usage + " (not supported by " + ociName + ")",
+		Usage:           usage + " (not supported by " + Name + ")",
 		ArgsUsage:       "<container-id>",
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {
 			if slices.Contains(c.Args().Slice(), "--help") || slices.Contains(c.Args().Slice(), "-h") {
 				return cli.ShowCommandHelp(c, name)
 			}
-			return fmt.Errorf("%s is not supported: %s does not checkpoint or restore containers (CRIU); use runc for that", name, ociName)
+			return fmt.Errorf("%s is not supported: %s does not checkpoint or restore containers (CRIU); use runc for that", name, Name)
 		},
 	}
 }
@@ -76,9 +72,7 @@ func ociFeaturesCommand() *cli.Command {
 			if err := checkArgs(c, 0, exactArgs); err != nil {
 				return err
 			}
-			enc := json.NewEncoder(c.App.Writer)
-			enc.SetIndent("", "    ")
-			return enc.Encode(runtime.Features(c.App.Version))
+			return spec.WriteJSON(c.App.Writer, runtime.Features(c.App.Version))
 		},
 	}
 }

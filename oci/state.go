@@ -1,4 +1,4 @@
-package main
+package oci
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,12 +34,7 @@ func ociStateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			data, err := json.MarshalIndent(st, "", "  ")
-			if err != nil {
-				return err
-			}
-			_, err = c.App.Writer.Write(data)
-			return err
+			return spec.WriteJSON(c.App.Writer, st)
 		},
 	}
 }
@@ -74,6 +70,10 @@ func ociListCommand() *cli.Command {
 				}
 				return tw.Flush()
 			case c.String("format") == "json":
+				// One line, as runc's: tools and runc's tests match it.
+				if list == nil {
+					list = []runtime.ContainerState{}
+				}
 				return json.NewEncoder(w).Encode(list)
 			default:
 				return errors.New("invalid format option")
@@ -104,6 +104,9 @@ func ociPsCommand() *cli.Command {
 			switch c.String("format") {
 			case "table":
 			case "json":
+				if pids == nil {
+					pids = []int{}
+				}
 				return json.NewEncoder(c.App.Writer).Encode(pids)
 			default:
 				return errors.New("invalid format option")

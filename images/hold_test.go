@@ -1,0 +1,94 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"testing"
+
+	"github.com/containerd/containerd/v2/core/images"
+)
+
+// TestStore_EnforceCapLeavesHeldImages: the size cap evicts no image a run
+// holds — one found in the cache for a container about to start (Ensure
+// with Hold), one its pull just recorded (Pull with Hold) — until the
+// container's snapshot keeps it (Prepare) or the run lets go (Unhold); the
+// hold of a process that is gone keeps nothing and is forgotten.
+func TestStore_EnforceCapLeavesHeldImages(t *testing.T) {
+	s, reg := testStore(t)
+	ctx := context.Background()
+	refs := map[string]string{}
+	for i, n := range []string{"found", "free", "dead", "pulled"} {
+		refs[n] = push(t, reg, "test/"+n+":latest", busyboxWith(t, n, (i+1)<<12))
+	}
+	name := map[string]string{}
+	// found is pulled first: it is the least recently used.
+	for _, n := range []string{"found", "free", "dead"} {
+		name[n] = pullOK(t, s, refs[n]).Name
+	}
+	found, err := s.Ensure(ctx, refs["found"], PullMissing, PullOptions{Hold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulled, err := s.Pull(ctx, refs["pulled"], PullOptions{Hold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name["pulled"] = pulled.Name
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadHold := holdLabelPrefix + "gone"
+	err = s.with(ctx, func(ctx context.Context, ss *session) error {
+		_, err := ss.images.Update(ctx, images.Image{Name: name["dead"], Labels: map[string]string{deadHold: fmt.Sprintf("%d 1", gone.Process.Pid)}}, "labels."+deadHold)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	evict := func(max int64, want ...string) {
+		t.Helper()
+		got, count, err := s.EnforceCap(ctx, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantNames []string
+		for _, n := range want {
+			wantNames = append(wantNames, name[n])
+		}
+		slices.Sort(got)
+		slices.Sort(wantNames)
+		if !slices.Equal(got, wantNames) || count != len(want) {
+			t.Fatalf("evicted %v (%d), want %v", got, count, wantNames)
+		}
+	}
+	evict(1 << 40)
+	err = s.with(ctx, func(ctx context.Context, ss *session) error {
+		rec, err := ss.images.Get(ctx, name["dead"])
+		if err == nil && rec.Labels[deadHold] != "" {
+			t.Errorf("the hold of a process that is gone is not forgotten: %v", rec.Labels)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evict(0, "free", "dead")
+
+	if _, err := s.Prepare(ctx, "c1", found); err != nil {
+		t.Fatal(err)
+	}
+	evict(0)
+	if err := s.Release(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	evict(0, "found")
+	if err := s.Unhold(ctx, pulled); err != nil {
+		t.Fatal(err)
+	}
+	evict(0, "pulled")
+	assertEmpty(t, s)
+}

@@ -1,0 +1,31 @@
+package spec
+
+import (
+	"errors"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// InitInContainer is where docker's --init puts its init, and dockless
+// its own.
+const InitInContainer = "/sbin/docker-init"
+
+// WithInit runs the process under an init, as docker's --init: the
+// node's init program (dockless-init) is bound read-only, without set-id
+// bits, at InitInContainer, and runs as PID 1 with the command after "--".
+// It comes after WithArgs, and after the mounts so that none hides it.
+func WithInit(on bool, initPath string) Opt {
+	return func(s *specs.Spec) error {
+		if !on {
+			return nil
+		}
+		if initPath == "" {
+			return errors.New("--init: this node has no init to bind into the container (dockless-init, installed beside dockless, root's and writable by no one else)")
+		}
+		p := setProcess(s)
+		p.Args = append([]string{InitInContainer, "--"}, p.Args...)
+		replaceMount(s, specs.Mount{Destination: InitInContainer, Type: "bind", Source: initPath,
+			Options: []string{"rbind", "rprivate", "ro", "nosuid", "nodev"}})
+		return nil
+	}
+}
