@@ -112,12 +112,19 @@ debian_image() {
 		moved+=(-e "s|^$d/|$(readlink -f "$d")/|")
 	done
 	dpkg-query -L "${pkgs[@]}" 2>/dev/null | grep -vE '^/usr/share/(doc|man|info|locale)/' | sed "${moved[@]}" | sort -u |
-		while read -r f; do [[ -e $f && ! -d $f || -L $f ]] && printf '%s\n' "${f#/}"; done >"$r.list"
+		while read -r f; do
+			if [[ -e $f && ! -d $f || -L $f ]]; then printf '%s\n' "${f#/}"; fi
+		done >"$r.list"
 	printf '%s\n' "${links[@]}" >>"$r.list"
 	mkdir -p "$r"/{dev,proc,sys,tmp,root,run,var/tmp}
 	chmod 1777 "$r/tmp" "$r/var/tmp"
 	tar -C / --no-recursion -cf - -T "$r.list" | tar -C "$r" -xpf -
-	cp /etc/passwd /etc/group /etc/shadow /etc/gshadow "$r/etc/" 2>/dev/null || true
+	# The host's users and groups, never its password hashes: every
+	# account is locked in the image, as in debian:buster-slim.
+	cp /etc/passwd /etc/group "$r/etc/"
+	awk -F: '{print $1 ":*:19000:0:99999:7:::"}' /etc/passwd >"$r/etc/shadow"
+	awk -F: '{print $1 ":*::"}' /etc/group >"$r/etc/gshadow"
+	chmod 640 "$r/etc/shadow" "$r/etc/gshadow"
 	tar --numeric-owner -C "$r" -cf "$1" .
 	rm -rf "$r" "$r.list"
 }
@@ -125,6 +132,7 @@ debian_image() {
 prepare() {
 	[[ -e $work/ready ]] && { echo "$work"; return; }
 	mkdir -p "$work"
+	chmod 700 "$work"
 	rm -rf "$src"
 	cp -r "$(go mod download -json github.com/opencontainers/runc | jq -r .Dir)" "$src"
 	# The module cache keeps no execute bits.
