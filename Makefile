@@ -3,7 +3,7 @@
 # packages they need first.
 
 GO      ?= go
-TAGS    ?= seccomp
+TAGS    ?= seccomp urfave_cli_no_docs
 BIN     ?= bin/dockless
 PREFIX  ?= /usr/local
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)

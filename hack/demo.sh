@@ -61,7 +61,7 @@ step "an LSF job through the job starter: dockless lsf run, as an ordinary user"
 # user's spool, a job tmpdir, and the LSF job variables. The job is
 # submitted from the user's project directory on the parallel filesystem:
 # the working directory is bound like a volume (under allowed_prefixes).
-go build -tags seccomp -ldflags "-X github.com/dockless/dockless/policy.DefaultPath=$work/dockless.toml" -o "$work/suid/dockless" ./cmd/dockless
+go build -tags "seccomp urfave_cli_no_docs" -ldflags "-X github.com/dockless/dockless/policy.DefaultPath=$work/dockless.toml" -o "$work/suid/dockless" ./cmd/dockless
 chmod 755 "$work" "$work/suid" && chmod 4755 "$work/suid/dockless"
 cat >"$work/dockless.toml" <<POLICY
 [store]

@@ -7,6 +7,9 @@
 // alike. It serves the image from a registry on 127.0.0.1 and pulls it
 // once first, so dockless's runs are cache hits (it counts the registry
 // requests they make); runc and crun get an equivalent prepared bundle.
+// It then starts a storm of the cached image against sequential runc
+// starts, reports the memory of the dockless that stays with 1 and 16
+// running jobs, and measures cold pulls and a storm of an uncached image.
 //
 // Usage: go run ./hack/bench -dockless bin/dockless [-n 30] [-runc153 PATH] [-baseline PATH]
 package main
@@ -33,7 +36,7 @@ func main() {
 	dockless := flag.String("dockless", "bin/dockless", "dockless binary")
 	n := flag.Int("n", 30, "runs per runtime")
 	pullMiB := flag.Int("pull-mib", 256, "size of the cold-pull image's data (4 layers); 0 skips the pull comparison")
-	stormN := flag.Int("storm", 32, "concurrent runs of one uncached image; 0 skips the start storm")
+	stormN := flag.Int("storm", 32, "concurrent runs of the cached image, and of an uncached one; 0 skips the start storms")
 	baseline := flag.String("baseline", "", "another dockless binary whose `run --rm` is measured too (e.g. the build before a change); \"\" skips it")
 	runc153 := flag.String("runc153", "", "a runc built from the module cache's runc (the libcontainer dockless embeds), to compare dockless-runc with; \"\" skips it")
 	flag.Parse()
@@ -91,6 +94,15 @@ func main() {
 		log.Fatal(err)
 	}
 	printStarts(runners, times, requests, *n, *baseline != "")
+	if *stormN > 0 {
+		cachedStorm(bin, base, ref, bundle, *stormN)
+	}
+	fmt.Println("\nthe dockless that stays with a running job (sleep), image cached")
+	for _, k := range []int{1, 16} {
+		if err := resident(bin, base, ref, k); err != nil {
+			log.Fatalf("resident: %v", err)
+		}
+	}
 	pullsAndStorm(work, bin, reg, *pullMiB, *stormN)
 }
 
