@@ -2,6 +2,7 @@ package oci
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,75 +12,101 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// The flags create and run share, as runc has them.
 func bundleFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the bundle (default: the current directory)"},
-		&cli.StringFlag{Name: "pid-file", Usage: "write the init's pid to this file"},
-		&cli.StringFlag{Name: "console-socket", Usage: "unix socket to send the pty master to"},
-		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root (for a rootfs on a ramdisk)"},
-		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a session keyring"},
-		&cli.IntFlag{Name: "preserve-fds", Usage: "not supported"},
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory, defaults to the current directory"},
+		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the init process"},
+		&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
+		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs.  This should be used whenever the rootfs is on top of a ramdisk"},
+		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container.  This will cause the container to inherit the calling processes session key"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + N in total)"},
 	}
 }
 
-// loadBundle reads the container ID argument, enters the bundle directory
-// (relative paths in config.json are relative to it) and reads its spec.
+// loadBundle reads the container ID argument, makes --pid-file absolute,
+// enters the bundle directory (paths in config.json are relative to it)
+// and reads and checks its spec, as runc does.
 func loadBundle(c *cli.Context) (string, *specs.Spec, error) {
-	id, err := ociID(c)
-	if err != nil {
+	if err := absPidFile(c); err != nil {
 		return "", nil, err
 	}
 	if b := c.String("bundle"); b != "" {
 		if err := os.Chdir(b); err != nil {
-			return "", nil, fmt.Errorf("bundle %s: %w", b, err)
+			return "", nil, err
 		}
 	}
 	raw, err := os.ReadFile("config.json")
-	if err != nil {
-		return "", nil, fmt.Errorf("reading the bundle's config.json: %w", err)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil, errors.New("JSON specification file config.json not found")
 	}
-	var s specs.Spec
+	if err != nil {
+		return "", nil, err
+	}
+	var s *specs.Spec
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", nil, fmt.Errorf("config.json: %w", err)
+		return "", nil, err
+	}
+	if s == nil {
+		return "", nil, errors.New("config cannot be null")
+	}
+	if err := runtime.ValidateProcess(s.Process); err != nil {
+		return "", nil, err
 	}
 	if s.Root != nil && !filepath.IsAbs(s.Root.Path) {
-		cwd, _ := os.Getwd()
+		cwd, err := os.Getwd()
+		if err != nil {
+			return "", nil, err
+		}
 		s.Root.Path = filepath.Join(cwd, s.Root.Path)
 	}
-	if c.Int("preserve-fds") > 0 {
-		return "", nil, fmt.Errorf("--preserve-fds is not supported")
-	}
-	return id, &s, nil
+	id, err := ociID(c)
+	return id, s, err
 }
 
-func detachOptions(c *cli.Context) runtime.DetachOptions {
-	return runtime.DetachOptions{
-		ConsoleSocket: c.String("console-socket"), PidFile: c.String("pid-file"),
-		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"),
+// absPidFile makes a relative --pid-file relative to where the command
+// was run, not to the bundle it enters.
+func absPidFile(c *cli.Context) error {
+	p := c.String("pid-file")
+	if p == "" {
+		return nil
 	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return err
+	}
+	return c.Set("pid-file", abs)
 }
 
-// ociStdio connects a foreground process to dockless-runc's own stdio
-// directly, as runc does: the OCI interface is for root (containerd's shim
-// passes fifos it made), so libcontainer's init fchowning them to the
-// container's user takes nothing from anyone. The user-facing front ends
-// relay instead (see runtime.IO).
-func ociStdio(c *cli.Context) runtime.IO {
-	return runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Direct: true, SigProxy: true, ConsoleSocket: c.String("console-socket")}
+// ociOptions are the command's flags for the runtime (those it has).
+func ociOptions(c *cli.Context) runtime.OCIOptions {
+	return runtime.OCIOptions{
+		ConsoleSocket: c.String("console-socket"), PidfdSocket: c.String("pidfd-socket"), PidFile: c.String("pid-file"),
+		PreserveFDs: c.Int("preserve-fds"), Detach: c.Bool("detach"), Keep: c.Bool("keep"),
+		NoSubreaper: c.Bool("no-subreaper"), NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"),
+		IgnorePaused: c.Bool("ignore-paused"),
+	}
 }
 
 func ociCreateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "create",
-		Usage:     "create a container from a bundle; its process waits for start",
-		ArgsUsage: "CONTAINER_ID",
+		Usage:     "create a container",
+		ArgsUsage: "<container-id>",
 		Flags:     bundleFlags(),
 		Action: func(c *cli.Context) error {
-			id, s, err := loadBundle(c)
-			if err != nil {
+			if err := checkArgs(c, 1, exactArgs); err != nil {
 				return err
 			}
-			return runtime.Create(ociRoot(c), id, s, detachOptions(c))
+			id, s, err := loadBundle(c)
+			if err == nil {
+				_, err = runtime.OCIRun(ociRoot(c), id, s, runtime.OCICreate, ociOptions(c))
+			}
+			if err != nil {
+				return fmt.Errorf("runc create failed: %w", err)
+			}
+			return nil
 		},
 	}
 }
@@ -87,9 +114,12 @@ func ociCreateCommand() *cli.Command {
 func ociStartCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "start",
-		Usage:     "run the user process of a created container",
-		ArgsUsage: "CONTAINER_ID",
+		Usage:     "executes the user defined process in a created container",
+		ArgsUsage: "<container-id>",
 		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, exactArgs); err != nil {
+				return err
+			}
 			id, err := ociID(c)
 			if err != nil {
 				return err
@@ -102,27 +132,25 @@ func ociStartCommand() *cli.Command {
 func ociRunCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
-		Usage:     "create and start a container; in the foreground unless --detach",
-		ArgsUsage: "CONTAINER_ID",
-		Flags:     append(bundleFlags(), &cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the container"}),
+		Usage:     "create and run a container",
+		ArgsUsage: "<container-id>",
+		Flags: append(bundleFlags(),
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+			&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"}),
 		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, exactArgs); err != nil {
+				return err
+			}
 			id, s, err := loadBundle(c)
 			if err != nil {
-				return err
+				return fmt.Errorf("runc run failed: %w", err)
 			}
-			if c.Bool("detach") {
-				if err := runtime.Create(ociRoot(c), id, s, detachOptions(c)); err != nil {
-					return err
-				}
-				return runtime.Start(ociRoot(c), id)
-			}
-			exit, err := runtime.Run(ociRoot(c), id, s, ociStdio(c), nil, func(pid int) {
-				_ = runtime.WritePidFile(c.String("pid-file"), pid)
-			})
+			status, err := runtime.OCIRun(ociRoot(c), id, s, runtime.OCIRunning, ociOptions(c))
 			if err != nil {
-				return err
+				return fmt.Errorf("runc run failed: %w", err)
 			}
-			return exitStatus{exit.Code}
+			return exitStatus{status}
 		},
 	}
 }

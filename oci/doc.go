@@ -1,9 +1,12 @@
 // Package oci is dockless-runc: runc's command line (create, start, run,
 // exec, state, kill, delete, list, ps, pause, resume, events, update,
 // spec, features) over dockless's runtime, for containerd's runc shim, the
-// CRI, `ctr --runc-binary` and the OCI validation tools. The binary speaks
-// it when called as dockless-runc (a link to dockless) and as `dockless
-// oci`; only root may use it (it takes any config.json).
+// CRI, `ctr --runc-binary` and the OCI validation tools, with runc
+// v1.5.3's flags, messages and exit codes (runc's own integration suite is
+// the measure: hack/runcbats); checkpoint and restore are refused (no
+// CRIU). The binary speaks it when called as dockless-runc (a link to
+// dockless) and as `dockless oci`; only root may use it (it takes any
+// config.json).
 //
 // It is a top-level package because the OCI bundle is a front end of its
 // own (front ends → Request → … → runtime; a bundle is already a spec, so

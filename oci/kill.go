@@ -6,24 +6,31 @@ import (
 	"github.com/dockless/dockless/runtime"
 	"github.com/dockless/dockless/spec"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 )
 
 func ociKillCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "kill",
-		Usage:     "send a signal (default SIGTERM) to the container's init, or with --all to all its processes",
-		ArgsUsage: "CONTAINER_ID [SIGNAL]",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"}},
+		Usage:     "kill sends the specified signal (default: SIGTERM) to the container's init process",
+		ArgsUsage: "<container-id> [signal]",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the signal to every process of the container"}},
 		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, minArgs); err != nil {
+				return err
+			}
+			if err := checkArgs(c, 2, maxArgs); err != nil {
+				return err
+			}
 			id, err := ociID(c)
 			if err != nil {
 				return err
 			}
-			name := "TERM"
-			if c.NArg() > 1 {
-				name = c.Args().Get(1)
+			name := c.Args().Get(1)
+			if name == "" {
+				name = "SIGTERM"
 			}
-			sig, err := spec.ParseSignal(name)
+			sig, err := ociSignal(name)
 			if err != nil {
 				return fmt.Errorf("invalid signal %s: %w", name, err)
 			}
@@ -35,13 +42,25 @@ func ociKillCommand() *cli.Command {
 	}
 }
 
+// ociSignal is runc's reading of a signal: spec.ParseSignal's, and 0,
+// which only checks that the container runs.
+func ociSignal(s string) (unix.Signal, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	return spec.ParseSignal(s)
+}
+
 func ociDeleteCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "delete",
-		Usage:     "delete a stopped (or created) container; --force kills a running one first",
-		ArgsUsage: "CONTAINER_ID",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill and delete a running container"}},
+		Usage:     "delete any resources held by the container often used with detached container",
+		ArgsUsage: "<container-id>",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "Forcibly deletes the container if it is still running (uses SIGKILL)"}},
 		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, exactArgs); err != nil {
+				return err
+			}
 			id, err := ociID(c)
 			if err != nil {
 				return err
@@ -54,9 +73,12 @@ func ociDeleteCommand() *cli.Command {
 func ociPauseCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pause",
-		Usage:     "freeze every process of the container",
-		ArgsUsage: "CONTAINER_ID",
+		Usage:     "pause suspends all processes inside the container",
+		ArgsUsage: "<container-id>",
 		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, exactArgs); err != nil {
+				return err
+			}
 			id, err := ociID(c)
 			if err != nil {
 				return err
@@ -69,9 +91,12 @@ func ociPauseCommand() *cli.Command {
 func ociResumeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "resume",
-		Usage:     "thaw a paused container",
-		ArgsUsage: "CONTAINER_ID",
+		Usage:     "resumes all processes that have been previously paused",
+		ArgsUsage: "<container-id>",
 		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, exactArgs); err != nil {
+				return err
+			}
 			id, err := ociID(c)
 			if err != nil {
 				return err

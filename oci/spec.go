@@ -4,68 +4,75 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 
+	"github.com/dockless/dockless/runtime"
 	"github.com/dockless/dockless/spec"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v2"
 )
 
 func ociSpecCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "spec",
-		Usage: "write a starting config.json (docker's defaults, running sh on a terminal)",
+		Usage: "create a new specification file (runc's template: sh on a terminal; docker's defaults are dockless run's)",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "directory to write config.json in"},
-			&cli.BoolFlag{Name: "rootless", Usage: "not supported"},
+			&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory"},
+			&cli.BoolFlag{Name: "rootless", Usage: "generate a configuration for a rootless container"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.Bool("rootless") {
-				return errors.New("spec --rootless is not supported")
-			}
-			path := filepath.Join(c.String("bundle"), "config.json")
-			if _, err := os.Stat(path); err == nil {
-				return fmt.Errorf("file %s exists: remove it first", path)
-			}
-			s, err := spec.New(spec.WithArgs([]string{"sh"}), spec.WithTTY(true), spec.WithHostname("dockless"),
-				spec.WithSeccomp(""), func(s *specs.Spec) error {
-					s.Root = &specs.Root{Path: "rootfs", Readonly: true}
-					return nil
-				})
-			if err != nil {
+			if err := checkArgs(c, 0, exactArgs); err != nil {
 				return err
 			}
-			return writeJSON(path, s)
+			if b := c.String("bundle"); b != "" {
+				if err := os.Chdir(b); err != nil {
+					return err
+				}
+			}
+			if _, err := os.Stat("config.json"); err == nil {
+				return errors.New("File config.json exists. Remove it first")
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			return writeJSON("config.json", runtime.ExampleSpec(c.Bool("rootless")))
 		},
 	}
+}
+
+// ociCriuCommand is a verb of runc's that needs CRIU (checkpoint,
+// restore), which dockless-runc refuses: its help works, its action says
+// why not (docs/COMPATIBILITY.md).
+func ociCriuCommand(name, usage string) *cli.Command {
+	return &cli.Command{
+		Name:            name,
+		Usage:           usage + " (not supported by " + Name + ")",
+		ArgsUsage:       "<container-id>",
+		SkipFlagParsing: true,
+		Action: func(c *cli.Context) error {
+			if slices.Contains(c.Args().Slice(), "--help") || slices.Contains(c.Args().Slice(), "-h") {
+				return cli.ShowCommandHelp(c, name)
+			}
+			return fmt.Errorf("%s is not supported: %s does not checkpoint or restore containers (CRIU); use runc for that", name, Name)
+		},
+	}
+}
+
+func ociCheckpointCommand() *cli.Command {
+	return ociCriuCommand("checkpoint", "checkpoint a running container")
+}
+
+func ociRestoreCommand() *cli.Command {
+	return ociCriuCommand("restore", "restore a container from a previous checkpoint")
 }
 
 func ociFeaturesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "features",
-		Usage: "print the runtime's features (runtime-spec features JSON)",
+		Usage: "show the enabled features (runtime-spec features JSON)",
 		Action: func(c *cli.Context) error {
-			yes, no := true, false
-			f := features.Features{
-				OCIVersionMin: "1.0.0",
-				OCIVersionMax: specs.Version,
-				Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-				MountOptions: []string{"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand",
-					"noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
-					"private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable",
-					"rw", "shared", "slave", "strictatime", "suid", "sync", "unbindable"},
-				Linux: &features.Linux{
-					Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"},
-					Capabilities: spec.AllCapabilities(),
-					Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
-					Seccomp:      &features.Seccomp{Enabled: &yes},
-					Apparmor:     &features.Apparmor{Enabled: &no},
-					Selinux:      &features.Selinux{Enabled: &yes},
-				},
-				Annotations: map[string]string{"org.opencontainers.runc.version": "v1.5.3 (libcontainer, in dockless)"},
+			if err := checkArgs(c, 0, exactArgs); err != nil {
+				return err
 			}
-			return spec.WriteJSON(c.App.Writer, f)
+			return spec.WriteJSON(c.App.Writer, runtime.Features(c.App.Version))
 		},
 	}
 }

@@ -1,7 +1,10 @@
 package oci
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -17,9 +20,12 @@ import (
 func ociStateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "state",
-		Usage:     "print a container's state (runtime-spec State JSON)",
-		ArgsUsage: "CONTAINER_ID",
+		Usage:     "output the state of a container",
+		ArgsUsage: "<container-id>",
 		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, exactArgs); err != nil {
+				return err
+			}
 			id, err := ociID(c)
 			if err != nil {
 				return err
@@ -36,49 +42,41 @@ func ociStateCommand() *cli.Command {
 func ociListCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
-		Usage: "list the containers",
+		Usage: "lists containers started by runc with the given root",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only IDs"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "select one of: table or json (default: \"table\")"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
 		},
 		Action: func(c *cli.Context) error {
-			ids, err := runtime.List(ociRoot(c))
-			if err != nil {
+			if err := checkArgs(c, 0, exactArgs); err != nil {
 				return err
 			}
-			type item struct {
-				ID      string    `json:"id"`
-				Pid     int       `json:"pid"`
-				Status  string    `json:"status"`
-				Bundle  string    `json:"bundle"`
-				Created time.Time `json:"created"`
-				Owner   string    `json:"owner"`
+			list, err := runtime.List(ociRoot(c))
+			// No default root yet: no container created yet.
+			if err != nil && !(errors.Is(err, os.ErrNotExist) && !c.IsSet("root")) {
+				return err
 			}
-			var items []item
-			for _, id := range ids {
-				st, err := runtime.OCIState(ociRoot(c), id)
-				if err != nil {
-					continue
-				}
-				items = append(items, item{ID: id, Pid: st.Pid, Status: string(st.Status), Bundle: st.Bundle, Created: runtime.Created(ociRoot(c), id), Owner: "root"})
-			}
+			w := c.App.Writer
 			switch {
 			case c.Bool("quiet"):
-				for _, it := range items {
-					fmt.Fprintln(c.App.Writer, it.ID)
+				for _, st := range list {
+					fmt.Fprintln(w, st.ID)
 				}
+			case c.String("format") == "table":
+				tw := tabwriter.NewWriter(w, 12, 1, 3, ' ', 0)
+				fmt.Fprint(tw, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
+				for _, st := range list {
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", st.ID, st.InitProcessPid, st.Status, st.Bundle, st.Created.Format(time.RFC3339Nano), st.Owner)
+				}
+				return tw.Flush()
 			case c.String("format") == "json":
-				if items == nil {
-					items = []item{}
+				// One line, as runc's: tools and runc's tests match it.
+				if list == nil {
+					list = []runtime.ContainerState{}
 				}
-				return spec.WriteJSON(c.App.Writer, items)
+				return json.NewEncoder(w).Encode(list)
 			default:
-				w := tabwriter.NewWriter(c.App.Writer, 12, 1, 3, ' ', 0)
-				fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
-				for _, it := range items {
-					fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", it.ID, it.Pid, it.Status, it.Bundle, it.Created.Format(time.RFC3339Nano), it.Owner)
-				}
-				return w.Flush()
+				return errors.New("invalid format option")
 			}
 			return nil
 		},
@@ -88,10 +86,13 @@ func ociListCommand() *cli.Command {
 func ociPsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ps",
-		Usage:     "list the processes of a container",
-		ArgsUsage: "CONTAINER_ID [ps options]",
-		Flags:     []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"}},
+		Usage:     "ps displays the processes running inside a container",
+		ArgsUsage: "<container-id> [ps options]",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "select one of: table or json (default: \"table\")"}},
 		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 1, minArgs); err != nil {
+				return err
+			}
 			id, err := ociID(c)
 			if err != nil {
 				return err
@@ -100,40 +101,50 @@ func ociPsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.String("format") == "json" {
+			switch c.String("format") {
+			case "table":
+			case "json":
 				if pids == nil {
 					pids = []int{}
 				}
-				return spec.WriteJSON(c.App.Writer, pids)
+				return json.NewEncoder(c.App.Writer).Encode(pids)
+			default:
+				return errors.New("invalid format option")
 			}
-			psArgs := c.Args().Slice()[1:]
-			if len(psArgs) == 0 {
-				psArgs = []string{"-ef"}
-			}
-			out, err := exec.Command("ps", psArgs...).Output()
-			if err != nil {
-				return fmt.Errorf("ps: %w", err)
-			}
-			lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-			pidCol := -1
-			for i, h := range strings.Fields(lines[0]) {
-				if h == "PID" {
-					pidCol = i
-				}
-			}
-			if pidCol < 0 {
-				return fmt.Errorf("ps output has no PID column")
-			}
-			fmt.Fprintln(c.App.Writer, lines[0])
-			for _, l := range lines[1:] {
-				f := strings.Fields(l)
-				if len(f) > pidCol {
-					if p, err := strconv.Atoi(f[pidCol]); err == nil && slices.Contains(pids, p) {
-						fmt.Fprintln(c.App.Writer, l)
-					}
-				}
-			}
-			return nil
+			return psTable(c, pids)
 		},
 	}
+}
+
+// psTable prints the lines of ps (ps -ef, or the options given) of the
+// container's processes.
+func psTable(c *cli.Context, pids []int) error {
+	psArgs := c.Args().Slice()[1:]
+	if len(psArgs) == 0 {
+		psArgs = []string{"-ef"}
+	}
+	out, err := exec.Command("ps", psArgs...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	lines := strings.Split(string(out), "\n")
+	pidCol := slices.Index(strings.Fields(lines[0]), "PID")
+	if pidCol < 0 {
+		return errors.New("couldn't find PID field in ps output")
+	}
+	fmt.Fprintln(c.App.Writer, lines[0])
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		p, err := strconv.Atoi(f[pidCol])
+		if err != nil {
+			return fmt.Errorf("unable to parse pid: %w", err)
+		}
+		if slices.Contains(pids, p) {
+			fmt.Fprintln(c.App.Writer, l)
+		}
+	}
+	return nil
 }

@@ -105,7 +105,7 @@ func TestPlaceV2_SeveralDocklessOfAJobLeaveItAsItWas(t *testing.T) {
 			}
 			alive := slices.Clone(pids[:])
 			if tc.dies >= 0 {
-				kill(t, pids[tc.dies])
+				killChild(t, pids[tc.dies])
 				alive = slices.Delete(alive, tc.dies, tc.dies+1)
 			}
 			for n, i := range tc.leave {
@@ -147,9 +147,9 @@ func TestPlaceV2_SeveralDocklessOfAJobLeaveItAsItWas(t *testing.T) {
 	}
 }
 
-// kill ends the process pid, a child of the test, and waits until it
+// killChild ends the process pid, a child of the test, and waits until it
 // left its cgroup.
-func kill(t *testing.T, pid int) {
+func killChild(t *testing.T, pid int) {
 	t.Helper()
 	var ws unix.WaitStatus
 	if err := unix.Kill(pid, unix.SIGKILL); err != nil {

@@ -17,9 +17,16 @@
 // are pipes this package makes and relays (or the pty its init makes),
 // since libcontainer's init fchowns its stdio to the container's user; only
 // the OCI interface, whose caller is root, passes its own (IO.Direct).
+// A pty keeps its output processing (LF written as CR LF, as docker's)
+// unless the front end asks runc's behaviour (IO.ClearONLCR: the OCI
+// interface does).
 //
 // It takes a spec and nothing else: it must not pull images, mount root
 // filesystems or read policy. The container is a child of the calling
 // process (dockless makes itself a child subreaper), so it lives and dies
-// with the job that started it.
+// with the job that started it. The OCI interface (oci*.go: OCIRun,
+// OCIExec, Start…, runc's verbs for package oci, dockless-runc) is the
+// exception, as runc's containers are: created containers outlive the
+// command that made them, and a container run in the foreground stays with
+// --keep.
 package runtime

@@ -3,111 +3,356 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	selinux "github.com/opencontainers/selinux/go-selinux"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
-// DetachOptions shape a container or exec process that outlives the
-// command that made it (the OCI runtime interface: runc's create and
-// exec --detach).
-type DetachOptions struct {
-	// ConsoleSocket is the path of a unix socket the pty master is sent to
-	// when the process has a terminal.
+// OCIOptions are the options of runc's create, run and exec (the OCI
+// runtime command line, dockless-runc) beyond the process itself.
+type OCIOptions struct {
+	// ConsoleSocket is the path of a unix socket the pty master is sent
+	// to, for a process with a terminal that is detached.
 	ConsoleSocket string
-	// PidFile receives the process's host pid.
-	PidFile      string
+	// PidfdSocket is the path of a unix socket a pidfd of the process is
+	// sent to.
+	PidfdSocket string
+	// PidFile receives the process's host pid (an absolute path).
+	PidFile string
+	// PreserveFDs passes this process's descriptors 3 to 3+N-1 on to the
+	// container's process.
+	PreserveFDs int
+	// Detach returns once the process runs (run -d, exec -d).
+	Detach bool
+	// Keep leaves a container that run waited for in place, stopped.
+	Keep bool
+	// NoSubreaper: run does not become the child subreaper.
+	NoSubreaper  bool
 	NoPivot      bool
 	NoNewKeyring bool
+	// SubCgroupPaths (exec) are the existing sub-cgroups of the container
+	// to run the process in, by controller ("" for cgroup v2).
+	SubCgroupPaths map[string]string
+	// IgnorePaused (exec) allows exec in a paused container.
+	IgnorePaused bool
 }
 
-// Create creates container id from spec (its root path relative to the
-// current directory, the bundle) and starts its init, which waits for
-// Start before it runs the user's process. The init inherits this
-// process's stdio unless it has a terminal.
-func Create(root, id string, spec *specs.Spec, o DetachOptions) (err error) {
+// OCIAction is what OCIRun does with the container it creates.
+type OCIAction int
+
+const (
+	// OCICreate starts the init, which waits for Start (runc create).
+	OCICreate OCIAction = iota
+	// OCIRunning also runs the user's process (runc run).
+	OCIRunning
+)
+
+// OCIRun creates container id from spec (its root path relative to the
+// current directory, the bundle) as runc create and runc run do. It returns
+// the exit status of a container it waited for (run without Detach) and 0
+// otherwise. A detached process inherits this process's stdio, or sends its
+// terminal to the console socket; one waited for has this process's stdio
+// or a terminal relayed to it. The container is destroyed when this fails,
+// and after a container waited for exits unless Keep.
+func OCIRun(root, id string, spec *specs.Spec, act OCIAction, o OCIOptions) (status int, err error) {
 	if spec.Process == nil {
-		return errors.New("spec has no process")
+		return -1, errors.New("process property must not be empty")
+	}
+	detach := o.Detach || act == OCICreate
+	if err := checkTerminal(spec.Process.Terminal, detach, o.ConsoleSocket); err != nil {
+		return -1, err
 	}
 	cfg, err := convert(id, spec, o.NoPivot, o.NoNewKeyring)
 	if err != nil {
-		return err
+		return -1, err
 	}
 	hooks := takeHooks(cfg)
 	cfg.Rlimits, _ = takeLateRlimits(cfg.Rlimits)
+	var sigs chan os.Signal
+	if !detach {
+		sigs = ociSignals(!o.NoSubreaper)
+		defer signal.Stop(sigs)
+	}
 	container, err := libcontainer.Create(root, id, cfg)
 	if err != nil {
-		return err
+		return -1, err
 	}
 	defer func() {
-		if err != nil {
-			_ = container.Destroy()
+		if err != nil && !o.Keep {
+			_ = destroy(root, id, container)
 		}
 	}()
+	if err := saveCgroupPaths(root, id, cfg.Cgroups); err != nil {
+		return -1, err
+	}
 	if err := saveHooks(root, id, hooks); err != nil {
-		return err
+		return -1, err
 	}
-	process, err := newProcess(spec.Process, true)
+	p, err := newOCIProcess(spec.Process, true, o)
+	if err != nil {
+		return -1, err
+	}
+	defer p.close()
+	if err := p.start(container, spec.Process, detach, o.ConsoleSocket, act == OCIRunning); err != nil {
+		return -1, err
+	}
+	if act == OCIRunning {
+		if err := runPoststart(container, hooks); err != nil {
+			p.terminate()
+			return -1, err
+		}
+	}
+	if detach {
+		return 0, nil
+	}
+	status, err = p.wait(sigs)
+	if err == nil && !o.Keep {
+		err = destroy(root, id, container)
+	}
+	return status, err
+}
+
+// OCIExec runs p in container id as runc exec does: it returns the
+// process's exit status, or 0 once it runs with Detach.
+func OCIExec(root, id string, p *specs.Process, o OCIOptions) (int, error) {
+	c, err := load(root, id)
+	if err != nil {
+		return -1, err
+	}
+	st, err := c.Status()
+	if err != nil {
+		return -1, err
+	}
+	switch {
+	case st == libcontainer.Stopped:
+		return -1, errors.New("cannot exec in a stopped container")
+	case st == libcontainer.Paused && !o.IgnorePaused:
+		return -1, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+	}
+	if err := checkTerminal(p.Terminal, o.Detach, o.ConsoleSocket); err != nil {
+		return -1, err
+	}
+	var sigs chan os.Signal
+	if !o.Detach {
+		// nsexec clones the process as this one's child (CLONE_PARENT).
+		sigs = ociSignals(false)
+		defer signal.Stop(sigs)
+	}
+	op, err := newOCIProcess(p, false, o)
+	if err != nil {
+		return -1, err
+	}
+	defer op.close()
+	op.process.SubCgroupPaths = o.SubCgroupPaths
+	if err := op.start(c, p, o.Detach, o.ConsoleSocket, false); err != nil {
+		return -1, err
+	}
+	if o.Detach {
+		return 0, nil
+	}
+	return op.wait(sigs)
+}
+
+// checkTerminal is runc's check of a terminal against detaching and a
+// console socket.
+func checkTerminal(tty, detach bool, consoleSocket string) error {
+	if detach && tty && consoleSocket == "" {
+		return errors.New("cannot allocate tty if runc will detach without setting console socket")
+	}
+	if (!detach || !tty) && consoleSocket != "" {
+		return errors.New("cannot use console socket if runc will not detach or allocate tty")
+	}
+	return nil
+}
+
+// ociSignals catches every signal, to forward to the container's process
+// (see ociProcess.wait), first making this process the child subreaper.
+func ociSignals(subreaper bool) chan os.Signal {
+	if subreaper {
+		if err := becomeSubreaper(); err != nil {
+			logrus.Warn(err)
+		}
+	}
+	sigs := make(chan os.Signal, 2048)
+	signal.Notify(sigs)
+	return sigs
+}
+
+// ociProcess is a container's process being started through the OCI
+// interface and what it holds until it runs: its stdio link, the sockets
+// its terminal and pidfd go to.
+type ociProcess struct {
+	process *libcontainer.Process
+	link    stdioLink
+	pidFile string
+	closers []func()
+}
+
+// newOCIProcess converts p, with its log level, the preserved descriptors
+// and the pidfd socket.
+func newOCIProcess(p *specs.Process, init bool, o OCIOptions) (*ociProcess, error) {
+	lp, err := newProcess(p, init)
+	if err != nil {
+		return nil, err
+	}
+	lp.LogLevel = ociLogLevel()
+	op := &ociProcess{process: lp, pidFile: o.PidFile}
+	for i := 3; i < 3+o.PreserveFDs; i++ {
+		if _, err := unix.FcntlInt(uintptr(i), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("unable to stat preserved-fd %d (of %d): %w", i-3, o.PreserveFDs, err)
+		}
+		lp.ExtraFiles = append(lp.ExtraFiles, os.NewFile(uintptr(i), "PreserveFD:"+strconv.Itoa(i)))
+	}
+	if o.PidfdSocket != "" {
+		sock, err := dialSocket(o.PidfdSocket)
+		if err != nil {
+			return nil, err
+		}
+		lp.PidfdSocket = sock
+		op.closers = append(op.closers, func() { sock.Close() })
+	}
+	return op, nil
+}
+
+// ociLogLevel is the log level the container's init gets, as runc passes
+// it: logrus's (Info, or Debug with --debug), so that the init's and
+// nsexec's debug lines come through libcontainer's log pipe. The OCI
+// interface's level is never below Info, which would read as jobLogLevel.
+func ociLogLevel() string {
+	return strconv.Itoa(int(max(logrus.GetLevel(), logrus.InfoLevel)))
+}
+
+// start connects the process's stdio and starts it in c: a new init
+// (executing the user's process at once if exec is set) or a process added
+// to a running container; then writes the pid file. A process started and
+// not accounted for is killed.
+func (op *ociProcess) start(c *libcontainer.Container, p *specs.Process, detach bool, consoleSocket string, exec bool) error {
+	var err error
+	if detach {
+		op.link, err = detachedIO(op.process, p.Terminal, consoleSocket)
+	} else {
+		op.link, err = setupIO(op.process, p.Terminal, IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Direct: true, ClearONLCR: true})
+	}
 	if err != nil {
 		return err
 	}
-	var late []configs.Rlimit
-	process.Rlimits, late = takeLateRlimits(process.Rlimits)
-	closeSock, err := detachedIO(process, spec.Process.Terminal, o.ConsoleSocket)
+	if op.process.Init {
+		err = startThenExec(c, op.process, exec)
+	} else {
+		err = c.Run(op.process)
+	}
 	if err != nil {
 		return err
 	}
-	defer closeSock()
-	if err := container.Start(process); err != nil {
-		return startError(err)
-	}
-	pid, err := process.Pid()
-	if err != nil {
+	if err := op.link.Attach(); err != nil {
+		op.terminate()
 		return err
 	}
-	if err := setLateRlimits(pid, late); err != nil {
+	if err := writePidFile(op.pidFile, op.process); err != nil {
+		op.terminate()
 		return err
 	}
-	return WritePidFile(o.PidFile, pid)
+	return nil
+}
+
+// wait relays signals to the process until it exits (runc's forwarding:
+// every signal but SIGCHLD, SIGWINCH and the Go runtime's SIGURG) and
+// returns its exit status.
+func (op *ociProcess) wait(sigs chan os.Signal) (int, error) {
+	return wait(op.process, sigs, op.link, func(s os.Signal) {
+		if s == unix.SIGURG {
+			return
+		}
+		if err := op.process.Signal(s); err != nil {
+			logrus.Error(err)
+		}
+	})
+}
+
+func (op *ociProcess) terminate() {
+	_ = op.process.Signal(unix.SIGKILL)
+	_, _ = op.process.Wait()
+}
+
+// close releases the stdio link and the sockets.
+func (op *ociProcess) close() {
+	if op.link != nil {
+		op.link.Close()
+	}
+	for _, f := range op.closers {
+		f()
+	}
 }
 
 // detachedIO gives a detached process this process's stdio (it outlives
 // any relay; the OCI interface is for root, see IO.Direct), or sends its
 // terminal to the console socket.
-func detachedIO(p *libcontainer.Process, tty bool, socket string) (func(), error) {
+func detachedIO(p *libcontainer.Process, tty bool, socket string) (stdioLink, error) {
 	if !tty {
-		if socket != "" {
-			return nil, errConsoleWithoutTTY
-		}
 		p.Stdin, p.Stdout, p.Stderr = os.Stdin, os.Stdout, os.Stderr
-		return func() {}, nil
+		return direct{}, nil
 	}
-	if socket == "" {
-		return nil, errors.New("a detached process with a terminal needs --console-socket")
-	}
-	sock, err := dialConsole(socket)
+	sock, err := dialSocket(socket)
 	if err != nil {
 		return nil, err
 	}
 	p.ConsoleSocket = sock
-	return func() { sock.Close() }, nil
+	return consoleSocket{sock}, nil
 }
 
-// WritePidFile writes pid to path atomically (a temporary file renamed
-// over it), as containerd's shim expects; "" writes nothing.
-func WritePidFile(path string, pid int) error {
+// consoleSocket is the link of a detached process whose terminal goes to
+// a console socket: nothing to copy, the connection to close.
+type consoleSocket struct{ sock *os.File }
+
+func (consoleSocket) Attach() error { return nil }
+func (consoleSocket) Resize()       {}
+func (consoleSocket) Wait()         {}
+func (s consoleSocket) Close()      { s.sock.Close() }
+
+// dialSocket connects to a unix socket a descriptor is to be sent to (the
+// pty master, a pidfd) and returns the connection as a file.
+func dialSocket(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to dial %s: %w", path, err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("failed to dup socket %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// writePidFile writes the process's pid to path atomically (a new
+// temporary file renamed over it), as runc and containerd's shim do; ""
+// writes nothing.
+func writePidFile(path string, p *libcontainer.Process) error {
 	if path == "" {
 		return nil
 	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	pid, err := p.Pid()
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_SYNC, 0o666)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(pid))
+	f.Close()
+	if err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
@@ -120,6 +365,19 @@ func Start(root, id string) error {
 	if err != nil {
 		return err
 	}
+	st, err := c.Status()
+	if err != nil {
+		return err
+	}
+	switch st {
+	case libcontainer.Created:
+	case libcontainer.Stopped:
+		return errors.New("cannot start a container that has stopped")
+	case libcontainer.Running:
+		return errors.New("cannot start an already running container")
+	default:
+		return fmt.Errorf("cannot start a container in the %s state", st)
+	}
 	hooks, err := loadHooks(root, id)
 	if err != nil {
 		return err
@@ -130,38 +388,57 @@ func Start(root, id string) error {
 	return runPoststart(c, hooks)
 }
 
-// OCIState is the container's state as runtime-spec defines it.
-func OCIState(root, id string) (*specs.State, error) {
-	c, err := load(root, id)
-	if err != nil {
-		return nil, err
-	}
-	return c.OCIState()
-}
-
-// Delete removes a stopped (or, with force, any) container.
+// Delete removes a stopped or created container as runc delete does;
+// force kills a running one first. A container with no state is removed
+// with what it left (its directory, cgroups and processes), and then, with
+// force, is no error.
 func Delete(root, id string, force bool) error {
 	c, err := load(root, id)
+	if errors.Is(err, ErrNotExist) {
+		if e := destroyUnstarted(root, id); e != nil {
+			fmt.Fprintf(os.Stderr, "remove %s: %v\n", filepath.Join(root, id), e)
+		}
+		if force {
+			return nil
+		}
+	}
 	if err != nil {
 		return err
+	}
+	// Even a stopped container is killed when forced: without a pid
+	// namespace of its own, processes may be left in its cgroup.
+	if force {
+		return kill(root, id, c)
 	}
 	st, err := c.Status()
 	if err != nil {
 		return err
 	}
-	switch {
-	case st == libcontainer.Stopped:
+	switch st {
+	case libcontainer.Stopped:
 		return destroy(root, id, c)
-	case st == libcontainer.Created, force:
-		// A created container's init only waits for start: deleting it is
-		// part of the OCI lifecycle, as is force-deleting a running one.
-		return Destroy(root, id)
+	case libcontainer.Created:
+		return kill(root, id, c)
 	default:
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
 	}
 }
 
-// SignalAll sends sig to every process of the container.
+// kill SIGKILLs the container, waits (up to 10 s) until its init is gone
+// and destroys it.
+func kill(root, id string, c *libcontainer.Container) error {
+	_ = c.Signal(unix.SIGKILL)
+	for range 100 {
+		if err := c.Signal(unix.Signal(0)); err != nil {
+			return destroy(root, id, c)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("container init still running")
+}
+
+// SignalAll sends sig to every process of the container; a container that
+// is not running is no error.
 func SignalAll(root, id string, sig unix.Signal) error {
 	c, err := load(root, id)
 	if err != nil {
@@ -169,37 +446,15 @@ func SignalAll(root, id string, sig unix.Signal) error {
 	}
 	pids, err := c.Processes()
 	if err != nil {
+		if st, e := c.Status(); e == nil && st == libcontainer.Stopped {
+			return nil
+		}
 		return err
 	}
 	for _, p := range pids {
 		_ = unix.Kill(p, sig)
 	}
 	return nil
-}
-
-// ExecDetached starts p in the container and returns without waiting.
-func ExecDetached(root, id string, p *specs.Process, o DetachOptions) error {
-	c, err := load(root, id)
-	if err != nil {
-		return err
-	}
-	process, err := newProcess(p, false)
-	if err != nil {
-		return err
-	}
-	closeSock, err := detachedIO(process, p.Terminal, o.ConsoleSocket)
-	if err != nil {
-		return err
-	}
-	defer closeSock()
-	if err := c.Run(process); err != nil {
-		return startError(err)
-	}
-	pid, err := process.Pid()
-	if err != nil {
-		return err
-	}
-	return WritePidFile(o.PidFile, pid)
 }
 
 // Processes lists the host pids of the container's processes.
@@ -211,85 +466,6 @@ func Processes(root, id string) ([]int, error) {
 	return c.Processes()
 }
 
-// List names the containers under root.
-func List(root string) ([]string, error) {
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	var ids []string
-	for _, e := range entries {
-		if e.IsDir() {
-			if _, err := os.Stat(filepath.Join(root, e.Name(), "state.json")); err == nil {
-				ids = append(ids, e.Name())
-			}
-		}
-	}
-	return ids, err
-}
-
-// Created is when the container's state was written.
-func Created(root, id string) time.Time {
-	c, err := load(root, id)
-	if err != nil {
-		return time.Time{}
-	}
-	s, err := c.State()
-	if err != nil {
-		return time.Time{}
-	}
-	return s.Created
-}
-
-// Update changes a running container's cgroup resources.
-func Update(root, id string, r *specs.LinuxResources) error {
-	c, err := load(root, id)
-	if err != nil {
-		return err
-	}
-	cfg := c.Config()
-	res := cfg.Cgroups.Resources
-	if res == nil {
-		res = &cgroups.Resources{}
-		cfg.Cgroups.Resources = res
-	}
-	if m := r.Memory; m != nil {
-		setInt(&res.Memory, m.Limit)
-		setInt(&res.MemoryReservation, m.Reservation)
-		setInt(&res.MemorySwap, m.Swap)
-	}
-	if cpu := r.CPU; cpu != nil {
-		setUint(&res.CpuShares, cpu.Shares)
-		setInt(&res.CpuQuota, cpu.Quota)
-		setUint(&res.CpuPeriod, cpu.Period)
-		if cpu.Cpus != "" {
-			res.CpusetCpus = cpu.Cpus
-		}
-		if cpu.Mems != "" {
-			res.CpusetMems = cpu.Mems
-		}
-	}
-	if r.Pids != nil && r.Pids.Limit != nil {
-		res.PidsLimit = r.Pids.Limit
-	}
-	if r.BlockIO != nil && r.BlockIO.Weight != nil {
-		res.BlkioWeight = *r.BlockIO.Weight
-	}
-	return c.Set(cfg)
-}
-
-func setInt(dst *int64, v *int64) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
-func setUint(dst *uint64, v *uint64) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
 // NotifyOOM returns a channel that receives when the container's memory
 // limit triggers the OOM killer.
 func NotifyOOM(root, id string) (<-chan struct{}, error) {
@@ -298,4 +474,44 @@ func NotifyOOM(root, id string) (<-chan struct{}, error) {
 		return nil, err
 	}
 	return c.NotifyOOM()
+}
+
+// startThenExec starts the init of process without the late rlimits, sets
+// them on it, then, if exec is set, lets it execute the user's process.
+func startThenExec(container *libcontainer.Container, process *libcontainer.Process, exec bool) error {
+	var late []configs.Rlimit
+	process.Rlimits, late = takeLateRlimits(process.Rlimits)
+	if err := container.Start(process); err != nil {
+		return startError(err)
+	}
+	if pid, err := process.Pid(); err != nil {
+		return err
+	} else if err := setLateRlimits(pid, late); err != nil {
+		return err
+	}
+	if !exec {
+		return nil
+	}
+	if err := container.Exec(); err != nil {
+		return startError(err)
+	}
+	return nil
+}
+
+// ValidateProcess is runc's check of a process from config.json or exec's
+// --process.
+func ValidateProcess(p *specs.Process) error {
+	switch {
+	case p == nil:
+		return errors.New("process property must not be empty")
+	case p.Cwd == "":
+		return errors.New("Cwd property must not be empty")
+	case !filepath.IsAbs(p.Cwd):
+		return errors.New("Cwd must be an absolute path")
+	case len(p.Args) == 0:
+		return errors.New("args must not be empty")
+	case p.SelinuxLabel != "" && !selinux.GetEnabled():
+		return errors.New("selinux label is specified in config, but selinux is disabled or not supported")
+	}
+	return nil
 }

@@ -35,10 +35,11 @@ type IO struct {
 	// SigProxy forwards the signals dockless receives to the container.
 	// Without it a terminating signal destroys the container instead.
 	SigProxy bool
-	// ConsoleSocket, for a process with a terminal, is a unix socket to
-	// send the pty master to (containerd's shim listens on one) instead
-	// of connecting the terminal to Stdin and Stdout.
-	ConsoleSocket string
+	// ClearONLCR, with a terminal, clears the pty's output processing as
+	// soon as the container's init sends the master, as runc does: the
+	// container's LF reaches Stdout as LF. Without it the pty keeps ONLCR,
+	// as docker's does (CR LF).
+	ClearONLCR bool
 }
 
 // Exit is how the container's process ended.
@@ -162,30 +163,11 @@ func startJob(container *libcontainer.Container, p *specs.Process, stdio IO) (*l
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := startThenExec(container, process); err != nil {
+	if err := startThenExec(container, process, true); err != nil {
 		link.Close()
 		return nil, nil, err
 	}
 	return process, link, nil
-}
-
-// startThenExec starts the init of process without the late rlimits, sets
-// them on it, then lets it execute the user's process.
-func startThenExec(container *libcontainer.Container, process *libcontainer.Process) error {
-	var late []configs.Rlimit
-	process.Rlimits, late = takeLateRlimits(process.Rlimits)
-	if err := container.Start(process); err != nil {
-		return startError(err)
-	}
-	if pid, err := process.Pid(); err != nil {
-		return err
-	} else if err := setLateRlimits(pid, late); err != nil {
-		return err
-	}
-	if err := container.Exec(); err != nil {
-		return startError(err)
-	}
-	return nil
 }
 
 // watchOOM reports whether the OOM killer acted in the container's cgroup
@@ -264,8 +246,6 @@ func setupIO(process *libcontainer.Process, tty bool, stdio IO) (stdioLink, erro
 	switch {
 	case tty:
 		return newTerminal(process, stdio)
-	case stdio.ConsoleSocket != "":
-		return nil, errConsoleWithoutTTY
 	case stdio.Direct:
 		process.Stdout, process.Stderr = stdio.Stdout, stdio.Stderr
 		if stdio.Stdin != nil {
@@ -368,6 +348,9 @@ func startError(err error) error {
 	}
 }
 
+// newProcess is libcontainer's process of p (all of it: user, limits,
+// capabilities, scheduler, I/O priority, CPU affinity, terminal size),
+// the container's init if init is set.
 func newProcess(p *specs.Process, init bool) (*libcontainer.Process, error) {
 	nnp := p.NoNewPrivileges
 	lp := &libcontainer.Process{
@@ -378,8 +361,19 @@ func newProcess(p *specs.Process, init bool) (*libcontainer.Process, error) {
 		Cwd:             p.Cwd,
 		Label:           p.SelinuxLabel,
 		NoNewPrivileges: &nnp,
+		AppArmorProfile: p.ApparmorProfile,
+		Scheduler:       p.Scheduler,
+		IOPriority:      p.IOPriority,
 		Init:            init,
 	}
+	if p.ConsoleSize != nil {
+		lp.ConsoleWidth, lp.ConsoleHeight = uint16(p.ConsoleSize.Width), uint16(p.ConsoleSize.Height)
+	}
+	aff, err := configs.ConvertCPUAffinity(p.ExecCPUAffinity)
+	if err != nil {
+		return nil, err
+	}
+	lp.CPUAffinity = aff
 	for _, g := range p.User.AdditionalGids {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 
@@ -16,33 +15,38 @@ import (
 // terminal is the pseudo-terminal of a container started with a TTY: the
 // container's init creates it and sends the master over a socket pair; this
 // side copies it to and from dockless's stdio and keeps the host terminal
-// in raw mode until Close. The pty keeps its output processing (ONLCR), as
-// docker's does: the container's LF reaches dockless's stdout as CRLF,
-// terminal or not. With a console socket the master goes there
-// instead and only child (the connection to it) is set.
+// in raw mode until Close. The master is received as soon as the init
+// sends it, while the container is being started. The pty keeps its output
+// processing (ONLCR) as docker's does, the container's LF reaching
+// dockless's stdout as CRLF, terminal or not, unless IO.ClearONLCR: then
+// it is cleared the moment the master arrives, as runc does (a process
+// that wrote and exited before Attach would otherwise have CR LF).
 type terminal struct {
 	parent, child *os.File
+	received      chan masterOrError
 	master        console.Console
 	host          console.Console // nil when stdin is not a terminal
 	stdio         IO
 	copied        sync.WaitGroup
 }
 
+type masterOrError struct {
+	master console.Console
+	err    error
+}
+
 func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
-	if stdio.ConsoleSocket != "" {
-		sock, err := dialConsole(stdio.ConsoleSocket)
-		if err != nil {
-			return nil, err
-		}
-		p.ConsoleSocket = sock
-		return &terminal{child: sock}, nil
-	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("console socket: %w", err)
 	}
 	t := &terminal{parent: os.NewFile(uintptr(fds[0]), "console-p"), child: os.NewFile(uintptr(fds[1]), "console-c"), stdio: stdio}
 	p.ConsoleSocket = t.child
+	t.received = make(chan masterOrError, 1)
+	go func() {
+		c, err := recvMaster(t.parent, stdio.ClearONLCR)
+		t.received <- masterOrError{c, err}
+	}()
 	if stdio.Stdin != nil {
 		if c, err := console.ConsoleFromFile(stdio.Stdin); err == nil {
 			t.host = c
@@ -54,21 +58,33 @@ func newTerminal(p *libcontainer.Process, stdio IO) (*terminal, error) {
 	return t, nil
 }
 
-// Attach receives the pty master and starts copying (nothing to do when
-// the master went to a console socket).
-func (t *terminal) Attach() error {
-	if t.parent == nil {
-		return nil
-	}
-	stdio := t.stdio
-	master, err := recvFile(t.parent)
+// recvMaster receives the pty master from the container's init and, if
+// clearONLCR, clears its output processing. It returns once the init sent
+// it or closed its end of the socket.
+func recvMaster(sock *os.File, clearONLCR bool) (console.Console, error) {
+	master, err := recvFile(sock)
 	if err != nil {
-		return fmt.Errorf("receiving the container's terminal: %w", err)
+		return nil, fmt.Errorf("receiving the container's terminal: %w", err)
 	}
 	c, err := console.ConsoleFromFile(master)
 	if err != nil {
-		return err
+		master.Close()
+		return nil, err
 	}
+	if clearONLCR {
+		_ = console.ClearONLCR(c.Fd())
+	}
+	return c, nil
+}
+
+// Attach takes the pty master once received and starts copying.
+func (t *terminal) Attach() error {
+	stdio := t.stdio
+	r := <-t.received
+	if r.err != nil {
+		return r.err
+	}
+	c := r.master
 	t.master = c
 	if t.host != nil {
 		if err := t.host.SetRaw(); err != nil {
@@ -104,32 +120,19 @@ func (t *terminal) Close() {
 	if t.host != nil {
 		_ = t.host.Reset()
 	}
+	_ = t.child.Close()
+	if t.master == nil {
+		// A master received but never attached (the start failed).
+		select {
+		case r := <-t.received:
+			t.master = r.master
+		default:
+		}
+	}
 	if t.master != nil {
 		_ = t.master.Close()
 	}
-	if t.parent != nil {
-		_ = t.parent.Close()
-	}
-	_ = t.child.Close()
-}
-
-// errConsoleWithoutTTY refuses a console socket for a process that has no
-// terminal to send.
-var errConsoleWithoutTTY = errors.New("--console-socket needs a process with a terminal")
-
-// dialConsole connects to a console socket that the container's pty
-// master is to be sent to.
-func dialConsole(path string) (*os.File, error) {
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("console socket %s: %w", path, err)
-	}
-	defer conn.Close()
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
-		return nil, fmt.Errorf("console socket %s: %w", path, err)
-	}
-	return f, nil
+	_ = t.parent.Close()
 }
 
 // recvFile receives one file descriptor sent with SCM_RIGHTS.

@@ -6,14 +6,16 @@
 // dependencies) whose action parses flags into the neutral spec.Request
 // (each value with its one parser in spec) and calls the lifecycle
 // (container), the LSF translation (lsf) or the image store (images); the
-// OCI command line (oci_*.go) drives runtime directly. Errors become
-// docker's messages and the exit code in one place (main.go), with docker's
-// meanings: 125 for dockless's own errors, 1 for what docker's client
-// itself reports (a missing argument, -it without a terminal), 126 when
-// the command cannot be invoked, 127 when it is not found, otherwise the
-// container's status (128+N for signal N). The flags of run and exec are
-// read as docker's parser reads them: a value attached to its short flag
-// is split off before urfave/cli parses (shortflags.go).
+// OCI command line (package oci, as `dockless oci` and dockless-runc)
+// drives runtime directly. Errors become docker's messages and the exit
+// code in one place (main.go), with docker's meanings: 125 for dockless's
+// own errors, 1 for what docker's client itself reports (a missing
+// argument, -it without a terminal), 126 when the command cannot be
+// invoked, 127 when it is not found, otherwise the container's status
+// (128+N for signal N); the OCI command line's are runc's (oci.Run): 1,
+// 255 for exec. The flags of run and exec are read as docker's parser
+// reads them: a value attached to its short flag is split off before
+// urfave/cli parses (shortflags.go).
 //
 // The binary is also the container's init: libcontainer re-executes it with
 // the argument "init", which main handles before the CLI parses anything.

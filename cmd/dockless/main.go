@@ -53,6 +53,7 @@ func main() {
 		runtime.Init()
 		return
 	}
+	oci.Version = version // dockless-runc's and dockless oci's
 	// Who is asking must be read before a setuid-root dockless becomes
 	// fully root.
 	if filepath.Base(os.Args[0]) == oci.Name {
@@ -62,7 +63,6 @@ func main() {
 			fmt.Fprintf(os.Stderr, "%s: the OCI runtime interface is for root (containerd, the OCI tools); use dockless run\n", oci.Name)
 			os.Exit(1)
 		}
-		oci.Version = version
 		os.Exit(oci.Run(os.Args))
 	}
 	caller, err := policy.CurrentCaller()

@@ -285,8 +285,9 @@ func head(b []byte) []byte {
 }
 
 // initInternal are the targets runc's create.bats allows a created
-// container's init to hold, less runc's binary.
-var initInternal = regexp.MustCompile(`^(anon_inode:\[.+\]|/(proc)?|socket:\[[0-9]+\]|pipe:\[[0-9]+\]|.*/exec\.fifo|(/proc)?/1/task/1/fd)$`)
+// container's init to hold, less runc's binary: the Go runtime (1.25 on)
+// keeps the cgroup v1 CPU quota files open.
+var initInternal = regexp.MustCompile(`^(anon_inode:\[.+\]|/(proc)?|socket:\[[0-9]+\]|pipe:\[[0-9]+\]|.*/exec\.fifo|(/proc)?/1/task/1/fd|.*/cpu\.cfs_(quota|period)_us)$`)
 
 // parseFdList reads the descriptors in the output of ls -l /proc/PID/fd
 // ("... FD -> TARGET").
