@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/dockless/dockless/hack/testimage"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// The shared layer cache ([store] shared_cache): "nodes" are envs with
+// store roots of their own, sharing one cache directory, pulling from the
+// loopback registry, which counts the requests.
+
+// sharedCache makes a cache directory (not created yet: dockless creates
+// it) and a policy naming it.
+func sharedCache(t *testing.T) (dir, policy string) {
+	t.Helper()
+	base := openTempDir(t) // users reach the cache: its modes keep them out
+	dir = filepath.Join(base, "cache")
+	policy = filepath.Join(base, "dockless.toml")
+	if err := os.WriteFile(policy, []byte(fmt.Sprintf("[store]\nshared_cache = %q\n", dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, policy
+}
+
+// cacheTestImage is busybox with a layer of files and a layer that
+// whites one out, makes a directory opaque and adds a setuid file, a
+// symlink and a file of another owner.
+func cacheTestImage(t *testing.T, env string) v1.Image {
+	return busyboxPlus(t, env, []testimage.File{
+		{Name: "data", Dir: true, Mode: 0o755},
+		{Name: "data/a", Mode: 0o644, Body: []byte("alpha\n")},
+		{Name: "data/gone", Mode: 0o644, Body: []byte("gone\n")},
+		{Name: "data/opq", Dir: true, Mode: 0o750, UID: 1000, GID: 100},
+		{Name: "data/opq/old", Mode: 0o600, Body: []byte("old\n")},
+	}, []testimage.File{
+		{Name: "data/.wh.gone", Mode: 0o644},
+		{Name: "data/opq/.wh..wh..opq", Mode: 0o644},
+		{Name: "data/opq/new", Mode: 0o640, UID: 1000, GID: 2000, Body: []byte("new\n")},
+		{Name: "data/suid", Mode: 0o4755, Body: []byte("#!/bin/sh\n")},
+		{Name: "data/link", Linkname: "a"},
+	})
+}
+
+// listing is what a container of the image sees of its files (not the
+// sizes of directories, which differ between file systems, nor their
+// times, which the unpack sets).
+const listing = "find /data /bin/busybox /etc/passwd | sort | while read f; do if [ -d \"$f\" ]; then stat -c '%n %A %u %g' \"$f\"; else stat -c '%n %A %u %g %s %Y' \"$f\"; fi; done; cat /data/a /data/opq/new"
+
+// layerGets counts the registry's GETs of the image's layers.
+func layerGets(t *testing.T, repo string, img v1.Image) map[string]int {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gets := reg.BlobGets(repo)
+	out := map[string]int{}
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[d.String()] = gets[d.String()]
+	}
+	return out
+}
+
+// cacheFiles checks the cache's modes (directories 0711, files 0600,
+// root's) and that no temporary file is left, and returns the layer
+// files.
+func cacheFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var layers []string
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		want := os.FileMode(0o600)
+		if fi.IsDir() {
+			want = 0o711
+		}
+		if fi.Mode().Perm() != want || st.Uid != 0 {
+			t.Errorf("%s: mode %04o uid %d, want %04o root's", p, fi.Mode().Perm(), st.Uid, want)
+		}
+		if strings.HasPrefix(fi.Name(), ".tmp-") {
+			t.Errorf("temporary file left in the cache: %s", p)
+		}
+		if strings.HasSuffix(p, ".erofs") {
+			layers = append(layers, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(layers)
+	return layers
+}
+
+// TestSharedCache_SecondNodeDownloadsNoLayer: the first node pulls,
+// unpacks and publishes each layer; the second downloads none of them,
+// mounts the cache's files and its container sees the same files; the
+// cache is root's alone; a node without the cache sees the same too.
+func TestSharedCache_SecondNodeDownloadsNoLayer(t *testing.T) {
+	dir, pol := sharedCache(t)
+	img := cacheTestImage(t, "CACHE=1")
+	ref, err := reg.Push("cache/first:latest", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node1, node2, plain := newEnv(t), newEnv(t), newEnv(t)
+	want := plain.mustRun("run", "--rm", ref, "sh", "-c", listing)
+	reg.Reset()
+	if got := node1.mustRun("--policy", pol, "run", "--rm", ref, "sh", "-c", listing); got != want {
+		t.Errorf("the publishing node's container sees\n%s\nwant\n%s", got, want)
+	}
+	for l, n := range layerGets(t, "cache/first", img) {
+		if n != 1 {
+			t.Errorf("the first node fetched layer %s %d times, want once", l, n)
+		}
+	}
+	layers, _ := img.Layers()
+	if files := cacheFiles(t, dir); len(files) != len(layers) {
+		t.Fatalf("cache holds %v, want one file for each of the %d layers", files, len(layers))
+	}
+
+	reg.Reset()
+	if got := node2.mustRun("--policy", pol, "run", "--rm", ref, "sh", "-c", listing); got != want {
+		t.Errorf("the second node's container sees\n%s\nwant\n%s", got, want)
+	}
+	for l, n := range layerGets(t, "cache/first", img) {
+		if n != 0 {
+			t.Errorf("the second node fetched layer %s %d times, want never", l, n)
+		}
+	}
+	for _, f := range filesIn(t, node2.root, "snapshots/snapshots") {
+		if filepath.Base(f) != "erofs" { // the markers of cached layers
+			t.Errorf("the second node unpacked %s", f)
+		}
+	}
+	// A user may not read the cache.
+	for _, f := range cacheFiles(t, dir) {
+		cat := exec.Command("cat", f)
+		cat.SysProcAttr = asUserAttr(alice)
+		if out, err := cat.CombinedOutput(); err == nil || !strings.Contains(string(out), "Permission denied") {
+			t.Errorf("a user reads the cache file %s: %v %s", f, err, out)
+		}
+	}
+}
+
+// TestSharedCache_FlippedByteFallsBack: a cache file whose bytes no longer
+// match its sidecar is not mounted: the node pulls that layer from the
+// registry, says so, and its container sees the image; the publisher
+// replaces the file.
+func TestSharedCache_FlippedByteFallsBack(t *testing.T) {
+	dir, pol := sharedCache(t)
+	img := cacheTestImage(t, "CACHE=2")
+	ref, err := reg.Push("cache/flip:latest", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node1, node2 := newEnv(t), newEnv(t)
+	want := node1.mustRun("--policy", pol, "run", "--rm", ref, "sh", "-c", listing)
+	files := cacheFiles(t, dir)
+	layers, _ := img.Layers()
+	if len(files) != len(layers) {
+		t.Fatalf("cache holds %v, want %d files", files, len(layers))
+	}
+	top, _ := layers[len(layers)-1].DiffID()
+	flipped := filepath.Join(dir, "sha256", top.Hex[:2], top.Hex+".erofs")
+	b, err := os.ReadFile(flipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(flipped, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	reg.Reset()
+	r := node2.run("--policy", pol, "run", "--rm", ref, "sh", "-c", listing)
+	if r.code != 0 || r.stdout != want {
+		t.Fatalf("after a flipped byte: %s\nwant stdout\n%s", r, want)
+	}
+	if !strings.Contains(r.stderr, "fails its check") || !strings.Contains(r.stderr, top.String()) {
+		t.Errorf("no log line names the failed check of %s: %s", top, r.stderr)
+	}
+	top1, _ := layers[len(layers)-1].Digest()
+	for l, n := range layerGets(t, "cache/flip", img) {
+		if want := map[bool]int{true: 1, false: 0}[l == top1.String()]; n != want {
+			t.Errorf("layer %s fetched %d times, want %d", l, n, want)
+		}
+	}
+	b2, err := os.ReadFile(flipped)
+	if err != nil || string(b2) == string(b) {
+		t.Errorf("the corrupt cache file was not replaced (%v)", err)
+	}
+	cacheFiles(t, dir)
+}
+
+// TestSharedCache_ConcurrentNodes: nodes pulling the same image at once
+// fetch each layer once between them, convert each once, and see the
+// same files.
+func TestSharedCache_ConcurrentNodes(t *testing.T) {
+	dir, pol := sharedCache(t)
+	img := cacheTestImage(t, "CACHE=3")
+	ref, err := reg.Push("cache/storm:latest", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []*env{newEnv(t), newEnv(t), newEnv(t)}
+	reg.Reset()
+	results := make([]result, len(nodes))
+	var wg sync.WaitGroup
+	for i, e := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.run("--debug", "--policy", pol, "pull", ref)
+		}()
+	}
+	wg.Wait()
+	published := 0
+	for _, r := range results {
+		if r.code != 0 {
+			t.Fatalf("pull: %s", r)
+		}
+		published += strings.Count(r.stderr, "shared cache: published layer")
+	}
+	layers, _ := img.Layers()
+	if published != len(layers) {
+		t.Errorf("%d conversions for %d layers, want one each", published, len(layers))
+	}
+	for l, n := range layerGets(t, "cache/storm", img) {
+		if n > 1 {
+			t.Errorf("layer %s fetched %d times by the nodes, want at most once", l, n)
+		}
+	}
+	if files := cacheFiles(t, dir); len(files) != len(layers) {
+		t.Errorf("cache holds %v, want %d files", files, len(layers))
+	}
+	var first string
+	for i, e := range nodes {
+		got := e.mustRun("--policy", pol, "run", "--rm", ref, "sh", "-c", listing)
+		if i == 0 {
+			first = got
+		} else if got != first {
+			t.Errorf("node %d sees\n%s\nnode 0\n%s", i, got, first)
+		}
+	}
+}
