@@ -31,7 +31,7 @@ import (
 // diff ID: DIR/sha256/xx/<diffID>.erofs, the layout containerd's EROFS
 // snapshotter reads. Beside each image, <diffID>.erofs.sha256 (the
 // sidecar) records the image's sha256 and the repositories it was
-// published from, and <diffID>.lock is the lock its publishers take. All
+// published from, and <diffID>.erofs.lock is the lock its publishers take. All
 // are root's: directories 0711, files 0600.
 //
 // A pull looks each layer up before it downloads anything: a hit — an

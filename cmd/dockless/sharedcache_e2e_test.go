@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dockless/dockless/hack/testimage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -257,6 +260,131 @@ func TestSharedCache_ConcurrentNodes(t *testing.T) {
 			first = got
 		} else if got != first {
 			t.Errorf("node %d sees\n%s\nnode 0\n%s", i, got, first)
+		}
+	}
+}
+
+// TestSharedCache_PublishAheadAndPrune: root publishes an image a node
+// pulled without the cache; another node then downloads none of its
+// layers. image prune leaves the cache alone; image cache prune removes
+// what no node used for the age given, and only that.
+func TestSharedCache_PublishAheadAndPrune(t *testing.T) {
+	dir, pol := sharedCache(t)
+	img := cacheTestImage(t, "CACHE=4")
+	ref, err := reg.Push("cache/ahead:latest", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node0, node1 := newEnv(t), newEnv(t)
+	node0.mustRun("pull", ref)
+	out := node0.mustRun("--policy", pol, "image", "publish", ref)
+	layers, _ := img.Layers()
+	if n := strings.Count(out, ": published\n"); n != len(layers) {
+		t.Errorf("image publish: %q, want %d layers published", out, len(layers))
+	}
+	if out := node0.mustRun("--policy", pol, "image", "publish", ref); strings.Count(out, ": already in the shared cache\n") != len(layers) {
+		t.Errorf("image publish again: %q, want every layer already there", out)
+	}
+	reg.Reset()
+	want := node0.mustRun("run", "--rm", ref, "sh", "-c", listing)
+	if got := node1.mustRun("--policy", pol, "run", "--rm", ref, "sh", "-c", listing); got != want {
+		t.Errorf("the node using the published layers sees\n%s\nwant\n%s", got, want)
+	}
+	for l, n := range layerGets(t, "cache/ahead", img) {
+		if n != 0 {
+			t.Errorf("layer %s fetched %d times after image publish, want never", l, n)
+		}
+	}
+	node1.mustRun("--policy", pol, "image", "prune", "-a")
+	files := cacheFiles(t, dir)
+	if len(files) != len(layers) {
+		t.Fatalf("after image prune the cache holds %v, want %d layers", files, len(layers))
+	}
+
+	if out := node1.mustRun("--policy", pol, "image", "cache", "prune", "--age", "1h"); out != "" {
+		t.Errorf("image cache prune removed fresh layers: %q", out)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, f := range files[1:] {
+		if err := os.Chtimes(f, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = node1.mustRun("--policy", pol, "image", "cache", "prune", "--age", "1h")
+	if left := cacheFiles(t, dir); len(left) != 1 || left[0] != files[0] {
+		t.Errorf("image cache prune (%q) left %v, want only %s", out, left, files[0])
+	}
+	node1.writePolicy(fmt.Sprintf("shared_cache = %q\n", dir))
+	if r := node1.runAs(alice, openTempDir(t), nil, "image", "cache", "prune", "--age", "0s"); r.code == 0 || !strings.Contains(r.stderr, "only root") {
+		t.Errorf("a user prunes the shared cache: %s", r)
+	}
+	if left := cacheFiles(t, dir); len(left) != 1 {
+		t.Errorf("after a user's prune the cache holds %v", left)
+	}
+}
+
+// TestSharedCache_PublisherKilledMidConversion: a publisher killed while it
+// writes a layer leaves no cache file that is not whole; the next node
+// publishes the layer and removes what the dead one left.
+func TestSharedCache_PublisherKilledMidConversion(t *testing.T) {
+	dir, pol := sharedCache(t)
+	img := busyboxPlus(t, "CACHE=5", []testimage.File{randomFile(t, "big", 96<<20)})
+	ref, err := reg.Push("cache/killed:latest", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node1, node2 := newEnv(t), newEnv(t)
+	pull := exec.Command(binary, "--root", node1.root, "--state", node1.state, "--policy", pol, "pull", ref)
+	var out bytes.Buffer
+	pull.Stdout, pull.Stderr = &out, &out
+	if err := pull.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- pull.Wait() }()
+	layers, _ := img.Layers()
+	big, _ := layers[len(layers)-1].DiffID()
+	temps := filepath.Join(dir, "sha256", big.Hex[:2], ".tmp-"+big.Hex+"*")
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("the pull ended before it wrote the big layer's cache file: %v: %s", err, out.String())
+		case <-tick.C:
+			if m, _ := filepath.Glob(temps); len(m) > 0 {
+				break wait
+			}
+		}
+	}
+	if err := pull.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	bigFile := filepath.Join(dir, "sha256", big.Hex[:2], big.Hex+".erofs")
+	if _, err := os.Stat(bigFile); err == nil {
+		t.Fatalf("the killed publisher's layer is in the cache (the test kills too late)")
+	}
+	if m, _ := filepath.Glob(temps); len(m) == 0 {
+		t.Fatalf("the killed publisher left no temporary file (the test kills too late)")
+	}
+
+	if got := node2.mustRun("--policy", pol, "run", "--rm", ref, "wc", "-c", "/big"); got != strconv.Itoa(96<<20)+" /big\n" {
+		t.Errorf("the next node's container: %q", got)
+	}
+	files := cacheFiles(t, dir) // no temporary file left
+	if len(files) != len(layers) {
+		t.Errorf("cache holds %v, want %d layers", files, len(layers))
+	}
+	reg.Reset()
+	node3 := newEnv(t)
+	if got := node3.mustRun("--policy", pol, "run", "--rm", ref, "wc", "-c", "/big"); got != strconv.Itoa(96<<20)+" /big\n" {
+		t.Errorf("a node using the republished layer: %q", got)
+	}
+	for l, n := range layerGets(t, "cache/killed", img) {
+		if n != 0 {
+			t.Errorf("layer %s fetched %d times after it was republished, want never", l, n)
 		}
 	}
 }
