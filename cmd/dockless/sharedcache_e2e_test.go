@@ -57,7 +57,7 @@ func cacheTestImage(t *testing.T, env string) v1.Image {
 // listing is what a container of the image sees of its files (not the
 // sizes of directories, which differ between file systems, nor their
 // times, which the unpack sets).
-const listing = "find /data /bin/busybox /etc/passwd | sort | while read f; do if [ -d \"$f\" ]; then stat -c '%n %A %u %g' \"$f\"; else stat -c '%n %A %u %g %s %Y' \"$f\"; fi; done; cat /data/a /data/opq/new"
+const listing = "find /data /bin/busybox /etc/passwd | sort | while read f; do if [ -d \"$f\" ]; then stat -c '%n %A %u %g' \"$f\"; else stat -c '%n %A %u %g %s %Y' \"$f\"; fi; done; cat /data/a /data/opq/new; ls -a / /bin | grep -c '^\\.\\.\\?$'"
 
 // layerGets counts the registry's GETs of the image's layers.
 func layerGets(t *testing.T, repo string, img v1.Image) map[string]int {
