@@ -126,3 +126,27 @@ func describe(t *testing.T, p string) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestListsErofs: the kernel's file system list decides whether cached
+// layers are used (a kernel without EROFS pulls as before).
+func TestListsErofs(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		want bool
+	}{
+		{"nodev\tsysfs\n\text4\n\terofs\nnodev\toverlay\n", true},
+		{"nodev\tsysfs\n\text4\nnodev\toverlay\n\tsquashfs\n", false},
+		{"nodev\terofsx\n", false},
+	} {
+		p := filepath.Join(t.TempDir(), "filesystems")
+		if err := os.WriteFile(p, []byte(tc.list), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := listsErofs(p); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.list, got, tc.want)
+		}
+	}
+	if listsErofs(filepath.Join(t.TempDir(), "none")) {
+		t.Error("an unreadable list names erofs")
+	}
+}

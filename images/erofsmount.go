@@ -54,8 +54,12 @@ func readMarker(fsDir string) (checkedFile, bool, error) {
 
 // erofsKernel reports whether the kernel mounts EROFS, reading
 // /proc/filesystems once.
-var erofsKernel = sync.OnceValue(func() bool {
-	b, err := os.ReadFile(procFilesystems)
+var erofsKernel = sync.OnceValue(func() bool { return listsErofs(procFilesystems) })
+
+// listsErofs reports whether the file system list at path (the format of
+// /proc/filesystems) names erofs.
+func listsErofs(path string) bool {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return false
 	}
@@ -65,7 +69,7 @@ var erofsKernel = sync.OnceValue(func() bool {
 		}
 	}
 	return false
-})
+}
 
 // procFilesystems lists the file systems the kernel has.
 var procFilesystems = "/proc/filesystems"

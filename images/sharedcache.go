@@ -361,8 +361,14 @@ func (c *sharedCache) mkdirs(dir string) error {
 		if err := unix.Lstat(p, &st); err != nil {
 			return err
 		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != 0 || st.Mode&0o066 != 0 {
-			return fmt.Errorf("shared cache directory %s is not root's with mode 0711 (uid %d, mode %04o)", p, st.Uid, st.Mode&0o7777)
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != 0 || st.Mode&0o022 != 0 {
+			return fmt.Errorf("shared cache directory %s is not root's with mode 0711 (uid %d, mode %04o): refused", p, st.Uid, st.Mode&0o7777)
+		}
+		if st.Mode&0o044 != 0 { // others list the layers: no more
+			if err := os.Chmod(p, 0o711); err != nil {
+				return err
+			}
+			c.log.Warnf("shared cache directory %s was mode %04o: made 0711 (other users must not list it)", p, st.Mode&0o7777)
 		}
 	}
 	return nil

@@ -366,10 +366,11 @@ func (p *Policy) PullLimits() (PullLimits, error) {
 }
 
 // CheckSharedCache refuses a [store] shared_cache that is not an absolute
-// path, or that names an existing directory another user could write or
-// read: its files are kernel-mounted on every node, and hold the layers
-// of private images. A directory not there yet is created, root's and
-// 0711, by the first publication.
+// path, or that names an existing directory that is not root's or that
+// another user could write: its files are kernel-mounted on every node.
+// A directory not there yet is created, root's and 0711, by the first
+// publication; one others may list is made 0711 when dockless first uses
+// it (its files, 0600, hold the layers of private images).
 func CheckSharedCache(dir string) error {
 	if dir == "" {
 		return nil
@@ -390,8 +391,8 @@ func CheckSharedCache(dir string) error {
 		return fmt.Errorf("[store] shared_cache %s: refused: not a directory", dir)
 	case sys.Uid != 0:
 		return fmt.Errorf("[store] shared_cache %s: refused: owned by uid %d, must be owned by root and mode 0711 (chown root %s; chmod 0711 %s)", dir, sys.Uid, dir, dir)
-	case st.Mode().Perm()&0o066 != 0:
-		return fmt.Errorf("[store] shared_cache %s: refused: mode %04o lets other users read or write it, must be 0711 (chmod 0711 %s)", dir, st.Mode().Perm(), dir)
+	case st.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("[store] shared_cache %s: refused: mode %04o lets other users write it, must be 0711 (chmod 0711 %s)", dir, st.Mode().Perm(), dir)
 	}
 	return nil
 }

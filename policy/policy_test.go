@@ -394,8 +394,8 @@ func TestLoad_RevalidateSeconds(t *testing.T) {
 }
 
 // TestCheckSharedCache: the shared cache is an absolute path to root's
-// directory that no other user may read or write; one not there yet is
-// created later.
+// directory that no other user may write; one not there yet is created
+// later.
 func TestCheckSharedCache(t *testing.T) {
 	dir := t.TempDir()
 	mk := func(name string, mode os.FileMode, uid int) string {
@@ -423,8 +423,9 @@ func TestCheckSharedCache(t *testing.T) {
 		{"root's 0700", mk("private", 0o700, 0), ""},
 		{"not there yet", filepath.Join(dir, "later"), ""},
 		{"relative", "cache", "absolute path"},
-		{"world-readable", mk("readable", 0o755, 0), "must be 0711"},
+		{"world-readable (made 0711 when used)", mk("readable", 0o755, 0), ""},
 		{"group-writable", mk("writable", 0o771, 0), "must be 0711"},
+		{"world-writable", mk("open", 0o1777, 0), "must be 0711"},
 		{"another owner", mk("theirs", 0o711, 1000), "must be owned by root"},
 		{"a file", file, "not a directory"},
 	} {

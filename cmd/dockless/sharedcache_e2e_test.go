@@ -22,13 +22,18 @@ import (
 // store roots of their own, sharing one cache directory, pulling from the
 // loopback registry, which counts the requests.
 
-// sharedCache makes a cache directory (not created yet: dockless creates
-// it) and a policy naming it.
+// sharedCache names a cache directory (not created yet: dockless creates
+// it) and writes a policy naming it.
 func sharedCache(t *testing.T) (dir, policy string) {
 	t.Helper()
-	base := openTempDir(t) // users reach the cache: its modes keep them out
-	dir = filepath.Join(base, "cache")
-	policy = filepath.Join(base, "dockless.toml")
+	return sharedCacheAt(t, filepath.Join(openTempDir(t), "cache")) // users reach the cache: its modes keep them out
+}
+
+// sharedCacheAt writes a policy naming dir as the shared cache.
+func sharedCacheAt(t *testing.T, dir string) (string, string) {
+	t.Helper()
+	base := t.TempDir()
+	policy := filepath.Join(base, "dockless.toml")
 	if err := os.WriteFile(policy, []byte(fmt.Sprintf("[store]\nshared_cache = %q\n", dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -214,9 +219,10 @@ func TestSharedCache_FlippedByteFallsBack(t *testing.T) {
 
 // TestSharedCache_ConcurrentNodes: nodes pulling the same image at once
 // fetch each layer once between them, convert each once, and see the
-// same files.
+// same files. The cache directory exists, root's but listable by all
+// (0755, as t.TempDir makes it): dockless makes it 0711.
 func TestSharedCache_ConcurrentNodes(t *testing.T) {
-	dir, pol := sharedCache(t)
+	dir, pol := sharedCacheAt(t, openTempDir(t))
 	img := cacheTestImage(t, "CACHE=3")
 	ref, err := reg.Push("cache/storm:latest", img)
 	if err != nil {
