@@ -32,8 +32,12 @@ func TestSharedCacheLookup(t *testing.T) {
 		hit   bool
 	}{
 		{"published", func(*testing.T, string) {}, true},
-		{"another repository", func(t *testing.T, path string) { writeFile(t, path+sidecarSuffix, sidecarBytes(good, []string{"registry.example/other"}), 0o600) }, false},
-		{"flipped byte", func(t *testing.T, path string) { writeFile(t, path, []byte("Not really erofs, hashed all the same"), 0o600) }, false},
+		{"another repository", func(t *testing.T, path string) {
+			writeFile(t, path+sidecarSuffix, sidecarBytes(good, []string{"registry.example/other"}), 0o600)
+		}, false},
+		{"flipped byte", func(t *testing.T, path string) {
+			writeFile(t, path, []byte("Not really erofs, hashed all the same"), 0o600)
+		}, false},
 		{"readable by others", func(t *testing.T, path string) { chmod(t, path, 0o644) }, false},
 		{"sidecar readable by others", func(t *testing.T, path string) { chmod(t, path+sidecarSuffix, 0o604) }, false},
 		{"another owner", func(t *testing.T, path string) { chown(t, path, 1000) }, false},
