@@ -394,3 +394,51 @@ wait:
 		}
 	}
 }
+
+// TestSharedCache_PrivateImageNeedsTheCallersCredentials: alice's run of
+// a private image publishes its layers; on another node bob, without
+// credentials, gets nothing of them (the pull is refused before the
+// cache is asked), and alice's run there downloads no layer.
+func TestSharedCache_PrivateImageNeedsTheCallersCredentials(t *testing.T) {
+	dir, _ := sharedCache(t)
+	img := cacheTestImage(t, "CACHE=private")
+	ref, err := reg.Push("private/cache:latest", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.SetAuth("bearer", "alice-reg", "s3cret")
+	t.Cleanup(func() { reg.SetAuth("", "", "") })
+	for _, u := range []testUser{alice, bob} {
+		os.RemoveAll(filepath.Join(u.Home, ".docker"))
+	}
+	node1, node2 := newEnv(t), newEnv(t)
+	node1.writePolicy(fmt.Sprintf("shared_cache = %q\n", dir))
+	if r := node1.loginAs(alice, "alice-reg", "s3cret"); r.code != 0 {
+		t.Fatalf("alice logs in: %s", r)
+	}
+	t.Cleanup(func() { node1.runAs(alice, alice.Home, nil, "logout", reg.Addr) })
+	if r := node1.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "cat", "/data/a"); r.code != 0 || r.stdout != "alpha\n" {
+		t.Fatalf("alice runs her private image: %s", r)
+	}
+	layers, _ := img.Layers()
+	if files := cacheFiles(t, dir); len(files) != len(layers) {
+		t.Fatalf("cache holds %v, want %d layers", files, len(layers))
+	}
+
+	node2.writePolicy(fmt.Sprintf("shared_cache = %q\n", dir))
+	reg.Reset()
+	if r := node2.runAs(bob, bob.Home, nil, "run", "--rm", "-q", ref, "cat", "/data/a"); r.code != 125 || !strings.Contains(r.stderr, "does not let you pull") {
+		t.Fatalf("bob runs alice's private image from the shared cache: %s", r)
+	}
+	if snaps := filesIn(t, node2.root, "snapshots/snapshots"); len(snaps) != 0 {
+		t.Errorf("bob's refused run took layers: %v", snaps)
+	}
+	if r := node2.runAs(alice, alice.Home, nil, "run", "--rm", "-q", ref, "cat", "/data/a"); r.code != 0 || r.stdout != "alpha\n" {
+		t.Fatalf("alice on the second node: %s", r)
+	}
+	for l, n := range layerGets(t, "private/cache", img) {
+		if n != 0 {
+			t.Errorf("layer %s fetched %d times on the second node, want never", l, n)
+		}
+	}
+}
