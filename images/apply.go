@@ -90,7 +90,7 @@ func applyTar(ctx context.Context, mounts []mount.Mount, r io.Reader, allowDevic
 	if dir := snapshotDir(mounts); dir != "" {
 		var undo func()
 		var err error
-		mounts, undo, err = withCachedLowers(mounts, filepath.Join(dir, "lowers"))
+		mounts, undo, err = withCachedLowers(mounts, dir)
 		defer undo()
 		if err != nil {
 			return err

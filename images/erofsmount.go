@@ -81,7 +81,7 @@ var procFilesystems = "/proc/filesystems"
 // temporary mounts are detached and removed before MountAll returns:
 // nothing but target is left mounted.
 func MountAll(mounts []mount.Mount, target string) error {
-	m, undo, err := withCachedLowers(mounts, filepath.Join(filepath.Dir(target), ".lowers"))
+	m, undo, err := withCachedLowers(mounts, filepath.Dir(target))
 	defer undo()
 	if err != nil {
 		return err
@@ -90,10 +90,11 @@ func MountAll(mounts []mount.Mount, target string) error {
 }
 
 // withCachedLowers returns mounts with the layers taken from the shared
-// cache replaced by their files mounted under tmp (created then); undo
-// detaches those and removes tmp.
-func withCachedLowers(mounts []mount.Mount, tmp string) (out []mount.Mount, undo func(), err error) {
+// cache replaced by their files mounted in a temporary directory made in
+// parent; undo detaches those and removes the directory.
+func withCachedLowers(mounts []mount.Mount, parent string) (out []mount.Mount, undo func(), err error) {
 	var mounted []string
+	var tmp string
 	undo = func() {
 		for _, p := range mounted {
 			_ = unix.Unmount(p, unix.MNT_DETACH)
@@ -109,7 +110,7 @@ func withCachedLowers(mounts []mount.Mount, tmp string) (out []mount.Mount, undo
 			return dir, err
 		}
 		if mounted == nil {
-			if err := os.Mkdir(tmp, 0o700); err != nil {
+			if tmp, err = os.MkdirTemp(parent, ".lowers-"); err != nil {
 				return "", err
 			}
 			mounted = []string{}

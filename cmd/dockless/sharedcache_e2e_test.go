@@ -442,3 +442,52 @@ func TestSharedCache_PrivateImageNeedsTheCallersCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedCache_NewLayerOnCachedLayers: an image that adds a layer to
+// one in the cache downloads only that layer, unpacked on the cached ones
+// (a directory the new layer does not list keeps the owner and mode it
+// has below), and publishes it.
+func TestSharedCache_NewLayerOnCachedLayers(t *testing.T) {
+	dir, pol := sharedCache(t)
+	base := cacheTestImage(t, "CACHE=6")
+	ref, err := reg.Push("cache/base:latest", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := busyboxPlus(t, "CACHE=6", []testimage.File{
+		{Name: "data", Dir: true, Mode: 0o755},
+		{Name: "data/a", Mode: 0o644, Body: []byte("alpha\n")},
+		{Name: "data/gone", Mode: 0o644, Body: []byte("gone\n")},
+		{Name: "data/opq", Dir: true, Mode: 0o750, UID: 1000, GID: 100},
+		{Name: "data/opq/old", Mode: 0o600, Body: []byte("old\n")},
+	}, []testimage.File{
+		{Name: "data/.wh.gone", Mode: 0o644},
+		{Name: "data/opq/.wh..wh..opq", Mode: 0o644},
+		{Name: "data/opq/new", Mode: 0o640, UID: 1000, GID: 2000, Body: []byte("new\n")},
+		{Name: "data/suid", Mode: 0o4755, Body: []byte("#!/bin/sh\n")},
+		{Name: "data/link", Linkname: "a"},
+	}, []testimage.File{
+		{Name: "data/opq/extra", Mode: 0o644, Body: []byte("extra\n")},
+	})
+	moreRef, err := reg.Push("cache/base:more", more)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node1, node2, plain := newEnv(t), newEnv(t), newEnv(t)
+	node1.mustRun("--policy", pol, "pull", ref)
+	want := plain.mustRun("run", "--rm", moreRef, "sh", "-c", listing+"; stat -c '%n %A %u %g' /data/opq/extra")
+	reg.Reset()
+	if got := node2.mustRun("--policy", pol, "run", "--rm", moreRef, "sh", "-c", listing+"; stat -c '%n %A %u %g' /data/opq/extra"); got != want {
+		t.Errorf("the new layer on cached ones:\n%s\nwant\n%s", got, want)
+	}
+	layers, _ := more.Layers()
+	top, _ := layers[len(layers)-1].Digest()
+	for l, n := range layerGets(t, "cache/base", more) {
+		if want := map[bool]int{true: 1, false: 0}[l == top.String()]; n != want {
+			t.Errorf("layer %s fetched %d times, want %d", l, n, want)
+		}
+	}
+	if files := cacheFiles(t, dir); len(files) != len(layers) {
+		t.Errorf("cache holds %d layers, want %d (the new one published)", len(files), len(layers))
+	}
+}
