@@ -154,7 +154,7 @@ func withCachedLowers(mounts []mount.Mount, parent string) (out []mount.Mount, u
 func mountCached(rec checkedFile, dir string) error {
 	f, err := os.OpenFile(rec.Path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("shared cache layer %s: %w (remove the image and pull it again)", rec.DiffID, err)
+		return fmt.Errorf("shared cache layer %s: %w (dockless image rm the image, then pull it again)", rec.DiffID, err)
 	}
 	defer f.Close()
 	var st unix.Stat_t
@@ -162,7 +162,7 @@ func mountCached(rec checkedFile, dir string) error {
 		return err
 	}
 	if !rec.same(&st) || rootsOnly(rec.Path, &st) != nil {
-		return fmt.Errorf("shared cache layer %s: %s changed since this node checked it: refused (remove the image and pull it again)", rec.DiffID, rec.Path)
+		return fmt.Errorf("shared cache layer %s: %s changed since this node checked it: refused (dockless image rm the image, then pull it again)", rec.DiffID, rec.Path)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
