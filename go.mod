@@ -98,5 +98,3 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
 )
-
-replace github.com/erofs/go-erofs => ./third_party/go-erofs

@@ -23,6 +23,13 @@ import (
 // parents to the unpack, which resolved them already. Hard links become
 // copies (the library cannot share an inode yet): the files read the same,
 // each with a link count of one.
+//
+// The layer is the image's directory imageLayerDir, not its root: go-erofs
+// numbers the root's inode 0, and glibc before 2.37 (Debian 12, EL9)
+// skips directory entries whose inode number is 0, so the `..` of every
+// top-level directory of the layer would vanish inside containers. The
+// layer's own directory has a nonzero number; the overlay takes the
+// mounted image's imageLayerDir as its lower.
 func writeErofs(out io.WriteSeeker, dir string) error {
 	w := erofs.Create(out, erofs.WithBuildTime(0, 0))
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -33,12 +40,23 @@ func writeErofs(out io.WriteSeeker, dir string) error {
 		if err != nil {
 			return err
 		}
-		return addEntry(w, path, "/"+filepath.ToSlash(rel))
+		return addEntry(w, path, entryPath(rel))
 	})
 	if err != nil {
 		return err
 	}
 	return w.Close()
+}
+
+// imageLayerDir is the directory of a cached layer's image that holds the layer.
+const imageLayerDir = "layer"
+
+// entryPath is the name in the image of the layer's entry rel.
+func entryPath(rel string) string {
+	if rel == "." {
+		return "/" + imageLayerDir
+	}
+	return "/" + imageLayerDir + "/" + filepath.ToSlash(rel)
 }
 
 // addEntry adds the file at path to w as name, with its metadata.

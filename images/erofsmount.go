@@ -120,7 +120,7 @@ func withCachedLowers(mounts []mount.Mount, parent string) (out []mount.Mount, u
 			return "", err
 		}
 		mounted = append(mounted, p)
-		return p, nil
+		return filepath.Join(p, imageLayerDir), nil
 	}
 	for _, m := range mounts {
 		m.Options = append([]string(nil), m.Options...)

@@ -1,3 +1,0 @@
-module github.com/erofs/go-erofs
-
-go 1.23
