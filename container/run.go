@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/docker/go-units"
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/runtime"
@@ -215,7 +214,7 @@ func (l *launch) rootfs(ctx context.Context) (func(), error) {
 			l.n.Log.Errorf("%v", err)
 		}
 	}
-	if err := mount.All(mounts, l.host.Rootfs); err != nil {
+	if err := images.MountAll(mounts, l.host.Rootfs); err != nil {
 		return cleanup, fmt.Errorf("mounting rootfs: %w", err)
 	}
 	mounted = true

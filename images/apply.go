@@ -3,8 +3,11 @@ package images
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -27,12 +30,17 @@ type layerApplier struct {
 	allowDevices bool
 	// budget bounds what the pull's layers write (nil: no bound).
 	budget *budget
+	// plan is the pull's use of the shared cache (nil: none).
+	plan *layerPlan
 }
 
 // Apply decompresses the layer, applies it to the snapshot's mounts and
 // returns the uncompressed layer's descriptor (its digest is checked
 // against the image's diff ID by the caller).
 func (a layerApplier) Apply(ctx context.Context, desc ocispec.Descriptor, mounts []mount.Mount, _ ...diff.ApplyOpt) (ocispec.Descriptor, error) {
+	if rec, ok := a.plan.hit(desc.Digest); ok {
+		return takeCached(rec, mounts)
+	}
 	ra, err := a.cs.ReaderAt(ctx, desc)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("layer %s: %w", desc.Digest, err)
@@ -51,13 +59,43 @@ func (a layerApplier) Apply(ctx context.Context, desc ocispec.Descriptor, mounts
 	if _, err := io.Copy(io.Discard, counted); err != nil { // trailing padding counts in the digest
 		return ocispec.Descriptor{}, err
 	}
+	if a.plan.publishing(digester.Digest()) {
+		a.plan.publish(digester.Digest(), mounts)
+	}
 	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Size: counted.n, Digest: digester.Digest()}, nil
+}
+
+// takeCached makes the snapshot being unpacked (its mounts) the shared
+// cache's layer rec: its directory stays empty, its marker names the file.
+func takeCached(rec checkedFile, mounts []mount.Mount) (ocispec.Descriptor, error) {
+	dir := snapshotDir(mounts)
+	if dir == "" {
+		return ocispec.Descriptor{}, fmt.Errorf("layer %s: unexpected snapshot mounts %v", rec.DiffID, mounts)
+	}
+	b, err := json.Marshal(rec)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, markerName), b, 0o600)
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("layer %s: %w", rec.DiffID, err)
+	}
+	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.Digest(rec.DiffID)}, nil
 }
 
 // applyTar writes the tar stream into the snapshot: straight into the
 // overlay upper directory (whiteouts converted) when the snapshot is one
 // overlay mount, else through a temporary mount.
 func applyTar(ctx context.Context, mounts []mount.Mount, r io.Reader, allowDevices bool, b *budget) error {
+	// Lower layers from the shared cache are mounted for the while.
+	if dir := snapshotDir(mounts); dir != "" {
+		var undo func()
+		var err error
+		mounts, undo, err = withCachedLowers(mounts, dir)
+		defer undo()
+		if err != nil {
+			return err
+		}
+	}
 	apply := func(root string, opts ...archive.ApplyOpt) error {
 		opts = append(opts, archive.WithFilter(layerFilter(allowDevices, b, root)))
 		_, err := archive.Apply(ctx, root, r, opts...)

@@ -31,6 +31,13 @@
 // (verify.go). It must not start containers or read site policy: the
 // front end hands it the caller and the policy's bounds.
 //
+// With a shared cache (Store.SharedCache, the cluster's per-layer EROFS
+// cache on the parallel file system: sharedcache.go), a pull takes the
+// layers published there from the same repository without downloading or
+// unpacking them — their snapshots stay empty and MountAll mounts the
+// checked files in their place (erofsmount.go) — and publishes those it
+// pulls (erofsconv.go). The store never deletes a shared file.
+//
 // The size cap (EnforceCap) evicts the least recently used images that no
 // container's snapshot uses and no live dockless holds: a run holds its
 // image from the session that finds or records it until Prepare makes its

@@ -78,6 +78,8 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		return nil, err
 	}
 	p.hold = hold
+	p.plan = s.layerPlan(name)
+	defer p.plan.release()
 	// Downloads do not hold the node lock, so that a long pull does not
 	// hold up the jobs that use other images: the embedded store fetches
 	// into its staging area and then moves the blobs in under the lock; a
@@ -127,6 +129,8 @@ type pull struct {
 	// fetched counts the layer bytes downloaded, from start on.
 	fetched atomic.Int64
 	start   time.Time
+	// plan is the pull's use of the shared cache (nil: none).
+	plan *layerPlan
 }
 
 // resolve asks the registry with the caller's credentials what name
@@ -168,7 +172,7 @@ func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
 		dl := &downloader{cs: ss.cs, remote: p.fetcher, limits: p.s.Limits, claims: &claims{dir: locks}}
 		defer dl.claims.release(context.WithoutCancel(ctx))
 		p.trusted(dl)
-		if err := fetchImage(ctx, ss, p.desc, dl, p.out, p.bars, &p.fetched); err != nil {
+		if err := fetchImage(ctx, ss, p.desc, dl, nil, p.out, p.bars, &p.fetched); err != nil {
 			return pullError(p.name, err)
 		}
 		lock, err := p.s.lock(ctx)
@@ -191,7 +195,7 @@ func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
 // corrupt, is staged again, without the lock.
 func (p *pull) viaStaging(ctx context.Context) (*Image, error) {
 	for attempt := 1; ; attempt++ {
-		st, err := p.s.stage(ctx, p.desc, p.fetcher, p.trusted, p.out, p.bars, &p.fetched)
+		st, err := p.s.stage(ctx, p.desc, p.fetcher, p.trusted, p.plan, p.out, p.bars, &p.fetched)
 		if err != nil {
 			return nil, pullError(p.name, err)
 		}
@@ -214,7 +218,7 @@ func (p *pull) commit(ctx context.Context, st *staging) (*Image, error) {
 		// The staged blobs are reported and counted already: this walk
 		// only records them in the store.
 		dl := &downloader{cs: ss.cs, remote: st, limits: p.s.Limits, freeDir: p.s.root}
-		if err := fetchImage(ctx, ss, p.desc, dl, io.Discard, false, new(atomic.Int64)); err != nil {
+		if err := fetchImage(ctx, ss, p.desc, dl, p.plan, io.Discard, false, new(atomic.Int64)); err != nil {
 			return errors.Join(pullError(p.name, err), ss.collect(ctx))
 		}
 		var err error
@@ -232,7 +236,7 @@ func (p *pull) commit(ctx context.Context, st *staging) (*Image, error) {
 // complete, nor at one that is not held for the run that pulls it. What a
 // failed unpack left is collected.
 func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
-	img, err := ss.unpack(ctx, p.name, p.desc, p.s.Limits)
+	img, err := ss.unpack(ctx, p.name, p.desc, p.s.Limits, p.plan)
 	if err != nil {
 		return nil, errors.Join(err, ss.collect(ctx))
 	}
@@ -263,11 +267,18 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 }
 
 // fetchImage fetches into the session's store what the image desc needs
-// and it lacks, and labels the manifests' children for its garbage
-// collection, reporting layers on out.
-func fetchImage(ctx context.Context, ss *session, desc ocispec.Descriptor, dl *downloader, out io.Writer, bars bool, fetched *atomic.Int64) error {
+// and it lacks (not the layers plan takes from the shared cache), and
+// labels the manifests' children for its garbage collection, reporting
+// layers on out.
+func fetchImage(ctx context.Context, ss *session, desc ocispec.Descriptor, dl *downloader, plan *layerPlan, out io.Writer, bars bool, fetched *atomic.Int64) error {
 	fetch, report, stop := fetchHandlers(ctx, ss.cs, dl, out, bars, fetched)
-	children := limitLayers(imageChildren(images.SetChildrenLabels(ss.cs, images.ChildrenHandler(verified{ss.cs}))), dl.limits.MaxImageSize)
+	config := func(ctx context.Context, c ocispec.Descriptor) ([]byte, error) {
+		if _, err := fetch(ctx, c); err != nil {
+			return nil, err
+		}
+		return content.ReadBlob(ctx, verified{ss.cs}, c)
+	}
+	children := limitLayers(plan.skipCached(imageChildren(images.SetChildrenLabels(ss.cs, images.ChildrenHandler(verified{ss.cs}))), config), dl.limits.MaxImageSize)
 	err := images.Dispatch(ctx, images.Handlers(fetch, report, children), nil, desc)
 	stop()
 	return err
@@ -313,9 +324,10 @@ func reportLayers(out io.Writer, fetched *atomic.Int64) images.HandlerFunc {
 }
 
 // unpack applies the layers of the image desc (name) to snapshots,
-// skipping those present and writing at most what limits allow, and
+// skipping those present, taking those plan hit from the shared cache
+// (and publishing those it publishes), writing at most what limits allow, and
 // labels the config with the top snapshot so GC keeps it.
-func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descriptor, limits Limits) (*Image, error) {
+func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descriptor, limits Limits, plan *layerPlan) (*Image, error) {
 	manifest, err := images.Manifest(ctx, verified{ss.cs}, desc, Platform)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", name, err)
@@ -334,7 +346,7 @@ func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descrip
 			Diff: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffIDs[i]},
 		}
 	}
-	applier := layerApplier{cs: ss.cs, allowDevices: ss.allowDevices, budget: &budget{limit: limits.MaxImageSize, files: limits.MaxImageFiles, keep: limits.MinFreeSpace}}
+	applier := layerApplier{cs: ss.cs, allowDevices: ss.allowDevices, plan: plan, budget: &budget{limit: limits.MaxImageSize, files: limits.MaxImageFiles, keep: limits.MinFreeSpace}}
 	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, applier)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, corruptLayer(ctx, ss.cs, manifest.Layers, err))

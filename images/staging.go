@@ -66,7 +66,7 @@ func (s *Store) openStaging() (*staging, error) {
 
 // stage fetches what the image desc needs and the node store lacks into
 // the staging area, reporting layers on out as the pull's progress.
-func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remotes.Fetcher, trusted func(*downloader), out io.Writer, bars bool, fetched *atomic.Int64) (*staging, error) {
+func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remotes.Fetcher, trusted func(*downloader), plan *layerPlan, out io.Writer, bars bool, fetched *atomic.Int64) (*staging, error) {
 	st, err := s.openStaging()
 	if err != nil {
 		return nil, err
@@ -93,7 +93,18 @@ func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remot
 		st.mu.Unlock()
 		return report(ctx, d)
 	}
-	children := limitLayers(imageChildren(images.ChildrenHandler(cs)), s.Limits.MaxImageSize)
+	// The config is staged first when the shared cache is used: its diff
+	// IDs name the layers to look up there.
+	config := func(ctx context.Context, c ocispec.Descriptor) ([]byte, error) {
+		if _, err := stageOne(ctx, c); err != nil {
+			return nil, err
+		}
+		if b, err := content.ReadBlob(ctx, cs, c); err == nil {
+			return b, nil
+		}
+		return st.storedBlob(c) // in the node store
+	}
+	children := limitLayers(plan.skipCached(imageChildren(images.ChildrenHandler(cs)), config), s.Limits.MaxImageSize)
 	err = images.Dispatch(ctx, images.Handlers(images.HandlerFunc(stageOne), children), nil, desc)
 	stop()
 	if err != nil {
@@ -101,6 +112,22 @@ func (s *Store) stage(ctx context.Context, desc ocispec.Descriptor, remote remot
 		return nil, err
 	}
 	return st, nil
+}
+
+// storedBlob reads the node store's blob d (a config or manifest),
+// checking its digest.
+func (st *staging) storedBlob(d ocispec.Descriptor) ([]byte, error) {
+	if !checked(d) || d.Digest.Validate() != nil {
+		return nil, corrupt(d)
+	}
+	b, err := os.ReadFile(blobPath(filepath.Join(st.root, "content"), d.Digest))
+	if err != nil {
+		return nil, err
+	}
+	if d.Digest.Algorithm().FromBytes(b) != d.Digest {
+		return nil, corrupt(d)
+	}
+	return b, nil
 }
 
 // blobPath is where a content store rooted at dir keeps blob d.

@@ -67,6 +67,12 @@ type Store struct {
 	Revalidate time.Duration
 	// Limits bound what one pull writes and how long it waits (fetch.go).
 	Limits Limits
+	// SharedCache is the cluster's shared per-layer EROFS cache
+	// ([store] shared_cache; "": none): sharedcache.go.
+	SharedCache string
+	// SharedCacheWait bounds the wait for another node publishing a layer
+	// (0: DefaultSharedCacheWait).
+	SharedCacheWait time.Duration
 	// PolicySource names the policy file the settings above come from,
 	// for the messages of the refusals they cause.
 	PolicySource string

@@ -59,6 +59,12 @@ type Store struct {
 	// image's layers (0: no bound): each is an inode of the store's file
 	// system and time under the node lock while it is unpacked.
 	MaxImageFiles int64 `toml:"max_image_files"`
+	// SharedCache is the cluster's shared, read-only per-layer EROFS cache
+	// on the parallel file system ("" off): layers found there by diff ID
+	// are neither downloaded nor unpacked but mounted read-only; layers
+	// missing there are published after their pull. The directory is
+	// root's, mode 0711 (CheckSharedCache).
+	SharedCache string `toml:"shared_cache"`
 }
 
 // Job is what every job container gets.
@@ -251,6 +257,9 @@ func Load(path string) (*Policy, error) {
 	if err := p.checkConfinement(); err != nil {
 		return nil, err
 	}
+	if err := CheckSharedCache(p.Store.SharedCache); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
 	return p, nil
 }
 
@@ -354,4 +363,36 @@ func (p *Policy) PullLimits() (PullLimits, error) {
 	}
 	l.StallTimeout = d
 	return l, nil
+}
+
+// CheckSharedCache refuses a [store] shared_cache that is not an absolute
+// path, or that names an existing directory that is not root's or that
+// another user could write: its files are kernel-mounted on every node.
+// A directory not there yet is created, root's and 0711, by the first
+// publication; one others may list is made 0711 when dockless first uses
+// it (its files, 0600, hold the layers of private images).
+func CheckSharedCache(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("[store] shared_cache %q: must be an absolute path", dir)
+	}
+	st, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("[store] shared_cache %s: %w", dir, err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	switch {
+	case !st.IsDir():
+		return fmt.Errorf("[store] shared_cache %s: refused: not a directory", dir)
+	case sys.Uid != 0:
+		return fmt.Errorf("[store] shared_cache %s: refused: owned by uid %d, must be owned by root and mode 0711 (chown root %s; chmod 0711 %s)", dir, sys.Uid, dir, dir)
+	case st.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("[store] shared_cache %s: refused: mode %04o lets other users write it, must be 0711 (chmod 0711 %s)", dir, st.Mode().Perm(), dir)
+	}
+	return nil
 }

@@ -392,3 +392,54 @@ func TestLoad_RevalidateSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSharedCache: the shared cache is an absolute path to root's
+// directory that no other user may write; one not there yet is created
+// later.
+func TestCheckSharedCache(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name string, mode os.FileMode, uid int) string {
+		p := filepath.Join(dir, name)
+		if err := os.Mkdir(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, uid, 0); err != nil {
+			t.Skipf("needs root: %v", err)
+		}
+		return p
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dir, want string
+	}{
+		{"off", "", ""},
+		{"root's 0711", mk("good", 0o711, 0), ""},
+		{"root's 0700", mk("private", 0o700, 0), ""},
+		{"not there yet", filepath.Join(dir, "later"), ""},
+		{"relative", "cache", "absolute path"},
+		{"world-readable (made 0711 when used)", mk("readable", 0o755, 0), ""},
+		{"group-writable", mk("writable", 0o771, 0), "must be 0711"},
+		{"world-writable", mk("open", 0o1777, 0), "must be 0711"},
+		{"another owner", mk("theirs", 0o711, 1000), "must be owned by root"},
+		{"a file", file, "not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckSharedCache(tc.dir)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "[store] shared_cache") {
+				t.Fatalf("got %v, want a refusal naming [store] shared_cache and %q", err, tc.want)
+			}
+		})
+	}
+}

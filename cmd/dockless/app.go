@@ -119,6 +119,7 @@ func (a *app) setup(c *cli.Context) error {
 func newStore(pol *policy.Policy, caller *policy.Caller, root, containerd string, log logrus.FieldLogger) *images.Store {
 	st := images.NewStore(root)
 	st.AllowDevices = pol.Store.LayerDevices
+	st.SharedCache = pol.Store.SharedCache
 	st.MirrorsDir = pol.Registry.MirrorsDir
 	st.Proxy = pol.Registry.Proxy()
 	st.Containerd = containerd

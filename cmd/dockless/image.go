@@ -32,6 +32,6 @@ func (a *app) imageCommand() *cli.Command {
 				fmt.Fprintf(c.App.Writer, "Total: %d images removed\n", count)
 				return nil
 			},
-		}},
+		}, a.imagePublishCommand(), a.imageCacheCommand()},
 	}
 }

@@ -38,6 +38,7 @@ func main() {
 	pullMiB := flag.Int("pull-mib", 256, "size of the cold-pull image's data (4 layers); 0 skips the pull comparison")
 	stormN := flag.Int("storm", 32, "concurrent runs of the cached image, and of an uncached one; 0 skips the start storms")
 	baseline := flag.String("baseline", "", "another dockless binary whose `run --rm` is measured too (e.g. the build before a change); \"\" skips it")
+	cacheNodes := flag.Int("cache-nodes", 4, "nodes of the shared layer cache's start storm (with -pull-mib's image); 0 skips the shared cache measurements")
 	runc153 := flag.String("runc153", "", "a runc built from the module cache's runc (the libcontainer dockless embeds), to compare dockless-runc with; \"\" skips it")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -103,12 +104,13 @@ func main() {
 			log.Fatalf("resident: %v", err)
 		}
 	}
-	pullsAndStorm(work, bin, reg, *pullMiB, *stormN)
+	pullsAndStorm(work, bin, reg, *pullMiB, *stormN, *cacheNodes)
 }
 
-// pullsAndStorm measures cold pulls of a pullMiB image (0: none) and a
+// pullsAndStorm measures cold pulls of a pullMiB image (0: none), the
+// shared layer cache with that image and cacheNodes nodes (0: not), and a
 // start storm of stormN runs of an uncached image (0: none).
-func pullsAndStorm(work, bin string, reg *testimage.Registry, pullMiB, stormN int) {
+func pullsAndStorm(work, bin string, reg *testimage.Registry, pullMiB, stormN, cacheNodes int) {
 	if pullMiB > 0 {
 		big, err := bigImage(4, pullMiB<<20/4)
 		if err != nil {
@@ -123,6 +125,9 @@ func pullsAndStorm(work, bin string, reg *testimage.Registry, pullMiB, stormN in
 		fmt.Printf("%-40s %12s %10s\n", "command", "time", "ratio")
 		for _, r := range pulls {
 			fmt.Printf("%-40s %12s %9.2fx\n", r.name, r.median.Round(time.Millisecond), float64(pulls[0].median)/float64(r.median))
+		}
+		if cacheNodes > 0 {
+			cacheBench(work, bin, reg, "bench/big", bigRef, layerDigests(big), 3, cacheNodes)
 		}
 	}
 	if stormN > 0 {
@@ -317,4 +322,21 @@ func docklessBundle(work string, img v1.Image) (string, error) {
 		return "", err
 	}
 	return bundle, os.WriteFile(filepath.Join(bundle, "config.json"), out, 0o644)
+}
+
+// layerDigests are the digests of img's layer blobs.
+func layerDigests(img v1.Image) []string {
+	ls, err := img.Layers()
+	if err != nil {
+		log.Fatal(err)
+	}
+	var out []string
+	for _, l := range ls {
+		d, err := l.Digest()
+		if err != nil {
+			log.Fatal(err)
+		}
+		out = append(out, d.String())
+	}
+	return out
 }
