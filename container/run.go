@@ -62,6 +62,10 @@ type launch struct {
 	staged  []string
 	volumes []spec.Bind
 	spec    *specs.Spec
+	// member is set for a container that tasks join (shared.go), holder
+	// when its process is the holder.
+	member *Member
+	holder bool
 }
 
 // Run runs req in the foreground and returns the container's exit status.
@@ -83,6 +87,17 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 	if opts.SpecOnly != nil {
 		return 0, l.writeSpec(ctx, opts.SpecOnly)
 	}
+	n.reap()
+	undo, err := l.setup(ctx)
+	defer undo()
+	if err != nil {
+		return -1, err
+	}
+	return l.start(ctx, stdio)
+}
+
+// reap reaps before a container is made (Reap), saying what it did.
+func (n *Node) reap() {
 	count, err := n.Reap()
 	if count > 0 {
 		n.Log.Infof("cleaned up %d containers left by dockless processes that died", count)
@@ -90,22 +105,27 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 	if err != nil {
 		n.Log.Warnf("%v", err)
 	}
+}
+
+// setup runs the steps and returns what undoes those that ran, in
+// reverse, also when one failed.
+func (l *launch) setup(ctx context.Context) (func(), error) {
 	var undo []func()
-	defer func() {
+	undoAll := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
-	}()
+	}
 	for _, step := range l.steps(ctx) {
 		cleanup, err := step()
 		if cleanup != nil {
 			undo = append(undo, cleanup)
 		}
 		if err != nil {
-			return -1, err
+			return undoAll, err
 		}
 	}
-	return l.start(ctx, stdio)
+	return undoAll, nil
 }
 
 // steps are the setup of a container, in order; each returns what undoes
@@ -189,6 +209,9 @@ func (l *launch) record() (func(), error) {
 	l.rec = &Record{ID: l.id, Name: l.name, Image: l.img.Name, Command: l.req.Cmd, Owner: l.n.Caller.UID,
 		Created: time.Now().UTC(), Launcher: os.Getpid(), Memory: l.req.Memory,
 		Labels: l.req.Labels, StopSignal: l.req.StopSignal, StopTimeout: l.req.StopTimeout}
+	if l.member != nil {
+		l.rec.Shared, l.rec.JobCgroups = l.member.Key, l.member.Cgroups
+	}
 	var err error
 	if l.rec.LauncherStart, err = processStart(os.Getpid()); err != nil {
 		return cleanup, err
@@ -263,6 +286,11 @@ func (l *launch) build() (*specs.Spec, error) {
 	s, err := spec.Build(&r, l.img.Config.Config, l.host)
 	if err != nil {
 		return nil, err
+	}
+	if l.holder {
+		if err := spec.WithHolder(l.host.InitPath)(s); err != nil {
+			return nil, err
+		}
 	}
 	if err := l.injectDevices(s); err != nil {
 		return nil, err
