@@ -21,5 +21,7 @@
 // It takes a spec and nothing else: it must not pull images, mount root
 // filesystems or read policy. The container is a child of the calling
 // process (dockless makes itself a child subreaper), so it lives and dies
-// with the job that started it.
+// with the job that started it; the one exception is a held container
+// (Hold: an LSF parallel job's per-host container), which outlives the
+// dockless that made it until whoever leaves it last destroys it.
 package runtime
