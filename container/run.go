@@ -17,6 +17,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/docker/go-units"
+	"github.com/dockless/dockless/hooks"
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/runtime"
 	"github.com/dockless/dockless/spec"
@@ -266,6 +267,9 @@ func (l *launch) user() (func(), error) {
 // writes it to the state directory.
 func (l *launch) buildSpec() (func(), error) {
 	s, err := l.build()
+	if err == nil {
+		err = l.siteHooks(s)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +302,17 @@ func (l *launch) build() (*specs.Spec, error) {
 	return s, nil
 }
 
+// siteHooks adds the site's OCI hooks whose conditions s meets ([hooks]
+// dirs): once per container, never per exec.
+func (l *launch) siteHooks(s *specs.Spec) error {
+	hs, err := hooks.Load(l.n.Policy.Hooks.Dirs)
+	if err != nil {
+		return err
+	}
+	hooks.Apply(s, hs, len(l.binds) > 0)
+	return nil
+}
+
 // writeSpec writes the config.json the container would run. Of the node
 // it changes nothing but what pulling the image takes (no reaping, no
 // hold, no size cap), and it starts and mounts nothing: the user's binds
@@ -316,6 +331,9 @@ func (l *launch) writeSpec(ctx context.Context, w io.Writer) error {
 	}
 	l.binds = append(append(l.binds, etcBinds(l.dir, l.opts.Etc)...), vols...)
 	s, err := l.build()
+	if err == nil {
+		err = l.siteHooks(s)
+	}
 	if err != nil {
 		return err
 	}

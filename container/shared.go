@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -30,6 +31,9 @@ import (
 // are flocks, which die with their process: a member killed at any point
 // has left, and the next one to come finds the container without members
 // or its holder dead, removes it and makes a new one.
+
+// ParallelAnnotation marks a shared container's spec (site hooks match it).
+const ParallelAnnotation = "io.dockless.lsf.parallel"
 
 // Member is one process of a shared container.
 type Member struct {
@@ -295,6 +299,11 @@ func (n *Node) createShared(ctx context.Context, req *spec.Request, opts Options
 		return nil, err
 	}
 	l.member, l.holder = m, true
+	l.req.Annotations = maps.Clone(l.req.Annotations)
+	if l.req.Annotations == nil {
+		l.req.Annotations = map[string]string{}
+	}
+	l.req.Annotations[ParallelAnnotation] = "true"
 	undo, err := l.setup(ctx)
 	if err == nil {
 		err = l.hold(locks)

@@ -168,3 +168,10 @@ func TestWithHolder_RunsTheInitInHoldMode(t *testing.T) {
 		t.Errorf("no init on the node: %v", err)
 	}
 }
+
+func TestWithAnnotations_AddsToTheSpecs(t *testing.T) {
+	s, err := New(WithAnnotations(map[string]string{"a": "1"}), WithAnnotations(map[string]string{"b": "2"}), WithAnnotations(nil))
+	if err != nil || len(s.Annotations) != 2 || s.Annotations["a"] != "1" || s.Annotations["b"] != "2" {
+		t.Errorf("%v %v", s.Annotations, err)
+	}
+}

@@ -431,3 +431,63 @@ func holderPid(t *testing.T, e *env) int {
 	}
 	return rec.InitPid
 }
+
+// A site hook matched by io.dockless.lsf.parallel runs once for the
+// job's container, not once per task; a hook file others may write is
+// refused, naming the rule.
+func TestLSFTask_SiteHooksRunOncePerContainer(t *testing.T) {
+	e := newEnv(t)
+	p := newParallelJob(t, e, &alice)
+	dir := openTempDir(t)
+	hooksDir, log := filepath.Join(dir, "hooks.d"), filepath.Join(dir, "hook.log")
+	if err := os.Mkdir(hooksDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := writeFile(t, filepath.Join(dir, "log-state"), "#!/bin/sh\ncat >> "+log+"\necho >> "+log+"\n", 0o755)
+	hook := writeFile(t, filepath.Join(hooksDir, "mpi.json"), `{"version":"1.0.0","hook":{"path":"`+script+`"},
+"when":{"annotations":{"^io\\.dockless\\.lsf\\.parallel$":"^true$"}},"stages":["createRuntime"]}`, 0o644)
+	f, err := os.OpenFile(suidPolicy, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = fmt.Fprintf(f, "[hooks]\ndirs = [%q]\n", hooksDir)
+		f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tasks []*task
+	for i := range 4 {
+		tasks = append(tasks, p.start(t, nil, true, nil, "lsf", "task", "--", "/bin/sh", "-c", "touch /dev/shm/task"+strconv.Itoa(i)+"; "+barrier(4)))
+	}
+	for _, tk := range tasks {
+		tk.release()
+	}
+	for i, tk := range tasks {
+		if r := tk.wait(t); r.code != 0 {
+			t.Errorf("task %d: %s", i, r)
+		}
+	}
+	b, _ := os.ReadFile(log)
+	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], `"io.dockless.lsf.job":"`+testJobID+`"`) {
+		t.Errorf("the hook ran %d times for one container (want once, with the job's annotation): %s", len(lines), b)
+	}
+	if err := os.Chmod(hook, 0o664); err != nil {
+		t.Fatal(err)
+	}
+	tk := p.start(t, nil, true, nil, "lsf", "task", "--", "/bin/true")
+	tk.release()
+	if r := tk.wait(t); r.code != 125 || !strings.Contains(r.stderr, hook) || !strings.Contains(r.stderr, "writable by no one else") {
+		t.Errorf("a group-writable hook file: want refused: %s", r)
+	}
+}
+
+// writeFile writes a root-owned file with mode and returns its path.
+func writeFile(t *testing.T, p, body string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(body), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
