@@ -116,10 +116,7 @@ func (n *Node) RunMember(ctx context.Context, req *spec.Request, opts Options, m
 	if err != nil {
 		return -1, err
 	}
-	if err := n.relaying(ctx)(); err != nil {
-		return -1, err
-	}
-	exit, err := runtime.Exec(n.runcRoot(), rec.ID, p, stdio, nil)
+	exit, err := runtime.Exec(n.runcRoot(), rec.ID, p, stdio, n.relaying(ctx), nil)
 	n.ran()
 	return exit.Code, err
 }

@@ -46,7 +46,7 @@ func ociExecCommand() *cli.Command {
 			if c.Bool("detach") {
 				return runtime.ExecDetached(ociRoot(c), id, p, detachOptions(c))
 			}
-			exit, err := runtime.Exec(ociRoot(c), id, p, ociStdio(c), func(pid int) {
+			exit, err := runtime.Exec(ociRoot(c), id, p, ociStdio(c), nil, func(pid int) {
 				_ = runtime.WritePidFile(c.String("pid-file"), pid)
 			})
 			if err != nil {
