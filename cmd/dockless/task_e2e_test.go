@@ -491,3 +491,51 @@ func writeFile(t *testing.T, p, body string, mode os.FileMode) string {
 	}
 	return p
 }
+
+// bstop and bkill act on the job cgroup: freezing it freezes the job's
+// container (its holder and every task), and SIGTERM to every process in
+// it (bkill's first signal) ends every task; the last removes the
+// container.
+func TestLSFTask_TheJobCgroupReachesEveryMember(t *testing.T) {
+	e := newEnv(t)
+	p := newParallelJob(t, e, &alice)
+	var tasks []*task
+	for i := range 2 {
+		tasks = append(tasks, p.start(t, nil, true, nil, "lsf", "task", "--", "/bin/sh", "-c",
+			"touch /dev/shm/task"+strconv.Itoa(i)+"; "+barrier(2)+"; echo ready; exec sleep 60"))
+	}
+	for _, tk := range tasks {
+		tk.release()
+	}
+	for _, tk := range tasks {
+		tk.out.waitFor(t, "ready")
+	}
+	var freezer, pids string
+	for _, d := range p.cgroups {
+		switch {
+		case strings.HasPrefix(d, "/sys/fs/cgroup/freezer/"):
+			freezer = d
+		case strings.HasPrefix(d, "/sys/fs/cgroup/pids/"):
+			pids = d
+		}
+	}
+	if freezer == "" || pids == "" {
+		t.Skip("no freezer or pids hierarchy")
+	}
+	if err := os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte("FROZEN"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(findCgroupUnder(freezer), "freezer.state"), "FROZEN", "bstop freezes the job's container")
+	if err := os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte("THAWED"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(findCgroupUnder(freezer), "freezer.state"), "THAWED", "bresume thaws it")
+	for _, pid := range tasksBelow(t, pids) {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	for i, tk := range tasks {
+		if r := tk.wait(t); r.code != 143 && r.code != 137 {
+			t.Errorf("task %d after bkill's SIGTERM: want 143 (or 137, its holder gone first): %s", i, r)
+		}
+	}
+}
