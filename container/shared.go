@@ -196,7 +196,8 @@ func (l *sharedLocks) unused() bool {
 	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
 }
 
-// container is the record of the container the locks are of (nil: none).
+// sharedContainer is the record of the container the locks are of (nil:
+// none).
 func (n *Node) sharedContainer(l *sharedLocks) *Record {
 	id, err := os.ReadFile(filepath.Join(l.dir, "id"))
 	if err != nil {
