@@ -210,10 +210,11 @@ func (n *Node) sharedContainer(l *sharedLocks) *Record {
 	return r
 }
 
-// live reports whether r, a shared container, runs and has members.
+// live reports whether r, a shared container, runs (or is frozen: a job
+// that bstop suspended) and has members.
 func (n *Node) live(r *Record, l *sharedLocks) bool {
 	st, err := runtime.State(n.runcRoot(), r.ID)
-	return err == nil && st.State == "running" && st.Pid == r.InitPid && !l.unused()
+	return err == nil && (st.State == "running" || st.State == "paused") && st.Pid == r.InitPid && !l.unused()
 }
 
 // enterShared, with create.lock held, joins the live container of m.Key if
