@@ -526,10 +526,28 @@ func TestLSFTask_TheJobCgroupReachesEveryMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFile(t, filepath.Join(findCgroupUnder(freezer), "freezer.state"), "FROZEN", "bstop freezes the job's container")
+	// Another container on the node reaps at its start: a suspended job's
+	// container is not taken for one without members.
+	holder := holderPid(t, e)
+	e.mustRun("run", "--rm", "-q", busybox, "true")
 	if err := os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte("THAWED"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	waitFile(t, filepath.Join(findCgroupUnder(freezer), "freezer.state"), "THAWED", "bresume thaws it")
+	if again := holderPid(t, e); again != holder {
+		t.Fatalf("the suspended job's container was replaced: holder %d, then %d", holder, again)
+	}
+	// Nor is one paused itself (dockless pause).
+	dirs, _ := filepath.Glob(filepath.Join(e.state, "containers", "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("containers: %v", dirs)
+	}
+	e.mustRun("pause", filepath.Base(dirs[0]))
+	e.mustRun("run", "--rm", "-q", busybox, "true")
+	if again := holderPid(t, e); again != holder {
+		t.Fatalf("the paused job's container was replaced: holder %d, then %d", holder, again)
+	}
+	e.mustRun("unpause", filepath.Base(dirs[0]))
 	for _, pid := range tasksBelow(t, pids) {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
