@@ -102,7 +102,7 @@ func (n *Node) RunMember(ctx context.Context, req *spec.Request, opts Options, m
 	if err := n.Policy.Check(req, n.Caller); err != nil {
 		return -1, err
 	}
-	locks, err := n.lockShared(m.Key, true)
+	locks, err := n.lockShared(m.Key, true, true)
 	if err != nil {
 		return -1, err
 	}
@@ -129,17 +129,26 @@ type sharedLocks struct {
 	alive *os.File
 }
 
+// errGone: the key's state directory is not there (lockShared without
+// create).
+var errGone = errors.New("no job container")
+
 // lockShared takes create.lock of key (wait: block until free; else fail
-// at once with ok false). The last member removes the directory while it
-// holds the lock: a lock taken on a file no longer there is taken again.
-func (n *Node) lockShared(key string, wait bool) (*sharedLocks, error) {
+// at once), making the key's directory if create (else errGone when it is
+// not there). The last member removes the directory while it holds the
+// lock: a lock taken on a file no longer there is taken again.
+func (n *Node) lockShared(key string, wait, create bool) (*sharedLocks, error) {
 	dir := filepath.Join(n.State, "lsf", key)
 	how := unix.LOCK_EX
 	if !wait {
 		how |= unix.LOCK_NB
 	}
 	for {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if !create {
+			if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+				return nil, errGone
+			}
+		} else if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("the job container's state: %w", err)
 		}
 		path := filepath.Join(dir, "create.lock")
@@ -375,13 +384,21 @@ func (n *Node) memberProcess(r *Record, req *spec.Request, m Member) (*specs.Pro
 // last member removes it.
 func (n *Node) leaveShared(r *Record, alive *os.File) {
 	alive.Close()
-	l, err := n.lockShared(r.Shared, true)
+	l, err := n.lockShared(r.Shared, true, false)
+	if errors.Is(err, errGone) {
+		return // another member removed it
+	}
 	if err != nil {
 		n.Log.Warnf("leaving the job container %s: %v", r.ID, err)
 		return
 	}
 	defer l.unlock()
-	if cur := n.sharedContainer(l); cur == nil || cur.ID != r.ID || !l.unused() {
+	cur := n.sharedContainer(l)
+	switch {
+	case cur != nil && cur.ID != r.ID || !l.unused():
+		return
+	case cur == nil: // removed by a task that found its holder dead
+		_ = os.RemoveAll(l.dir)
 		return
 	}
 	if err := n.removeShared(r, l); err != nil {
@@ -401,7 +418,10 @@ func (n *Node) removeShared(r *Record, l *sharedLocks) error {
 // reapShared removes the shared container r if it is not in use: no one
 // holds its create.lock, and it has no members or its holder died.
 func (n *Node) reapShared(r *Record) (bool, error) {
-	l, err := n.lockShared(r.Shared, false)
+	l, err := n.lockShared(r.Shared, false, false)
+	if errors.Is(err, errGone) {
+		return true, n.remove(r)
+	}
 	if err != nil {
 		return false, nil // in use: being made, joined or left
 	}
