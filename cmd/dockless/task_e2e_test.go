@@ -281,6 +281,11 @@ func TestLSFTask_OnlyTheJobsOwnTasksJoin(t *testing.T) {
 	if r.code != 0 || len(lines) != 2 || lines[0] != "job" {
 		t.Fatalf("a task of the job: %s", r)
 	}
+	missing := p.start(t, nil, true, nil, "lsf", "task", "--", "/no/such/command")
+	missing.release()
+	if r := missing.wait(t); r.code != 127 {
+		t.Errorf("a task whose command is not there: want 127, as docker exec: %s", r)
+	}
 	other := makeJobCgroups(t, fmt.Sprintf("dltest-job-%d", rand.Intn(1<<30)))
 	bobTmp := userDir(t, filepath.Join(p.j.base, "lsbtmp", "bob.tmpdir"), bob, 0o700)
 	bobEnv := []string{"HOME=" + bob.Home, "USER=" + bob.Name, "TMPDIR=" + bobTmp}
