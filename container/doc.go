@@ -21,6 +21,12 @@
 // applies only after that, so that it never evicts the image about to
 // start.
 //
+// A shared container (shared.go, Node.RunMember) is the per-host container
+// of an LSF parallel job: made by its first member with a holder as its
+// process, joined by the others, removed by the last; its lifetime is kept
+// in flocks, so that members killed at any point leave nothing that the
+// next member or Reap does not remove.
+//
 // An image's VOLUMEs are scratch directories in the container's state
 // directory, seeded from the image and removed with it (volumes.go).
 //

@@ -57,7 +57,7 @@ func (n *Node) Exec(r *Record, o ExecOptions, stdio runtime.IO) (int, error) {
 			return -1, err
 		}
 	}
-	exit, err := runtime.Exec(n.runcRoot(), r.ID, ps.Process, stdio, nil)
+	exit, err := runtime.Exec(n.runcRoot(), r.ID, ps.Process, stdio, nil, nil)
 	n.ran()
 	return exit.Code, err
 }

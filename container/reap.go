@@ -42,6 +42,15 @@ func (n *Node) Reap() (int, error) {
 				continue
 			}
 		}
+		if r.Shared != "" {
+			removed, err := n.reapShared(r)
+			if err != nil {
+				failed = append(failed, fmt.Errorf("cleaning up job container %s: %w", r.ID, err))
+			} else if removed {
+				reaped++
+			}
+			continue
+		}
 		if r.launcherAlive() {
 			continue
 		}

@@ -40,6 +40,12 @@ type Record struct {
 	// SIGKILL).
 	StopSignal  int  `json:"stop_signal,omitempty"`
 	StopTimeout *int `json:"stop_timeout,omitempty"`
+	// Shared is the key of a container that tasks join (shared.go): it
+	// lives while a member holds its alive.lock, whoever made it.
+	Shared string `json:"shared,omitempty"`
+	// JobCgroups are its creator's cgroups (by hierarchy), which every
+	// member must be in.
+	JobCgroups map[string]string `json:"job_cgroups,omitempty"`
 }
 
 func (n *Node) recordPath(id string) string { return filepath.Join(n.dir(id), "record.json") }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/docker/go-units"
+	"github.com/dockless/dockless/hooks"
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/runtime"
 	"github.com/dockless/dockless/spec"
@@ -61,6 +62,10 @@ type launch struct {
 	staged  []string
 	volumes []spec.Bind
 	spec    *specs.Spec
+	// member is set for a container that tasks join (shared.go), holder
+	// when its process is the holder.
+	member *Member
+	holder bool
 }
 
 // Run runs req in the foreground and returns the container's exit status.
@@ -82,6 +87,17 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 	if opts.SpecOnly != nil {
 		return 0, l.writeSpec(ctx, opts.SpecOnly)
 	}
+	n.reap()
+	undo, err := l.setup(ctx)
+	defer undo()
+	if err != nil {
+		return -1, err
+	}
+	return l.start(ctx, stdio)
+}
+
+// reap reaps before a container is made (Reap), saying what it did.
+func (n *Node) reap() {
 	count, err := n.Reap()
 	if count > 0 {
 		n.Log.Infof("cleaned up %d containers left by dockless processes that died", count)
@@ -89,22 +105,27 @@ func (n *Node) Run(ctx context.Context, req *spec.Request, opts Options, stdio r
 	if err != nil {
 		n.Log.Warnf("%v", err)
 	}
+}
+
+// setup runs the steps and returns what undoes those that ran, in
+// reverse, also when one failed.
+func (l *launch) setup(ctx context.Context) (func(), error) {
 	var undo []func()
-	defer func() {
+	undoAll := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
-	}()
+	}
 	for _, step := range l.steps(ctx) {
 		cleanup, err := step()
 		if cleanup != nil {
 			undo = append(undo, cleanup)
 		}
 		if err != nil {
-			return -1, err
+			return undoAll, err
 		}
 	}
-	return l.start(ctx, stdio)
+	return undoAll, nil
 }
 
 // steps are the setup of a container, in order; each returns what undoes
@@ -188,6 +209,9 @@ func (l *launch) record() (func(), error) {
 	l.rec = &Record{ID: l.id, Name: l.name, Image: l.img.Name, Command: l.req.Cmd, Owner: l.n.Caller.UID,
 		Created: time.Now().UTC(), Launcher: os.Getpid(), Memory: l.req.Memory,
 		Labels: l.req.Labels, StopSignal: l.req.StopSignal, StopTimeout: l.req.StopTimeout}
+	if l.member != nil {
+		l.rec.Shared, l.rec.JobCgroups = l.member.Key, l.member.Cgroups
+	}
 	var err error
 	if l.rec.LauncherStart, err = processStart(os.Getpid()); err != nil {
 		return cleanup, err
@@ -242,6 +266,9 @@ func (l *launch) user() (func(), error) {
 // writes it to the state directory.
 func (l *launch) buildSpec() (func(), error) {
 	s, err := l.build()
+	if err == nil {
+		err = l.siteHooks(s)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -263,10 +290,26 @@ func (l *launch) build() (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.holder {
+		if err := spec.WithHolder(l.host.InitPath)(s); err != nil {
+			return nil, err
+		}
+	}
 	if err := l.injectDevices(s); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// siteHooks adds the site's OCI hooks whose conditions s meets ([hooks]
+// dirs): once per container, never per exec.
+func (l *launch) siteHooks(s *specs.Spec) error {
+	hs, err := hooks.Load(l.n.Policy.Hooks.Dirs)
+	if err != nil {
+		return err
+	}
+	hooks.Apply(s, hs, len(l.binds) > 0)
+	return nil
 }
 
 // writeSpec writes the config.json the container would run. Of the node
@@ -287,6 +330,9 @@ func (l *launch) writeSpec(ctx context.Context, w io.Writer) error {
 	}
 	l.binds = append(append(l.binds, etcBinds(l.dir, l.opts.Etc)...), vols...)
 	s, err := l.build()
+	if err == nil {
+		err = l.siteHooks(s)
+	}
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,12 @@
 // volumes) under the one trust rule for user-named mount sources
 // (policy.VolumeRules) and puts the opened handles in the request.
 //
+// A parallel job's tasks share one container per host (parallel.go):
+// TaskFromEnv is the job's container running one task's command (dockless
+// lsf task), Parallel tells a job with more than one slot, and JobKey names
+// the job on the node; the variables only name it, who joins is decided by
+// the caller's uid and cgroup (container.Node.RunMember).
+//
 // It imports only spec and policy of dockless's packages; it must not pull
 // images, mount anything or start containers.
 package lsf

@@ -10,6 +10,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// JobAnnotation is the spec annotation of an LSF job's container: the job id.
+const JobAnnotation = "io.dockless.lsf.job"
+
 // PlaceHolder is LSF's command for "run the image's own ENTRYPOINT/CMD".
 const PlaceHolder = "LSB_DOCKER_PLACE_HOLDER"
 
@@ -118,6 +121,8 @@ func FromEnv(env map[string]string, args []string, pol *policy.Policy, caller *p
 		Tty:       h.StdinTTY,
 		Network:   "host",
 		CPUShares: uint64(max(pol.Job.CPUShares, 0)),
+		// Site hooks match it (package hooks); no user sets annotations.
+		Annotations: map[string]string{JobAnnotation: jobID},
 	}
 	for _, step := range []func() error{
 		func() error { return jobResources(job.Req, pol) },

@@ -30,6 +30,7 @@ type Policy struct {
 	Registry Registry `toml:"registry"`
 	Callers  Callers  `toml:"callers"`
 	GPU      GPU      `toml:"gpu"`
+	Hooks    Hooks    `toml:"hooks"`
 
 	// Path is the file the policy was read from ("" for the defaults).
 	Path string `toml:"-"`
@@ -171,6 +172,15 @@ type GPU struct {
 	MPSHostIPC bool `toml:"mps_host_ipc"`
 }
 
+// Hooks says where the site's OCI hooks are (package hooks).
+type Hooks struct {
+	// Dirs are directories of hook files (containers/common's hooks.d
+	// JSON, schema 1.0.0), in priority order (a later directory's file
+	// masks a same-named one); each directory, file and hook program must
+	// be root-owned and not writable by group or others.
+	Dirs []string `toml:"dirs"`
+}
+
 // Default is the policy of the site's docker wrapper (the seed).
 func Default() *Policy {
 	return &Policy{
@@ -198,6 +208,7 @@ func Default() *Policy {
 			AllowedHooks: []string{"/usr/bin/nvidia-cdi-hook", "/usr/bin/nvidia-ctk"},
 			MPSHostIPC:   true,
 		},
+		Hooks: Hooks{Dirs: []string{"/etc/dockless/hooks.d"}},
 	}
 }
 

@@ -99,9 +99,10 @@ func Destroy(root, id string) error {
 }
 
 // Exec runs p inside the running container id (its namespaces and cgroup)
-// in the foreground and returns how it exited. started, if set, is called
-// with the process's host pid once it runs.
-func Exec(root, id string, p *specs.Process, stdio IO, started func(pid int)) (Exit, error) {
+// in the foreground and returns how it exited. relaying, if set, is called
+// once the signals are caught, before anything starts, as Run calls it.
+// started, if set, is called with the process's host pid once it runs.
+func Exec(root, id string, p *specs.Process, stdio IO, relaying func() error, started func(pid int)) (Exit, error) {
 	c, err := load(root, id)
 	if err != nil {
 		return Exit{}, err
@@ -112,6 +113,11 @@ func Exec(root, id string, p *specs.Process, stdio IO, started func(pid int)) (E
 	sigs := make(chan os.Signal, 128)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
+	if relaying != nil {
+		if err := relaying(); err != nil {
+			return Exit{}, err
+		}
+	}
 	process, err := newProcess(p, false)
 	if err != nil {
 		return Exit{}, err

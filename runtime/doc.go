@@ -24,9 +24,11 @@
 // It takes a spec and nothing else: it must not pull images, mount root
 // filesystems or read policy. The container is a child of the calling
 // process (dockless makes itself a child subreaper), so it lives and dies
-// with the job that started it. The OCI interface (oci*.go: OCIRun,
-// OCIExec, Start…, runc's verbs for package oci, dockless-runc) is the
-// exception, as runc's containers are: created containers outlive the
+// with the job that started it. The exceptions: a held container (Hold:
+// an LSF parallel job's per-host container) outlives the dockless that
+// made it until whoever leaves it last destroys it; and the OCI interface
+// (oci*.go: OCIRun, OCIExec, Start…, runc's verbs for package oci,
+// dockless-runc), as runc's containers do: created containers outlive the
 // command that made them, and a container run in the foreground stays with
 // --keep.
 package runtime

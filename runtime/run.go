@@ -391,5 +391,10 @@ func newProcess(p *specs.Process, init bool) (*libcontainer.Process, error) {
 		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
 	}
 	lp.Rlimits = withCallerRlimits(lp.Rlimits)
+	affinity, err := configs.ConvertCPUAffinity(p.ExecCPUAffinity)
+	if err != nil {
+		return nil, err
+	}
+	lp.CPUAffinity = affinity
 	return lp, nil
 }

@@ -58,6 +58,7 @@ func Build(req *Request, img ocispec.ImageConfig, host Host) (*specs.Spec, error
 		WithPidsLimit(req.PidsLimit),
 		WithOOMScoreAdj(req.OOMScoreAdj),
 		WithCgroupsPath(cgroupsPath(req.CgroupParent, host.CgroupsPath)),
+		WithAnnotations(req.Annotations),
 	)
 }
 

@@ -29,3 +29,21 @@ func WithInit(on bool, initPath string) Opt {
 		return nil
 	}
 }
+
+// WithHolder makes the container's process a holder, for a container that
+// processes join later (the per-host container of an LSF parallel job):
+// the node's init program, bound as WithInit binds it, runs
+// "InitInContainer --hold" as PID 1 without a terminal; it only reaps, and
+// needs nothing of the image (no shell, no sleep).
+func WithHolder(initPath string) Opt {
+	return func(s *specs.Spec) error {
+		if initPath == "" {
+			return errors.New("a container that tasks join needs the node's init to hold it (dockless-init, installed beside dockless, root's and writable by no one else): ask the administrator to install it")
+		}
+		p := setProcess(s)
+		p.Args, p.Terminal, p.ConsoleSize = []string{InitInContainer, "--hold"}, false, nil
+		replaceMount(s, specs.Mount{Destination: InitInContainer, Type: "bind", Source: initPath,
+			Options: []string{"rbind", "rprivate", "ro", "nosuid", "nodev"}})
+		return nil
+	}
+}

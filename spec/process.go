@@ -105,6 +105,19 @@ func WithHostname(name string) Opt {
 	}
 }
 
+// WithAnnotations adds annotations to the spec's.
+func WithAnnotations(a map[string]string) Opt {
+	return func(s *specs.Spec) error {
+		for k, v := range a {
+			if s.Annotations == nil {
+				s.Annotations = map[string]string{}
+			}
+			s.Annotations[k] = v
+		}
+		return nil
+	}
+}
+
 // WithUser sets the process identity. $HOME is left to the runtime, which
 // takes it from the container's /etc/passwd when the environment has none
 // (as docker leaves it).

@@ -124,6 +124,9 @@ type Request struct {
 
 	// Labels are docker's --label metadata, kept in the container's record.
 	Labels map[string]string
+	// Annotations are the spec's annotations dockless's front ends set
+	// (io.dockless.lsf.*, which site hooks match); no flag sets them.
+	Annotations map[string]string
 	// StopSignal is the signal `dockless stop` sends first (0: SIGTERM);
 	// StopTimeout how many seconds it then waits before SIGKILL (nil: the
 	// stop command's; -1: no SIGKILL). docker's --stop-signal and

@@ -149,3 +149,29 @@ func TestWithInit_BindsTheInitAndRunsTheCommandUnderIt(t *testing.T) {
 		t.Error("--init without an init on the node must fail")
 	}
 }
+
+// A joined container's process is the init holding it, without a
+// terminal, whatever the request's command; no init on the node refuses.
+func TestWithHolder_RunsTheInitInHoldMode(t *testing.T) {
+	s, err := New(WithArgs([]string{"sh"}), WithTTY(true), WithHolder("/usr/libexec/dockless-init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Process.Args, " "); got != "/sbin/docker-init --hold" || s.Process.Terminal {
+		t.Errorf("args %q, terminal %v", got, s.Process.Terminal)
+	}
+	last := s.Mounts[len(s.Mounts)-1]
+	if last.Destination != InitInContainer || last.Source != "/usr/libexec/dockless-init" || !strings.Contains(strings.Join(last.Options, ","), "nosuid") {
+		t.Errorf("the init's mount: %+v", last)
+	}
+	if _, err := New(WithArgs([]string{"sh"}), WithHolder("")); err == nil || !strings.Contains(err.Error(), "dockless-init") {
+		t.Errorf("no init on the node: %v", err)
+	}
+}
+
+func TestWithAnnotations_AddsToTheSpecs(t *testing.T) {
+	s, err := New(WithAnnotations(map[string]string{"a": "1"}), WithAnnotations(map[string]string{"b": "2"}), WithAnnotations(nil))
+	if err != nil || len(s.Annotations) != 2 || s.Annotations["a"] != "1" || s.Annotations["b"] != "2" {
+		t.Errorf("%v %v", s.Annotations, err)
+	}
+}

@@ -12,6 +12,12 @@
  * ends the container. A command it cannot start exits 127 (not found) or
  * 126 (not executable), as tini's.
  *
+ * "docker-init --hold" is the holder of a container several processes
+ * join (the per-host container of an LSF parallel job, dockless lsf task):
+ * it runs nothing, reaps every process that ends in the container, and
+ * exits on SIGTERM, SIGINT or SIGHUP (dockless removes the container with
+ * SIGKILL once its last member left).
+ *
  * It is C, built static and single-threaded (make build): it runs on the
  * image's filesystem, where the host's loader and libraries are not, and
  * it must not spend the container's --pids-limit on threads of its own.
@@ -57,12 +63,33 @@ static pid_t start(char **argv, const sigset_t *orig)
 	_exit(exec_status(err));
 }
 
+/* hold waits for the container's end, reaping what ends in it. */
+static int hold(void)
+{
+	sigset_t wait_for;
+	sigemptyset(&wait_for);
+	sigaddset(&wait_for, SIGCHLD);
+	sigaddset(&wait_for, SIGTERM);
+	sigaddset(&wait_for, SIGINT);
+	sigaddset(&wait_for, SIGHUP);
+	sigprocmask(SIG_BLOCK, &wait_for, NULL);
+	for (;;) {
+		int sig = sigwaitinfo(&wait_for, NULL);
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+			return 0;
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (geteuid() != getuid() || getegid() != getgid()) {
 		fputs("docker-init: refused: the init of --init containers never runs set-id\n", stderr);
 		return 125;
 	}
+	if (argc == 2 && strcmp(argv[1], "--hold") == 0)
+		return hold();
 	int first = 1;
 	if (first < argc && strcmp(argv[first], "--") == 0)
 		first++;

@@ -160,32 +160,7 @@ func TestLifecycle_ContainerCgroupIsBelowTheJobCgroup(t *testing.T) {
 	e := newEnv(t)
 	e.mustRun("pull", "-q", busybox)
 	job := fmt.Sprintf("dltest-job-%d", rand.Intn(1<<30))
-	controllers := v1Controllers(t)
-	var jobDirs []string
-	for _, ctl := range controllers {
-		own := ownCgroup(t, ctl)
-		dir := filepath.Join("/sys/fs/cgroup", ctl, own, job)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		jobDirs = append(jobDirs, dir)
-		if ctl == "cpuset" { // a new cpuset has no CPUs or memory nodes until given its parent's
-			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-				b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
-				if err == nil {
-					err = os.WriteFile(filepath.Join(dir, f), b, 0o644)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	t.Cleanup(func() {
-		for i := len(jobDirs) - 1; i >= 0; i-- {
-			_ = os.Remove(jobDirs[i])
-		}
-	})
+	jobDirs := makeJobCgroups(t, job)
 	// The "job": a shell that joins the job cgroups, then execs dockless.
 	var join strings.Builder
 	for _, d := range jobDirs {
@@ -237,6 +212,37 @@ func TestLifecycle_ContainerCgroupIsBelowTheJobCgroup(t *testing.T) {
 	}
 	waitDead(t, pid, "the container survives the job's kill")
 	e.mustRun("system", "prune")
+}
+
+// makeJobCgroups makes a simulated LSF job cgroup named job below this
+// process's cgroup in every v1 controller, removed when the test ends.
+func makeJobCgroups(t *testing.T, job string) []string {
+	t.Helper()
+	var jobDirs []string
+	t.Cleanup(func() {
+		for i := len(jobDirs) - 1; i >= 0; i-- {
+			_ = os.Remove(jobDirs[i])
+		}
+	})
+	for _, ctl := range v1Controllers(t) {
+		dir := filepath.Join("/sys/fs/cgroup", ctl, ownCgroup(t, ctl), job)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		jobDirs = append(jobDirs, dir)
+		if ctl == "cpuset" { // a new cpuset has no CPUs or memory nodes until given its parent's
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+				if err == nil {
+					err = os.WriteFile(filepath.Join(dir, f), b, 0o644)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return jobDirs
 }
 
 func v1Controllers(t *testing.T) []string {

@@ -30,6 +30,14 @@ func (a *app) lsfCommand() *cli.Command {
 				Action:       func(c *cli.Context) error { return exited(a.lsfRun(c, nil)) },
 			},
 			{
+				Name:            "task",
+				Usage:           "run a task of a parallel job (blaunch, an MPI launcher) in the job's container on this host, creating it if it does not exist, and exit with its status",
+				ArgsUsage:       "[--] COMMAND [ARG...]",
+				SkipFlagParsing: true,
+				OnUsageError:    onUsageError,
+				Action:          func(c *cli.Context) error { return exited(a.lsfRun(c, nil)) },
+			},
+			{
 				Name:         "exec",
 				Usage:        "run a command (default: a shell) in the running container of one of your jobs (battach, docker_exec)",
 				ArgsUsage:    "JOBID [COMMAND [ARG...]]",
@@ -72,7 +80,15 @@ func (a *app) lsfRun(c *cli.Context, specOut io.Writer) (int, error) {
 	}
 	pol := a.node.Policy
 	h.GPUs = a.jobGPUs
-	job, err := lsf.FromEnv(a.caller.Env, c.Args().Slice(), pol, a.caller, h)
+	task := c.Command.Name == "task"
+	from, args := lsf.FromEnv, c.Args().Slice()
+	if task {
+		from = lsf.TaskFromEnv
+		if len(args) > 0 && args[0] == "--" {
+			args = args[1:]
+		}
+	}
+	job, err := from(a.caller.Env, args, pol, a.caller, h)
 	if err != nil {
 		return -1, usageError{err}
 	}
@@ -120,7 +136,25 @@ func (a *app) lsfRun(c *cli.Context, specOut io.Writer) (int, error) {
 	}
 	opts.Progress, opts.Bars = progress(a.log.GetLevel() < logrus.ErrorLevel)
 	stdio := runtime.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true}
+	if task || (specOut == nil && lsf.Parallel(a.caller.Env)) {
+		return a.lsfMember(c, job, opts, stdio)
+	}
 	return a.node.Run(c.Context, job.Req, opts, stdio)
+}
+
+// lsfMember runs the job's process (a task, or the job script of a
+// parallel job) in the job's container on this host, shared by all of its
+// tasks here.
+func (a *app) lsfMember(c *cli.Context, job *lsf.Job, opts container.Options, stdio runtime.IO) (int, error) {
+	key, err := lsf.JobKey(a.caller.Env)
+	if err != nil {
+		return -1, usageError{err}
+	}
+	m, err := container.CurrentMember(key)
+	if err != nil {
+		return -1, err
+	}
+	return a.node.RunMember(c.Context, job.Req, opts, m, stdio)
 }
 
 // jobHost reads what the LSF translation needs of the node.
