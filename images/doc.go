@@ -31,6 +31,11 @@
 // (verify.go). It must not start containers or read site policy: the
 // front end hands it the caller and the policy's bounds.
 //
+// Push uploads an image the caller may use with their credentials, held
+// but without the node lock (push.go); Tag records another name for the
+// caller alone, marked as made on the node, so that no other user takes
+// it for the registry's image of that name (tag.go).
+//
 // The size cap (EnforceCap) evicts the least recently used images that no
 // container's snapshot uses and no live dockless holds: a run holds its
 // image from the session that finds or records it until Prepare makes its
