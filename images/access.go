@@ -144,7 +144,9 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 	if err != nil {
 		return nil, false, err
 	}
-	if s.Offline || (allowed && !revalidate) {
+	// The caller's own local record (tag, build) is what they made: as
+	// docker, its name is not asked at the registry.
+	if s.Offline || (allowed && (!revalidate || s.ownLocal(labels))) {
 		return img, true, nil
 	}
 	fallback := allowed && s.usableWithoutRegistry(img.Name, labels)

@@ -94,3 +94,9 @@ func (s *Store) foreignLocal(labels map[string]string) bool {
 	owner := labels[localLabel]
 	return owner != "" && owner != strconv.FormatUint(uint64(s.As.UID), 10)
 }
+
+// ownLocal reports whether labels are those of a record the caller made
+// on the node.
+func (s *Store) ownLocal(labels map[string]string) bool {
+	return labels[localLabel] == strconv.FormatUint(uint64(s.As.UID), 10)
+}

@@ -30,6 +30,7 @@ type Policy struct {
 	Registry Registry `toml:"registry"`
 	Callers  Callers  `toml:"callers"`
 	GPU      GPU      `toml:"gpu"`
+	Build    Build    `toml:"build"`
 
 	// Path is the file the policy was read from ("" for the defaults).
 	Path string `toml:"-"`
@@ -103,6 +104,30 @@ type Job struct {
 type Volumes struct {
 	AllowedPrefixes []string `toml:"allowed_prefixes"`
 	DirectoriesOnly bool     `toml:"directories_only"`
+}
+
+// Build is what `dockless build` may do on the node.
+type Build struct {
+	// Enabled allows dockless build (default true).
+	Enabled bool `toml:"enabled"`
+	// Root holds each caller's build state (<root>/<uid>, theirs); ""
+	// is the store root's path with "-build".
+	Root string `toml:"root"`
+	// Network lists the RUN networks a build may ask for (host, none).
+	Network []string `toml:"network"`
+	// AllowedRegistries lists the registries a build may push to (empty:
+	// those of [registry] allowed).
+	AllowedRegistries []string `toml:"allowed_registries"`
+	// MaxContextSize bounds the build context (a docker size; "" none).
+	MaxContextSize string `toml:"max_context_size"`
+	// SubuidFile and SubgidFile hold the callers' subordinate ids.
+	SubuidFile string `toml:"subuid_file"`
+	SubgidFile string `toml:"subgid_file"`
+	// Runtime is the runc-compatible program RUN steps run with.
+	Runtime string `toml:"runtime"`
+	// LockTimeout bounds how long a build waits for the caller's other
+	// build (a Go duration).
+	LockTimeout string `toml:"lock_timeout"`
 }
 
 // Registry restricts where images come from.
@@ -187,6 +212,8 @@ func Default() *Policy {
 		},
 		Volumes:  Volumes{AllowedPrefixes: []string{"/storage1", "/storage2", "/scratch1"}, DirectoriesOnly: true},
 		Registry: Registry{MirrorsDir: "/etc/dockless/certs.d", StallTimeout: "60s", RevalidateSeconds: 60},
+		Build: Build{Enabled: true, Network: []string{"host", "none"}, MaxContextSize: "10G", SubuidFile: "/etc/subuid", SubgidFile: "/etc/subgid",
+			Runtime: "/usr/sbin/runc", LockTimeout: "10m"},
 		GPU: GPU{
 			CDISpecDirs:  []string{"/etc/cdi", "/var/run/cdi"},
 			AllowedHooks: []string{"/usr/bin/nvidia-cdi-hook", "/usr/bin/nvidia-ctk"},
@@ -249,6 +276,9 @@ func Load(path string) (*Policy, error) {
 		return nil, fmt.Errorf("policy %s: [registry] revalidate_seconds %d: a number of seconds, or 0 to ask the registry at every start", path, p.Registry.RevalidateSeconds)
 	}
 	if err := p.checkConfinement(); err != nil {
+		return nil, err
+	}
+	if _, err := p.BuildLimits(); err != nil {
 		return nil, err
 	}
 	return p, nil

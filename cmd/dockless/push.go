@@ -33,7 +33,7 @@ func (a *app) pushCommand() *cli.Command {
 // push uploads ref after the policy's registry check; docker's client
 // exits 1 for what the registry or the store refuses.
 func (a *app) push(c *cli.Context, ref string, progress io.Writer) error {
-	if err := a.node.Policy.CheckImage(ref); err != nil {
+	if err := a.node.Policy.CheckPush(ref); err != nil {
 		return err
 	}
 	err := a.store.Push(c.Context, ref, progress)
