@@ -20,6 +20,13 @@ func (s *Store) Load(ctx context.Context, r io.Reader, names []string) (*Image, 
 	if len(names) == 0 {
 		return nil, errors.New("loading an image needs a name (-t)")
 	}
+	for i, ref := range names {
+		name, err := Normalize(ref)
+		if err != nil {
+			return nil, err
+		}
+		names[i] = name
+	}
 	var img *Image
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
 		idx, err := archive.ImportIndex(ctx, ss.cs, r)

@@ -123,6 +123,10 @@ func exports(req build.Request, load io.WriteCloser) ([]client.ExportEntry, erro
 		}
 		out = append(out, e)
 	}
+	if len(out) == 0 {
+		// Kept in the build's cache only, for the image's ID (-q, --iidfile).
+		out = append(out, client.ExportEntry{Type: client.ExporterImage, Attrs: map[string]string{}})
+	}
 	return out, nil
 }
 

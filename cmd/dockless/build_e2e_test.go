@@ -109,7 +109,8 @@ RUN echo "$WHO" > /who
 // scenario: alice builds a two-stage Dockerfile through the setuid
 // dockless; RUN is uid 0 inside, alice's uid (and her subordinate ids) on
 // the node; --push and then dockless push send it with her credentials
-// (bearer auth); the pushed image runs from a fresh store; bob's
+// (bearer auth); the pushed image runs from a fresh store; a build FROM
+// it (her private image) with -f outside the context works; bob's
 // anonymous push is refused.
 func TestBuild_AsTheCallerPushedAndRunFromAFreshStore(t *testing.T) {
 	e := buildEnv(t, "")
@@ -150,6 +151,18 @@ func TestBuild_AsTheCallerPushedAndRunFromAFreshStore(t *testing.T) {
 	}
 
 	e.writePolicy(buildPolicy(e, ""))
+	df := filepath.Join(userDir(t, filepath.Join(openTempDir(t), "df"), alice, 0o755), "Dockerfile.derived")
+	if err := os.WriteFile(df, []byte("FROM "+ref+"\nRUN cp /who /derived\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	derived := reg.Ref("private/alice/derived:1")
+	if r := e.runAs(alice, ctx, nil, "build", "-q", "-f", df, "-t", derived, "."); r.code != 0 {
+		t.Fatalf("FROM her private image, -f outside the context: %s", r)
+	}
+	if r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-q", derived, "cat", "/derived"); r.code != 0 || r.stdout != "alice\n" {
+		t.Fatalf("the derived image: %s", r)
+	}
+
 	bobs := twoStage(t, bob)
 	if r := e.runAs(bob, bobs, nil, "build", "-q", "-t", reg.Ref("private/bob/built:1"), "--push", "."); r.code != 1 || !strings.Contains(r.stderr, "failed to push") {
 		t.Fatalf("bob's anonymous push: %s", r)
@@ -220,7 +233,8 @@ func TestBuild_RefusalsNameTheRule(t *testing.T) {
 
 // TestBuild_SIGTERMLeavesNothing: dockless build stopped with SIGTERM
 // while a RUN step runs ends, leaving no process, mount or lock: the
-// next build of the same user starts at once.
+// next build of the same user starts at once, prints its ID with -q, and
+// one with -t is in the node store for dockless run.
 func TestBuild_SIGTERMLeavesNothing(t *testing.T) {
 	e := buildEnv(t, "lock_timeout = \"1s\"\n")
 	ctx := twoStage(t, alice)
@@ -264,7 +278,13 @@ func TestBuild_SIGTERMLeavesNothing(t *testing.T) {
 	if err := os.WriteFile(df, []byte("FROM scratch\nCOPY busybox /bin/busybox\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.runAs(alice, ctx, nil, "build", "-q", "."); r.code != 0 {
-		t.Fatalf("the next build: %s", r)
+	if r := e.runAs(alice, ctx, nil, "build", "-q", "."); r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Fatalf("the next build prints its image's ID (-q, no tag): %s", r)
+	}
+	if r := e.runAs(alice, ctx, nil, "build", "-q", "-t", "dockless-test/local:1", "."); r.code != 0 {
+		t.Fatalf("a build loaded into the node store: %s", r)
+	}
+	if r := e.runAs(alice, ctx, nil, "run", "--rm", "--pull", "never", "dockless-test/local:1", "/bin/busybox", "echo", "loaded"); r.code != 0 || r.stdout != "loaded\n" {
+		t.Fatalf("dockless run uses the loaded image (never pulled): %s", r)
 	}
 }
