@@ -144,7 +144,9 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 	if err != nil {
 		return nil, false, err
 	}
-	if s.Offline || (allowed && !revalidate) {
+	// The caller's own local record (tag, build) is what they made: as
+	// docker, its name is not asked at the registry.
+	if s.Offline || (allowed && (!revalidate || s.ownLocal(labels))) {
 		return img, true, nil
 	}
 	fallback := allowed && s.usableWithoutRegistry(img.Name, labels)
@@ -157,6 +159,9 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 	}
 	current, err := s.check(ctx, img, labels, timeout)
 	switch {
+	case err == nil && !allowed && s.foreignLocal(labels) && current != img.Target.Digest:
+		s.letGo(ctx, img)
+		return nil, false, fmt.Errorf("%w: %s (the node's image of that name was made by another user, not pulled)", ErrNotFound, ref)
 	case err == nil:
 		return img, current == img.Target.Digest, nil
 	case fallback && errors.Is(err, ErrUnreachable):
@@ -229,7 +234,9 @@ func (s *Store) check(ctx context.Context, img *Image, labels map[string]string,
 	case refused:
 		s.forgetRevalidated(img.Name, !sent.Load())
 	}
-	if err == nil || refused {
+	// Another user's local record of the name is not what the registry
+	// holds unless the digests agree: the answer grants nothing on it.
+	if (err == nil && (!s.foreignLocal(labels) || desc.Digest == img.Target.Digest)) || refused {
 		if rerr := s.noteCheck(context.WithoutCancel(ctx), img, labels, !sent.Load(), refused); rerr != nil {
 			return "", rerr
 		}

@@ -37,6 +37,11 @@
 // unpacking them — their snapshots stay empty and MountAll mounts the
 // checked files in their place (erofsmount.go) — and publishes those it
 // pulls (erofsconv.go). The store never deletes a shared file.
+
+// Push uploads an image the caller may use with their credentials, held
+// but without the node lock (push.go); Tag records another name for the
+// caller alone, marked as made on the node, so that no other user takes
+// it for the registry's image of that name (tag.go).
 //
 // The size cap (EnforceCap) evicts the least recently used images that no
 // container's snapshot uses and no live dockless holds: a run holds its

@@ -31,6 +31,7 @@ type Policy struct {
 	Callers  Callers  `toml:"callers"`
 	GPU      GPU      `toml:"gpu"`
 	Hooks    Hooks    `toml:"hooks"`
+	Build    Build    `toml:"build"`
 
 	// Path is the file the policy was read from ("" for the defaults).
 	Path string `toml:"-"`
@@ -110,6 +111,30 @@ type Job struct {
 type Volumes struct {
 	AllowedPrefixes []string `toml:"allowed_prefixes"`
 	DirectoriesOnly bool     `toml:"directories_only"`
+}
+
+// Build is what `dockless build` may do on the node.
+type Build struct {
+	// Enabled allows dockless build (default true).
+	Enabled bool `toml:"enabled"`
+	// Root holds each caller's build state (<root>/<uid>, theirs); ""
+	// is the store root's path with "-build".
+	Root string `toml:"root"`
+	// Network lists the RUN networks a build may ask for (host, none).
+	Network []string `toml:"network"`
+	// AllowedRegistries lists the registries a build may push to (empty:
+	// those of [registry] allowed).
+	AllowedRegistries []string `toml:"allowed_registries"`
+	// MaxContextSize bounds the build context (a docker size; "" none).
+	MaxContextSize string `toml:"max_context_size"`
+	// SubuidFile and SubgidFile hold the callers' subordinate ids.
+	SubuidFile string `toml:"subuid_file"`
+	SubgidFile string `toml:"subgid_file"`
+	// Runtime is the runc-compatible program RUN steps run with.
+	Runtime string `toml:"runtime"`
+	// LockTimeout bounds how long a build waits for the caller's other
+	// build (a Go duration).
+	LockTimeout string `toml:"lock_timeout"`
 }
 
 // Registry restricts where images come from.
@@ -203,6 +228,8 @@ func Default() *Policy {
 		},
 		Volumes:  Volumes{AllowedPrefixes: []string{"/storage1", "/storage2", "/scratch1"}, DirectoriesOnly: true},
 		Registry: Registry{MirrorsDir: "/etc/dockless/certs.d", StallTimeout: "60s", RevalidateSeconds: 60},
+		Build: Build{Enabled: true, Network: []string{"host", "none"}, MaxContextSize: "10G", SubuidFile: "/etc/subuid", SubgidFile: "/etc/subgid",
+			Runtime: "/usr/sbin/runc", LockTimeout: "10m"},
 		GPU: GPU{
 			CDISpecDirs:  []string{"/etc/cdi", "/var/run/cdi"},
 			AllowedHooks: []string{"/usr/bin/nvidia-cdi-hook", "/usr/bin/nvidia-ctk"},
@@ -270,6 +297,9 @@ func Load(path string) (*Policy, error) {
 	}
 	if err := CheckSharedCache(p.Store.SharedCache); err != nil {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
+	}
+	if _, err := p.BuildLimits(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -249,6 +249,7 @@ func TestTemplate_IsTheDefaults(t *testing.T) {
 	want := Default()
 	want.Registry.Allowed = []string{}
 	want.Callers.Trusted = []string{}
+	want.Build.AllowedRegistries = []string{}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("docs/dockless.toml differs from the defaults:\n got %+v\nwant %+v", got, want)
 	}

@@ -66,7 +66,7 @@ func (a *app) cli() *cli.App {
 			a.killCommand(), a.stopCommand(), a.rmCommand(), a.pauseCommand(), a.unpauseCommand(),
 			a.statsCommand(), a.waitCommand(), a.systemCommand(), a.ociCommand(), a.loginCommand(),
 			a.imageCommand(), a.logoutCommand(), a.pullCommand(), a.imagesCommand(), a.rmiCommand(),
-			a.cdiCommand(),
+			a.cdiCommand(), a.pushCommand(), a.tagCommand(), a.buildCommand(),
 		}),
 	}
 }

@@ -38,6 +38,13 @@ func (a *app) lsfCommand() *cli.Command {
 				Action:          func(c *cli.Context) error { return exited(a.lsfRun(c, nil)) },
 			},
 			{
+				Name:            "build",
+				Usage:           "the docker_build application's job starter: build the job's context as docker build with its arguments, tagged $LSB_CONTAINER_IMAGE too, and push every tag",
+				ArgsUsage:       "[--] [DOCKER BUILD OPTIONS] CONTEXT",
+				SkipFlagParsing: true,
+				Action:          a.lsfBuild,
+			},
+			{
 				Name:         "exec",
 				Usage:        "run a command (default: a shell) in the running container of one of your jobs (battach, docker_exec)",
 				ArgsUsage:    "JOBID [COMMAND [ARG...]]",

@@ -1,0 +1,69 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestSubordinate_TheCallersRangeByNameOrID: the caller's line, by name or
+// by uid; none, or no file, is no range; a broken line is an error.
+func TestSubordinate_TheCallersRangeByNameOrID(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "subuid")
+	body := "bob:100000:65536\nalice:200000:1000\n61003:300000:10\ncarol:0:10\n"
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		id   uint32
+		want Range
+		err  bool
+	}{
+		{"alice", 61001, Range{200000, 1000}, false},
+		{"dave", 61003, Range{300000, 10}, false},
+		{"erin", 61004, Range{}, false},
+		{"carol", 61005, Range{}, true},
+	} {
+		got, err := Subordinate(file, c.name, c.id)
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("%s: got %v %v, want %v (error %v)", c.name, got, err, c.want, c.err)
+		}
+	}
+	if got, err := Subordinate(filepath.Join(dir, "none"), "alice", 1); err != nil || got != (Range{}) {
+		t.Errorf("no file: %v %v", got, err)
+	}
+}
+
+// TestMappings_CallerIsRootInside: 0 is the caller, 1.. the range; no
+// range maps the caller alone.
+func TestMappings_CallerIsRootInside(t *testing.T) {
+	got := Mappings(61001, Range{200000, 1000})
+	want := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 61001, Size: 1}, {ContainerID: 1, HostID: 200000, Size: 1000}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := Mappings(61001, Range{}); len(got) != 1 || got[0] != want[0] {
+		t.Errorf("no range: got %v", got)
+	}
+}
+
+// TestCheckContextSize_NamesTheRule: a context over the bound is refused
+// naming [build] max_context_size; 0 is no bound.
+func TestCheckContextSize_NamesTheRule(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckContextSize(dir, 999); err == nil || !strings.Contains(err.Error(), "[build] max_context_size") {
+		t.Errorf("over the bound: %v", err)
+	}
+	for _, max := range []int64{0, 1000} {
+		if err := CheckContextSize(dir, max); err != nil {
+			t.Errorf("bound %d: %v", max, err)
+		}
+	}
+}

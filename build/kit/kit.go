@@ -1,0 +1,105 @@
+// Package kit runs BuildKit in process for one build: the controller, a
+// rootless OCI worker (overlay snapshots, RUN through a runc-compatible
+// program) and the Dockerfile frontend, served over an in-memory gRPC
+// connection to a client in the same process. It runs in dockless-build,
+// never in the setuid dockless, inside the user namespace the setuid
+// dockless made, as the caller.
+package kit
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+
+	ctdsnapshot "github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
+	"github.com/moby/buildkit/cache/remotecache"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/control"
+	"github.com/moby/buildkit/executor/oci"
+	"github.com/moby/buildkit/frontend"
+	dockerfile "github.com/moby/buildkit/frontend/dockerfile/builder"
+	"github.com/moby/buildkit/frontend/gateway/forwarder"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/solver"
+	"github.com/moby/buildkit/solver/bboltcachestorage"
+	"github.com/moby/buildkit/util/db/boltutil"
+	"github.com/moby/buildkit/util/network/netproviders"
+	"github.com/moby/buildkit/util/resolver"
+	"github.com/moby/buildkit/worker"
+	"github.com/moby/buildkit/worker/base"
+	"github.com/moby/buildkit/worker/runc"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+)
+
+// Start starts the controller on the state directory root with runtime
+// for RUN steps and returns a client connected to it, and a stop
+// function.
+func Start(ctx context.Context, root, runtime string) (*client.Client, func(), error) {
+	ctrl, err := controller(ctx, root, runtime)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := grpc.NewServer()
+	ctrl.Register(srv)
+	ln := bufconn.Listen(1 << 20)
+	go srv.Serve(ln) //nolint:errcheck // ends with Stop
+	c, err := client.New(ctx, "", client.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return ln.DialContext(ctx)
+	}), client.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		srv.Stop()
+		return nil, nil, err
+	}
+	return c, func() { c.Close(); srv.Stop(); ctrl.Close() }, nil
+}
+
+// controller is BuildKit's controller with one rootless OCI worker.
+func controller(ctx context.Context, root, runtime string) (*control.Controller, error) {
+	sm, err := session.NewManager()
+	if err != nil {
+		return nil, err
+	}
+	hosts := resolver.NewRegistryConfig(nil)
+	sn := runc.SnapshotterFactory{Name: "overlayfs", New: func(root string) (ctdsnapshot.Snapshotter, error) {
+		return overlay.NewSnapshotter(root, overlay.AsynchronousRemove)
+	}}
+	opt, err := runc.NewWorkerOpt(root, sn, true, oci.ProcessSandbox, nil, nil, netproviders.Opt{Mode: "host"}, nil, runtime, "", false, nil, "", "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("the build's worker: %w", err)
+	}
+	opt.RegistryHosts = hosts
+	w, err := base.NewWorker(ctx, opt)
+	if err != nil {
+		return nil, fmt.Errorf("the build's worker: %w", err)
+	}
+	wc := &worker.Controller{}
+	if err := wc.Add(w); err != nil {
+		return nil, err
+	}
+	cache, err := bboltcachestorage.NewStore(filepath.Join(root, "cache.db"))
+	if err != nil {
+		return nil, err
+	}
+	history, err := boltutil.SafeOpen(filepath.Join(root, "history.db"), 0o600, &bolt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return control.NewController(control.Opt{
+		SessionManager:            sm,
+		WorkerController:          wc,
+		Frontends:                 map[string]frontend.Frontend{"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), dockerfile.Build)},
+		ResolveCacheExporterFuncs: map[string]remotecache.ResolveCacheExporterFunc{},
+		ResolveCacheImporterFuncs: map[string]remotecache.ResolveCacheImporterFunc{},
+		CacheManager:              solver.NewCacheManager(ctx, "local", cache, worker.NewCacheResultStorage(wc)),
+		HistoryDB:                 history,
+		CacheStore:                cache,
+		LeaseManager:              w.LeaseManager(),
+		ContentStore:              w.ContentStore(),
+		GarbageCollect:            w.GarbageCollect,
+	})
+}

@@ -1,0 +1,167 @@
+package kit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/dockless/dockless/build"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+)
+
+// Solve builds req's Dockerfile with c, progress on out, and returns the
+// image's ID (its config digest). load, when req.Load, receives the
+// image as an OCI tar.
+func Solve(ctx context.Context, c *client.Client, req build.Request, contextDir string, out io.Writer, load io.WriteCloser) (string, error) {
+	opt, err := solveOpt(req, contextDir, load)
+	if err != nil {
+		return "", err
+	}
+	mode := progressui.DisplayMode(req.Progress)
+	if req.Progress == "" || req.Progress == "auto" {
+		mode = progressui.AutoMode
+	}
+	if req.Progress == "quiet" {
+		mode = progressui.QuietMode
+	}
+	display, err := progressui.NewDisplay(out, mode)
+	if err != nil {
+		return "", err
+	}
+	ch := make(chan *client.SolveStatus)
+	var res *client.SolveResponse
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		res, err = c.Solve(ctx, nil, opt, ch)
+		return err
+	})
+	eg.Go(func() error {
+		_, err := display.UpdateFrom(context.WithoutCancel(ctx), ch)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
+		return "", err
+	}
+	return res.ExporterResponse["containerimage.config.digest"], nil
+}
+
+// solveOpt is the Dockerfile frontend's request for req.
+func solveOpt(req build.Request, contextDir string, load io.WriteCloser) (client.SolveOpt, error) {
+	dockerfile := req.Dockerfile
+	if dockerfile == "" {
+		dockerfile = filepath.Join(contextDir, "Dockerfile")
+	}
+	ctxFS, err := fsutil.NewFS(contextDir)
+	if err != nil {
+		return client.SolveOpt{}, fmt.Errorf("build context %s: %w", contextDir, err)
+	}
+	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
+	if err != nil {
+		return client.SolveOpt{}, fmt.Errorf("Dockerfile %s: %w", dockerfile, err)
+	}
+	attrs := map[string]string{"filename": filepath.Base(dockerfile)}
+	if req.Target != "" {
+		attrs["target"] = req.Target
+	}
+	if req.NoCache {
+		attrs["no-cache"] = ""
+	}
+	if req.Pull {
+		attrs["image-resolve-mode"] = "pull"
+	}
+	if req.Network == "none" {
+		attrs["force-network-mode"] = "none"
+	}
+	for k, v := range req.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
+	for k, v := range req.Labels {
+		attrs["label:"+k] = v
+	}
+	exports, err := exports(req, load)
+	if err != nil {
+		return client.SolveOpt{}, err
+	}
+	cfg := config.LoadDefaultConfigFile(io.Discard)
+	return client.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		Exports:       exports,
+		Session:       []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{AuthConfigProvider: authprovider.LoadAuthConfig(cfg)})},
+	}, nil
+}
+
+// exports are BuildKit's exporters for req's outputs: the image (named by
+// the tags, pushed with --push), --load's OCI tar, and each --output.
+func exports(req build.Request, load io.WriteCloser) ([]client.ExportEntry, error) {
+	var out []client.ExportEntry
+	if len(req.Tags) > 0 || req.Push {
+		attrs := map[string]string{"name": strings.Join(req.Tags, ",")}
+		if req.Push {
+			attrs["push"] = "true"
+		}
+		out = append(out, client.ExportEntry{Type: client.ExporterImage, Attrs: attrs})
+	}
+	if req.Load {
+		out = append(out, client.ExportEntry{Type: client.ExporterOCI, Attrs: map[string]string{"name": strings.Join(req.Tags, ",")}, Output: func(map[string]string) (io.WriteCloser, error) { return load, nil }})
+	}
+	for _, o := range req.Outputs {
+		e, err := output(o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		// Kept in the build's cache only, for the image's ID (-q, --iidfile).
+		out = append(out, client.ExportEntry{Type: client.ExporterImage, Attrs: map[string]string{}})
+	}
+	return out, nil
+}
+
+// output is one --output entry: type=oci|local|image with dest (a file or
+// directory the caller may write, or "-" for stdout with oci).
+func output(o map[string]string) (client.ExportEntry, error) {
+	attrs := map[string]string{}
+	for k, v := range o {
+		if k != "type" && k != "dest" {
+			attrs[k] = v
+		}
+	}
+	dest := o["dest"]
+	switch o["type"] {
+	case "local":
+		if dest == "" {
+			return client.ExportEntry{}, fmt.Errorf("--output type=local needs dest=DIRECTORY")
+		}
+		return client.ExportEntry{Type: client.ExporterLocal, OutputDir: dest, Attrs: attrs}, nil
+	case "oci", "tar":
+		typ := client.ExporterOCI
+		if o["type"] == "tar" {
+			typ = client.ExporterTar
+		}
+		return client.ExportEntry{Type: typ, Attrs: attrs, Output: func(map[string]string) (io.WriteCloser, error) {
+			if dest == "" || dest == "-" {
+				return os.Stdout, nil
+			}
+			return os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		}}, nil
+	case "image", "registry":
+		if o["type"] == "registry" {
+			attrs["push"] = "true"
+		}
+		return client.ExportEntry{Type: client.ExporterImage, Attrs: attrs}, nil
+	}
+	return client.ExportEntry{}, fmt.Errorf("--output type=%s: not supported (oci, tar, local, image, registry)", o["type"])
+}

@@ -1,0 +1,86 @@
+// dockless-build runs one `dockless build` with BuildKit in process. It
+// is not setuid: the setuid dockless starts it inside a user namespace
+// where the caller is root (and their subordinate ids the rest), with
+// every privilege of the node dropped, and hands it the build.Request on
+// a pipe. It is found at
+// ../libexec/dockless/dockless-build from dockless, never through PATH.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/dockless/dockless/build"
+	"github.com/dockless/dockless/build/kit"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	logrus.SetLevel(logrus.ErrorLevel)
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	var req build.Request
+	in := os.NewFile(build.RequestFD, "request")
+	if err := json.NewDecoder(in).Decode(&req); err != nil {
+		return fmt.Errorf("reading the build request (dockless-build is started by dockless build): %w", err)
+	}
+	in.Close()
+	if err := build.ApplyRlimits(req.Rlimits); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(os.Getenv("XDG_RUNTIME_DIR"), 0o700); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	c, shutdown, err := kit.Start(ctx, req.State, req.Runtime)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	contextDir := req.Context
+	if contextDir == "-" {
+		if contextDir, err = build.UntarStdin(filepath.Join(req.State, "stdin-context")); err != nil {
+			return err
+		}
+		defer os.RemoveAll(contextDir)
+	}
+	if err := build.CheckContextSize(contextDir, req.MaxContextSize); err != nil {
+		return err
+	}
+	var load *os.File
+	if req.Load {
+		load = os.NewFile(build.LoadFD, "load")
+	}
+	id, err := kit.Solve(ctx, c, req, contextDir, os.Stderr, load)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return errors.New("build interrupted")
+		}
+		return err
+	}
+	if req.IIDFile != "" {
+		if err := os.WriteFile(req.IIDFile, []byte(id), 0o644); err != nil {
+			return fmt.Errorf("--iidfile: %w", err)
+		}
+	}
+	if req.Quiet {
+		fmt.Println(id)
+	}
+	return nil
+}

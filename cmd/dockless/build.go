@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+
+	"github.com/dockless/dockless/build"
+	"github.com/urfave/cli/v2"
+)
+
+func (a *app) buildCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "build",
+		Usage:     "build an image from a Dockerfile, as you, in a user namespace (BuildKit in dockless-build)",
+		ArgsUsage: "PATH | -",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "name the image (repeatable)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile (default: PATH/Dockerfile)"},
+			&cli.StringSliceFlag{Name: "build-arg", Usage: "KEY=VALUE build-time variable"},
+			&cli.StringSliceFlag{Name: "label", Usage: "KEY=VALUE image label"},
+			&cli.StringFlag{Name: "target", Usage: "the stage to build"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "do not use the build cache"},
+			&cli.BoolFlag{Name: "pull", Usage: "always ask the registry for newer base images"},
+			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto, plain, tty or quiet"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
+			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to this file"},
+			&cli.StringSliceFlag{Name: "output", Aliases: []string{"o"}, Usage: "type=oci|tar|local|image[,dest=PATH]"},
+			&cli.BoolFlag{Name: "push", Usage: "push every tag after the build (your credentials)"},
+			&cli.BoolFlag{Name: "load", Usage: "record the image in the node store (the default with -t)"},
+			&cli.StringFlag{Name: "network", Value: "host", Usage: "RUN's network: host or none"},
+			&cli.StringFlag{Name: "platform", Usage: "the node's platform only"},
+		},
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return failuref(`"build" requires exactly 1 argument: PATH | -`)
+			}
+			req, err := a.buildRequest(c)
+			if err != nil {
+				return err
+			}
+			return a.build(c, req)
+		},
+	}
+}
+
+// buildRequest is the request of the build flags, paths made absolute
+// (dockless-build opens them as the caller, in the caller's directory).
+func (a *app) buildRequest(c *cli.Context) (build.Request, error) {
+	req := build.Request{
+		Context: c.Args().First(), Dockerfile: c.String("file"), Tags: c.StringSlice("tag"),
+		Target: c.String("target"), NoCache: c.Bool("no-cache"), Pull: c.Bool("pull"),
+		Network: c.String("network"), Progress: c.String("progress"), Quiet: c.Bool("quiet"),
+		IIDFile: c.String("iidfile"), Push: c.Bool("push"),
+		Load: c.Bool("load") || len(c.StringSlice("tag")) > 0,
+	}
+	if req.Quiet {
+		req.Progress = "quiet"
+	}
+	if p := c.String("platform"); p != "" && p != "linux/"+goruntime.GOARCH {
+		return req, usagef("--platform %s: only this node's platform (linux/%s) is built", p, goruntime.GOARCH)
+	}
+	var err error
+	if req.BuildArgs, err = keyValues("--build-arg", c.StringSlice("build-arg"), a.caller.LookupEnv); err != nil {
+		return req, err
+	}
+	if req.Labels, err = keyValues("--label", c.StringSlice("label"), nil); err != nil {
+		return req, err
+	}
+	for _, o := range c.StringSlice("output") {
+		entry, err := keyValues("--output", strings.Split(o, ","), nil)
+		if err != nil {
+			return req, err
+		}
+		if entry["dest"] != "" && entry["dest"] != "-" {
+			entry["dest"], _ = filepath.Abs(entry["dest"])
+		}
+		req.Outputs = append(req.Outputs, entry)
+	}
+	for _, p := range []*string{&req.Dockerfile, &req.IIDFile} {
+		if *p != "" {
+			*p, _ = filepath.Abs(*p)
+		}
+	}
+	if req.Context != "-" {
+		req.Context, _ = filepath.Abs(req.Context)
+	}
+	return req, nil
+}
+
+// keyValues reads KEY=VALUE values; a bare KEY takes the caller's
+// variable where lookup is given (--build-arg, as docker's client does).
+func keyValues(flag string, values []string, lookup func(string) (string, bool)) (map[string]string, error) {
+	m := map[string]string{}
+	for _, v := range values {
+		k, val, ok := strings.Cut(v, "=")
+		switch {
+		case k == "" || (!ok && lookup == nil):
+			return nil, usagef("%s %q: want KEY=VALUE", flag, v)
+		case !ok:
+			if val, ok = lookup(k); !ok {
+				continue
+			}
+		}
+		m[k] = val
+	}
+	return m, nil
+}
+
+// build checks the request against the policy and runs it in
+// dockless-build; the build's failure is its exit status (docker's 1).
+func (a *app) build(c *cli.Context, req build.Request) error {
+	pol := a.node.Policy
+	if err := pol.CheckBuild(req.Network); err != nil {
+		return err
+	}
+	for _, t := range req.Tags {
+		if err := pol.CheckPush(t); err != nil && req.Push {
+			return err
+		}
+	}
+	helper, err := build.Helper()
+	if err != nil {
+		return err
+	}
+	r := &build.Runner{Caller: a.caller, Policy: pol, Store: a.store, Helper: helper, Stdout: c.App.Writer, Stderr: os.Stderr}
+	err = r.Run(c.Context, req)
+	var exit build.ExitError
+	if errors.As(err, &exit) {
+		return exitStatus{exit.Code}
+	}
+	return err
+}
+
+// lsfBuild is the docker_build application: the job's arguments (after
+// "--") are docker build's, the context last; the image the application
+// names (LSB_CONTAINER_IMAGE) is the first tag, and every tag is pushed
+// after the build; the job's exit status is the build's. An
+// LSB_DOCKER_LOGIN_ONLY job only logs in, as with lsf run.
+func (a *app) lsfBuild(c *cli.Context) error {
+	if v, _ := a.caller.LookupEnv("LSB_DOCKER_LOGIN_ONLY"); v != "" {
+		server, _ := a.caller.LookupEnv("LSB_DOCKER_LOGIN_SERVER")
+		return a.login(c, server, "", "", false, os.Stdin)
+	}
+	image, _ := a.caller.LookupEnv("LSB_CONTAINER_IMAGE")
+	if image == "" {
+		return usagef("lsf build: LSB_CONTAINER_IMAGE is not set: submit with bsub -a 'docker_build(REPOSITORY:TAG)'")
+	}
+	args := c.Args().Slice()
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	sub := &cli.App{
+		Name: "dockless", Writer: c.App.Writer, ErrWriter: c.App.ErrWriter,
+		HideHelp: true, ExitErrHandler: func(*cli.Context, error) {}, OnUsageError: onUsageError,
+		Commands: []*cli.Command{a.buildCommand()},
+	}
+	return sub.RunContext(c.Context, append([]string{"dockless", "build", "--tag", image, "--push"}, args...))
+}
