@@ -150,6 +150,20 @@ func storm(work, bin string, reg *testimage.Registry, n int) (time.Duration, int
 	}
 	reg.Reset()
 	base := []string{"--root", filepath.Join(work, "storm-store"), "--state", filepath.Join(work, "storm-state")}
+	d, err := concurrentRuns(bin, base, ref, n)
+	if err != nil {
+		return d, 0, err
+	}
+	most := 0
+	for _, c := range reg.BlobGets("bench/storm") {
+		most = max(most, c)
+	}
+	return d, most, nil
+}
+
+// concurrentRuns starts n `dockless run --rm IMG true` at once and returns
+// their wall time.
+func concurrentRuns(bin string, base []string, ref string, n int) (time.Duration, error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	start := time.Now()
@@ -165,12 +179,5 @@ func storm(work, bin string, reg *testimage.Registry, n int) (time.Duration, int
 	wg.Wait()
 	d := time.Since(start)
 	close(errs)
-	if err := <-errs; err != nil {
-		return d, 0, err
-	}
-	most := 0
-	for _, c := range reg.BlobGets("bench/storm") {
-		most = max(most, c)
-	}
-	return d, most, nil
+	return d, <-errs
 }

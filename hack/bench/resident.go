@@ -8,7 +8,6 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -17,22 +16,8 @@ import (
 // bundle with runc spec's config: the storm's wall time should stay within
 // the sequential time ÷ cores × 1.5.
 func cachedStorm(bin string, base []string, ref, bundle string, n int) {
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if out, err := exec.Command(bin, append(base, "run", "--rm", "-q", ref, "true")...).CombinedOutput(); err != nil {
-				errs <- fmt.Errorf("%v: %s", err, out)
-			}
-		}()
-	}
-	wg.Wait()
-	storm := time.Since(start)
-	close(errs)
-	if err := <-errs; err != nil {
+	storm, err := concurrentRuns(bin, base, ref, n)
+	if err != nil {
 		fmt.Printf("\ncached start storm: %v\n", err)
 		return
 	}
@@ -42,7 +27,7 @@ func cachedStorm(bin string, base []string, ref, bundle string, n int) {
 		return
 	}
 	defer os.RemoveAll(state)
-	start = time.Now()
+	start := time.Now()
 	for i := 0; i < n; i++ {
 		if out, err := exec.Command("runc", "--root", state, "run", "--bundle", bundle, fmt.Sprintf("seq-%d", i)).CombinedOutput(); err != nil {
 			fmt.Printf("\ncached start storm: runc: %v: %s\n", err, out)
