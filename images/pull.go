@@ -346,10 +346,20 @@ func (ss *session) unpack(ctx context.Context, name string, desc ocispec.Descrip
 			Diff: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffIDs[i]},
 		}
 	}
+	if err := ss.checkReused(ctx, name, layers, plan); err != nil {
+		return nil, err
+	}
 	applier := layerApplier{cs: ss.cs, allowDevices: ss.allowDevices, plan: plan, budget: &budget{limit: limits.MaxImageSize, files: limits.MaxImageFiles, keep: limits.MinFreeSpace}}
 	chainID, err := rootfs.ApplyLayers(ctx, layers, ss.sn, applier)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: unpacking layers: %w", name, corruptLayer(ctx, ss.cs, manifest.Layers, err))
+	}
+	for _, l := range layers { // each was unpacked and its digest checked, or checked above
+		if _, ok := plan.hit(l.Blob.Digest); !ok {
+			if err := ss.labelUncompressed(ctx, l); err != nil {
+				return nil, err
+			}
+		}
 	}
 	info := content.Info{Digest: manifest.Config.Digest, Labels: map[string]string{snapshotLabel: chainID.String()}}
 	if _, err := ss.cs.Update(ctx, info, "labels."+snapshotLabel); err != nil {
