@@ -145,11 +145,19 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 		return nil, false, err
 	}
 	// The caller's own local record (tag, build) is what they made: as
-	// docker, its name is not asked at the registry.
-	if s.Offline || (allowed && (!revalidate || s.ownLocal(labels))) {
+	// docker, its name is not asked at the registry. Another user's is
+	// never taken for the registry's image of its name, by anyone (root,
+	// offline nodes included): only the registry's answer that the name
+	// points at it lets it be used, and nothing falls back to it.
+	foreign := s.foreignLocal(labels)
+	if !foreign && (s.Offline || (allowed && (!revalidate || s.ownLocal(labels)))) {
 		return img, true, nil
 	}
-	fallback := allowed && s.usableWithoutRegistry(img.Name, labels)
+	if foreign && s.Offline {
+		s.letGo(ctx, img)
+		return nil, false, fmt.Errorf("%w: %s (the node's image of that name was made by another user, not pulled, and [registry] offline leaves no registry to check it against)", ErrNotFound, ref)
+	}
+	fallback := !foreign && allowed && s.usableWithoutRegistry(img.Name, labels)
 	if fallback && s.revalidated(img.Name, img.Target.Digest) {
 		return img, true, nil
 	}
@@ -159,7 +167,7 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 	}
 	current, err := s.check(ctx, img, labels, timeout)
 	switch {
-	case err == nil && !allowed && s.foreignLocal(labels) && current != img.Target.Digest:
+	case err == nil && foreign && current != img.Target.Digest:
 		s.letGo(ctx, img)
 		return nil, false, fmt.Errorf("%w: %s (the node's image of that name was made by another user, not pulled)", ErrNotFound, ref)
 	case err == nil:
