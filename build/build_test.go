@@ -67,3 +67,42 @@ func TestCheckContextSize_NamesTheRule(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckRoot_RefusesWhatAUserCouldPoint: root makes each caller's lock
+// and directory in the build root by path, so a root a user made, one
+// others may write, or a link is refused.
+func TestCheckRoot_RefusesWhatAUserCouldPoint(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	base := t.TempDir()
+	good := filepath.Join(base, "good")
+	if err := os.Mkdir(good, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkRoot(good); err != nil {
+		t.Errorf("root's 0711 directory: %v", err)
+	}
+	users := filepath.Join(base, "users")
+	writable := filepath.Join(base, "writable")
+	link := filepath.Join(base, "link")
+	for _, d := range []string{users, writable} {
+		if err := os.Mkdir(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(users, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(writable, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{users, writable, link} {
+		if err := checkRoot(d); err == nil || !strings.Contains(err.Error(), "must be a directory of root's") {
+			t.Errorf("%s: %v", filepath.Base(d), err)
+		}
+	}
+}

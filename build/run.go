@@ -103,6 +103,9 @@ func (r *Runner) lock(ctx context.Context, state string, timeout time.Duration) 
 	if err := os.MkdirAll(filepath.Dir(state), 0o711); err != nil {
 		return nil, err
 	}
+	if err := checkRoot(filepath.Dir(state)); err != nil {
+		return nil, err
+	}
 	if err := os.Chmod(filepath.Dir(state), 0o711); err != nil {
 		return nil, err
 	}
@@ -126,6 +129,22 @@ func (r *Runner) lock(ctx context.Context, state string, timeout time.Duration) 
 		}
 	}
 	return f, nil
+}
+
+// checkRoot refuses a build root that is not a directory of root's that
+// nobody else may write: root makes each caller's lock and directory in
+// it, and chowns the directory to them, by path. A build root a user made
+// first (next to a store in a scratch directory), or a link, would let
+// them point those at any file.
+func checkRoot(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Uid != 0 || st.Mode&0o022 != 0 {
+		return fmt.Errorf("the build root %s must be a directory of root's that no one else may write (it is mode %#o, uid %d, type %#o): make it so, or set [build] root to one", dir, st.Mode&0o7777, st.Uid, st.Mode&unix.S_IFMT)
+	}
+	return nil
 }
 
 // stateDir makes the caller's state directory theirs, 0700.
