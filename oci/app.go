@@ -190,6 +190,14 @@ func ociID(c *cli.Context) (string, error) {
 	return "", errors.New("container id cannot be empty")
 }
 
+// soleID is the container ID of a command that takes it and nothing else.
+func soleID(c *cli.Context) (string, error) {
+	if err := checkArgs(c, 1, exactArgs); err != nil {
+		return "", err
+	}
+	return ociID(c)
+}
+
 // Kinds of argument count checkArgs makes.
 const (
 	exactArgs = iota

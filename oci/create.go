@@ -117,10 +117,7 @@ func ociStartCommand() *cli.Command {
 		Usage:     "executes the user defined process in a created container",
 		ArgsUsage: "<container-id>",
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, exactArgs); err != nil {
-				return err
-			}
-			id, err := ociID(c)
+			id, err := soleID(c)
 			if err != nil {
 				return err
 			}

@@ -19,10 +19,7 @@ func ociEventsCommand() *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between statistics events"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, exactArgs); err != nil {
-				return err
-			}
-			id, err := ociID(c)
+			id, err := soleID(c)
 			if err != nil {
 				return err
 			}

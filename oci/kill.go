@@ -58,10 +58,7 @@ func ociDeleteCommand() *cli.Command {
 		ArgsUsage: "<container-id>",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "Forcibly deletes the container if it is still running (uses SIGKILL)"}},
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, exactArgs); err != nil {
-				return err
-			}
-			id, err := ociID(c)
+			id, err := soleID(c)
 			if err != nil {
 				return err
 			}
@@ -76,10 +73,7 @@ func ociPauseCommand() *cli.Command {
 		Usage:     "pause suspends all processes inside the container",
 		ArgsUsage: "<container-id>",
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, exactArgs); err != nil {
-				return err
-			}
-			id, err := ociID(c)
+			id, err := soleID(c)
 			if err != nil {
 				return err
 			}
@@ -94,10 +88,7 @@ func ociResumeCommand() *cli.Command {
 		Usage:     "resumes all processes that have been previously paused",
 		ArgsUsage: "<container-id>",
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, exactArgs); err != nil {
-				return err
-			}
-			id, err := ociID(c)
+			id, err := soleID(c)
 			if err != nil {
 				return err
 			}

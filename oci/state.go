@@ -23,10 +23,7 @@ func ociStateCommand() *cli.Command {
 		Usage:     "output the state of a container",
 		ArgsUsage: "<container-id>",
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, exactArgs); err != nil {
-				return err
-			}
-			id, err := ociID(c)
+			id, err := soleID(c)
 			if err != nil {
 				return err
 			}

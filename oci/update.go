@@ -40,10 +40,7 @@ func ociUpdateCommand() *cli.Command {
 			&cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/MBA memory bandwidth schema"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := checkArgs(c, 1, exactArgs); err != nil {
-				return err
-			}
-			id, err := ociID(c)
+			id, err := soleID(c)
 			if err != nil {
 				return err
 			}
