@@ -374,7 +374,7 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 // --init (Node.Facts).
 func NodeFacts() spec.Host {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled(), CPUs: goruntime.NumCPU(), InitPath: initProgram()}
+	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled(), CPUs: goruntime.NumCPU(), InitPath: initProgram(), NoX32: !runtime.KernelTakesX32()}
 }
 
 // initProgram is the init of --init containers: the static dockless-init

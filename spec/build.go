@@ -50,6 +50,7 @@ func Build(req *Request, img ocispec.ImageConfig, host Host) (*specs.Spec, error
 		WithNoNewPrivileges(req.NoNewPrivileges),
 		WithSELinuxLabel(req.SELinuxLabel, host.SELinux),
 		WithSeccomp(req.SeccompProfile),
+		withoutX32(host.NoX32),
 		WithRlimits(req.Rlimits),
 		WithMemory(req.Memory, req.MemorySwap),
 		WithCPUShares(req.CPUShares),

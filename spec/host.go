@@ -29,4 +29,7 @@ type Host struct {
 	// InitPath is the init program a request's Init binds into the
 	// container (dockless-init: runtime/reaper); "" when the node has none.
 	InitPath string
+	// NoX32: the kernel takes no x32 system calls (runtime.KernelTakesX32),
+	// so a seccomp profile's x32 architecture is left out of the filter.
+	NoX32 bool
 }

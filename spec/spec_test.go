@@ -291,6 +291,48 @@ func TestWithSeccomp_DefaultDependsOnCapabilities(t *testing.T) {
 	}
 }
 
+// TestWithoutX32_OnlyOnKernelsWithoutIt: the x32 architecture leaves the
+// filter only where the kernel takes no x32 calls; the rest of the profile
+// (the other architectures, every rule) is untouched.
+func TestWithoutX32_OnlyOnKernelsWithoutIt(t *testing.T) {
+	full, err := New(WithSeccomp(""))
+	if err != nil || !slices.Contains(full.Linux.Seccomp.Architectures, specs.ArchX32) {
+		t.Fatalf("docker's default profile on amd64 lists x32: %v", err)
+	}
+	for _, tc := range []struct {
+		name    string
+		profile string
+		noX32   bool
+		want    []specs.Arch
+	}{
+		{"kernel takes x32: all kept", "", false, full.Linux.Seccomp.Architectures},
+		{"kernel without x32: x32 left out", "", true, slices.DeleteFunc(slices.Clone(full.Linux.Seccomp.Architectures), func(a specs.Arch) bool { return a == specs.ArchX32 })},
+		{"unconfined: nothing to change", "unconfined", true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(WithSeccomp(tc.profile), withoutX32(tc.noX32))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.profile == "unconfined" {
+				if s.Linux.Seccomp != nil {
+					t.Fatal("unconfined got a profile")
+				}
+				return
+			}
+			if got := s.Linux.Seccomp.Architectures; !slices.Equal(got, tc.want) {
+				t.Errorf("architectures %v, want %v", got, tc.want)
+			}
+			if len(s.Linux.Seccomp.Syscalls) != len(full.Linux.Seccomp.Syscalls) {
+				t.Errorf("%d rules, want %d", len(s.Linux.Seccomp.Syscalls), len(full.Linux.Seccomp.Syscalls))
+			}
+			if slices.Contains(tc.want, specs.ArchX32) && !slices.Contains(full.Linux.Seccomp.Architectures, specs.ArchX32) {
+				t.Error("the profile was changed in place")
+			}
+		})
+	}
+}
+
 // TestCgroupParent_WhatWasAskedFor: the parent Build placed the container
 // below is read back from its spec (docker inspect's CgroupParent); a
 // container in dockless's own cgroup has none, not its own cgroup.
