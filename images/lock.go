@@ -23,63 +23,115 @@ import (
 // with their dockless in it, a terminal stops it).
 const stoppedHolderGrace = 5 * time.Second
 
-// lockFile takes an exclusive flock on path, polling until ctx is done or
-// timeout passes. The lock goes away with the process, so a killed dockless
-// never leaves the store locked. The holder writes its pid into the file,
-// so that a waiter can name it. A holder that stays stopped or frozen for
-// stoppedHolderGrace is killed (SIGKILL) by the waiter, once the kernel's
-// lock table confirms it holds the lock and it runs this very program:
-// the store is safe against a holder killed at any point, and the waiter
-// says on log whom it killed and why.
+// lockFile takes an exclusive flock on path, waiting until ctx is done or
+// timeout passes. The wait is the kernel's: the lock passes to a waiter the
+// moment its holder lets go, so that a storm of starts on one node does not
+// leave the lock idle between them. The lock goes away with the process, so
+// a killed dockless never leaves the store locked. The holder writes its
+// pid into the file, so that a waiter can name it. A holder that stays
+// stopped or frozen for stoppedHolderGrace is killed (SIGKILL) by the
+// waiter, once the kernel's lock table confirms it holds the lock and it
+// runs this very program: the store is safe against a holder killed at any
+// point, and the waiter says on log whom it killed and why.
 func lockFile(ctx context.Context, path string, timeout time.Duration, log logrus.FieldLogger) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening store lock: %w", err)
 	}
-	deadline := time.Now().Add(timeout)
-	var stuckSince time.Time
-	killed := 0
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if err == unix.EWOULDBLOCK {
+		err = waitLock(ctx, f, path, timeout, log)
+	} else if err != nil {
+		err = fmt.Errorf("locking %s: %w", path, err)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	// Best effort: a waiter that cannot read a pid just waits.
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return f, nil
+}
+
+// holderCheckInterval is how often a waiter looks whether the holder is
+// stopped or frozen.
+const holderCheckInterval = 100 * time.Millisecond
+
+// waitLock waits in the kernel for the flock on f, which another process
+// holds. A blocked flock cannot be called off: it waits on a duplicate of
+// f, and when the waiter gives up (ctx, timeout) whoever takes the result
+// closes the duplicate — the caller closes f — so that a lock granted late
+// is let go at once.
+func waitLock(ctx context.Context, f *os.File, path string, timeout time.Duration, log logrus.FieldLogger) error {
+	dup, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("locking %s: %w", path, err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		err := unix.Flock(dup, unix.LOCK_EX)
+		for err == unix.EINTR {
+			err = unix.Flock(dup, unix.LOCK_EX)
+		}
+		got <- err
+	}()
+	giveUp := func() { go func() { <-got; unix.Close(dup) }() }
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	check := time.NewTicker(holderCheckInterval)
+	defer check.Stop()
+	var w stuckWatch
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			// Best effort: a waiter that cannot read a pid just waits.
-			_ = f.Truncate(0)
-			_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-			return f, nil
-		}
-		if err != unix.EWOULDBLOCK {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		holder := lockHolder(f)
-		stuck := holderStuck(holder)
-		switch {
-		case stuck == "":
-			stuckSince = time.Time{}
-		case stuckSince.IsZero():
-			stuckSince = time.Now()
-		case time.Since(stuckSince) > stoppedHolderGrace && killed != holder:
-			if err := killStuckHolder(f, holder); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("the image store is locked by dockless process %d, which is %s and holds up every pull and container start of the node, and could not be ended (%v): end it, then retry (%s)", holder, stuck, err, path)
-			}
-			log.Warnf("ended dockless process %d (SIGKILL): it held the image store's lock while %s for over %s, holding up every pull and container start of the node", holder, stuck, stoppedHolderGrace)
-			killed = holder
-		}
-		if time.Now().After(deadline) {
-			f.Close()
-			if stuck != "" {
-				return nil, fmt.Errorf("the image store is locked by dockless process %d, which is %s (SIGKILL does not reach a task of a frozen cgroup v1 freezer until it thaws): thaw or end it, then retry (%s)", holder, stuck, path)
-			}
-			return nil, fmt.Errorf("the image store is locked by another dockless process (%s, waited %s for %s): retry later", holderName(holder), timeout, path)
-		}
 		select {
+		case err := <-got:
+			unix.Close(dup)
+			if err != nil {
+				return fmt.Errorf("locking %s: %w", path, err)
+			}
+			return nil
 		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+			giveUp()
+			return ctx.Err()
+		case <-deadline.C:
+			holder := lockHolder(f)
+			giveUp()
+			if stuck := holderStuck(holder); stuck != "" {
+				return fmt.Errorf("the image store is locked by dockless process %d, which is %s (SIGKILL does not reach a task of a frozen cgroup v1 freezer until it thaws): thaw or end it, then retry (%s)", holder, stuck, path)
+			}
+			return fmt.Errorf("the image store is locked by another dockless process (%s, waited %s for %s): retry later", holderName(holder), timeout, path)
+		case <-check.C:
+			if err := w.check(f, path, log); err != nil {
+				giveUp()
+				return err
+			}
 		}
 	}
+}
+
+// stuckWatch follows the holder of a lock while a waiter waits, and ends a
+// holder that stays stopped or frozen for stoppedHolderGrace.
+type stuckWatch struct {
+	since  time.Time
+	killed int
+}
+
+func (w *stuckWatch) check(f *os.File, path string, log logrus.FieldLogger) error {
+	holder := lockHolder(f)
+	stuck := holderStuck(holder)
+	switch {
+	case stuck == "":
+		w.since = time.Time{}
+	case w.since.IsZero():
+		w.since = time.Now()
+	case time.Since(w.since) > stoppedHolderGrace && w.killed != holder:
+		if err := killStuckHolder(f, holder); err != nil {
+			return fmt.Errorf("the image store is locked by dockless process %d, which is %s and holds up every pull and container start of the node, and could not be ended (%v): end it, then retry (%s)", holder, stuck, err, path)
+		}
+		log.Warnf("ended dockless process %d (SIGKILL): it held the image store's lock while %s for over %s, holding up every pull and container start of the node", holder, stuck, stoppedHolderGrace)
+		w.killed = holder
+	}
+	return nil
 }
 
 // killStuckHolder sends SIGKILL to pid once the kernel's lock table says

@@ -99,6 +99,46 @@ func TestLockFile_NamesItsHolder(t *testing.T) {
 	}
 }
 
+// TestLockFile_WaitersGetTheLockInTurn: waiters wait in the kernel and
+// each gets the lock when the one before lets go; a waiter that gave up
+// (ctx, timeout) while blocked lets go of a lock granted to it later, so the
+// next one still gets it.
+func TestLockFile_WaitersGetTheLockInTurn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	first, err := lockFile(context.Background(), path, time.Second, logrus.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := lockFile(ctx, path, time.Minute, logrus.New()); err != context.DeadlineExceeded {
+		t.Fatalf("a waiter whose context ends: %v", err)
+	}
+	if _, err := lockFile(context.Background(), path, 50*time.Millisecond, logrus.New()); err == nil || !strings.Contains(err.Error(), "retry later") {
+		t.Fatalf("a waiter that times out: %v", err)
+	}
+	got := make(chan *os.File)
+	go func() {
+		f, err := lockFile(context.Background(), path, time.Minute, logrus.New())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- f
+	}()
+	first.Close()
+	last := <-got
+	if last == nil {
+		t.Fatal("the waiter did not get the lock its holder let go")
+	}
+	// Both waiters that gave up were granted the lock in turn and let it go.
+	last.Close()
+	f, err := lockFile(context.Background(), path, 5*time.Second, logrus.New())
+	if err != nil {
+		t.Fatalf("the lock must be free once its holders let go: %v", err)
+	}
+	f.Close()
+}
+
 // TestLockFile_EndsAStoppedHolder: a holder that stays stopped (SIGSTOP, a
 // suspended job) would hold up the node for as long as its owner likes; the
 // next waiter ends it after the grace and takes the lock.
