@@ -9,7 +9,8 @@
 // requests they make); runc and crun get an equivalent prepared bundle.
 // It then starts a storm of the cached image against sequential runc
 // starts, reports the memory of the dockless that stays with 1 and 16
-// running jobs, and measures cold pulls and a storm of an uncached image.
+// running jobs, measures cold pulls and a storm of an uncached image, and
+// times a nine-step build from a fresh state against buildah bud.
 //
 // Usage: go run ./hack/bench -dockless bin/dockless [-n 30] [-runc153 PATH] [-baseline PATH]
 package main
@@ -39,6 +40,7 @@ func main() {
 	stormN := flag.Int("storm", 32, "concurrent runs of the cached image, and of an uncached one; 0 skips the start storms")
 	baseline := flag.String("baseline", "", "another dockless binary whose `run --rm` is measured too (e.g. the build before a change); \"\" skips it")
 	cacheNodes := flag.Int("cache-nodes", 4, "nodes of the shared layer cache's start storm (with -pull-mib's image); 0 skips the shared cache measurements")
+	buildRuns := flag.Int("build-runs", 5, "runs of the build benchmark (dockless build against buildah bud); 0 skips it")
 	runc153 := flag.String("runc153", "", "a runc built from the module cache's runc (the libcontainer dockless embeds), to compare dockless-runc with; \"\" skips it")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -105,6 +107,9 @@ func main() {
 		}
 	}
 	pullsAndStorm(work, bin, reg, *pullMiB, *stormN, *cacheNodes)
+	if *buildRuns > 0 {
+		buildBench(work, bin, *buildRuns)
+	}
 }
 
 // pullsAndStorm measures cold pulls of a pullMiB image (0: none), the
