@@ -66,6 +66,9 @@ type launch struct {
 	// when its process is the holder.
 	member *Member
 	holder bool
+	// rootfsOwned: the rootfs step took over the container's snapshot
+	// (its cleanup removes it), wherever it was prepared.
+	rootfsOwned bool
 }
 
 // Run runs req in the foreground and returns the container's exit status.
@@ -151,23 +154,34 @@ func (l *launch) steps(ctx context.Context) []func() (func(), error) {
 // snapshot keeps it. Its cleanup lets go of the hold if the run never got
 // that far; an interrupted run does not wait for the store for it, since
 // a hold dies with its process.
+//
+// An image usable as it is in the store gets the container's snapshot in
+// the same store session instead (images.PullOptions.Prepare): the rootfs
+// step then only mounts it, and this cleanup removes it if the run never
+// got that far.
 func (l *launch) image(ctx context.Context) (func(), error) {
-	img, err := l.n.ensure(ctx, &l.req, l.opts, true)
+	img, err := l.n.ensure(ctx, &l.req, l.opts, l.id)
 	if err != nil {
 		return nil, err
 	}
 	l.img = img
 	return func() {
+		if img.Mounts != nil && !l.rootfsOwned {
+			if err := l.n.Images.Release(context.Background(), l.id); err != nil {
+				l.n.Log.Errorf("%v", err)
+			}
+		}
 		if err := l.n.Images.Unhold(ctx, img); err != nil && ctx.Err() == nil {
 			l.n.Log.Warnf("%v", err)
 		}
 	}, nil
 }
 
-// ensure resolves the request's image under the pull policy.
-func (n *Node) ensure(ctx context.Context, req *spec.Request, opts Options, hold bool) (*images.Image, error) {
+// ensure resolves the request's image under the pull policy, held for the
+// container id ("": not held).
+func (n *Node) ensure(ctx context.Context, req *spec.Request, opts Options, id string) (*images.Image, error) {
 	n.Log.Infof("image %s (pull policy %s)", req.Image, opts.Pull)
-	return n.Images.Ensure(ctx, req.Image, opts.Pull, images.PullOptions{Progress: opts.Progress, Bars: opts.Bars, Hold: hold})
+	return n.Images.Ensure(ctx, req.Image, opts.Pull, images.PullOptions{Progress: opts.Progress, Bars: opts.Bars, Hold: id != "", Prepare: id})
 }
 
 // enforceCap applies the store's size cap once the container's snapshot
@@ -224,11 +238,15 @@ func (l *launch) rootfs(ctx context.Context) (func(), error) {
 	if err := os.Mkdir(l.host.Rootfs, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
-	l.n.Log.Debugf("preparing the rootfs snapshot of %s", l.id)
-	mounts, err := l.n.Images.Prepare(ctx, l.id, l.img)
-	if err != nil {
-		return nil, err
+	mounts := l.img.Mounts
+	if mounts == nil {
+		l.n.Log.Debugf("preparing the rootfs snapshot of %s", l.id)
+		var err error
+		if mounts, err = l.n.Images.Prepare(ctx, l.id, l.img); err != nil {
+			return nil, err
+		}
 	}
+	l.rootfsOwned = true
 	mounted := false
 	cleanup := func() {
 		if mounted {
@@ -317,7 +335,7 @@ func (l *launch) siteHooks(s *specs.Spec) error {
 // hold, no size cap), and it starts and mounts nothing: the user's binds
 // get their staged paths only.
 func (l *launch) writeSpec(ctx context.Context, w io.Writer) error {
-	img, err := l.n.ensure(ctx, &l.req, l.opts, false)
+	img, err := l.n.ensure(ctx, &l.req, l.opts, "")
 	if err != nil {
 		return err
 	}

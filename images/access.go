@@ -96,7 +96,7 @@ func (s *Store) credentials(sent *atomic.Bool) Credentials {
 // the caller may use) for the store's caller, never downloading: an image
 // the caller may not use yet is checked at its registry first.
 func (s *Store) Get(ctx context.Context, ref string) (*Image, error) {
-	img, _, err := s.cached(ctx, ref, false, false)
+	img, _, err := s.cached(ctx, ref, false, false, "")
 	return img, err
 }
 
@@ -116,8 +116,10 @@ const (
 // be asked (ErrUnreachable), the caller uses it, with a warning, if
 // usableWithoutRegistry says so; such a caller is not asked at all when
 // the registry answered within Store.Revalidate that the name points at
-// it (revalidate.go).
-func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (*Image, bool, error) {
+// it (revalidate.go). With prepare (a container's ID), an image usable
+// without asking anyone gets that container's rootfs snapshot in the same
+// session (Image.Mounts) instead of a hold.
+func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool, prepare string) (*Image, bool, error) {
 	var img *Image
 	var labels map[string]string
 	var allowed bool
@@ -133,6 +135,13 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 			img.record = record
 		}
 		labels, allowed = rec.Labels, s.allowed(rec)
+		if prepare != "" && s.usableAsIs(img, labels, allowed, revalidate) {
+			// On failure the image is held instead, and the rootfs step's
+			// own Prepare reports why.
+			if img.Mounts, err = ss.prepare(ctx, prepare, img); err == nil {
+				return nil
+			}
+		}
 		if !hold {
 			return nil
 		}
@@ -143,6 +152,9 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 	})
 	if err != nil {
 		return nil, false, err
+	}
+	if img.Mounts != nil {
+		return img, true, nil
 	}
 	// The caller's own local record (tag, build) is what they made: as
 	// docker, its name is not asked at the registry. Another user's is
@@ -178,6 +190,19 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool) (
 	}
 	s.letGo(ctx, img)
 	return nil, false, err
+}
+
+// usableAsIs reports, in the session that found img, whether the caller
+// uses it as it is without asking its registry anything: the first cases
+// of cached's checks that need no network and no credentials.
+func (s *Store) usableAsIs(img *Image, labels map[string]string, allowed, revalidate bool) bool {
+	switch {
+	case s.foreignLocal(labels):
+		return false
+	case s.Offline || (allowed && (!revalidate || s.ownLocal(labels))):
+		return true
+	}
+	return allowed && (s.As.Root || labels[publicLabel] != "") && s.revalidated(img.Name, img.Target.Digest)
 }
 
 // usableWithoutRegistry reports whether the caller may use the image name

@@ -47,7 +47,7 @@ func (s *Store) Ensure(ctx context.Context, ref string, pull PullPolicy, opts Pu
 	var cached *Image
 	if pull != PullAlways {
 		var corrupt *corruptBlob
-		img, current, err := s.lookup(ctx, ref, pull, opts.Hold)
+		img, current, err := s.lookup(ctx, ref, pull, opts)
 		switch {
 		case err == nil && current:
 			s.log().Debugf("image %s: using the cached copy (%s)", ref, img.Target.Digest)
@@ -85,11 +85,15 @@ func (s *Store) Ensure(ctx context.Context, ref string, pull PullPolicy, opts Pu
 	return img, err
 }
 
-// lookup looks ref up in the store for the pull policy (held, with hold):
-// "missing" asks the registry whether the tag moved, "never" only whether
-// the caller may use it (when the store does not know).
-func (s *Store) lookup(ctx context.Context, ref string, pull PullPolicy, hold bool) (*Image, bool, error) {
-	img, current, err := s.cached(ctx, ref, pull == PullMissing, hold)
+// lookup looks ref up in the store for the pull policy (held or prepared,
+// as opts say): "missing" asks the registry whether the tag moved, "never"
+// only whether the caller may use it (when the store does not know).
+func (s *Store) lookup(ctx context.Context, ref string, pull PullPolicy, opts PullOptions) (*Image, bool, error) {
+	prepare := ""
+	if opts.Hold {
+		prepare = opts.Prepare
+	}
+	img, current, err := s.cached(ctx, ref, pull == PullMissing, opts.Hold, prepare)
 	if pull == PullNever {
 		current = true
 	}

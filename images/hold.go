@@ -22,7 +22,9 @@ import (
 // recorded the image — no other dockless can evict it in between — and
 // it names the holding process (pid and start time): the hold of a
 // process that is gone is ignored, and forgotten by the next eviction, so
-// a killed dockless never pins an image.
+// a killed dockless never pins an image. A run whose image is usable as it
+// is needs no hold: the session that finds it prepares the container's
+// snapshot at once (PullOptions.Prepare).
 const holdLabelPrefix = "dockless.hold."
 
 // newHold is the label of a new hold: one per run, so that a process

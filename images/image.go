@@ -1,6 +1,7 @@
 package images
 
 import (
+	"github.com/containerd/containerd/v2/core/mount"
 	"sort"
 
 	"context"
@@ -38,6 +39,10 @@ type Image struct {
 	ChainID digest.Digest
 	// Size is the unpacked size in bytes.
 	Size int64
+	// Mounts are the rootfs mounts of the container whose snapshot Ensure
+	// prepared in the session that found the image (PullOptions.Prepare);
+	// nil otherwise. Release removes that snapshot.
+	Mounts []mount.Mount
 	// hold is the label of this process's hold on the image (hold.go),
 	// "" when it holds none.
 	hold string

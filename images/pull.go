@@ -41,6 +41,11 @@ type PullOptions struct {
 	// from the moment it is found or recorded, the size cap and image
 	// prune leave it alone until Prepare or Unhold.
 	Hold bool
+	// Prepare, with Hold, is the ID of that container: when Ensure finds
+	// the image in the store usable without asking its registry, the
+	// container's rootfs snapshot is prepared in the same store session
+	// (Image.Mounts) instead of a hold, which spares the start a session.
+	Prepare string
 }
 
 // Pull resolves ref at its registry with the caller's credentials,

@@ -70,12 +70,12 @@ func TestTag_AnotherUsersNameIsNeverTheRegistrys(t *testing.T) {
 			c.before()
 		}
 		s.As = c.as
-		if img, _, err := s.lookup(ctx, victimName, c.pull, false); err == nil {
+		if img, _, err := s.lookup(ctx, victimName, c.pull, PullOptions{}); err == nil {
 			t.Errorf("%s: got mallory's local image %s for %s", c.name, img.Target.Digest, victimName)
 		}
 	}
 	s.As, s.Offline = Caller{UID: 4242}, false
-	if _, _, err := s.lookup(ctx, victimName, PullNever, false); err != nil {
+	if _, _, err := s.lookup(ctx, victimName, PullNever, PullOptions{}); err != nil {
 		t.Errorf("mallory's own name is hers: %v", err)
 	}
 }

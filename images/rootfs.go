@@ -27,25 +27,31 @@ func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mou
 	var mounts []mount.Mount
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
 		var err error
-		now := strconv.FormatInt(time.Now().UnixNano(), 10)
-		mounts, err = ss.sn.Prepare(ctx, containerKey(id), img.ChainID.String(),
-			snapshots.WithLabels(map[string]string{gcRoot: now}))
-		if err != nil {
-			return fmt.Errorf("preparing rootfs of %s: %w", id, err)
-		}
-		// Remember the use, for the store's size cap (LRU).
-		labels, paths := map[string]string{lastUsedLabel: now}, []string{"labels." + lastUsedLabel}
-		if img.hold != "" {
-			labels[img.hold], paths = "", append(paths, "labels."+img.hold)
-		}
-		_, err = ss.images.Update(ctx, images.Image{Name: img.recordName(), Labels: labels}, paths...)
-		if errdefs.IsNotFound(err) {
-			err = nil // removed meanwhile; the container's snapshot keeps its layers
-		}
+		mounts, err = ss.prepare(ctx, id, img)
 		return err
 	})
 	if err == nil {
 		img.hold = ""
+	}
+	return mounts, err
+}
+
+// prepare creates container id's snapshot on img's layers in the session,
+// notes the use (for the size cap's LRU) and lets go of img's hold.
+func (ss *session) prepare(ctx context.Context, id string, img *Image) ([]mount.Mount, error) {
+	now := strconv.FormatInt(time.Now().UnixNano(), 10)
+	mounts, err := ss.sn.Prepare(ctx, containerKey(id), img.ChainID.String(),
+		snapshots.WithLabels(map[string]string{gcRoot: now}))
+	if err != nil {
+		return nil, fmt.Errorf("preparing rootfs of %s: %w", id, err)
+	}
+	labels, paths := map[string]string{lastUsedLabel: now}, []string{"labels." + lastUsedLabel}
+	if img.hold != "" {
+		labels[img.hold], paths = "", append(paths, "labels."+img.hold)
+	}
+	_, err = ss.images.Update(ctx, images.Image{Name: img.recordName(), Labels: labels}, paths...)
+	if errdefs.IsNotFound(err) {
+		err = nil // removed meanwhile; the container's snapshot keeps its layers
 	}
 	return mounts, err
 }
