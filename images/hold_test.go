@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/images"
 )
@@ -91,4 +93,73 @@ func TestStore_EnforceCapLeavesHeldImages(t *testing.T) {
 	}
 	evict(0, "pulled")
 	assertEmpty(t, s)
+}
+
+// TestEnsure_PreparesAnImageUsableAsItIs: a run whose cached image needs no
+// question to its registry gets its container's snapshot in the session
+// that finds the image, and no hold; one whose image must be checked first
+// (the registry's answer is not fresh) gets a hold and no snapshot, which
+// the rootfs step's Prepare makes later. Release removes either.
+func TestEnsure_PreparesAnImageUsableAsItIs(t *testing.T) {
+	s, reg := testStore(t)
+	ctx := context.Background()
+	ref := push(t, reg, "test/asis:latest", busyboxWith(t, "asis", 1<<12))
+	s.Revalidate = time.Minute // the pull's answer is noted
+	name := pullOK(t, s, ref).Name
+	labels := func() map[string]string {
+		t.Helper()
+		var l map[string]string
+		if err := s.with(ctx, func(ctx context.Context, ss *session) error {
+			rec, err := ss.images.Get(ctx, name)
+			l = rec.Labels
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	for _, tc := range []struct {
+		name       string
+		revalidate time.Duration
+		pull       PullPolicy
+		prepared   bool
+	}{
+		{"--pull never: used as it is", 0, PullNever, true},
+		{"--pull missing, the registry answered just now", time.Minute, PullMissing, true},
+		{"--pull missing, no fresh answer: asked first, held", 0, PullMissing, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.Revalidate = tc.revalidate
+			id := strings.ReplaceAll(tc.name, " ", "-")
+			img, err := s.Ensure(ctx, ref, tc.pull, PullOptions{Hold: true, Prepare: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, containers, err := s.Snapshots(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := img.Mounts != nil && slices.Contains(containers, id); got != tc.prepared {
+				t.Fatalf("prepared in the finding session: %v, want %v (snapshots %v)", got, tc.prepared, containers)
+			}
+			held, _ := holds(labels())
+			if held == tc.prepared || (img.hold != "") == tc.prepared {
+				t.Errorf("held %v (label %q), want %v", held, img.hold, !tc.prepared)
+			}
+			if !tc.prepared {
+				if _, err := s.Prepare(ctx, id, img); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if held, _ := holds(labels()); held {
+				t.Error("a hold outlives the container's snapshot")
+			}
+			if err := s.Release(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if _, containers, _ := s.Snapshots(ctx); len(containers) != 0 {
+				t.Errorf("snapshots left: %v", containers)
+			}
+		})
+	}
 }
