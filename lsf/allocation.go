@@ -2,7 +2,6 @@ package lsf
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -62,14 +61,14 @@ const (
 	nvidiaVisib = "NVIDIA_VISIBLE_DEVICES"
 )
 
-var taskVariable = regexp.MustCompile(`^CUDA_VISIBLE_DEVICES([0-9]{1,6})$`)
+var taskVariable = lazyRegexp(`^CUDA_VISIBLE_DEVICES([0-9]{1,6})$`)
 
 // HasGPUs reports whether the job environment says anything of GPUs: a
 // non-empty CUDA_VISIBLE_DEVICES, _ORIG, per-task variable, or an MPS
 // pipe directory.
 func HasGPUs(env map[string]string) bool {
 	for k, v := range env {
-		if v != "" && (k == cvd || k == cvdOrig || k == mpsPipe || taskVariable.MatchString(k)) {
+		if v != "" && (k == cvd || k == cvdOrig || k == mpsPipe || taskVariable().MatchString(k)) {
 			return true
 		}
 	}
@@ -165,13 +164,13 @@ func (a *Allocation) cgroup(h GPUHost, why string) ([]GPUID, error) {
 func taskVariables(env map[string]string) []string {
 	var keys []string
 	for k := range env {
-		if taskVariable.MatchString(k) && env[k] != "" {
+		if taskVariable().MatchString(k) && env[k] != "" {
 			keys = append(keys, k)
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		a, _ := strconv.Atoi(taskVariable.FindStringSubmatch(keys[i])[1])
-		b, _ := strconv.Atoi(taskVariable.FindStringSubmatch(keys[j])[1])
+		a, _ := strconv.Atoi(taskVariable().FindStringSubmatch(keys[i])[1])
+		b, _ := strconv.Atoi(taskVariable().FindStringSubmatch(keys[j])[1])
 		return a < b
 	})
 	return keys

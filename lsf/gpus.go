@@ -2,7 +2,6 @@ package lsf
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -47,8 +46,8 @@ type GPUTable struct {
 }
 
 var (
-	gpuNodePath = regexp.MustCompile(`^/dev/nvidia([0-9]{1,6})$`)
-	capNodePath = regexp.MustCompile(`^/dev/nvidia-caps/nvidia-cap([0-9]{1,6})$`)
+	gpuNodePath = lazyRegexp(`^/dev/nvidia([0-9]{1,6})$`)
+	capNodePath = lazyRegexp(`^/dev/nvidia-caps/nvidia-cap([0-9]{1,6})$`)
 )
 
 // NewGPUTable reads the GPUs and MIG devices out of the CDI devices of
@@ -68,10 +67,10 @@ func NewGPUTable(devices map[string][]string) GPUTable {
 		_, short, _ := strings.Cut(qualified, "=")
 		var minors, caps []int
 		for _, p := range devices[qualified] {
-			if m := gpuNodePath.FindStringSubmatch(p); m != nil {
+			if m := gpuNodePath().FindStringSubmatch(p); m != nil {
 				n, _ := strconv.Atoi(m[1])
 				minors = append(minors, n)
-			} else if m := capNodePath.FindStringSubmatch(p); m != nil {
+			} else if m := capNodePath().FindStringSubmatch(p); m != nil {
 				n, _ := strconv.Atoi(m[1])
 				caps = append(caps, n)
 			}
@@ -169,9 +168,9 @@ type GPUID struct {
 }
 
 var (
-	uuidEntry   = regexp.MustCompile(`^(GPU|MIG)-[0-9A-Za-z-]+$`)
-	legacyEntry = regexp.MustCompile(`^MIG-(GPU-[0-9A-Za-z-]+)/([0-9]{1,4})/([0-9]{1,4})$`)
-	intEntry    = regexp.MustCompile(`^[0-9]{1,6}$`)
+	uuidEntry   = lazyRegexp(`^(GPU|MIG)-[0-9A-Za-z-]+$`)
+	legacyEntry = lazyRegexp(`^MIG-(GPU-[0-9A-Za-z-]+)/([0-9]{1,4})/([0-9]{1,4})$`)
+	intEntry    = lazyRegexp(`^[0-9]{1,6}$`)
 )
 
 // ParseVisibleDevices reads a CUDA_VISIBLE_DEVICES value: comma-separated
@@ -186,14 +185,14 @@ func ParseVisibleDevices(v string) ([]GPUID, error) {
 		e := strings.TrimSpace(raw)
 		id := GPUID{Raw: e, Number: -1, GI: -1, CI: -1}
 		switch {
-		case intEntry.MatchString(e):
+		case intEntry().MatchString(e):
 			id.Number, _ = strconv.Atoi(e)
-		case legacyEntry.MatchString(e):
-			m := legacyEntry.FindStringSubmatch(e)
+		case legacyEntry().MatchString(e):
+			m := legacyEntry().FindStringSubmatch(e)
 			id.UUID = m[1]
 			id.GI, _ = strconv.Atoi(m[2])
 			id.CI, _ = strconv.Atoi(m[3])
-		case uuidEntry.MatchString(e):
+		case uuidEntry().MatchString(e):
 			id.UUID = e
 		default:
 			return nil, fmt.Errorf("%q is not a GPU (an index, GPU-<uuid>, MIG-<uuid> or MIG-GPU-<uuid>/<gi>/<ci>)", e)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/dockless/dockless/policy"
 )
@@ -29,8 +30,8 @@ func Parallel(env map[string]string) bool {
 }
 
 var (
-	jobIDPattern   = regexp.MustCompile(`^[0-9]{1,20}$`)
-	clusterPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	jobIDPattern   = lazyRegexp(`^[0-9]{1,20}$`)
+	clusterPattern = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 )
 
 // JobKey names the job on the node: [LSB_EXEC_CLUSTER.]job.LSB_JOBID.LSB_JOBINDEX
@@ -42,12 +43,12 @@ func JobKey(env map[string]string) (string, error) {
 	if index == "" {
 		index = "0"
 	}
-	if !jobIDPattern.MatchString(id) || !jobIDPattern.MatchString(index) {
+	if !jobIDPattern().MatchString(id) || !jobIDPattern().MatchString(index) {
 		return "", fmt.Errorf("LSB_JOBID=%q LSB_JOBINDEX=%q: not an LSF job id and array index (digits): dockless lsf task runs inside an LSF job, started by blaunch", id, index)
 	}
 	key := "job." + id + "." + index
 	if c := env["LSB_EXEC_CLUSTER"]; c != "" {
-		if !clusterPattern.MatchString(c) {
+		if !clusterPattern().MatchString(c) {
 			return "", fmt.Errorf("LSB_EXEC_CLUSTER=%q: not a cluster name (letters, digits, '.', '_', '-')", c)
 		}
 		key = c + "." + key
@@ -70,4 +71,11 @@ func TaskFromEnv(env map[string]string, args []string, pol *policy.Policy, calle
 	}
 	job.Req.EntrypointSet, job.Req.Entrypoint, job.Req.Cmd = true, nil, args
 	return job, nil
+}
+
+// lazyRegexp compiles expr on first use, not in the package's
+// initialisation: dockless's binary starts twice per container (the
+// command and the container's init), and the init never needs it.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

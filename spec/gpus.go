@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"tags.cncf.io/container-device-interface/pkg/parser"
 )
@@ -15,7 +16,7 @@ import (
 // NVIDIAGPU is the CDI kind of NVIDIA's GPUs (nvidia-ctk cdi generate).
 const NVIDIAGPU = "nvidia.com/gpu"
 
-var gpuNode = regexp.MustCompile(`^nvidia([0-9]+)$`)
+var gpuNode = lazyRegexp(`^nvidia([0-9]+)$`)
 
 // nvidiaControl are the NVIDIA driver's shared device nodes.
 var nvidiaControl = []string{"nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"}
@@ -114,7 +115,7 @@ func GPUs(devDir, value string) ([]Device, []int, error) {
 	}
 	var present []int
 	for _, e := range entries {
-		if m := gpuNode.FindStringSubmatch(e.Name()); m != nil {
+		if m := gpuNode().FindStringSubmatch(e.Name()); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			present = append(present, n)
 		}
@@ -194,4 +195,11 @@ func splitGPUFields(v string) []string {
 		}
 	}
 	return append(out, cur.String())
+}
+
+// lazyRegexp compiles expr on first use, not in the package's
+// initialisation: dockless's binary starts twice per container (the
+// command and the container's init), and the init never needs it.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
