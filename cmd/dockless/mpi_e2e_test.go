@@ -210,7 +210,15 @@ func TestLSFTask_OpenMPIAcrossTwoHosts(t *testing.T) {
 	ref := mpiImage(t)
 	a := newParallelJob(t, newEnv(t), nil)
 	a.hostname = "mpihost-a"
-	a.env = append(a.env, "LSB_CONTAINER_IMAGE="+ref, "LSB_MCPU_HOSTS=mpihost-a 2 mpihost-b 2", "LSB_HOSTS=mpihost-a mpihost-a mpihost-b mpihost-b")
+	spool := filepath.Join(a.j.base, "root-spool")
+	if err := os.Mkdir(spool, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	hostfile := writeFile(t, filepath.Join(spool, testJobID+".hostfile"), "mpihost-a\nmpihost-a\nmpihost-b\nmpihost-b\n", 0o644)
+	a.env = append(a.env, "LSB_CONTAINER_IMAGE="+ref, "LSB_MCPU_HOSTS=mpihost-a 2 mpihost-b 2",
+		"LSB_HOSTS=mpihost-a mpihost-a mpihost-b mpihost-b", "LSB_DJOB_HOSTFILE="+hostfile)
+	// The application profile's ENV_VARS (docs/LSF.md, Open MPI 4).
+	a.env = append(a.env, "OMPI_MCA_plm_rsh_agent=blaunch", "OMPI_MCA_orte_launch_agent=dockless lsf task -- orted", "OMPI_MCA_orte_leave_session_attached=1")
 	b := a.onHost(t, newEnv(t), "mpihost-b")
 	hosts := map[string]*parallelJob{"mpihost-a": a, "mpihost-b": b}
 	port, reqs := listenRES(t)
@@ -226,16 +234,9 @@ func TestLSFTask_OpenMPIAcrossTwoHosts(t *testing.T) {
 	}
 	script := `#!/bin/sh
 for n in mnt pid ipc uts; do printf '%s ' $(readlink /proc/self/ns/$n); done; echo
-exec mpirun --allow-run-as-root --host mpihost-a:2,mpihost-b:2 \
-  --mca plm_rsh_agent blaunch --mca orte_launch_agent 'dockless lsf task -- orted' \
-  --mca orte_leave_session_attached 1 --mca mpi_yield_when_idle 1 \
-  --mca btl self,vader,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
-  ranks 3 7
+exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_when_idle 1 \
+  --mca btl self,vader,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo ranks 3 7
 `
-	spool := filepath.Join(a.j.base, "root-spool")
-	if err := os.Mkdir(spool, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	jobFile := writeFile(t, filepath.Join(spool, "1580953421."+testJobID), script, 0o700)
 	job := a.start(t, nil, true, nil, "lsf", "run", jobFile)
 	job.release()
