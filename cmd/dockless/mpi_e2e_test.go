@@ -242,7 +242,10 @@ exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_
 	job.release()
 	var launched []string
 	var r result
-	deadline := time.After(3 * time.Minute)
+	// A task RES started that fails (orted, or dockless refusing it)
+	// leaves mpirun waiting for its daemon: it fails the test at once.
+	failed := make(chan string, 1)
+	deadline := time.After(2 * time.Minute)
 	for done := false; !done; {
 		select {
 		case req := <-reqs:
@@ -260,10 +263,18 @@ exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_
 				tk.done <- res
 				fmt.Fprintf(req.conn, "%s%s", res.stdout, res.stderr)
 				req.conn.Close()
+				if res.code != 0 {
+					select {
+					case failed <- fmt.Sprintf("%s: %s", req.host, res):
+					default:
+					}
+				}
 			}()
 		case r = <-job.done:
 			job.done <- r
 			done = true
+		case f := <-failed:
+			t.Fatalf("a task RES started failed: %s\nlaunched %q; the job so far: %s", f, launched, job.out.String())
 		case <-deadline:
 			t.Fatalf("the MPI job did not end: launched %q; so far: %s", launched, job.out.String())
 		}
