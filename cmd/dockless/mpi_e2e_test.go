@@ -208,11 +208,49 @@ func listenRES(t *testing.T) (int, <-chan resRequest) {
 // status on mpihost-b is the job's; nothing is left on either host.
 func TestLSFTask_OpenMPIAcrossTwoHosts(t *testing.T) {
 	ref := mpiImage(t)
-	a := newParallelJob(t, newEnv(t), nil)
+	for _, tc := range []struct {
+		name string
+		u    *testUser
+	}{{"root", nil}, {"setuid as an ordinary user", &alice}} {
+		t.Run(tc.name, func(t *testing.T) {
+			hosts, bins, spool := mpiHosts(t, ref, tc.u)
+			script := `#!/bin/sh
+for n in mnt pid ipc uts; do printf '%s ' $(readlink /proc/self/ns/$n); done; echo
+exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_when_idle 1 \
+  --mca btl self,vader,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo ranks 3 7
+`
+			jobFile := writeFile(t, filepath.Join(spool, "1580953421."+testJobID), script, 0o700)
+			if tc.u != nil {
+				if err := os.Chown(jobFile, int(tc.u.UID), int(tc.u.GID)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, launched := runMPIJob(t, hosts, bins, jobFile)
+			// rsh semantics: Open MPI puts the orted command in "( test ! -r
+			// ./.profile || . ./.profile; ... )" for a Bourne shell.
+			if len(launched) != 1 || !strings.HasPrefix(launched[0], "mpihost-b ") || !strings.Contains(launched[0], "; dockless lsf task -- orted ") {
+				t.Errorf("blaunch was asked for %q: want one orted on mpihost-b, through dockless lsf task", launched)
+			}
+			t.Logf("the job: %s", r.stdout)
+			uid := "0"
+			if tc.u != nil {
+				uid = strconv.Itoa(int(tc.u.UID))
+			}
+			checkRanks(t, r, uid)
+		})
+	}
+}
+
+// mpiHosts is the MPI job of u (root if nil) on its two simulated hosts,
+// each node's dockless (the directory of it, first in the PATH of the
+// tasks RES starts there) and the job's spool directory.
+func mpiHosts(t *testing.T, ref string, u *testUser) (map[string]*parallelJob, map[string]string, string) {
+	t.Helper()
+	a := newParallelJob(t, newEnv(t), u)
 	a.hostname = "mpihost-a"
-	spool := filepath.Join(a.j.base, "root-spool")
-	if err := os.Mkdir(spool, 0o700); err != nil {
-		t.Fatal(err)
+	spool := filepath.Dir(a.j.jobFile)
+	if u == nil {
+		spool = userDir(t, filepath.Join(a.j.base, "root-spool"), testUser{}, 0o700)
 	}
 	hostfile := writeFile(t, filepath.Join(spool, testJobID+".hostfile"), "mpihost-a\nmpihost-a\nmpihost-b\nmpihost-b\n", 0o644)
 	a.env = append(a.env, "LSB_CONTAINER_IMAGE="+ref, "LSB_MCPU_HOSTS=mpihost-a 2 mpihost-b 2",
@@ -221,32 +259,62 @@ func TestLSFTask_OpenMPIAcrossTwoHosts(t *testing.T) {
 	a.env = append(a.env, "OMPI_MCA_plm_rsh_agent=blaunch", "OMPI_MCA_orte_launch_agent=dockless lsf task -- orted", "OMPI_MCA_orte_leave_session_attached=1")
 	b := a.onHost(t, newEnv(t), "mpihost-b")
 	hosts := map[string]*parallelJob{"mpihost-a": a, "mpihost-b": b}
-	port, reqs := listenRES(t)
-	writeFile(t, filepath.Join(a.j.lsfTop, "bin", "blaunch"), fmt.Sprintf(blaunch, port), 0o755)
-	// Each node's dockless, first in the PATH of the tasks RES starts there.
 	bins := map[string]string{}
 	for name, h := range hosts {
-		bins[name] = filepath.Join(a.j.base, name+"-bin")
-		if err := os.Mkdir(bins[name], 0o755); err != nil {
-			t.Fatal(err)
+		bins[name] = userDir(t, filepath.Join(a.j.base, name+"-bin"), testUser{}, 0o755)
+		if u == nil {
+			writeFile(t, filepath.Join(bins[name], "dockless"), fmt.Sprintf("#!/bin/sh\nexec %s --root %s --state %s --policy %s \"$@\"\n", binary, h.e.root, h.e.state, suidPolicy), 0o755)
+		} else if h == a {
+			if err := os.Symlink(suidBinary, filepath.Join(bins[name], "dockless")); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			nodeSuidBinary(t, bins[name], a.e, h.e)
 		}
-		writeFile(t, filepath.Join(bins[name], "dockless"), fmt.Sprintf("#!/bin/sh\nexec %s --root %s --state %s --policy %s \"$@\"\n", binary, h.e.root, h.e.state, suidPolicy), 0o755)
 	}
-	script := `#!/bin/sh
-for n in mnt pid ipc uts; do printf '%s ' $(readlink /proc/self/ns/$n); done; echo
-exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_when_idle 1 \
-  --mca btl self,vader,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo ranks 3 7
-`
-	jobFile := writeFile(t, filepath.Join(spool, "1580953421."+testJobID), script, 0o700)
+	return hosts, bins, spool
+}
+
+// nodeSuidBinary builds into dir another node's setuid dockless: the
+// test's, whose policy (dir/dockless.toml) names to's store and state
+// instead of from's.
+func nodeSuidBinary(t *testing.T, dir string, from, to *env) {
+	t.Helper()
+	body, err := os.ReadFile(suidPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := strings.NewReplacer(strconv.Quote(from.root), strconv.Quote(to.root), strconv.Quote(from.state), strconv.Quote(to.state)).Replace(string(body))
+	policy := writeFile(t, filepath.Join(dir, "dockless.toml"), pol, 0o644)
+	bin := filepath.Join(dir, "dockless")
+	out, err := exec.Command("go", "build", "-tags", "seccomp", "-ldflags", "-X github.com/dockless/dockless/policy.DefaultPath="+policy, "-o", bin, ".").CombinedOutput()
+	if err == nil {
+		err = os.Chmod(bin, 0o755|os.ModeSetuid)
+	}
+	if err == nil {
+		err = buildInit(dir)
+	}
+	if err != nil {
+		t.Fatalf("the second node's setuid dockless: %v: %s", err, out)
+	}
+}
+
+// runMPIJob runs the job file with dockless lsf run on mpihost-a, and
+// each blaunch's command in a task on its host (the test's RES), until the
+// job ends; it returns the job's result and the blaunch commands.
+func runMPIJob(t *testing.T, hosts map[string]*parallelJob, bins map[string]string, jobFile string) (result, []string) {
+	t.Helper()
+	a := hosts["mpihost-a"]
+	port, reqs := listenRES(t)
+	writeFile(t, filepath.Join(a.j.lsfTop, "bin", "blaunch"), fmt.Sprintf(blaunch, port), 0o755)
 	job := a.start(t, nil, true, nil, "lsf", "run", jobFile)
 	job.release()
 	var launched []string
-	var r result
 	// A task RES started that fails (orted, or dockless refusing it)
 	// leaves mpirun waiting for its daemon: it fails the test at once.
 	failed := make(chan string, 1)
 	deadline := time.After(2 * time.Minute)
-	for done := false; !done; {
+	for {
 		select {
 		case req := <-reqs:
 			h := hosts[req.host]
@@ -256,7 +324,7 @@ exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_
 				continue
 			}
 			launched = append(launched, req.host+" "+req.cmdline)
-			tk := h.startCmd(t, nil, true, []string{"PATH=" + bins[req.host] + ":/usr/bin:/bin"}, []string{"/bin/sh", "-c", req.cmdline})
+			tk := h.startCmd(t, h.u, true, []string{"PATH=" + bins[req.host] + ":/usr/bin:/bin"}, []string{"/bin/sh", "-c", req.cmdline})
 			tk.release()
 			go func() {
 				res := <-tk.done
@@ -270,27 +338,21 @@ exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_
 					}
 				}
 			}()
-		case r = <-job.done:
+		case r := <-job.done:
 			job.done <- r
-			done = true
+			return r, launched
 		case f := <-failed:
 			t.Fatalf("a task RES started failed: %s\nlaunched %q; the job so far: %s", f, launched, job.out.String())
 		case <-deadline:
 			t.Fatalf("the MPI job did not end: launched %q; so far: %s", launched, job.out.String())
 		}
 	}
-	// rsh semantics: Open MPI puts the orted command in "( test ! -r
-	// ./.profile || . ./.profile; ... )" for a Bourne shell.
-	if len(launched) != 1 || !strings.HasPrefix(launched[0], "mpihost-b ") || !strings.Contains(launched[0], "; dockless lsf task -- orted ") {
-		t.Errorf("blaunch was asked for %q: want one orted on mpihost-b, through dockless lsf task", launched)
-	}
-	t.Logf("the job: %s", r.stdout)
-	checkRanks(t, r)
 }
 
 // checkRanks checks the MPI job's output: its own namespaces, then one
-// line from each of 4 ranks (testdata/mpi/ranks.c); rank 3 exits 7.
-func checkRanks(t *testing.T, r result) {
+// line from each of 4 ranks (testdata/mpi/ranks.c) of user uid; rank 3
+// exits 7.
+func checkRanks(t *testing.T, r result, uid string) {
 	t.Helper()
 	if r.code != 7 {
 		t.Errorf("the job's exit status: want rank 3's, 7: %s", r)
@@ -328,7 +390,7 @@ func checkRanks(t *testing.T, r result) {
 		if n >= 2 {
 			want["host"], want["shm"], want["parent"] = "mpihost-b", "2,3", "orted"
 		}
-		want["init"] = "/sbin/docker-init"
+		want["init"], want["uid"] = "/sbin/docker-init", uid
 		for k, v := range want {
 			if f[k] != v {
 				t.Errorf("rank %d: %s=%q, want %q: %s", n, k, f[k], v, r)

@@ -32,7 +32,7 @@ type parallelJob struct {
 	cgroups []string
 	env     []string
 	// hostname, when set, is the simulated host's name: each task's
-	// dockless runs in a UTS namespace of its own with it (root only).
+	// dockless runs in a UTS namespace of its own with it.
 	hostname string
 }
 
@@ -57,16 +57,16 @@ func newParallelJob(t *testing.T, e *env, u *testUser) *parallelJob {
 	return p
 }
 
-// onHost is the same job of root on another simulated host named name:
-// e's store and state stand for that node's, with a job cgroup and TMPDIR
-// of its own.
+// onHost is the same job on another simulated host named name: e's store
+// and state stand for that node's, with a job cgroup and TMPDIR of its own.
 func (p *parallelJob) onHost(t *testing.T, e *env, name string) *parallelJob {
 	t.Helper()
-	tmp := filepath.Join(p.j.base, name+"-tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
+	owner := testUser{}
+	if p.u != nil {
+		owner = *p.u
 	}
-	q := &parallelJob{e: e, j: p.j, env: append(append([]string{}, p.env...), "TMPDIR="+tmp), hostname: name}
+	tmp := userDir(t, filepath.Join(p.j.base, name, testJobID+".tmpdir"), owner, 0o700)
+	q := &parallelJob{e: e, j: p.j, u: p.u, env: append(append([]string{}, p.env...), "TMPDIR="+tmp), hostname: name}
 	q.onNode(t)
 	return q
 }
@@ -163,9 +163,18 @@ func (p *parallelJob) startCmd(t *testing.T, u *testUser, inJob bool, extra []st
 	if u != nil {
 		cmd.SysProcAttr = asUserAttr(*u)
 		cmd.Dir = u.Home
-	} else if p.hostname != "" {
-		cmd.Args[2] = "hostname " + p.hostname + " && " + script
+	}
+	if p.hostname != "" { // root names the host, then becomes u
 		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS}
+		cmd.Args[2] = "hostname " + p.hostname + " && " + script
+		if u != nil {
+			var groups []string
+			for _, g := range u.Groups {
+				groups = append(groups, strconv.Itoa(int(g)))
+			}
+			cmd.Args[2] = fmt.Sprintf(`hostname %s && exec setpriv --reuid=%d --regid=%d --groups=%s -- sh -c '%s' sh "$@"`,
+				p.hostname, u.UID, u.GID, strings.Join(groups, ","), script)
+		}
 	}
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -1,5 +1,5 @@
 /* ranks: the MPI program of the two-host Open MPI test (mpi_e2e_test.go).
- * Each rank prints one line: its rank, the host name, the namespaces it
+ * Each rank prints one line: its rank, uid, the host name, the namespaces it
  * runs in, its parent (mpirun or orted: 0 is outside its PID namespace),
  * the PID namespace's init, the ranks of its host as read through a shared-memory window
  * (MPI_Win_allocate_shared over MPI_COMM_TYPE_SHARED: only ranks sharing
@@ -88,8 +88,8 @@ int main(int argc, char **argv)
 	one = rank + 1;
 	MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
 
-	printf("rank %d/%d host=%s node=%d/%d shm=%s ring=%d allreduce=%d parent=%s init=%s mnt=%s pid=%s ipc=%s uts=%s\n",
-	       rank, size, host, lrank, lsize, shm, token, sum, parent, init, mnt, pid, ipc, uts);
+	printf("rank %d/%d uid=%d host=%s node=%d/%d shm=%s ring=%d allreduce=%d parent=%s init=%s mnt=%s pid=%s ipc=%s uts=%s\n",
+	       rank, size, (int)getuid(), host, lrank, lsize, shm, token, sum, parent, init, mnt, pid, ipc, uts);
 	fflush(stdout);
 	MPI_Win_free(&win);
 	MPI_Comm_free(&node);
