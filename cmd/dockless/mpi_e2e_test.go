@@ -18,10 +18,11 @@ import (
 
 // Open MPI across two simulated hosts of one parallel LSF job (the M9 of
 // the parallel-job design), with Debian's Open MPI 4 (openmpi-bin,
-// Makefile DEPS). A host is a dockless store and state of its own, a job
-// cgroup of its own and a host name of its own (a UTS namespace for each
-// task's dockless); LSF's RES is the test, reached by blaunch in LSF_BINDIR
-// over 127.0.0.1.
+// Makefile DEPS), as root and as a user through the setuid binary. A host
+// is a dockless store and state of its own (for the user, a setuid build
+// whose policy names them), a job cgroup, TMPDIR and host name of its own
+// (a UTS namespace for each task's dockless); LSF's RES is the test,
+// reached by blaunch in LSF_BINDIR over 127.0.0.1.
 
 // mpiPackages are the Debian packages whose files make the MPI image.
 var mpiPackages = []string{"openmpi-bin", "openmpi-common", "libopenmpi3", "libpmix2"}
@@ -32,10 +33,13 @@ var mpiPackages = []string{"openmpi-bin", "openmpi-common", "libopenmpi3", "libp
 // mpicc.
 func mpiImage(t *testing.T) string {
 	t.Helper()
-	for _, c := range []string{"mpicc", "mpirun", "orted"} {
+	for _, c := range []string{"mpicc", "mpirun"} {
 		if _, err := exec.LookPath(c); err != nil {
-			t.Skipf("no %s: the MPI test needs Debian's openmpi-bin and libopenmpi-dev (make deps)", c)
+			t.Skipf("no %s: the MPI test needs Debian's openmpi-bin and libopenmpi-dev (Makefile DEPS)", c)
 		}
+	}
+	if _, err := exec.LookPath("orted"); err != nil {
+		t.Skip("no orted: the MPI test drives Open MPI 4's ORTE (Debian 12's openmpi-bin); Open MPI 5 starts prted through PRRTE (docs/LSF.md, route 2), which it does not cover")
 	}
 	prog := filepath.Join(t.TempDir(), "ranks")
 	if out, err := exec.Command("mpicc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", prog, "testdata/mpi/ranks.c").CombinedOutput(); err != nil {
