@@ -31,6 +31,9 @@ type parallelJob struct {
 	u       *testUser // nil: root, through the non-setuid binary
 	cgroups []string
 	env     []string
+	// hostname, when set, is the simulated host's name: each task's
+	// dockless runs in a UTS namespace of its own with it.
+	hostname string
 }
 
 func newParallelJob(t *testing.T, e *env, u *testUser) *parallelJob {
@@ -40,7 +43,7 @@ func newParallelJob(t *testing.T, e *env, u *testUser) *parallelJob {
 		user = *u
 	}
 	j := newLSFJob(t, e, user, "true")
-	p := &parallelJob{e: e, j: j, u: u, cgroups: makeJobCgroups(t, fmt.Sprintf("dltest-job-%d", rand.Intn(1<<30)))}
+	p := &parallelJob{e: e, j: j, u: u}
 	host, _ := os.Hostname()
 	p.env = append(append([]string{}, j.env...), "LSB_MCPU_HOSTS="+host+" 4", "LSB_DJOB_NUMPROC=4")
 	if u == nil {
@@ -50,13 +53,35 @@ func newParallelJob(t *testing.T, e *env, u *testUser) *parallelJob {
 		}
 		p.env = append(p.env, "HOME=/root", "USER=root", "TMPDIR="+tmp)
 	}
+	p.onNode(t)
+	return p
+}
+
+// onHost is the same job on another simulated host named name: e's store
+// and state stand for that node's, with a job cgroup and TMPDIR of its own.
+func (p *parallelJob) onHost(t *testing.T, e *env, name string) *parallelJob {
+	t.Helper()
+	owner := testUser{}
+	if p.u != nil {
+		owner = *p.u
+	}
+	tmp := userDir(t, filepath.Join(p.j.base, name, testJobID+".tmpdir"), owner, 0o700)
+	q := &parallelJob{e: e, j: p.j, u: p.u, env: append(append([]string{}, p.env...), "TMPDIR="+tmp), hostname: name}
+	q.onNode(t)
+	return q
+}
+
+// onNode makes the job's cgroup on p's node, and checks at the test's end
+// that the job's container there left nothing.
+func (p *parallelJob) onNode(t *testing.T) {
+	t.Helper()
+	p.cgroups = makeJobCgroups(t, fmt.Sprintf("dltest-job-%d", rand.Intn(1<<30)))
 	t.Cleanup(func() {
 		p.assertGone(t)
 		if t.Failed() { // tasks killed at the test's end leave the container to the next reap
-			e.run("system", "prune")
+			p.e.run("system", "prune")
 		}
 	})
-	return p
 }
 
 // task is one started task, waiting to be released.
@@ -124,12 +149,32 @@ func (p *parallelJob) start(t *testing.T, as *testUser, inJob bool, extra []stri
 	} else {
 		args = append([]string{"--root", p.e.root, "--state", p.e.state, "--policy", suidPolicy}, args...)
 	}
-	cmd := exec.Command("sh", append([]string{"-c", `read go && exec "$@"`, "sh", bin}, args...)...)
+	return p.startCmd(t, u, inJob, extra, append([]string{bin}, args...))
+}
+
+// startCmd starts argv as u (root if nil) on p's host, in the job cgroup
+// if inJob, with extra environment; it runs once released.
+func (p *parallelJob) startCmd(t *testing.T, u *testUser, inJob bool, extra []string, argv []string) *task {
+	t.Helper()
+	script := `read go && exec "$@"`
+	cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, argv...)...)
 	cmd.Env = append(append([]string{}, p.env...), extra...)
 	cmd.Dir = p.j.storage
 	if u != nil {
 		cmd.SysProcAttr = asUserAttr(*u)
 		cmd.Dir = u.Home
+	}
+	if p.hostname != "" { // root names the host, then becomes u
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS}
+		cmd.Args[2] = "hostname " + p.hostname + " && " + script
+		if u != nil {
+			var groups []string
+			for _, g := range u.Groups {
+				groups = append(groups, strconv.Itoa(int(g)))
+			}
+			cmd.Args[2] = fmt.Sprintf(`hostname %s && exec setpriv --reuid=%d --regid=%d --groups=%s -- sh -c '%s' sh "$@"`,
+				p.hostname, u.UID, u.GID, strings.Join(groups, ","), script)
+		}
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
