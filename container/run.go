@@ -135,8 +135,8 @@ func (l *launch) setup(ctx context.Context) (func(), error) {
 // it (nil: nothing), also when it fails half-way.
 func (l *launch) steps(ctx context.Context) []func() (func(), error) {
 	return []func() (func(), error){
-		func() (func(), error) { return l.image(ctx) },
 		l.record,
+		func() (func(), error) { return l.image(ctx) },
 		l.reserveName,
 		l.cidFiles,
 		func() (func(), error) { return l.rootfs(ctx) },
@@ -165,7 +165,7 @@ func (l *launch) image(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	l.img = img
-	return func() {
+	cleanup := func() {
 		if img.Mounts != nil && !l.rootfsOwned {
 			if err := l.n.Images.Release(context.Background(), l.id); err != nil {
 				l.n.Log.Errorf("%v", err)
@@ -174,7 +174,9 @@ func (l *launch) image(ctx context.Context) (func(), error) {
 		if err := l.n.Images.Unhold(ctx, img); err != nil && ctx.Err() == nil {
 			l.n.Log.Warnf("%v", err)
 		}
-	}, nil
+	}
+	l.rec.Image = img.Name
+	return cleanup, l.n.writeRecord(l.rec)
 }
 
 // ensure resolves the request's image under the pull policy, held for the
@@ -212,15 +214,17 @@ func (n *Node) newLaunch(req *spec.Request, opts Options) (*launch, error) {
 	return l, nil
 }
 
-// record writes the container's record first: whatever exists of the
-// container from then on, a later dockless can find and reap it. Its
-// cleanup, the last to run, removes the whole state directory.
+// record writes the container's record first, before the image step may
+// prepare its snapshot: whatever exists of the container from then on, a
+// later dockless can find and reap it, however this one ends. Its cleanup,
+// the last to run, removes the whole state directory. The record names the
+// image as asked until the image step finds it.
 func (l *launch) record() (func(), error) {
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
 	cleanup := func() { l.n.removeState(l.dir) }
-	l.rec = &Record{ID: l.id, Name: l.name, Image: l.img.Name, Command: l.req.Cmd, Owner: l.n.Caller.UID,
+	l.rec = &Record{ID: l.id, Name: l.name, Image: l.req.Image, Command: l.req.Cmd, Owner: l.n.Caller.UID,
 		Created: time.Now().UTC(), Launcher: os.Getpid(), Memory: l.req.Memory,
 		Labels: l.req.Labels, StopSignal: l.req.StopSignal, StopTimeout: l.req.StopTimeout}
 	if l.member != nil {

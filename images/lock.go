@@ -62,7 +62,8 @@ const holderCheckInterval = 100 * time.Millisecond
 // holds. A blocked flock cannot be called off: it waits on a duplicate of
 // f, and when the waiter gives up (ctx, timeout) whoever takes the result
 // closes the duplicate — the caller closes f — so that a lock granted late
-// is let go at once.
+// is let go at once. A waiter that gave up keeps a thread and a descriptor
+// until then: dockless gives up once per command, and exits soon after.
 func waitLock(ctx context.Context, f *os.File, path string, timeout time.Duration, log logrus.FieldLogger) error {
 	dup, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {

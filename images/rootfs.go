@@ -2,6 +2,7 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -50,10 +51,17 @@ func (ss *session) prepare(ctx context.Context, id string, img *Image) ([]mount.
 		labels[img.hold], paths = "", append(paths, "labels."+img.hold)
 	}
 	_, err = ss.images.Update(ctx, images.Image{Name: img.recordName(), Labels: labels}, paths...)
-	if errdefs.IsNotFound(err) {
-		err = nil // removed meanwhile; the container's snapshot keeps its layers
+	switch {
+	case errdefs.IsNotFound(err):
+		// Removed meanwhile; the container's snapshot keeps its layers.
+	case err != nil:
+		// No snapshot without its owner knowing it: none is left behind.
+		if rerr := ss.sn.Remove(ctx, containerKey(id)); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return nil, fmt.Errorf("preparing rootfs of %s: %w", id, err)
 	}
-	return mounts, err
+	return mounts, nil
 }
 
 // Release removes the container's snapshot and collects it. Releasing a

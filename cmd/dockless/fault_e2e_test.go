@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -125,4 +126,40 @@ func processesWith(s string) []string {
 		pids = append(pids, e.Name())
 	}
 	return pids
+}
+
+// TestFault_KilledOnceTheImageIsFoundLeavesNothing: a dockless killed
+// (bkill, an OOM kill) just after it found its image — when the store
+// session that found it has already prepared the container's snapshot —
+// leaves a record the next dockless reaps, never a snapshot nothing owns
+// (which would pin the image's layers in the node store for good).
+func TestFault_KilledOnceTheImageIsFoundLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	for i := range 8 {
+		cmd := exec.Command(binary, "--root", e.root, "--state", e.state, "--debug", "run", "--rm", "--pull", "never", busybox, "sleep", "30")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		found := false
+		for !found && sc.Scan() {
+			found = strings.Contains(sc.Text(), "using the cached copy")
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if !found {
+			t.Fatalf("run %d: no line saying the image was found", i)
+		}
+	}
+	// The next start reaps what the killed ones left.
+	e.mustRun("run", "--rm", "--pull", "never", busybox, "true")
+	if out := e.mustRun("ps", "-a", "-q"); out != "" {
+		t.Errorf("containers left: %q", out)
+	}
+	// e's cleanup checks that no container snapshot is left in the store.
 }
