@@ -12,7 +12,7 @@ INIT_CFLAGS   = -static -Os -s -Wall -Wextra -Werror
 
 # Debian packages the build, the tests and the demo need (bats, jq and
 # gawk: runc's own integration suite, which CI runs part of).
-DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd bats jq gawk
+DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd bats jq gawk git
 
 .PHONY: all build deps test unit vet fuzz demo bench differential conformance runc-bats install clean
 

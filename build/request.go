@@ -5,9 +5,11 @@ package build
 // build's state and outputs are. It travels as JSON on a pipe, never
 // through the environment or argv.
 type Request struct {
-	// Context is the context directory, or "-" for a tar on stdin.
+	// Context is the context directory, "-" for a tar on stdin, or a
+	// URL (ContextURL: git or tarball) that dockless-build fetches.
 	Context string `json:"context"`
-	// Dockerfile is the Dockerfile's path ("": Context/Dockerfile).
+	// Dockerfile is the Dockerfile's path ("": Context/Dockerfile); with
+	// a URL context, a path in the fetched context.
 	Dockerfile string            `json:"dockerfile,omitempty"`
 	Tags       []string          `json:"tags,omitempty"`
 	BuildArgs  map[string]string `json:"buildArgs,omitempty"`

@@ -125,6 +125,9 @@ type Build struct {
 	// AllowedRegistries lists the registries a build may push to (empty:
 	// those of [registry] allowed).
 	AllowedRegistries []string `toml:"allowed_registries"`
+	// AllowedContextHosts lists the hosts a context URL (git or tarball)
+	// may name (empty: any, when Network lists host).
+	AllowedContextHosts []string `toml:"allowed_context_hosts"`
 	// MaxContextSize bounds the build context (a docker size; "" none).
 	MaxContextSize string `toml:"max_context_size"`
 	// SubuidFile and SubgidFile hold the callers' subordinate ids.

@@ -57,19 +57,10 @@ func Solve(ctx context.Context, c *client.Client, req build.Request, contextDir 
 
 // solveOpt is the Dockerfile frontend's request for req.
 func solveOpt(req build.Request, contextDir string, load io.WriteCloser) (client.SolveOpt, error) {
-	dockerfile := req.Dockerfile
-	if dockerfile == "" {
-		dockerfile = filepath.Join(contextDir, "Dockerfile")
-	}
-	ctxFS, err := fsutil.NewFS(contextDir)
+	attrs, locals, err := contextAttrs(req, contextDir)
 	if err != nil {
-		return client.SolveOpt{}, fmt.Errorf("build context %s: %w", contextDir, err)
+		return client.SolveOpt{}, err
 	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
-	if err != nil {
-		return client.SolveOpt{}, fmt.Errorf("Dockerfile %s: %w", dockerfile, err)
-	}
-	attrs := map[string]string{"filename": filepath.Base(dockerfile)}
 	if req.Target != "" {
 		attrs["target"] = req.Target
 	}
@@ -96,10 +87,38 @@ func solveOpt(req build.Request, contextDir string, load io.WriteCloser) (client
 	return client.SolveOpt{
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
-		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		LocalMounts:   locals,
 		Exports:       exports,
 		Session:       []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{AuthConfigProvider: authprovider.LoadAuthConfig(cfg)})},
 	}, nil
+}
+
+// contextAttrs are the frontend's attributes and local directories for
+// req's context and Dockerfile: a URL context is the frontend's to fetch
+// (git or http, in this process: as the caller), its Dockerfile a file in
+// it; a directory is sent from here.
+func contextAttrs(req build.Request, contextDir string) (map[string]string, map[string]fsutil.FS, error) {
+	if _, remote := build.ContextURL(req.Context); remote {
+		name := req.Dockerfile
+		if name == "" {
+			name = "Dockerfile"
+		}
+		return map[string]string{"context": req.Context, "filename": name}, nil, nil
+	}
+	dockerfile := req.Dockerfile
+	if dockerfile == "" {
+		dockerfile = filepath.Join(contextDir, "Dockerfile")
+	}
+	ctxFS, err := fsutil.NewFS(contextDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build context %s: %w", contextDir, err)
+	}
+	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("Dockerfile %s: %w", dockerfile, err)
+	}
+	attrs := map[string]string{"filename": filepath.Base(dockerfile)}
+	return attrs, map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS}, nil
 }
 
 // exports are BuildKit's exporters for req's outputs: the image (named by

@@ -15,10 +15,10 @@ func (a *app) buildCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "build",
 		Usage:     "build an image from a Dockerfile, as you, in a user namespace (BuildKit in dockless-build)",
-		ArgsUsage: "PATH | -",
+		ArgsUsage: "PATH | URL | -",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "name the image (repeatable)"},
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile (default: PATH/Dockerfile)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile (default: PATH/Dockerfile; with a URL, a file in it)"},
 			&cli.StringSliceFlag{Name: "build-arg", Usage: "KEY=VALUE build-time variable"},
 			&cli.StringSliceFlag{Name: "label", Usage: "KEY=VALUE image label"},
 			&cli.StringFlag{Name: "target", Usage: "the stage to build"},
@@ -36,7 +36,7 @@ func (a *app) buildCommand() *cli.Command {
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return failuref(`"build" requires exactly 1 argument: PATH | -`)
+				return failuref(`"build" requires exactly 1 argument: PATH | URL | -`)
 			}
 			req, err := a.buildRequest(c)
 			if err != nil {
@@ -80,13 +80,18 @@ func (a *app) buildRequest(c *cli.Context) (build.Request, error) {
 		}
 		req.Outputs = append(req.Outputs, entry)
 	}
-	for _, p := range []*string{&req.Dockerfile, &req.IIDFile} {
+	paths := []*string{&req.IIDFile}
+	if _, remote := build.ContextURL(req.Context); !remote {
+		// With a URL, -f names a file of the fetched context, as docker's.
+		paths = append(paths, &req.Dockerfile)
+		if req.Context != "-" {
+			paths = append(paths, &req.Context)
+		}
+	}
+	for _, p := range paths {
 		if *p != "" {
 			*p, _ = filepath.Abs(*p)
 		}
-	}
-	if req.Context != "-" {
-		req.Context, _ = filepath.Abs(req.Context)
 	}
 	return req, nil
 }
@@ -116,6 +121,11 @@ func (a *app) build(c *cli.Context, req build.Request) error {
 	pol := a.node.Policy
 	if err := pol.CheckBuild(req.Network); err != nil {
 		return err
+	}
+	if host, remote := build.ContextURL(req.Context); remote {
+		if err := pol.CheckContextURL(req.Context, host); err != nil {
+			return err
+		}
 	}
 	for _, t := range req.Tags {
 		if err := pol.CheckPush(t); err != nil && req.Push {
