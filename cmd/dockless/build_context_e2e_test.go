@@ -154,7 +154,7 @@ func TestBuild_ContextURLsFetchedAsTheCaller(t *testing.T) {
 	srv := newContextServer(t, repos, files)
 	for _, c := range []struct {
 		name, url, want string
-		files          []string
+		files           []string
 	}{
 		{"git, a branch and a subdirectory", srv.URL + "/git/repo.git#v1:app", "v1\n", []string{"Dockerfile", "busybox", "marker"}},
 		{"git, the default branch", srv.URL + "/git/repo.git#:app", "master\n", []string{"Dockerfile", "busybox", "marker"}},
