@@ -133,3 +133,53 @@ func TestContextURL_GitAndTarballURLsAndTheirHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSecret_FilesAndVariables: docker build's --secret forms.
+func TestParseSecret_FilesAndVariables(t *testing.T) {
+	env := map[string]string{"TOKEN": "t0k", "OTHER": "o"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for _, c := range []struct {
+		in   string
+		want Secret
+		err  bool
+	}{
+		{"id=tok,src=/home/a/tok", Secret{ID: "tok", Src: "/home/a/tok"}, false},
+		{"id=tok,source=/home/a/tok,type=file", Secret{ID: "tok", Src: "/home/a/tok"}, false},
+		{"src=/home/a/tok.txt", Secret{ID: "tok.txt", Src: "/home/a/tok.txt"}, false},
+		{"id=tok,env=OTHER", Secret{ID: "tok", Value: "o"}, false},
+		{"id=TOKEN,type=env", Secret{ID: "TOKEN", Value: "t0k"}, false},
+		{"id=TOKEN", Secret{ID: "TOKEN", Value: "t0k"}, false},
+		{"id=MISSING", Secret{}, true},
+		{"id=tok,env=MISSING", Secret{}, true},
+		{"id=tok,src=", Secret{}, true},
+		{"tok", Secret{}, true},
+		{"id=tok,type=ssh,src=/x", Secret{}, true},
+	} {
+		got, err := ParseSecret(c.in, lookup)
+		if (err != nil) != c.err || !c.err && got != c.want {
+			t.Errorf("%s: %+v %v, want %+v (error %v)", c.in, got, err, c.want, c.err)
+		}
+	}
+}
+
+// TestParseSSH_TheCallersAgentOrKeys: --ssh default is the caller's
+// SSH_AUTH_SOCK; ID=PATHS names sockets or keys; no agent is an error
+// that says how to start one.
+func TestParseSSH_TheCallersAgentOrKeys(t *testing.T) {
+	agent := func(k string) (string, bool) { return "/tmp/agent.sock", k == "SSH_AUTH_SOCK" }
+	none := func(string) (string, bool) { return "", false }
+	got, err := ParseSSH("default", agent)
+	if err != nil || got.ID != "default" || strings.Join(got.Paths, ",") != "/tmp/agent.sock" {
+		t.Errorf("--ssh default: %+v %v", got, err)
+	}
+	got, err = ParseSSH("git=/k/a,/k/b", none)
+	if err != nil || got.ID != "git" || strings.Join(got.Paths, ",") != "/k/a,/k/b" {
+		t.Errorf("--ssh git=/k/a,/k/b: %+v %v", got, err)
+	}
+	if _, err := ParseSSH("default", none); err == nil || !strings.Contains(err.Error(), "ssh-agent") {
+		t.Errorf("--ssh default without an agent: %v", err)
+	}
+	if _, err := ParseSSH("=x", none); err == nil {
+		t.Errorf("--ssh without an ID")
+	}
+}

@@ -41,6 +41,28 @@ type Request struct {
 	Quiet bool `json:"quiet,omitempty"`
 	// Rlimits are the caller's own resource limits.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Secrets are the --secret entries RUN --mount=type=secret reads.
+	Secrets []Secret `json:"secrets,omitempty"`
+	// SSH are the --ssh entries RUN --mount=type=ssh (and git@ contexts)
+	// use.
+	SSH []SSH `json:"ssh,omitempty"`
+}
+
+// Secret is one --secret: a file of the caller's, which dockless-build
+// reads as them, or the value of one of their variables (env=), which
+// only the setuid dockless sees.
+type Secret struct {
+	ID string `json:"id"`
+	// Src is the file (absolute); "" for a variable's Value.
+	Src   string `json:"src,omitempty"`
+	Value string `json:"value,omitempty"`
+}
+
+// SSH is one --ssh: an agent's socket or key files of the caller's,
+// which dockless-build opens as them.
+type SSH struct {
+	ID    string   `json:"id"`
+	Paths []string `json:"paths"`
 }
 
 // Descriptors dockless-build gets from the setuid dockless, after stdio.

@@ -13,6 +13,8 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -83,14 +85,64 @@ func solveOpt(req build.Request, contextDir string, load io.WriteCloser) (client
 	if err != nil {
 		return client.SolveOpt{}, err
 	}
-	cfg := config.LoadDefaultConfigFile(io.Discard)
+	attachables, err := attachables(req)
+	if err != nil {
+		return client.SolveOpt{}, err
+	}
 	return client.SolveOpt{
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
 		LocalMounts:   locals,
 		Exports:       exports,
-		Session:       []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{AuthConfigProvider: authprovider.LoadAuthConfig(cfg)})},
+		Session:       attachables,
 	}, nil
+}
+
+// attachables are what the build asks this process for, all as the
+// caller: registry credentials (their docker config and helpers),
+// --secret's files (read now) and values, --ssh's agents and keys.
+func attachables(req build.Request) ([]session.Attachable, error) {
+	cfg := config.LoadDefaultConfigFile(io.Discard)
+	out := []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{AuthConfigProvider: authprovider.LoadAuthConfig(cfg)})}
+	secrets := map[string][]byte{}
+	for _, s := range req.Secrets {
+		secrets[s.ID] = []byte(s.Value)
+		if s.Src == "" {
+			continue
+		}
+		b, err := readSecret(s.Src)
+		if err != nil {
+			return nil, fmt.Errorf("--secret id=%s: %w", s.ID, err)
+		}
+		secrets[s.ID] = b
+	}
+	out = append(out, secretsprovider.FromMap(secrets))
+	if len(req.SSH) > 0 {
+		var confs []sshprovider.AgentConfig
+		for _, s := range req.SSH {
+			confs = append(confs, sshprovider.AgentConfig{ID: s.ID, Paths: s.Paths})
+		}
+		ssh, err := sshprovider.NewSSHAgentProvider(confs)
+		if err != nil {
+			return nil, fmt.Errorf("--ssh: %w", err)
+		}
+		out = append(out, ssh)
+	}
+	return out, nil
+}
+
+// readSecret reads a --secret file, at most BuildKit's bound on a secret.
+func readSecret(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, secretsprovider.MaxSecretSize+1))
+	if err == nil && len(b) > secretsprovider.MaxSecretSize {
+		err = fmt.Errorf("%s is larger than %d bytes", path, secretsprovider.MaxSecretSize)
+	}
+	return b, err
 }
 
 // contextAttrs are the frontend's attributes and local directories for

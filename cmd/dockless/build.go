@@ -32,6 +32,8 @@ func (a *app) buildCommand() *cli.Command {
 			&cli.BoolFlag{Name: "load", Usage: "record the image in the node store (the default with -t)"},
 			&cli.StringFlag{Name: "network", Value: "host", Usage: "RUN's network: host or none"},
 			&cli.StringFlag{Name: "platform", Usage: "the node's platform only"},
+			&cli.StringSliceFlag{Name: "secret", Usage: "id=ID,src=FILE or id=ID,env=VARIABLE for RUN --mount=type=secret"},
+			&cli.StringSliceFlag{Name: "ssh", Usage: "default (your SSH_AUTH_SOCK) or ID=SOCKET|KEY[,KEY] for RUN --mount=type=ssh"},
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -69,6 +71,20 @@ func (a *app) buildRequest(c *cli.Context) (build.Request, error) {
 	}
 	if req.Labels, err = keyValues("--label", c.StringSlice("label"), nil); err != nil {
 		return req, err
+	}
+	for _, v := range c.StringSlice("secret") {
+		sec, err := build.ParseSecret(v, a.caller.LookupEnv)
+		if err != nil {
+			return req, usagef("%v", err)
+		}
+		req.Secrets = append(req.Secrets, sec)
+	}
+	for _, v := range c.StringSlice("ssh") {
+		ssh, err := build.ParseSSH(v, a.caller.LookupEnv)
+		if err != nil {
+			return req, usagef("%v", err)
+		}
+		req.SSH = append(req.SSH, ssh)
 	}
 	for _, o := range c.StringSlice("output") {
 		entry, err := keyValues("--output", strings.Split(o, ","), nil)
