@@ -1,119 +1,21 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/sys/unix"
 )
-
-// ociImage is an image read from an OCI tar (-o type=oci): its config,
-// its files (the layers applied in order, whiteouts honoured) and every
-// blob, layers decompressed.
-type ociImage struct {
-	config ocispec.Image
-	files  map[string]*tar.Header
-	bodies map[string]string
-	blobs  [][]byte
-}
-
-func readOCI(t *testing.T, file string) ociImage {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	entries := map[string][]byte{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		entries[h.Name] = b
-	}
-	blob := func(d string) []byte { return entries["blobs/sha256/"+strings.TrimPrefix(d, "sha256:")] }
-	var manifest ocispec.Manifest
-	var idx ocispec.Index
-	if err := json.Unmarshal(entries["index.json"], &idx); err != nil || len(idx.Manifests) != 1 {
-		t.Fatalf("index.json: %v %s", err, entries["index.json"])
-	}
-	if err := json.Unmarshal(blob(idx.Manifests[0].Digest.String()), &manifest); err != nil {
-		t.Fatal(err)
-	}
-	img := ociImage{files: map[string]*tar.Header{}, bodies: map[string]string{}}
-	if err := json.Unmarshal(blob(manifest.Config.Digest.String()), &img.config); err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range entries {
-		if !strings.HasPrefix(name, "blobs/") {
-			continue
-		}
-		if zr, err := gzip.NewReader(bytes.NewReader(b)); err == nil {
-			if d, err := io.ReadAll(zr); err == nil {
-				b = d
-			}
-		}
-		img.blobs = append(img.blobs, b)
-	}
-	for _, l := range manifest.Layers {
-		zr, err := gzip.NewReader(bytes.NewReader(blob(l.Digest.String())))
-		if err != nil {
-			t.Fatalf("layer %s: %v", l.Digest, err)
-		}
-		lr := tar.NewReader(zr)
-		for {
-			h, err := lr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			name := path.Clean("/" + h.Name)
-			if base := path.Base(name); strings.HasPrefix(base, ".wh.") {
-				delete(img.files, path.Join(path.Dir(name), strings.TrimPrefix(base, ".wh.")))
-				continue
-			}
-			b, _ := io.ReadAll(lr)
-			img.files[name], img.bodies[name] = h, string(b)
-		}
-	}
-	return img
-}
-
-// holds says whether any blob of the image holds s.
-func (img ociImage) holds(s string) bool {
-	for _, b := range img.blobs {
-		if bytes.Contains(b, []byte(s)) {
-			return true
-		}
-	}
-	return false
-}
 
 // sshAgent serves a keyring holding one key, commented comment, on a
 // socket of u's, and records the uid of each process that connects.
