@@ -97,7 +97,7 @@ func (r *Runner) mappings() (uids, gids []syscall.SysProcIDMap, err error) {
 }
 
 // lock takes the caller's build lock, waiting at most timeout for their
-// other build.
+// other build (and saying so).
 func (r *Runner) lock(ctx context.Context, state string, timeout time.Duration) (*os.File, error) {
 	// Searchable, not listable: each caller reaches their own directory.
 	if err := os.MkdirAll(filepath.Dir(state), 0o711); err != nil {
@@ -116,6 +116,10 @@ func (r *Runner) lock(ctx context.Context, state string, timeout time.Duration) 
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		return f, nil
+	}
+	fmt.Fprintf(r.Stderr, "dockless build: another build of yours is running; waiting for it, at most %s ([build] lock_timeout)\n", timeout)
 	for unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 		if time.Now().After(deadline) {
 			f.Close()
