@@ -1,6 +1,7 @@
 package build
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,5 +182,32 @@ func TestParseSSH_TheCallersAgentOrKeys(t *testing.T) {
 	}
 	if _, err := ParseSSH("=x", none); err == nil {
 		t.Errorf("--ssh without an ID")
+	}
+}
+
+// TestParseCache_LocalRegistryInline: docker build's --cache-from and
+// --cache-to forms; other cache types are refused.
+func TestParseCache_LocalRegistryInline(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		to   bool
+		want string
+	}{
+		{"type=local,src=/c", false, "map[src:/c type:local]"},
+		{"type=local,dest=/c,mode=max", true, "map[dest:/c mode:max type:local]"},
+		{"type=registry,ref=reg.example/a/cache:1", true, "map[ref:reg.example/a/cache:1 type:registry]"},
+		{"reg.example/a/cache:1", false, "map[ref:reg.example/a/cache:1 type:registry]"},
+		{"type=inline", true, "map[type:inline]"},
+		{"type=inline", false, ""},
+		{"type=local,dest=/c", false, ""},
+		{"type=local,src=/c", true, ""},
+		{"type=registry", true, ""},
+		{"type=s3,bucket=b", true, ""},
+		{"type=local,src=", false, ""},
+	} {
+		got, err := ParseCache(c.in, c.to)
+		if s := fmt.Sprint(got); c.want == "" && err == nil || c.want != "" && (err != nil || s != c.want) {
+			t.Errorf("%s (to %v): %s %v, want %q", c.in, c.to, s, err, c.want)
+		}
 	}
 }

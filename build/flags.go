@@ -67,3 +67,34 @@ func ParseSSH(v string, lookup func(string) (string, bool)) (SSH, error) {
 	}
 	return s, nil
 }
+
+// ParseCache reads docker build's --cache-from (to false) or --cache-to
+// (to true) value: type=local,src|dest=DIR (made absolute),
+// type=registry,ref=REF, type=inline (--cache-to), or a bare REF for
+// type=registry, each with BuildKit's other keys (mode=max, tag=…).
+func ParseCache(v string, to bool) (map[string]string, error) {
+	flag, dir := "--cache-from", "src"
+	if to {
+		flag, dir = "--cache-to", "dest"
+	}
+	m := map[string]string{}
+	if !strings.Contains(v, "=") {
+		v = "type=registry,ref=" + v
+	}
+	for _, f := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(f, "=")
+		if !ok || val == "" {
+			return nil, fmt.Errorf("%s %q: want KEY=VALUE entries", flag, v)
+		}
+		m[k] = val
+	}
+	switch {
+	case m["type"] == "local" && m[dir] != "":
+		m[dir], _ = filepath.Abs(m[dir])
+	case m["type"] == "registry" && m["ref"] != "":
+	case m["type"] == "inline" && to:
+	default:
+		return nil, fmt.Errorf("%s %q: want type=local,%s=DIR or type=registry,ref=REF (or type=inline with --cache-to); other cache types are not supported", flag, v, dir)
+	}
+	return m, nil
+}

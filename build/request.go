@@ -41,6 +41,10 @@ type Request struct {
 	Quiet bool `json:"quiet,omitempty"`
 	// Rlimits are the caller's own resource limits.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// CacheFrom and CacheTo are the --cache-from and --cache-to entries
+	// (ParseCache), local directories written and read as the caller.
+	CacheFrom []map[string]string `json:"cacheFrom,omitempty"`
+	CacheTo   []map[string]string `json:"cacheTo,omitempty"`
 	// Secrets are the --secret entries RUN --mount=type=secret reads.
 	Secrets []Secret `json:"secrets,omitempty"`
 	// SSH are the --ssh entries RUN --mount=type=ssh (and git@ contexts)

@@ -15,6 +15,9 @@ import (
 	ctdsnapshot "github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
 	"github.com/moby/buildkit/cache/remotecache"
+	inlinecache "github.com/moby/buildkit/cache/remotecache/inline"
+	localcache "github.com/moby/buildkit/cache/remotecache/local"
+	registrycache "github.com/moby/buildkit/cache/remotecache/registry"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/control"
 	"github.com/moby/buildkit/executor/oci"
@@ -90,16 +93,23 @@ func controller(ctx context.Context, root, runtime string) (*control.Controller,
 		return nil, err
 	}
 	return control.NewController(control.Opt{
-		SessionManager:            sm,
-		WorkerController:          wc,
-		Frontends:                 map[string]frontend.Frontend{"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), dockerfile.Build)},
-		ResolveCacheExporterFuncs: map[string]remotecache.ResolveCacheExporterFunc{},
-		ResolveCacheImporterFuncs: map[string]remotecache.ResolveCacheImporterFunc{},
-		CacheManager:              solver.NewCacheManager(ctx, "local", cache, worker.NewCacheResultStorage(wc)),
-		HistoryDB:                 history,
-		CacheStore:                cache,
-		LeaseManager:              w.LeaseManager(),
-		ContentStore:              w.ContentStore(),
-		GarbageCollect:            w.GarbageCollect,
+		SessionManager:   sm,
+		WorkerController: wc,
+		Frontends:        map[string]frontend.Frontend{"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), dockerfile.Build)},
+		ResolveCacheExporterFuncs: map[string]remotecache.ResolveCacheExporterFunc{
+			"local":    localcache.ResolveCacheExporterFunc(sm),
+			"registry": registrycache.ResolveCacheExporterFunc(sm, hosts),
+			"inline":   inlinecache.ResolveCacheExporterFunc(),
+		},
+		ResolveCacheImporterFuncs: map[string]remotecache.ResolveCacheImporterFunc{
+			"local":    localcache.ResolveCacheImporterFunc(sm),
+			"registry": registrycache.ResolveCacheImporterFunc(sm, w.ContentStore(), hosts),
+		},
+		CacheManager:   solver.NewCacheManager(ctx, "local", cache, worker.NewCacheResultStorage(wc)),
+		HistoryDB:      history,
+		CacheStore:     cache,
+		LeaseManager:   w.LeaseManager(),
+		ContentStore:   w.ContentStore(),
+		GarbageCollect: w.GarbageCollect,
 	})
 }

@@ -89,7 +89,16 @@ func solveOpt(req build.Request, contextDir string, load io.WriteCloser) (client
 	if err != nil {
 		return client.SolveOpt{}, err
 	}
+	var cacheFrom, cacheTo []client.CacheOptionsEntry
+	for _, c := range req.CacheFrom {
+		cacheFrom = append(cacheFrom, client.CacheOptionsEntry{Type: c["type"], Attrs: c})
+	}
+	for _, c := range req.CacheTo {
+		cacheTo = append(cacheTo, client.CacheOptionsEntry{Type: c["type"], Attrs: c})
+	}
 	return client.SolveOpt{
+		CacheImports:  cacheFrom,
+		CacheExports:  cacheTo,
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
 		LocalMounts:   locals,

@@ -33,6 +33,8 @@ func (a *app) buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "network", Value: "host", Usage: "RUN's network: host or none"},
 			&cli.StringFlag{Name: "platform", Usage: "the node's platform only"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "id=ID,src=FILE or id=ID,env=VARIABLE for RUN --mount=type=secret"},
+			&cli.StringSliceFlag{Name: "cache-from", Usage: "type=local,src=DIR or type=registry,ref=REF (or REF)"},
+			&cli.StringSliceFlag{Name: "cache-to", Usage: "type=local,dest=DIR, type=registry,ref=REF or type=inline"},
 			&cli.StringSliceFlag{Name: "ssh", Usage: "default (your SSH_AUTH_SOCK) or ID=SOCKET|KEY[,KEY] for RUN --mount=type=ssh"},
 		},
 		OnUsageError: onUsageError,
@@ -85,6 +87,19 @@ func (a *app) buildRequest(c *cli.Context) (build.Request, error) {
 			return req, usagef("%v", err)
 		}
 		req.SSH = append(req.SSH, ssh)
+	}
+	for _, to := range []bool{false, true} {
+		flag, list := "cache-from", &req.CacheFrom
+		if to {
+			flag, list = "cache-to", &req.CacheTo
+		}
+		for _, v := range c.StringSlice(flag) {
+			entry, err := build.ParseCache(v, to)
+			if err != nil {
+				return req, usagef("%v", err)
+			}
+			*list = append(*list, entry)
+		}
 	}
 	for _, o := range c.StringSlice("output") {
 		entry, err := keyValues("--output", strings.Split(o, ","), nil)
@@ -145,6 +160,17 @@ func (a *app) build(c *cli.Context, req build.Request) error {
 	}
 	for _, t := range req.Tags {
 		if err := pol.CheckPush(t); err != nil && req.Push {
+			return err
+		}
+	}
+	// A registry cache is pulled as an image, and pushed as one.
+	for _, c := range req.CacheFrom {
+		if err := pol.CheckImage(c["ref"]); err != nil && c["type"] == "registry" {
+			return err
+		}
+	}
+	for _, c := range req.CacheTo {
+		if err := pol.CheckPush(c["ref"]); err != nil && c["type"] == "registry" {
 			return err
 		}
 	}
