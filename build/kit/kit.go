@@ -1,6 +1,7 @@
 // Package kit runs BuildKit in process for one build: the controller, a
 // rootless OCI worker (overlay snapshots, RUN through a runc-compatible
-// program) and the Dockerfile frontend, served over an in-memory gRPC
+// program), the Dockerfile frontend and the local, registry and inline
+// build caches, served over an in-memory gRPC
 // connection to a client in the same process. It runs in dockless-build,
 // never in the setuid dockless, inside the user namespace the setuid
 // dockless made, as the caller.
