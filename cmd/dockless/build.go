@@ -74,32 +74,8 @@ func (a *app) buildRequest(c *cli.Context) (build.Request, error) {
 	if req.Labels, err = keyValues("--label", c.StringSlice("label"), nil); err != nil {
 		return req, err
 	}
-	for _, v := range c.StringSlice("secret") {
-		sec, err := build.ParseSecret(v, a.caller.LookupEnv)
-		if err != nil {
-			return req, usagef("%v", err)
-		}
-		req.Secrets = append(req.Secrets, sec)
-	}
-	for _, v := range c.StringSlice("ssh") {
-		ssh, err := build.ParseSSH(v, a.caller.LookupEnv)
-		if err != nil {
-			return req, usagef("%v", err)
-		}
-		req.SSH = append(req.SSH, ssh)
-	}
-	for _, to := range []bool{false, true} {
-		flag, list := "cache-from", &req.CacheFrom
-		if to {
-			flag, list = "cache-to", &req.CacheTo
-		}
-		for _, v := range c.StringSlice(flag) {
-			entry, err := build.ParseCache(v, to)
-			if err != nil {
-				return req, usagef("%v", err)
-			}
-			*list = append(*list, entry)
-		}
+	if err := a.buildSession(c, &req); err != nil {
+		return req, err
 	}
 	for _, o := range c.StringSlice("output") {
 		entry, err := keyValues("--output", strings.Split(o, ","), nil)
@@ -125,6 +101,40 @@ func (a *app) buildRequest(c *cli.Context) (build.Request, error) {
 		}
 	}
 	return req, nil
+}
+
+// buildSession reads the flags whose values the build's session serves,
+// as the caller: --secret and --ssh (from the caller's environment),
+// --cache-from and --cache-to.
+func (a *app) buildSession(c *cli.Context, req *build.Request) error {
+	for _, v := range c.StringSlice("secret") {
+		sec, err := build.ParseSecret(v, a.caller.LookupEnv)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		req.Secrets = append(req.Secrets, sec)
+	}
+	for _, v := range c.StringSlice("ssh") {
+		ssh, err := build.ParseSSH(v, a.caller.LookupEnv)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		req.SSH = append(req.SSH, ssh)
+	}
+	for _, to := range []bool{false, true} {
+		flag, list := "cache-from", &req.CacheFrom
+		if to {
+			flag, list = "cache-to", &req.CacheTo
+		}
+		for _, v := range c.StringSlice(flag) {
+			entry, err := build.ParseCache(v, to)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			*list = append(*list, entry)
+		}
+	}
+	return nil
 }
 
 // keyValues reads KEY=VALUE values; a bare KEY takes the caller's

@@ -103,6 +103,7 @@ func gitRepo(t *testing.T, dir string) {
 	}
 	write("app/busybox", string(bb))
 	write("app/Dockerfile", "FROM scratch\nCOPY . /ctx/\n")
+	write("app/Dockerfile.alt", "FROM scratch\nCOPY marker /alt/\n")
 	write("app/marker", "master\n")
 	write("outside", "not in app/\n")
 	git("init", "-q")
@@ -144,7 +145,8 @@ func tarball(t *testing.T, path string) {
 // TestBuild_ContextURLsFetchedAsTheCaller: alice builds from a git URL
 // (#ref:subdir) and a tarball URL served on 127.0.0.1; every fetch comes
 // from a process of hers, never root's; the image holds the ref's
-// subdirectory only. [build] allowed_context_hosts and an offline
+// subdirectory only; -f names a Dockerfile of the fetched context, as
+// docker's. [build] allowed_context_hosts and an offline
 // [build] network refuse a URL, naming the rule.
 func TestBuild_ContextURLsFetchedAsTheCaller(t *testing.T) {
 	e := buildEnv(t, "")
@@ -156,8 +158,8 @@ func TestBuild_ContextURLsFetchedAsTheCaller(t *testing.T) {
 		name, url, want string
 		files           []string
 	}{
-		{"git, a branch and a subdirectory", srv.URL + "/git/repo.git#v1:app", "v1\n", []string{"Dockerfile", "busybox", "marker"}},
-		{"git, the default branch", srv.URL + "/git/repo.git#:app", "master\n", []string{"Dockerfile", "busybox", "marker"}},
+		{"git, a branch and a subdirectory", srv.URL + "/git/repo.git#v1:app", "v1\n", []string{"Dockerfile", "Dockerfile.alt", "busybox", "marker"}},
+		{"git, the default branch", srv.URL + "/git/repo.git#:app", "master\n", []string{"Dockerfile", "Dockerfile.alt", "busybox", "marker"}},
 		{"a tarball", srv.URL + "/files/ctx.tar.gz", "tarball\n", []string{"marker"}},
 	} {
 		out := filepath.Join(userDir(t, filepath.Join(openTempDir(t), "out"), alice, 0o755), "rootfs")
@@ -176,6 +178,12 @@ func TestBuild_ContextURLsFetchedAsTheCaller(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(c.files, " ") {
 			t.Errorf("%s: the context holds %v, want %v", c.name, got, c.files)
 		}
+	}
+	alt := userDir(t, filepath.Join(openTempDir(t), "alt"), alice, 0o755)
+	if r := e.runAs(alice, alice.Home, nil, "build", "-q", "-f", "Dockerfile.alt", "-o", "type=local,dest="+alt, srv.URL+"/git/repo.git#v1:app"); r.code != 0 {
+		t.Errorf("-f names a Dockerfile of the URL's context: %s", r)
+	} else if b, err := os.ReadFile(filepath.Join(alt, "alt", "marker")); err != nil || string(b) != "v1\n" {
+		t.Errorf("-f Dockerfile.alt of the URL's context: %q %v", b, err)
 	}
 	if f := srv.fetchers(); len(f) != 1 || !f[alice.UID] {
 		t.Errorf("the contexts were fetched by uids %v, want alice's (%d) alone", f, alice.UID)
