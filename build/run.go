@@ -18,6 +18,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// maxSSHState is the longest build state path where BuildKit's agent
+// socket for RUN --mount=type=ssh (STATE/.buildkit-ssh-sockNNNNNNNNNN/
+// ssh_auth_sock) fits a socket address (107 bytes).
+const maxSSHState = 107 - len("/.buildkit-ssh-sock4294967295/ssh_auth_sock")
+
 // Runner starts builds for one caller.
 type Runner struct {
 	Caller *policy.Caller
@@ -51,6 +56,9 @@ func (r *Runner) Run(ctx context.Context, req Request) error {
 		return err
 	}
 	state := filepath.Join(r.root(), strconv.FormatUint(uint64(r.Caller.UID), 10))
+	if len(req.SSH) > 0 && len(state) > maxSSHState {
+		return fmt.Errorf("--ssh: RUN's agent socket is made in your build state %s, too long a path for a socket (at most %d characters; [build] root in %s): ask the node's admin for a shorter [build] root", state, maxSSHState, r.Policy.Source())
+	}
 	lock, err := r.lock(ctx, state, limits.LockTimeout)
 	if err != nil {
 		return err

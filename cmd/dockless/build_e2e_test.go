@@ -198,8 +198,9 @@ func TestLSFBuild_PushesEveryTag(t *testing.T) {
 }
 
 // TestBuild_RefusalsNameTheRule: [build] enabled and network, a caller
-// without subordinate ids, and a second build of the same user waits
-// [build] lock_timeout, then says so.
+// without subordinate ids, --ssh where the build state's path is too long
+// for its socket ([build] root), and a second build of the same user
+// waits [build] lock_timeout, then says so.
 func TestBuild_RefusalsNameTheRule(t *testing.T) {
 	e := buildEnv(t, "enabled = false\n")
 	ctx := twoStage(t, alice)
@@ -214,6 +215,15 @@ func TestBuild_RefusalsNameTheRule(t *testing.T) {
 	if r := e.runAs(alice, ctx, nil, "build", "--network", "host", "."); r.code != 125 || !strings.Contains(r.stderr, "[build] network") {
 		t.Fatalf("a network the policy does not allow: %s", r)
 	}
+	long := filepath.Join(openTempDir(t), strings.Repeat("r", 64))
+	if err := os.Mkdir(long, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	e.writePolicy(buildPolicy(e, fmt.Sprintf("network = [\"none\"]\nroot = %q\n", long)))
+	if r := e.runAs(alice, ctx, []string{"SSH_AUTH_SOCK=/nonexistent"}, "build", "--network", "none", "--ssh", "default", "."); r.code != 125 || !strings.Contains(r.stderr, "[build] root") {
+		t.Fatalf("--ssh with a build state too long a path for its socket: %s", r)
+	}
+	e.writePolicy(buildPolicy(e, "network = [\"none\"]\nlock_timeout = \"1s\"\n"))
 	root := e.root + "-build"
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		t.Fatal(err)
