@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -236,17 +237,27 @@ func (r *Runner) start(ctx context.Context, req Request, uids, gids []syscall.Sy
 }
 
 // env is dockless-build's environment: the caller's home and docker
-// config, the system's PATH (credential helpers), nothing else of theirs.
+// config, the system's PATH (credential helpers), the site's proxies
+// ([registry] https_proxy, http_proxy, no_proxy: for pulls, pushes and
+// context URLs, in both spellings, git's and Go's), nothing else of
+// theirs.
 func (r *Runner) env() []string {
 	state := filepath.Join(r.root(), strconv.FormatUint(uint64(r.Caller.UID), 10))
-	return []string{
-		"HOME=" + r.Caller.Home,
-		"DOCKER_CONFIG=" + filepath.Dir(images.DockerConfigPath(r.Caller)),
-		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
-		"TMPDIR=" + state,
-		// runc's state (rootless runc keeps it there, else in /run/runc).
-		"XDG_RUNTIME_DIR=" + filepath.Join(state, "runtime"),
+	var proxies []string
+	reg := r.Policy.Registry
+	for _, p := range [][2]string{{"HTTPS_PROXY", reg.HTTPSProxy}, {"HTTP_PROXY", reg.HTTPProxy}, {"NO_PROXY", reg.NoProxy}} {
+		if p[1] != "" {
+			proxies = append(proxies, p[0]+"="+p[1], strings.ToLower(p[0])+"="+p[1])
+		}
 	}
+	return append(proxies,
+		"HOME="+r.Caller.Home,
+		"DOCKER_CONFIG="+filepath.Dir(images.DockerConfigPath(r.Caller)),
+		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+		"TMPDIR="+state,
+		// runc's state (rootless runc keeps it there, else in /run/runc).
+		"XDG_RUNTIME_DIR="+filepath.Join(state, "runtime"),
+	)
 }
 
 // spool is where the image dockless-build sends back (an OCI tar) waits

@@ -149,7 +149,8 @@ type Registry struct {
 	// HTTPSProxy, HTTPProxy and NoProxy route registry connections as
 	// the variables of the same names would (which a setuid dockless
 	// ignores: they are the caller's). All empty: root's environment
-	// decides for root, and no proxy for other callers.
+	// decides for root, and no proxy for other callers. dockless-build
+	// gets them as its variables (build.Runner).
 	HTTPSProxy string `toml:"https_proxy"`
 	HTTPProxy  string `toml:"http_proxy"`
 	NoProxy    string `toml:"no_proxy"`

@@ -146,7 +146,8 @@ func tarball(t *testing.T, path string) {
 // (#ref:subdir) and a tarball URL served on 127.0.0.1; every fetch comes
 // from a process of hers, never root's; the image holds the ref's
 // subdirectory only; -f names a Dockerfile of the fetched context, as
-// docker's. [build] allowed_context_hosts and an offline
+// docker's; [registry] http_proxy carries the fetches. [build]
+// allowed_context_hosts and an offline
 // [build] network refuse a URL, naming the rule.
 func TestBuild_ContextURLsFetchedAsTheCaller(t *testing.T) {
 	e := buildEnv(t, "")
@@ -184,6 +185,14 @@ func TestBuild_ContextURLsFetchedAsTheCaller(t *testing.T) {
 		t.Errorf("-f names a Dockerfile of the URL's context: %s", r)
 	} else if b, err := os.ReadFile(filepath.Join(alt, "alt", "marker")); err != nil || string(b) != "v1\n" {
 		t.Errorf("-f Dockerfile.alt of the URL's context: %q %v", b, err)
+	}
+	// Through the site's proxy ([registry] http_proxy): context.invalid
+	// resolves nowhere, the proxy (the same server) serves it.
+	e.writePolicy(buildPolicy(e, fmt.Sprintf("\n[registry]\nhttp_proxy = %q\n", srv.URL)))
+	for _, url := range []string{"http://context.invalid/files/ctx.tar.gz", "http://context.invalid/git/repo.git#v1:app"} {
+		if r := e.runAs(alice, alice.Home, nil, "build", "-q", url); r.code != 0 {
+			t.Errorf("%s through [registry] http_proxy: %s", url, r)
+		}
 	}
 	if f := srv.fetchers(); len(f) != 1 || !f[alice.UID] {
 		t.Errorf("the contexts were fetched by uids %v, want alice's (%d) alone", f, alice.UID)
