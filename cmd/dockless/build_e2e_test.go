@@ -25,17 +25,22 @@ func buildHelper(t *testing.T) {
 		t.Skip("build tests: need root and no -short")
 	}
 	helperOnce.Do(func() {
-		dir := filepath.Join(filepath.Dir(suidRoot), "libexec", "dockless")
-		if helperErr = os.MkdirAll(dir, 0o755); helperErr != nil {
+		if helperErr = os.MkdirAll(filepath.Dir(helperPath()), 0o755); helperErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, "dockless-build"), "../dockless-build")
+		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", helperPath(), "../dockless-build")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		helperErr = cmd.Run()
 	})
 	if helperErr != nil {
 		t.Fatalf("building dockless-build: %v", helperErr)
 	}
+}
+
+// helperPath is where the setuid dockless of the tests finds
+// dockless-build.
+func helperPath() string {
+	return filepath.Join(filepath.Dir(suidRoot), "libexec", "dockless", "dockless-build")
 }
 
 // buildEnv is an env whose build root (beside the store) alice can reach,
@@ -56,7 +61,9 @@ func buildEnv(t *testing.T, extra string) *env {
 	}
 	e.writePolicy(buildPolicy(e, extra))
 	t.Cleanup(func() {
-		if p := processesWith("dockless-build"); len(p) != 0 {
+		// This test binary's dockless-build only: another worktree's
+		// tests may build or run theirs at the same time.
+		if p := processesWith(helperPath() + "\x00"); len(p) != 0 {
 			t.Errorf("dockless-build processes left behind: %v", p)
 		}
 	})
@@ -270,6 +277,9 @@ func TestBuild_SIGTERMLeavesNothing(t *testing.T) {
 			t.Fatalf("the build ended before its RUN step: %v: %s", err, seen.String())
 		}
 		seen.Write(buf[:n])
+	}
+	if p := processesWith(helperPath() + "\x00"); len(p) == 0 {
+		t.Errorf("the running build's dockless-build is not found at %s: the check that none is left sees nothing", helperPath())
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
