@@ -115,15 +115,14 @@ func attachables(req build.Request) ([]session.Attachable, error) {
 	out := []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{AuthConfigProvider: authprovider.LoadAuthConfig(cfg)})}
 	secrets := map[string][]byte{}
 	for _, s := range req.Secrets {
-		secrets[s.ID] = []byte(s.Value)
-		if s.Src == "" {
-			continue
+		value := []byte(s.Value)
+		if s.Src != "" {
+			var err error
+			if value, err = readSecret(s.Src); err != nil {
+				return nil, fmt.Errorf("--secret id=%s: %w", s.ID, err)
+			}
 		}
-		b, err := readSecret(s.Src)
-		if err != nil {
-			return nil, fmt.Errorf("--secret id=%s: %w", s.ID, err)
-		}
-		secrets[s.ID] = b
+		secrets[s.ID] = value
 	}
 	out = append(out, secretsprovider.FromMap(secrets))
 	if len(req.SSH) > 0 {
