@@ -12,8 +12,9 @@ INIT_CFLAGS   = -static -Os -s -Wall -Wextra -Werror
 
 # Debian packages the build, the tests and the demo need (bats, jq and
 # gawk: runc's own integration suite, which CI runs part of; openmpi-bin
-# and libopenmpi-dev: the MPI image of the two-host Open MPI test).
-DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd bats jq gawk openmpi-bin libopenmpi-dev
+# and libopenmpi-dev: the MPI image of the two-host Open MPI test; git:
+# BuildKit's git contexts).
+DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd bats jq gawk openmpi-bin libopenmpi-dev git
 
 .PHONY: all build deps test unit vet fuzz demo bench differential conformance runc-bats install clean
 

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,110 @@ func TestCheckRoot_RefusesWhatAUserCouldPoint(t *testing.T) {
 	for _, d := range []string{users, writable, link} {
 		if err := checkRoot(d); err == nil || !strings.Contains(err.Error(), "must be a directory of root's") {
 			t.Errorf("%s: %v", filepath.Base(d), err)
+		}
+	}
+}
+
+// TestContextURL_GitAndTarballURLsAndTheirHosts: the URLs dockless-build
+// fetches, and the host the policy decides on; local paths are not URLs.
+func TestContextURL_GitAndTarballURLsAndTheirHosts(t *testing.T) {
+	for _, c := range []struct {
+		context, host string
+		url           bool
+	}{
+		{"https://git.example/a/repo.git#main:sub", "git.example", true},
+		{"http://127.0.0.1:8080/repo.git", "127.0.0.1:8080", true},
+		{"git@git.example:a/repo.git#v1", "git.example", true},
+		{"ssh://git@git.example:2222/a/repo.git", "git.example:2222", true},
+		{"git://git.example/repo", "git.example", true},
+		{"github.com/a/repo", "github.com", true},
+		{"https://files.example/ctx.tar.gz", "files.example", true},
+		{"/home/alice/ctx", "", false},
+		{".", "", false},
+		{"-", "", false},
+		{"ftp://files.example/ctx.tar", "", false},
+		{"sub/dir@v1:x", "", false},
+	} {
+		host, ok := ContextURL(c.context)
+		if host != c.host || ok != c.url {
+			t.Errorf("%s: host %q URL %v, want %q %v", c.context, host, ok, c.host, c.url)
+		}
+	}
+}
+
+// TestParseSecret_FilesAndVariables: docker build's --secret forms.
+func TestParseSecret_FilesAndVariables(t *testing.T) {
+	env := map[string]string{"TOKEN": "t0k", "OTHER": "o"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for _, c := range []struct {
+		in   string
+		want Secret
+		err  bool
+	}{
+		{"id=tok,src=/home/a/tok", Secret{ID: "tok", Src: "/home/a/tok"}, false},
+		{"id=tok,source=/home/a/tok,type=file", Secret{ID: "tok", Src: "/home/a/tok"}, false},
+		{"src=/home/a/tok.txt", Secret{ID: "tok.txt", Src: "/home/a/tok.txt"}, false},
+		{"id=tok,env=OTHER", Secret{ID: "tok", Value: "o"}, false},
+		{"id=TOKEN,type=env", Secret{ID: "TOKEN", Value: "t0k"}, false},
+		{"id=TOKEN", Secret{ID: "TOKEN", Value: "t0k"}, false},
+		{"id=MISSING", Secret{}, true},
+		{"id=tok,env=MISSING", Secret{}, true},
+		{"id=tok,src=", Secret{}, true},
+		{"tok", Secret{}, true},
+		{"id=tok,type=ssh,src=/x", Secret{}, true},
+	} {
+		got, err := ParseSecret(c.in, lookup)
+		if (err != nil) != c.err || !c.err && got != c.want {
+			t.Errorf("%s: %+v %v, want %+v (error %v)", c.in, got, err, c.want, c.err)
+		}
+	}
+}
+
+// TestParseSSH_TheCallersAgentOrKeys: --ssh default is the caller's
+// SSH_AUTH_SOCK; ID=PATHS names sockets or keys; no agent is an error
+// that says how to start one.
+func TestParseSSH_TheCallersAgentOrKeys(t *testing.T) {
+	agent := func(k string) (string, bool) { return "/tmp/agent.sock", k == "SSH_AUTH_SOCK" }
+	none := func(string) (string, bool) { return "", false }
+	got, err := ParseSSH("default", agent)
+	if err != nil || got.ID != "default" || strings.Join(got.Paths, ",") != "/tmp/agent.sock" {
+		t.Errorf("--ssh default: %+v %v", got, err)
+	}
+	got, err = ParseSSH("git=/k/a,/k/b", none)
+	if err != nil || got.ID != "git" || strings.Join(got.Paths, ",") != "/k/a,/k/b" {
+		t.Errorf("--ssh git=/k/a,/k/b: %+v %v", got, err)
+	}
+	if _, err := ParseSSH("default", none); err == nil || !strings.Contains(err.Error(), "ssh-agent") {
+		t.Errorf("--ssh default without an agent: %v", err)
+	}
+	if _, err := ParseSSH("=x", none); err == nil {
+		t.Errorf("--ssh without an ID")
+	}
+}
+
+// TestParseCache_LocalRegistryInline: docker build's --cache-from and
+// --cache-to forms; other cache types are refused.
+func TestParseCache_LocalRegistryInline(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		to   bool
+		want string
+	}{
+		{"type=local,src=/c", false, "map[src:/c type:local]"},
+		{"type=local,dest=/c,mode=max", true, "map[dest:/c mode:max type:local]"},
+		{"type=registry,ref=reg.example/a/cache:1", true, "map[ref:reg.example/a/cache:1 type:registry]"},
+		{"reg.example/a/cache:1", false, "map[ref:reg.example/a/cache:1 type:registry]"},
+		{"type=inline", true, "map[type:inline]"},
+		{"type=inline", false, ""},
+		{"type=local,dest=/c", false, ""},
+		{"type=local,src=/c", true, ""},
+		{"type=registry", true, ""},
+		{"type=s3,bucket=b", true, ""},
+		{"type=local,src=", false, ""},
+	} {
+		got, err := ParseCache(c.in, c.to)
+		if s := fmt.Sprint(got); c.want == "" && err == nil || c.want != "" && (err != nil || s != c.want) {
+			t.Errorf("%s (to %v): %s %v, want %q", c.in, c.to, s, err, c.want)
 		}
 	}
 }

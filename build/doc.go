@@ -1,6 +1,7 @@
 // Package build is what the setuid dockless and dockless-build share about
-// one `dockless build`: the Request that travels between them, the
-// policy's [build] checks, the caller's subordinate ids and the user
+// one `dockless build`: the Request that travels between them, the docker
+// values of its flags (--secret, --ssh, --cache-from/--cache-to, a URL
+// CONTEXT), the policy's [build] checks, the caller's subordinate ids and the user
 // namespace the build runs in (the caller as its root), made by the setuid
 // dockless before it starts dockless-build.
 //

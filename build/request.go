@@ -5,9 +5,11 @@ package build
 // build's state and outputs are. It travels as JSON on a pipe, never
 // through the environment or argv.
 type Request struct {
-	// Context is the context directory, or "-" for a tar on stdin.
+	// Context is the context directory, "-" for a tar on stdin, or a
+	// URL (ContextURL: git or tarball) that dockless-build fetches.
 	Context string `json:"context"`
-	// Dockerfile is the Dockerfile's path ("": Context/Dockerfile).
+	// Dockerfile is the Dockerfile's path ("": Context/Dockerfile); with
+	// a URL context, a path in the fetched context.
 	Dockerfile string            `json:"dockerfile,omitempty"`
 	Tags       []string          `json:"tags,omitempty"`
 	BuildArgs  map[string]string `json:"buildArgs,omitempty"`
@@ -39,6 +41,32 @@ type Request struct {
 	Quiet bool `json:"quiet,omitempty"`
 	// Rlimits are the caller's own resource limits.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// CacheFrom and CacheTo are the --cache-from and --cache-to entries
+	// (ParseCache), local directories written and read as the caller.
+	CacheFrom []map[string]string `json:"cacheFrom,omitempty"`
+	CacheTo   []map[string]string `json:"cacheTo,omitempty"`
+	// Secrets are the --secret entries RUN --mount=type=secret reads.
+	Secrets []Secret `json:"secrets,omitempty"`
+	// SSH are the --ssh entries RUN --mount=type=ssh (and git@ contexts)
+	// use.
+	SSH []SSH `json:"ssh,omitempty"`
+}
+
+// Secret is one --secret: a file of the caller's, which dockless-build
+// reads as them, or the value of one of their variables (env=), which
+// only the setuid dockless sees.
+type Secret struct {
+	ID string `json:"id"`
+	// Src is the file (absolute); "" for a variable's Value.
+	Src   string `json:"src,omitempty"`
+	Value string `json:"value,omitempty"`
+}
+
+// SSH is one --ssh: an agent's socket or key files of the caller's,
+// which dockless-build opens as them.
+type SSH struct {
+	ID    string   `json:"id"`
+	Paths []string `json:"paths"`
 }
 
 // Descriptors dockless-build gets from the setuid dockless, after stdio.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,6 +18,11 @@ import (
 	"github.com/dockless/dockless/policy"
 	"golang.org/x/sys/unix"
 )
+
+// maxSSHState is the longest build state path where BuildKit's agent
+// socket for RUN --mount=type=ssh (STATE/.buildkit-ssh-sockNNNNNNNNNN/
+// ssh_auth_sock) fits a socket address (107 bytes).
+const maxSSHState = 107 - len("/.buildkit-ssh-sock4294967295/ssh_auth_sock")
 
 // Runner starts builds for one caller.
 type Runner struct {
@@ -51,6 +57,9 @@ func (r *Runner) Run(ctx context.Context, req Request) error {
 		return err
 	}
 	state := filepath.Join(r.root(), strconv.FormatUint(uint64(r.Caller.UID), 10))
+	if len(req.SSH) > 0 && len(state) > maxSSHState {
+		return fmt.Errorf("--ssh: RUN's agent socket is made in your build state %s, too long a path for a socket (at most %d characters; [build] root in %s): ask the node's admin for a shorter [build] root", state, maxSSHState, r.Policy.Source())
+	}
 	lock, err := r.lock(ctx, state, limits.LockTimeout)
 	if err != nil {
 		return err
@@ -97,7 +106,7 @@ func (r *Runner) mappings() (uids, gids []syscall.SysProcIDMap, err error) {
 }
 
 // lock takes the caller's build lock, waiting at most timeout for their
-// other build.
+// other build (and saying so).
 func (r *Runner) lock(ctx context.Context, state string, timeout time.Duration) (*os.File, error) {
 	// Searchable, not listable: each caller reaches their own directory.
 	if err := os.MkdirAll(filepath.Dir(state), 0o711); err != nil {
@@ -116,6 +125,10 @@ func (r *Runner) lock(ctx context.Context, state string, timeout time.Duration) 
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		return f, nil
+	}
+	fmt.Fprintf(r.Stderr, "dockless build: another build of yours is running; waiting for it, at most %s ([build] lock_timeout)\n", timeout)
 	for unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 		if time.Now().After(deadline) {
 			f.Close()
@@ -224,17 +237,27 @@ func (r *Runner) start(ctx context.Context, req Request, uids, gids []syscall.Sy
 }
 
 // env is dockless-build's environment: the caller's home and docker
-// config, the system's PATH (credential helpers), nothing else of theirs.
+// config, the system's PATH (credential helpers), the site's proxies
+// ([registry] https_proxy, http_proxy, no_proxy: for pulls, pushes and
+// context URLs, in both spellings, git's and Go's), nothing else of
+// theirs.
 func (r *Runner) env() []string {
 	state := filepath.Join(r.root(), strconv.FormatUint(uint64(r.Caller.UID), 10))
-	return []string{
-		"HOME=" + r.Caller.Home,
-		"DOCKER_CONFIG=" + filepath.Dir(images.DockerConfigPath(r.Caller)),
-		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
-		"TMPDIR=" + state,
-		// runc's state (rootless runc keeps it there, else in /run/runc).
-		"XDG_RUNTIME_DIR=" + filepath.Join(state, "runtime"),
+	var proxies []string
+	reg := r.Policy.Registry
+	for _, p := range [][2]string{{"HTTPS_PROXY", reg.HTTPSProxy}, {"HTTP_PROXY", reg.HTTPProxy}, {"NO_PROXY", reg.NoProxy}} {
+		if p[1] != "" {
+			proxies = append(proxies, p[0]+"="+p[1], strings.ToLower(p[0])+"="+p[1])
+		}
 	}
+	return append(proxies,
+		"HOME="+r.Caller.Home,
+		"DOCKER_CONFIG="+filepath.Dir(images.DockerConfigPath(r.Caller)),
+		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+		"TMPDIR="+state,
+		// runc's state (rootless runc keeps it there, else in /run/runc).
+		"XDG_RUNTIME_DIR="+filepath.Join(state, "runtime"),
+	)
 }
 
 // spool is where the image dockless-build sends back (an OCI tar) waits

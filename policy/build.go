@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,6 +51,26 @@ func (p *Policy) CheckBuild(network string) error {
 	}
 	if !slices.Contains(p.Build.Network, network) {
 		return p.refuse("build network "+network, "[build] network", "use --network "+strings.Join(p.Build.Network, " or "))
+	}
+	return nil
+}
+
+// CheckContextURL refuses a build context fetched from host (a git or
+// tarball URL) that the policy keeps builds from: the fetch is the build
+// reaching the network, so [build] network must list host, and host (with
+// or without its port) must be among [build] allowed_context_hosts where
+// that is set.
+func (p *Policy) CheckContextURL(context, host string) error {
+	if !slices.Contains(p.Build.Network, "host") {
+		return p.refuse("the context URL "+context+" (builds here do not reach the network)", "[build] network", "build from a directory or a tar on stdin")
+	}
+	allowed := p.Build.AllowedContextHosts
+	name, _, err := net.SplitHostPort(host)
+	if err != nil {
+		name = host
+	}
+	if len(allowed) > 0 && !slices.Contains(allowed, host) && !slices.Contains(allowed, name) {
+		return p.refuse("the context URL "+context+" from host "+host, "[build] allowed_context_hosts", "fetch from "+strings.Join(allowed, ", ")+", or clone it yourself and build the directory")
 	}
 	return nil
 }

@@ -65,3 +65,29 @@ func TestCheckBuild_RefusalsNameTheRule(t *testing.T) {
 		t.Errorf("[build] allowed_registries decides pushes: %v", err)
 	}
 }
+
+// TestCheckContextURL_ANetworkFetchTheAdminAllows: a context URL needs
+// [build] network to list host, and its host (with or without the port)
+// among [build] allowed_context_hosts where that is set.
+func TestCheckContextURL_ANetworkFetchTheAdminAllows(t *testing.T) {
+	for _, c := range []struct {
+		name, network, hosts, host, rule string
+	}{
+		{"the defaults allow any host", "host none", "", "git.example", ""},
+		{"an offline node refuses", "none", "", "git.example", "[build] network"},
+		{"a listed host", "host", "git.example", "git.example", ""},
+		{"a listed host, its port free", "host", "127.0.0.1", "127.0.0.1:8080", ""},
+		{"a listed host and port", "host", "127.0.0.1:8080", "127.0.0.1:8080", ""},
+		{"another port of a listed host and port", "host", "127.0.0.1:8080", "127.0.0.1:9090", "[build] allowed_context_hosts"},
+		{"an unlisted host", "host", "git.example", "evil.example", "[build] allowed_context_hosts"},
+	} {
+		p := Default()
+		p.Build.Network = strings.Fields(c.network)
+		p.Build.AllowedContextHosts = strings.Fields(c.hosts)
+		err := p.CheckContextURL("https://"+c.host+"/r.git", c.host)
+		var r *Refusal
+		if c.rule == "" && err != nil || c.rule != "" && (!errors.As(err, &r) || r.Rule != c.rule) {
+			t.Errorf("%s: %v, want refusal %q", c.name, err, c.rule)
+		}
+	}
+}

@@ -125,6 +125,9 @@ type Build struct {
 	// AllowedRegistries lists the registries a build may push to (empty:
 	// those of [registry] allowed).
 	AllowedRegistries []string `toml:"allowed_registries"`
+	// AllowedContextHosts lists the hosts a context URL (git or tarball)
+	// may name (empty: any, when Network lists host).
+	AllowedContextHosts []string `toml:"allowed_context_hosts"`
 	// MaxContextSize bounds the build context (a docker size; "" none).
 	MaxContextSize string `toml:"max_context_size"`
 	// SubuidFile and SubgidFile hold the callers' subordinate ids.
@@ -146,7 +149,8 @@ type Registry struct {
 	// HTTPSProxy, HTTPProxy and NoProxy route registry connections as
 	// the variables of the same names would (which a setuid dockless
 	// ignores: they are the caller's). All empty: root's environment
-	// decides for root, and no proxy for other callers.
+	// decides for root, and no proxy for other callers. dockless-build
+	// gets them as its variables (build.Runner).
 	HTTPSProxy string `toml:"https_proxy"`
 	HTTPProxy  string `toml:"http_proxy"`
 	NoProxy    string `toml:"no_proxy"`

@@ -250,6 +250,7 @@ func TestTemplate_IsTheDefaults(t *testing.T) {
 	want.Registry.Allowed = []string{}
 	want.Callers.Trusted = []string{}
 	want.Build.AllowedRegistries = []string{}
+	want.Build.AllowedContextHosts = []string{}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("docs/dockless.toml differs from the defaults:\n got %+v\nwant %+v", got, want)
 	}

@@ -1,6 +1,7 @@
 // Package kit runs BuildKit in process for one build: the controller, a
 // rootless OCI worker (overlay snapshots, RUN through a runc-compatible
-// program) and the Dockerfile frontend, served over an in-memory gRPC
+// program), the Dockerfile frontend and the local, registry and inline
+// build caches, served over an in-memory gRPC
 // connection to a client in the same process. It runs in dockless-build,
 // never in the setuid dockless, inside the user namespace the setuid
 // dockless made, as the caller.
@@ -15,6 +16,9 @@ import (
 	ctdsnapshot "github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
 	"github.com/moby/buildkit/cache/remotecache"
+	inlinecache "github.com/moby/buildkit/cache/remotecache/inline"
+	localcache "github.com/moby/buildkit/cache/remotecache/local"
+	registrycache "github.com/moby/buildkit/cache/remotecache/registry"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/control"
 	"github.com/moby/buildkit/executor/oci"
@@ -90,16 +94,23 @@ func controller(ctx context.Context, root, runtime string) (*control.Controller,
 		return nil, err
 	}
 	return control.NewController(control.Opt{
-		SessionManager:            sm,
-		WorkerController:          wc,
-		Frontends:                 map[string]frontend.Frontend{"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), dockerfile.Build)},
-		ResolveCacheExporterFuncs: map[string]remotecache.ResolveCacheExporterFunc{},
-		ResolveCacheImporterFuncs: map[string]remotecache.ResolveCacheImporterFunc{},
-		CacheManager:              solver.NewCacheManager(ctx, "local", cache, worker.NewCacheResultStorage(wc)),
-		HistoryDB:                 history,
-		CacheStore:                cache,
-		LeaseManager:              w.LeaseManager(),
-		ContentStore:              w.ContentStore(),
-		GarbageCollect:            w.GarbageCollect,
+		SessionManager:   sm,
+		WorkerController: wc,
+		Frontends:        map[string]frontend.Frontend{"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), dockerfile.Build)},
+		ResolveCacheExporterFuncs: map[string]remotecache.ResolveCacheExporterFunc{
+			"local":    localcache.ResolveCacheExporterFunc(sm),
+			"registry": registrycache.ResolveCacheExporterFunc(sm, hosts),
+			"inline":   inlinecache.ResolveCacheExporterFunc(),
+		},
+		ResolveCacheImporterFuncs: map[string]remotecache.ResolveCacheImporterFunc{
+			"local":    localcache.ResolveCacheImporterFunc(sm),
+			"registry": registrycache.ResolveCacheImporterFunc(sm, w.ContentStore(), hosts),
+		},
+		CacheManager:   solver.NewCacheManager(ctx, "local", cache, worker.NewCacheResultStorage(wc)),
+		HistoryDB:      history,
+		CacheStore:     cache,
+		LeaseManager:   w.LeaseManager(),
+		ContentStore:   w.ContentStore(),
+		GarbageCollect: w.GarbageCollect,
 	})
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -57,19 +59,10 @@ func Solve(ctx context.Context, c *client.Client, req build.Request, contextDir 
 
 // solveOpt is the Dockerfile frontend's request for req.
 func solveOpt(req build.Request, contextDir string, load io.WriteCloser) (client.SolveOpt, error) {
-	dockerfile := req.Dockerfile
-	if dockerfile == "" {
-		dockerfile = filepath.Join(contextDir, "Dockerfile")
-	}
-	ctxFS, err := fsutil.NewFS(contextDir)
+	attrs, locals, err := contextAttrs(req, contextDir)
 	if err != nil {
-		return client.SolveOpt{}, fmt.Errorf("build context %s: %w", contextDir, err)
+		return client.SolveOpt{}, err
 	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
-	if err != nil {
-		return client.SolveOpt{}, fmt.Errorf("Dockerfile %s: %w", dockerfile, err)
-	}
-	attrs := map[string]string{"filename": filepath.Base(dockerfile)}
 	if req.Target != "" {
 		attrs["target"] = req.Target
 	}
@@ -92,14 +85,100 @@ func solveOpt(req build.Request, contextDir string, load io.WriteCloser) (client
 	if err != nil {
 		return client.SolveOpt{}, err
 	}
-	cfg := config.LoadDefaultConfigFile(io.Discard)
+	attachables, err := attachables(req)
+	if err != nil {
+		return client.SolveOpt{}, err
+	}
+	var cacheFrom, cacheTo []client.CacheOptionsEntry
+	for _, c := range req.CacheFrom {
+		cacheFrom = append(cacheFrom, client.CacheOptionsEntry{Type: c["type"], Attrs: c})
+	}
+	for _, c := range req.CacheTo {
+		cacheTo = append(cacheTo, client.CacheOptionsEntry{Type: c["type"], Attrs: c})
+	}
 	return client.SolveOpt{
+		CacheImports:  cacheFrom,
+		CacheExports:  cacheTo,
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
-		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		LocalMounts:   locals,
 		Exports:       exports,
-		Session:       []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{AuthConfigProvider: authprovider.LoadAuthConfig(cfg)})},
+		Session:       attachables,
 	}, nil
+}
+
+// attachables are what the build asks this process for, all as the
+// caller: registry credentials (their docker config and helpers),
+// --secret's files (read now) and values, --ssh's agents and keys.
+func attachables(req build.Request) ([]session.Attachable, error) {
+	cfg := config.LoadDefaultConfigFile(io.Discard)
+	out := []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{AuthConfigProvider: authprovider.LoadAuthConfig(cfg)})}
+	secrets := map[string][]byte{}
+	for _, s := range req.Secrets {
+		value := []byte(s.Value)
+		if s.Src != "" {
+			var err error
+			if value, err = readSecret(s.Src); err != nil {
+				return nil, fmt.Errorf("--secret id=%s: %w", s.ID, err)
+			}
+		}
+		secrets[s.ID] = value
+	}
+	out = append(out, secretsprovider.FromMap(secrets))
+	if len(req.SSH) > 0 {
+		var confs []sshprovider.AgentConfig
+		for _, s := range req.SSH {
+			confs = append(confs, sshprovider.AgentConfig{ID: s.ID, Paths: s.Paths})
+		}
+		ssh, err := sshprovider.NewSSHAgentProvider(confs)
+		if err != nil {
+			return nil, fmt.Errorf("--ssh: %w", err)
+		}
+		out = append(out, ssh)
+	}
+	return out, nil
+}
+
+// readSecret reads a --secret file, at most BuildKit's bound on a secret.
+func readSecret(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, secretsprovider.MaxSecretSize+1))
+	if err == nil && len(b) > secretsprovider.MaxSecretSize {
+		err = fmt.Errorf("%s is larger than %d bytes", path, secretsprovider.MaxSecretSize)
+	}
+	return b, err
+}
+
+// contextAttrs are the frontend's attributes and local directories for
+// req's context and Dockerfile: a URL context is the frontend's to fetch
+// (git or http, in this process: as the caller), its Dockerfile a file in
+// it; a directory is sent from here.
+func contextAttrs(req build.Request, contextDir string) (map[string]string, map[string]fsutil.FS, error) {
+	if _, remote := build.ContextURL(req.Context); remote {
+		name := req.Dockerfile
+		if name == "" {
+			name = "Dockerfile"
+		}
+		return map[string]string{"context": req.Context, "filename": name}, nil, nil
+	}
+	dockerfile := req.Dockerfile
+	if dockerfile == "" {
+		dockerfile = filepath.Join(contextDir, "Dockerfile")
+	}
+	ctxFS, err := fsutil.NewFS(contextDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build context %s: %w", contextDir, err)
+	}
+	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("Dockerfile %s: %w", dockerfile, err)
+	}
+	attrs := map[string]string{"filename": filepath.Base(dockerfile)}
+	return attrs, map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS}, nil
 }
 
 // exports are BuildKit's exporters for req's outputs: the image (named by

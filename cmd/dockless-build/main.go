@@ -53,16 +53,11 @@ func run() error {
 		return err
 	}
 	defer shutdown()
-	contextDir := req.Context
-	if contextDir == "-" {
-		if contextDir, err = build.UntarStdin(filepath.Join(req.State, "stdin-context")); err != nil {
-			return err
-		}
-		defer os.RemoveAll(contextDir)
-	}
-	if err := build.CheckContextSize(contextDir, req.MaxContextSize); err != nil {
+	contextDir, cleanup, err := localContext(req)
+	if err != nil {
 		return err
 	}
+	defer cleanup()
 	var load *os.File
 	if req.Load {
 		load = os.NewFile(build.LoadFD, "load")
@@ -83,4 +78,25 @@ func run() error {
 		fmt.Println(id)
 	}
 	return nil
+}
+
+// localContext is req's context directory, checked against [build]
+// max_context_size: a tar on stdin unpacked in the state directory (and
+// removed by cleanup); none for a URL, which BuildKit fetches.
+func localContext(req build.Request) (dir string, cleanup func(), err error) {
+	dir, cleanup = req.Context, func() {}
+	if _, remote := build.ContextURL(req.Context); remote {
+		return "", cleanup, nil
+	}
+	if dir == "-" {
+		if dir, err = build.UntarStdin(filepath.Join(req.State, "stdin-context")); err != nil {
+			return "", cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	if err := build.CheckContextSize(dir, req.MaxContextSize); err != nil {
+		cleanup()
+		return "", func() {}, err
+	}
+	return dir, cleanup, nil
 }

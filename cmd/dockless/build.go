@@ -15,10 +15,10 @@ func (a *app) buildCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "build",
 		Usage:     "build an image from a Dockerfile, as you, in a user namespace (BuildKit in dockless-build)",
-		ArgsUsage: "PATH | -",
+		ArgsUsage: "PATH | URL | -",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "name the image (repeatable)"},
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile (default: PATH/Dockerfile)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile (default: PATH/Dockerfile; with a URL, a file in it)"},
 			&cli.StringSliceFlag{Name: "build-arg", Usage: "KEY=VALUE build-time variable"},
 			&cli.StringSliceFlag{Name: "label", Usage: "KEY=VALUE image label"},
 			&cli.StringFlag{Name: "target", Usage: "the stage to build"},
@@ -32,11 +32,15 @@ func (a *app) buildCommand() *cli.Command {
 			&cli.BoolFlag{Name: "load", Usage: "record the image in the node store (the default with -t)"},
 			&cli.StringFlag{Name: "network", Value: "host", Usage: "RUN's network: host or none"},
 			&cli.StringFlag{Name: "platform", Usage: "the node's platform only"},
+			&cli.StringSliceFlag{Name: "secret", Usage: "id=ID,src=FILE or id=ID,env=VARIABLE for RUN --mount=type=secret"},
+			&cli.StringSliceFlag{Name: "cache-from", Usage: "type=local,src=DIR or type=registry,ref=REF (or REF)"},
+			&cli.StringSliceFlag{Name: "cache-to", Usage: "type=local,dest=DIR, type=registry,ref=REF or type=inline"},
+			&cli.StringSliceFlag{Name: "ssh", Usage: "default (your SSH_AUTH_SOCK) or ID=SOCKET|KEY[,KEY] for RUN --mount=type=ssh"},
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return failuref(`"build" requires exactly 1 argument: PATH | -`)
+				return failuref(`"build" requires exactly 1 argument: PATH | URL | -`)
 			}
 			req, err := a.buildRequest(c)
 			if err != nil {
@@ -70,6 +74,9 @@ func (a *app) buildRequest(c *cli.Context) (build.Request, error) {
 	if req.Labels, err = keyValues("--label", c.StringSlice("label"), nil); err != nil {
 		return req, err
 	}
+	if err := a.buildSession(c, &req); err != nil {
+		return req, err
+	}
 	for _, o := range c.StringSlice("output") {
 		entry, err := keyValues("--output", strings.Split(o, ","), nil)
 		if err != nil {
@@ -80,15 +87,54 @@ func (a *app) buildRequest(c *cli.Context) (build.Request, error) {
 		}
 		req.Outputs = append(req.Outputs, entry)
 	}
-	for _, p := range []*string{&req.Dockerfile, &req.IIDFile} {
+	paths := []*string{&req.IIDFile}
+	if _, remote := build.ContextURL(req.Context); !remote {
+		// With a URL, -f names a file of the fetched context, as docker's.
+		paths = append(paths, &req.Dockerfile)
+		if req.Context != "-" {
+			paths = append(paths, &req.Context)
+		}
+	}
+	for _, p := range paths {
 		if *p != "" {
 			*p, _ = filepath.Abs(*p)
 		}
 	}
-	if req.Context != "-" {
-		req.Context, _ = filepath.Abs(req.Context)
-	}
 	return req, nil
+}
+
+// buildSession reads the flags whose values the build's session serves,
+// as the caller: --secret and --ssh (from the caller's environment),
+// --cache-from and --cache-to.
+func (a *app) buildSession(c *cli.Context, req *build.Request) error {
+	for _, v := range c.StringSlice("secret") {
+		sec, err := build.ParseSecret(v, a.caller.LookupEnv)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		req.Secrets = append(req.Secrets, sec)
+	}
+	for _, v := range c.StringSlice("ssh") {
+		ssh, err := build.ParseSSH(v, a.caller.LookupEnv)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		req.SSH = append(req.SSH, ssh)
+	}
+	for _, to := range []bool{false, true} {
+		flag, list := "cache-from", &req.CacheFrom
+		if to {
+			flag, list = "cache-to", &req.CacheTo
+		}
+		for _, v := range c.StringSlice(flag) {
+			entry, err := build.ParseCache(v, to)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			*list = append(*list, entry)
+		}
+	}
+	return nil
 }
 
 // keyValues reads KEY=VALUE values; a bare KEY takes the caller's
@@ -117,8 +163,24 @@ func (a *app) build(c *cli.Context, req build.Request) error {
 	if err := pol.CheckBuild(req.Network); err != nil {
 		return err
 	}
+	if host, remote := build.ContextURL(req.Context); remote {
+		if err := pol.CheckContextURL(req.Context, host); err != nil {
+			return err
+		}
+	}
 	for _, t := range req.Tags {
 		if err := pol.CheckPush(t); err != nil && req.Push {
+			return err
+		}
+	}
+	// A registry cache is pulled as an image, and pushed as one.
+	for _, c := range req.CacheFrom {
+		if err := pol.CheckImage(c["ref"]); err != nil && c["type"] == "registry" {
+			return err
+		}
+	}
+	for _, c := range req.CacheTo {
+		if err := pol.CheckPush(c["ref"]); err != nil && c["type"] == "registry" {
 			return err
 		}
 	}

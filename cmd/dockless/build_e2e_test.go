@@ -25,17 +25,22 @@ func buildHelper(t *testing.T) {
 		t.Skip("build tests: need root and no -short")
 	}
 	helperOnce.Do(func() {
-		dir := filepath.Join(filepath.Dir(suidRoot), "libexec", "dockless")
-		if helperErr = os.MkdirAll(dir, 0o755); helperErr != nil {
+		if helperErr = os.MkdirAll(filepath.Dir(helperPath()), 0o755); helperErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, "dockless-build"), "../dockless-build")
+		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", helperPath(), "../dockless-build")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		helperErr = cmd.Run()
 	})
 	if helperErr != nil {
 		t.Fatalf("building dockless-build: %v", helperErr)
 	}
+}
+
+// helperPath is where the setuid dockless of the tests finds
+// dockless-build.
+func helperPath() string {
+	return filepath.Join(filepath.Dir(suidRoot), "libexec", "dockless", "dockless-build")
 }
 
 // buildEnv is an env whose build root (beside the store) alice can reach,
@@ -56,7 +61,9 @@ func buildEnv(t *testing.T, extra string) *env {
 	}
 	e.writePolicy(buildPolicy(e, extra))
 	t.Cleanup(func() {
-		if p := processesWith("dockless-build"); len(p) != 0 {
+		// This test binary's dockless-build only: another worktree's
+		// tests may build or run theirs at the same time.
+		if p := processesWith(helperPath() + "\x00"); len(p) != 0 {
 			t.Errorf("dockless-build processes left behind: %v", p)
 		}
 	})
@@ -198,8 +205,9 @@ func TestLSFBuild_PushesEveryTag(t *testing.T) {
 }
 
 // TestBuild_RefusalsNameTheRule: [build] enabled and network, a caller
-// without subordinate ids, and a second build of the same user waits
-// [build] lock_timeout, then says so.
+// without subordinate ids, --ssh where the build state's path is too long
+// for its socket ([build] root), and a second build of the same user
+// waits [build] lock_timeout, then says so.
 func TestBuild_RefusalsNameTheRule(t *testing.T) {
 	e := buildEnv(t, "enabled = false\n")
 	ctx := twoStage(t, alice)
@@ -214,6 +222,15 @@ func TestBuild_RefusalsNameTheRule(t *testing.T) {
 	if r := e.runAs(alice, ctx, nil, "build", "--network", "host", "."); r.code != 125 || !strings.Contains(r.stderr, "[build] network") {
 		t.Fatalf("a network the policy does not allow: %s", r)
 	}
+	long := filepath.Join(openTempDir(t), strings.Repeat("r", 64))
+	if err := os.Mkdir(long, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	e.writePolicy(buildPolicy(e, fmt.Sprintf("network = [\"none\"]\nroot = %q\n", long)))
+	if r := e.runAs(alice, ctx, []string{"SSH_AUTH_SOCK=/nonexistent"}, "build", "--network", "none", "--ssh", "default", "."); r.code != 125 || !strings.Contains(r.stderr, "[build] root") {
+		t.Fatalf("--ssh with a build state too long a path for its socket: %s", r)
+	}
+	e.writePolicy(buildPolicy(e, "network = [\"none\"]\nlock_timeout = \"1s\"\n"))
 	root := e.root + "-build"
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		t.Fatal(err)
@@ -260,6 +277,9 @@ func TestBuild_SIGTERMLeavesNothing(t *testing.T) {
 			t.Fatalf("the build ended before its RUN step: %v: %s", err, seen.String())
 		}
 		seen.Write(buf[:n])
+	}
+	if p := processesWith(helperPath() + "\x00"); len(p) == 0 {
+		t.Errorf("the running build's dockless-build is not found at %s: the check that none is left sees nothing", helperPath())
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
