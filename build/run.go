@@ -31,6 +31,11 @@ type Runner struct {
 	Store  *images.Store
 	// Helper is dockless-build (Helper()).
 	Helper string
+	// Init is dockless-init, the PID 1 of the build's own PID namespace
+	// ("": none, and no PID namespace). When the build's dockless dies,
+	// even by SIGKILL, the init dies with it and the kernel ends every
+	// process of the namespace: no RUN step outlives its build.
+	Init string
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -193,10 +198,13 @@ func (r *Runner) start(ctx context.Context, req Request, uids, gids []syscall.Sy
 	}
 	defer loadR.Close()
 	cmd := exec.Command(r.Helper)
+	if r.Init != "" {
+		cmd = exec.Command(r.Init, "--", r.Helper)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, r.Stdout, r.Stderr
 	cmd.ExtraFiles = []*os.File{reqR, loadW}
 	cmd.Env = r.env()
-	Namespaced(cmd, uids, gids)
+	Namespaced(cmd, uids, gids, r.Init != "")
 	err = cmd.Start()
 	loadW.Close()
 	if err != nil {

@@ -70,13 +70,18 @@ func Mappings(id uint32, sub Range) []syscall.SysProcIDMap {
 }
 
 // Namespaced makes cmd start in a new user namespace (and mount
-// namespace) where uid and gid 0 are the caller and 1.. their subordinate
-// ids, as that root, with no supplementary group: root on the node writes
-// the maps, as newuidmap would, and the program keeps no privilege of the
-// node. It dies with its parent.
-func Namespaced(cmd *exec.Cmd, uids, gids []syscall.SysProcIDMap) {
+// namespace, and with pid a PID namespace whose PID 1 it is) where uid and
+// gid 0 are the caller and 1.. their subordinate ids, as that root, with
+// no supplementary group: root on the node writes the maps, as newuidmap
+// would, and the program keeps no privilege of the node. It dies with its
+// parent.
+func Namespaced(cmd *exec.Cmd, uids, gids []syscall.SysProcIDMap, pid bool) {
+	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS)
+	if pid {
+		flags |= unix.CLONE_NEWPID
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:                 unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
+		Cloneflags:                 flags,
 		UidMappings:                uids,
 		GidMappings:                gids,
 		GidMappingsEnableSetgroups: true,

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/dockless/dockless/build"
@@ -33,6 +34,9 @@ func main() {
 func run() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	if err := ownProc(); err != nil {
+		return err
 	}
 	var req build.Request
 	in := os.NewFile(build.RequestFD, "request")
@@ -99,4 +103,20 @@ func localContext(req build.Request) (dir string, cleanup func(), err error) {
 		return "", func() {}, err
 	}
 	return dir, cleanup, nil
+}
+
+// ownProc mounts a /proc of the build's own PID namespace (dockless build
+// starts dockless-build under dockless-init, PID 1 of a new one) over the
+// node's, in the build's own mount namespace: runc, which runs RUN steps,
+// finds its processes in /proc by the pids it sees. /proc/self names this
+// process by its pid in the namespace of the /proc mounted.
+func ownProc() error {
+	self, err := os.Readlink("/proc/self")
+	if err != nil || self == strconv.Itoa(os.Getpid()) {
+		return nil
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mounting the build's /proc: %w", err)
+	}
+	return nil
 }

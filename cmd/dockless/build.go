@@ -188,7 +188,7 @@ func (a *app) build(c *cli.Context, req build.Request) error {
 	if err != nil {
 		return err
 	}
-	r := &build.Runner{Caller: a.caller, Policy: pol, Store: a.store, Helper: helper, Stdout: c.App.Writer, Stderr: os.Stderr}
+	r := &build.Runner{Caller: a.caller, Policy: pol, Store: a.store, Helper: helper, Init: a.node.Facts.InitPath, Stdout: c.App.Writer, Stderr: os.Stderr}
 	err = r.Run(c.Context, req)
 	var exit build.ExitError
 	if errors.As(err, &exit) {

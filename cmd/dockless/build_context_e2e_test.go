@@ -36,7 +36,7 @@ func newContextServer(t *testing.T, repos, files string) *contextServer {
 	s := &contextServer{uids: map[uint32]bool{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		s.uids[socketOwner(t, r.RemoteAddr)] = true
+		s.uids[socketOwner(t, r.RemoteAddr, r.Context().Value(http.LocalAddrContextKey).(net.Addr).String())] = true
 		s.mu.Unlock()
 		mux.ServeHTTP(w, r)
 	}))
@@ -51,20 +51,25 @@ func (s *contextServer) fetchers() map[uint32]bool {
 	return s.uids
 }
 
-// socketOwner is the uid owning the local TCP socket at addr (the
-// client's end of a loopback connection), from /proc/net/tcp.
-func socketOwner(t *testing.T, addr string) uint32 {
-	_, port, _ := net.SplitHostPort(addr)
-	p, _ := strconv.Atoi(port)
+// socketOwner is the uid owning the client's end, at addr, of a loopback
+// connection to server, from /proc/net/tcp: the established socket whose
+// local address is addr and whose remote one is server (an older socket
+// in TIME_WAIT on the same port belongs to no one: uid 0).
+func socketOwner(t *testing.T, addr, server string) uint32 {
+	hex := func(a string) string {
+		_, port, _ := net.SplitHostPort(a)
+		p, _ := strconv.Atoi(port)
+		return fmt.Sprintf("0100007F:%04X", p)
+	}
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		t.Error(err)
 		return 0
 	}
-	want := fmt.Sprintf("0100007F:%04X", p)
+	local, remote := hex(addr), hex(server)
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 7 && f[1] == want {
+		if len(f) > 7 && f[1] == local && f[2] == remote && f[3] == "01" {
 			uid, _ := strconv.ParseUint(f[7], 10, 32)
 			return uint32(uid)
 		}

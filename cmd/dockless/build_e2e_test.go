@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // dockless-build is built once, for the tests that build, where the
@@ -248,17 +249,46 @@ func TestBuild_RefusalsNameTheRule(t *testing.T) {
 	}
 }
 
-// TestBuild_SIGTERMLeavesNothing: dockless build stopped with SIGTERM
-// while a RUN step runs ends, leaving no process, mount or lock: the
-// next build of the same user starts at once, prints its ID with -q, and
-// one with -t is in the node store for dockless run.
-func TestBuild_SIGTERMLeavesNothing(t *testing.T) {
+// TestBuild_StoppedOrKilledLeavesNothing: dockless build stopped with
+// SIGTERM, or killed with SIGKILL (bkill), while a RUN step runs ends,
+// leaving no process, mount or lock: the RUN step's processes die with the
+// build's own PID namespace, the next build of the same user starts at
+// once, prints its ID with -q, and one with -t is in the node store for
+// dockless run.
+func TestBuild_StoppedOrKilledLeavesNothing(t *testing.T) {
 	e := buildEnv(t, "lock_timeout = \"1s\"\n")
 	ctx := twoStage(t, alice)
 	df := filepath.Join(ctx, "Dockerfile")
-	if err := os.WriteFile(df, []byte("FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"300\"]\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		if err := os.WriteFile(df, []byte("FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"300\"]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stopBuildInRun(t, ctx, sig)
+		mi, _ := os.ReadFile("/proc/self/mountinfo")
+		if strings.Contains(string(mi), e.root+"-build") {
+			t.Errorf("%v: a mount of the build left behind", sig)
+		}
+		if err := os.WriteFile(df, []byte("FROM scratch\nCOPY busybox /bin/busybox\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.runAs(alice, ctx, nil, "build", "-q", "."); r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+			t.Fatalf("%v: the next build prints its image's ID (-q, no tag): %s", sig, r)
+		}
 	}
+	if r := e.runAs(alice, ctx, nil, "build", "-q", "-t", "dockless-test/local:1", "."); r.code != 0 {
+		t.Fatalf("a build loaded into the node store: %s", r)
+	}
+	if r := e.runAs(alice, ctx, nil, "run", "--rm", "--pull", "never", "dockless-test/local:1", "/bin/busybox", "echo", "loaded"); r.code != 0 || r.stdout != "loaded\n" {
+		t.Fatalf("dockless run uses the loaded image (never pulled): %s", r)
+	}
+}
+
+// stopBuildInRun starts alice's build of ctx, sends sig to dockless once
+// its RUN step runs `sleep 300`, and waits until the build, its helper and
+// the RUN step's process are gone (within a minute: the kernel ends a PID
+// namespace's processes once its init is gone, not at once).
+func stopBuildInRun(t *testing.T, ctx string, sig syscall.Signal) {
+	t.Helper()
 	cmd := exec.Command(suidBinary, "build", "--progress", "plain", "--no-cache", ".")
 	cmd.Dir = ctx
 	cmd.SysProcAttr = asUserAttr(alice)
@@ -274,37 +304,35 @@ func TestBuild_SIGTERMLeavesNothing(t *testing.T) {
 	for !strings.Contains(seen.String(), `"sleep", "300"`) {
 		n, err := stderr.Read(buf)
 		if err != nil {
-			t.Fatalf("the build ended before its RUN step: %v: %s", err, seen.String())
+			t.Fatalf("%v: the build ended before its RUN step: %v: %s", sig, err, seen.String())
 		}
 		seen.Write(buf[:n])
 	}
 	if p := processesWith(helperPath() + "\x00"); len(p) == 0 {
 		t.Errorf("the running build's dockless-build is not found at %s: the check that none is left sees nothing", helperPath())
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	for deadline := time.Now().Add(30 * time.Second); len(processesWith("sleep\x00300")) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v: the RUN step's process is not found: the check that none is left sees nothing", sig)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// root sends it: after BecomeRoot, the caller cannot signal the
+	// setuid dockless; LSF's bkill can.
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	go io.Copy(io.Discard, stderr) //nolint:errcheck // drained until the build ends
 	if err := cmd.Wait(); err == nil {
-		t.Errorf("a stopped build succeeded")
+		t.Errorf("%v: a stopped build succeeded", sig)
 	}
-	if p := processesWith("sleep\x00300"); len(p) != 0 {
-		t.Errorf("RUN's process left behind: %v", p)
-	}
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	if strings.Contains(string(mi), e.root+"-build") {
-		t.Errorf("a mount of the build left behind")
-	}
-	if err := os.WriteFile(df, []byte("FROM scratch\nCOPY busybox /bin/busybox\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if r := e.runAs(alice, ctx, nil, "build", "-q", "."); r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
-		t.Fatalf("the next build prints its image's ID (-q, no tag): %s", r)
-	}
-	if r := e.runAs(alice, ctx, nil, "build", "-q", "-t", "dockless-test/local:1", "."); r.code != 0 {
-		t.Fatalf("a build loaded into the node store: %s", r)
-	}
-	if r := e.runAs(alice, ctx, nil, "run", "--rm", "--pull", "never", "dockless-test/local:1", "/bin/busybox", "echo", "loaded"); r.code != 0 || r.stdout != "loaded\n" {
-		t.Fatalf("dockless run uses the loaded image (never pulled): %s", r)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		left := append(processesWith("sleep\x00300"), processesWith(helperPath()+"\x00")...)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v: the build's processes left behind: %v", sig, left)
+		}
 	}
 }
