@@ -35,7 +35,7 @@ type Runner struct {
 	// ("": none, and no PID namespace). When the build's dockless dies,
 	// even by SIGKILL, the init dies with it and the kernel ends every
 	// process of the namespace: no RUN step outlives its build.
-	Init string
+	Init   string
 	Stdout io.Writer
 	Stderr io.Writer
 }
