@@ -162,16 +162,20 @@ func (h *hostTree) add(p string) error {
 }
 
 // blaunch is the test's LSF blaunch (in LSF_BINDIR, which the job's
-// container has in its PATH): "blaunch HOST COMMAND..." asks the test's
-// RES to run COMMAND as a task of the job on HOST and prints its output.
+// container has in its PATH): it sends its arguments, one a line (none may
+// hold a newline), to the test's RES on 127.0.0.1, prints what the tasks
+// printed and exits with the status RES sends after it.
 const blaunch = `#!/bin/sh
-printf '%%s\n' "$*" | exec nc 127.0.0.1 %d
+out=$(printf '%%s\n' $# "$@" | nc 127.0.0.1 %d)
+case $out in *"blaunch-exit: "*) ;; *) echo "blaunch: no answer from RES: $out" >&2; exit 255 ;; esac
+printf '%%s' "${out%%?blaunch-exit: *}"
+exit "${out##*blaunch-exit: }"
 `
 
-// resRequest is one blaunch: a command line for a host, answered on conn.
+// resRequest is one blaunch: its arguments, answered on conn.
 type resRequest struct {
-	host, cmdline string
-	conn          net.Conn
+	args []string
+	conn net.Conn
 }
 
 // listenRES listens for blaunch on 127.0.0.1 and passes each request on.
@@ -190,16 +194,84 @@ func listenRES(t *testing.T) (int, <-chan resRequest) {
 				close(reqs)
 				return
 			}
-			line, err := bufio.NewReader(c).ReadString('\n')
-			host, cmdline, ok := strings.Cut(strings.TrimSpace(line), " ")
-			if err != nil || !ok {
+			r := bufio.NewReader(c)
+			line, err := r.ReadString('\n')
+			n, nerr := strconv.Atoi(strings.TrimSpace(line))
+			args := make([]string, 0, max(n, 0))
+			for err == nil && nerr == nil && len(args) < n {
+				line, err = r.ReadString('\n')
+				args = append(args, strings.TrimSuffix(line, "\n"))
+			}
+			if err != nil || nerr != nil {
 				c.Close()
 				continue
 			}
-			reqs <- resRequest{host, cmdline, c}
+			reqs <- resRequest{args, c}
 		}
 	}()
 	return ln.Addr().(*net.TCPAddr).Port, reqs
+}
+
+// launch is a blaunch as LSF reads it, "blaunch [-n] [-u HOSTFILE | -z
+// "HOSTS" | HOST] [-use-login-shell | -no-shell] COMMAND [ARG...]": one
+// task per host named, per line of HOSTFILE, or (no host) per slot of the
+// job; COMMAND [ARG...] joined by spaces for a shell, as rsh does, or with
+// -no-shell run as it is.
+type launch struct {
+	hosts []string
+	argv  []string
+}
+
+// parseBlaunch reads blaunch's arguments; slots is the job's
+// LSB_MCPU_HOSTS ("HOST N ..."), each host once per slot.
+func parseBlaunch(args []string, slots string) (launch, error) {
+	var l launch
+	if len(args) > 0 && args[0] == "-n" { // stdin from /dev/null: RES gives tasks none
+		args = args[1:]
+	}
+	f := strings.Fields(slots)
+	isHost := func(h string) bool {
+		for i := 0; i < len(f); i += 2 {
+			if f[i] == h {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case len(args) > 1 && args[0] == "-z":
+		l.hosts, args = strings.Fields(args[1]), args[2:]
+	case len(args) > 1 && args[0] == "-u":
+		b, err := os.ReadFile(args[1])
+		if err != nil {
+			return l, err
+		}
+		l.hosts, args = strings.Fields(string(b)), args[2:]
+	case len(args) > 0 && isHost(args[0]):
+		l.hosts, args = args[:1], args[1:]
+	default:
+		for i := 0; i+1 < len(f); i += 2 {
+			n, _ := strconv.Atoi(f[i+1])
+			for range n {
+				l.hosts = append(l.hosts, f[i])
+			}
+		}
+	}
+	shell := []string{"/bin/sh", "-c"}
+	switch {
+	case len(args) > 0 && args[0] == "-no-shell":
+		shell, args = nil, args[1:]
+	case len(args) > 0 && args[0] == "-use-login-shell":
+		shell, args = []string{"/bin/sh", "-l", "-c"}, args[1:]
+	}
+	if len(args) == 0 {
+		return l, fmt.Errorf("no command")
+	}
+	l.argv = args
+	if shell != nil {
+		l.argv = append(shell, strings.Join(args, " "))
+	}
+	return l, nil
 }
 
 // The job script of a parallel job runs Open MPI's mpirun in the job's
@@ -217,7 +289,9 @@ func TestLSFTask_OpenMPIAcrossTwoHosts(t *testing.T) {
 		u    *testUser
 	}{{"root", nil}, {"setuid as an ordinary user", &alice}} {
 		t.Run(tc.name, func(t *testing.T) {
-			hosts, bins, spool := mpiHosts(t, ref, tc.u)
+			// The application profile's ENV_VARS (docs/LSF.md, Open MPI 4).
+			hosts, bins, spool := twoHosts(t, ref, tc.u, "OMPI_MCA_plm_rsh_agent=blaunch",
+				"OMPI_MCA_orte_launch_agent=dockless lsf task -- orted", "OMPI_MCA_orte_leave_session_attached=1")
 			script := `#!/bin/sh
 for n in mnt pid ipc uts; do printf '%s ' $(readlink /proc/self/ns/$n); done; echo
 exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_when_idle 1 \
@@ -229,7 +303,13 @@ exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_
 					t.Fatal(err)
 				}
 			}
-			r, launched := runMPIJob(t, hosts, bins, jobFile)
+			// A task RES started that fails (orted, or dockless refusing
+			// it) leaves mpirun waiting for its daemon: it fails at once.
+			r, args := runTwoHostJob(t, hosts, bins, jobFile, true)
+			var launched []string
+			for _, a := range args {
+				launched = append(launched, strings.Join(a, " "))
+			}
 			// rsh semantics: Open MPI puts the orted command in "( test ! -r
 			// ./.profile || . ./.profile; ... )" for a Bourne shell.
 			if len(launched) != 1 || !strings.HasPrefix(launched[0], "mpihost-b ") || !strings.Contains(launched[0], "; dockless lsf task -- orted ") {
@@ -245,10 +325,11 @@ exec mpirun --allow-run-as-root --hostfile "$LSB_DJOB_HOSTFILE" --mca mpi_yield_
 	}
 }
 
-// mpiHosts is the MPI job of u (root if nil) on its two simulated hosts,
-// each node's dockless (the directory of it, first in the PATH of the
-// tasks RES starts there) and the job's spool directory.
-func mpiHosts(t *testing.T, ref string, u *testUser) (map[string]*parallelJob, map[string]string, string) {
+// twoHosts is a parallel job of u (root if nil) in image ref with extra
+// environment on two simulated hosts (twoHostSlots, and a host file
+// of them), each node's dockless (the directory of it, first in the PATH
+// of the tasks RES starts there) and the job's spool directory.
+func twoHosts(t *testing.T, ref string, u *testUser, extra ...string) (map[string]*parallelJob, map[string]string, string) {
 	t.Helper()
 	a := newParallelJob(t, newEnv(t), u)
 	a.hostname = "mpihost-a"
@@ -257,10 +338,9 @@ func mpiHosts(t *testing.T, ref string, u *testUser) (map[string]*parallelJob, m
 		spool = userDir(t, filepath.Join(a.j.base, "root-spool"), testUser{}, 0o700)
 	}
 	hostfile := writeFile(t, filepath.Join(spool, testJobID+".hostfile"), "mpihost-a\nmpihost-a\nmpihost-b\nmpihost-b\n", 0o644)
-	a.env = append(a.env, "LSB_CONTAINER_IMAGE="+ref, "LSB_MCPU_HOSTS=mpihost-a 2 mpihost-b 2",
+	a.env = append(a.env, "LSB_CONTAINER_IMAGE="+ref, "LSB_MCPU_HOSTS="+twoHostSlots,
 		"LSB_HOSTS=mpihost-a mpihost-a mpihost-b mpihost-b", "LSB_DJOB_HOSTFILE="+hostfile)
-	// The application profile's ENV_VARS (docs/LSF.md, Open MPI 4).
-	a.env = append(a.env, "OMPI_MCA_plm_rsh_agent=blaunch", "OMPI_MCA_orte_launch_agent=dockless lsf task -- orted", "OMPI_MCA_orte_leave_session_attached=1")
+	a.env = append(a.env, extra...)
 	b := a.onHost(t, newEnv(t), "mpihost-b")
 	hosts := map[string]*parallelJob{"mpihost-a": a, "mpihost-b": b}
 	bins := map[string]string{}
@@ -303,54 +383,81 @@ func nodeSuidBinary(t *testing.T, dir string, from, to *env) {
 	}
 }
 
-// runMPIJob runs the job file with dockless lsf run on mpihost-a, and
-// each blaunch's command in a task on its host (the test's RES), until the
-// job ends; it returns the job's result and the blaunch commands.
-func runMPIJob(t *testing.T, hosts map[string]*parallelJob, bins map[string]string, jobFile string) (result, []string) {
+// twoHostSlots is the job's LSB_MCPU_HOSTS: two slots on each host.
+const twoHostSlots = "mpihost-a 2 mpihost-b 2"
+
+// runTwoHostJob runs the job file with dockless lsf run on mpihost-a, and
+// each blaunch in tasks on their hosts (the test's RES: each task runs,
+// as rsh's do, as the job's user in its host's job cgroup with that
+// node's dockless first in PATH), until the job ends; it returns the
+// job's result and the arguments of each blaunch. With failFast, a task
+// that fails fails the test at once.
+func runTwoHostJob(t *testing.T, hosts map[string]*parallelJob, bins map[string]string, jobFile string, failFast bool) (result, [][]string) {
 	t.Helper()
 	a := hosts["mpihost-a"]
 	port, reqs := listenRES(t)
 	writeFile(t, filepath.Join(a.j.lsfTop, "bin", "blaunch"), fmt.Sprintf(blaunch, port), 0o755)
 	job := a.start(t, nil, true, nil, "lsf", "run", jobFile)
 	job.release()
-	var launched []string
-	// A task RES started that fails (orted, or dockless refusing it)
-	// leaves mpirun waiting for its daemon: it fails the test at once.
+	var launched [][]string
 	failed := make(chan string, 1)
 	deadline := time.After(2 * time.Minute)
 	for {
 		select {
 		case req := <-reqs:
-			h := hosts[req.host]
-			if h == nil {
-				fmt.Fprintf(req.conn, "blaunch: %s: not a host of the job\n", req.host)
+			launched = append(launched, req.args)
+			l, err := parseBlaunch(req.args, twoHostSlots)
+			for _, h := range l.hosts {
+				if hosts[h] == nil && err == nil {
+					err = fmt.Errorf("%s: not a host of the job", h)
+				}
+			}
+			if err != nil {
+				fmt.Fprintf(req.conn, "blaunch: %v\nblaunch-exit: 255\n", err)
 				req.conn.Close()
 				continue
 			}
-			launched = append(launched, req.host+" "+req.cmdline)
-			tk := h.startCmd(t, h.u, true, []string{"PATH=" + bins[req.host] + ":/usr/bin:/bin"}, []string{"/bin/sh", "-c", req.cmdline})
-			tk.release()
-			go func() {
-				res := <-tk.done
-				tk.done <- res
-				fmt.Fprintf(req.conn, "%s%s", res.stdout, res.stderr)
-				req.conn.Close()
-				if res.code != 0 {
-					select {
-					case failed <- fmt.Sprintf("%s: %s", req.host, res):
-					default:
-					}
-				}
-			}()
+			var tasks []*task
+			for _, name := range l.hosts {
+				h := hosts[name]
+				tasks = append(tasks, h.startCmd(t, h.u, true, []string{"PATH=" + bins[name] + ":/usr/bin:/bin"}, l.argv))
+			}
+			for _, tk := range tasks {
+				tk.release()
+			}
+			go answerBlaunch(req.conn, l.hosts, tasks, failed)
 		case r := <-job.done:
 			job.done <- r
 			return r, launched
 		case f := <-failed:
-			t.Fatalf("a task RES started failed: %s\nlaunched %q; the job so far: %s", f, launched, job.out.String())
+			if failFast {
+				t.Fatalf("a task RES started failed: %s\nlaunched %q; the job so far: %s", f, launched, job.out.String())
+			}
 		case <-deadline:
-			t.Fatalf("the MPI job did not end: launched %q; so far: %s", launched, job.out.String())
+			t.Fatalf("the job did not end: launched %q; so far: %s", launched, job.out.String())
 		}
 	}
+}
+
+// answerBlaunch waits for a blaunch's tasks and sends their output and an
+// exit status, the last failed task's or 0; a failed task is also sent on
+// failed, if it is free.
+func answerBlaunch(conn net.Conn, hosts []string, tasks []*task, failed chan<- string) {
+	defer conn.Close()
+	code := 0
+	for i, tk := range tasks {
+		res := <-tk.done
+		tk.done <- res
+		fmt.Fprintf(conn, "%s%s", res.stdout, res.stderr)
+		if res.code != 0 {
+			code = res.code
+			select {
+			case failed <- fmt.Sprintf("%s: %s", hosts[i], res):
+			default:
+			}
+		}
+	}
+	fmt.Fprintf(conn, "\nblaunch-exit: %d\n", code)
 }
 
 // checkRanks checks the MPI job's output: its own namespaces, then one
