@@ -161,24 +161,43 @@ func killStuckHolder(f *os.File, pid int) error {
 // flockHeldBy reports whether /proc/locks shows pid holding (not waiting
 // for) a flock on the file dev:ino.
 func flockHeldBy(dev, ino uint64, pid int) bool {
+	return slices.Contains(flockHolders(dev, ino), pid)
+}
+
+// flockHolders are the pids /proc/locks shows holding (not waiting for) a
+// flock on the file dev:ino (0 for a holder outside this PID namespace).
+func flockHolders(dev, ino uint64) []int {
 	b, err := os.ReadFile("/proc/locks")
 	if err != nil {
-		return false
+		return nil
 	}
 	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(dev), unix.Minor(dev), ino)
+	var pids []int
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		// "1: FLOCK  ADVISORY  WRITE 123 fe:00:4567 0 EOF"; a waiter's line
 		// has "->" after the number.
-		if len(f) >= 6 && f[1] == "FLOCK" && f[4] == strconv.Itoa(pid) && f[5] == want {
-			return true
+		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
+			if pid, err := strconv.Atoi(f[4]); err == nil {
+				pids = append(pids, pid)
+			}
 		}
 	}
-	return false
+	return pids
 }
 
-// lockHolder reads the pid the holder of a lock file wrote (0: none yet).
+// lockHolder is the holder of the lock on f: the one other process the
+// kernel's lock table shows holding it, else the pid the holder wrote in
+// the file (0: none yet; the last holder's, once this process holds it).
+// The table knows a holder that has not written its pid yet (stopped
+// right after it got the lock), or never will.
 func lockHolder(f *os.File) int {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) == nil {
+		if pids := flockHolders(st.Dev, st.Ino); len(pids) == 1 && pids[0] > 0 && pids[0] != os.Getpid() {
+			return pids[0]
+		}
+	}
 	b := make([]byte, 16)
 	n, _ := f.ReadAt(b, 0)
 	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:n])))

@@ -29,16 +29,22 @@ func TestLockHolderProcess(t *testing.T) {
 		os.Exit(1)
 	}
 	defer f.Close()
+	if pid := os.Getenv("DOCKLESS_TEST_LOCK_STALE_PID"); pid != "" {
+		// As a holder stopped before it wrote its pid: the file names
+		// the holder before it.
+		_ = f.Truncate(0)
+		_, _ = f.WriteAt([]byte(pid+"\n"), 0)
+	}
 	fmt.Println("locked")
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 }
 
 // startLockHolder starts TestLockHolderProcess on the lock path and waits
 // until it holds the lock.
-func startLockHolder(t *testing.T, path string) *exec.Cmd {
+func startLockHolder(t *testing.T, path string, env ...string) *exec.Cmd {
 	t.Helper()
 	holder := exec.Command(os.Args[0], "-test.run=^TestLockHolderProcess$")
-	holder.Env = append(os.Environ(), "DOCKLESS_TEST_LOCK="+path)
+	holder.Env = append(append(os.Environ(), "DOCKLESS_TEST_LOCK="+path), env...)
 	stdin, err := holder.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +151,19 @@ func TestLockFile_WaitersGetTheLockInTurn(t *testing.T) {
 func TestLockFile_EndsAStoppedHolder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	holder := startLockHolder(t, path)
+	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitKilled(t, path, holder, "stopped")
+}
+
+// TestLockFile_EndsAStoppedHolderTheFileDoesNotName: a holder stopped
+// before it wrote its pid leaves the file naming the holder before it
+// (here a pid no process has); the kernel's lock table names the real
+// one, which the waiter ends all the same.
+func TestLockFile_EndsAStoppedHolderTheFileDoesNotName(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	holder := startLockHolder(t, path, "DOCKLESS_TEST_LOCK_STALE_PID=999999999")
 	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
