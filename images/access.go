@@ -161,10 +161,10 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool, p
 	// never taken for the registry's image of its name, by anyone (root,
 	// offline nodes included): only the registry's answer that the name
 	// points at it lets it be used, and nothing falls back to it.
-	foreign := s.foreignLocal(labels)
-	if !foreign && (s.Offline || (allowed && (!revalidate || s.ownLocal(labels)))) {
+	if s.usedWithoutAsking(labels, allowed, revalidate) {
 		return img, true, nil
 	}
+	foreign := s.foreignLocal(labels)
 	if foreign && s.Offline {
 		s.letGo(ctx, img)
 		return nil, false, fmt.Errorf("%w: %s (the node's image of that name was made by another user, not pulled, and [registry] offline leaves no registry to check it against)", ErrNotFound, ref)
@@ -196,13 +196,18 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool, p
 // uses it as it is without asking its registry anything: the first cases
 // of cached's checks that need no network and no credentials.
 func (s *Store) usableAsIs(img *Image, labels map[string]string, allowed, revalidate bool) bool {
-	switch {
-	case s.foreignLocal(labels):
-		return false
-	case s.Offline || (allowed && (!revalidate || s.ownLocal(labels))):
+	if s.usedWithoutAsking(labels, allowed, revalidate) {
 		return true
 	}
-	return allowed && (s.As.Root || labels[publicLabel] != "") && s.revalidated(img.Name, img.Target.Digest)
+	return !s.foreignLocal(labels) && allowed && (s.As.Root || labels[publicLabel] != "") && s.revalidated(img.Name, img.Target.Digest)
+}
+
+// usedWithoutAsking reports whether the caller uses a record with labels
+// without any question to its registry: never another user's local
+// record; on an offline node, or when the caller may use it and no
+// revalidation is asked for (or it is their own local record).
+func (s *Store) usedWithoutAsking(labels map[string]string, allowed, revalidate bool) bool {
+	return !s.foreignLocal(labels) && (s.Offline || (allowed && (!revalidate || s.ownLocal(labels))))
 }
 
 // usableWithoutRegistry reports whether the caller may use the image name
