@@ -23,17 +23,25 @@ func (l *launch) reserveName() (func(), error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
+	// The name file appears with the container's ID in it or not at all:
+	// written in the container's own state directory (removed with it),
+	// then linked into place, which fails if the name is taken. A dockless
+	// killed half-way never leaves an empty name file that no reaper could
+	// tell is its own.
+	staged := filepath.Join(l.dir, "name")
+	if err := os.WriteFile(staged, []byte(l.id), 0o600); err != nil {
+		return nil, err
+	}
+	defer os.Remove(staged)
 	p := filepath.Join(dir, l.name)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err := os.Link(staged, p)
 	if errors.Is(err, os.ErrExist) {
 		return nil, &NameInUseError{Name: l.name}
 	}
 	if err != nil {
 		return nil, err
 	}
-	cleanup := func() { os.Remove(p) }
-	_, err = f.WriteString(l.id)
-	return cleanup, errors.Join(err, f.Close())
+	return func() { os.Remove(p) }, nil
 }
 
 func validName(n string) bool {
