@@ -540,7 +540,7 @@ func (s *Store) layerPlan(name string) *layerPlan {
 		return nil
 	}
 	if !erofsKernel() {
-		s.log().Infof("shared cache %s not used: the kernel has no EROFS (%s): layers are pulled and unpacked on this node", c.dir, procFilesystems)
+		s.log().Warnf("shared cache %s not used: the kernel has no EROFS (%s): layers are pulled and unpacked on this node", c.dir, procFilesystems)
 		return nil
 	}
 	return newLayerPlan(c, repository(name))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -493,5 +494,54 @@ func TestSharedCache_NewLayerOnCachedLayers(t *testing.T) {
 	}
 	if files := cacheFiles(t, dir); len(files) != len(layers) {
 		t.Errorf("cache holds %d layers, want %d (the new one published)", len(files), len(layers))
+	}
+}
+
+// TestSharedCache_KernelWithoutErofsPullsAsBefore: on a node whose kernel
+// has no EROFS (here: dockless in a mount namespace of its own, where
+// /proc/filesystems is a list without erofs), the shared cache is not
+// used, with one log line saying why: the node downloads and unpacks
+// every layer into overlay's snapshots, publishes nothing, and its
+// container sees the same files as a node that took them from the cache.
+func TestSharedCache_KernelWithoutErofsPullsAsBefore(t *testing.T) {
+	dir, pol := sharedCache(t)
+	img := cacheTestImage(t, "CACHE=noerofs")
+	ref, err := reg.Push("cache/noerofs:latest", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node1, node2 := newEnv(t), newEnv(t)
+	want := node1.mustRun("--policy", pol, "run", "--rm", ref, "sh", "-c", listing)
+	published := cacheFiles(t, dir)
+
+	noErofs := filepath.Join(t.TempDir(), "filesystems")
+	if err := os.WriteFile(noErofs, []byte("nodev\tproc\nnodev\toverlay\n\text4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withoutErofs := func(cmd *exec.Cmd) {
+		cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "--", "sh", "-c",
+			`mount --bind "$0" /proc/filesystems && exec "$@"`, noErofs}, cmd.Args...)
+		cmd.Path = "/usr/bin/unshare"
+	}
+	reg.Reset()
+	r := node2.runWith(withoutErofs, "--policy", pol, "run", "--rm", ref, "sh", "-c", listing)
+	if r.code != 0 || r.stdout != want {
+		t.Fatalf("without EROFS: %s\nwant stdout\n%s", r, want)
+	}
+	if n := strings.Count(r.stderr, "kernel has no EROFS"); n != 1 {
+		t.Errorf("%d log lines say the kernel has no EROFS, want one: %s", n, r.stderr)
+	}
+	for l, n := range layerGets(t, "cache/noerofs", img) {
+		if n != 1 {
+			t.Errorf("the node without EROFS fetched layer %s %d times, want once", l, n)
+		}
+	}
+	for _, f := range filesIn(t, node2.root, "snapshots/snapshots") {
+		if filepath.Base(f) == "erofs" {
+			t.Errorf("the node without EROFS has a cached layer's marker: %s", f)
+		}
+	}
+	if got := cacheFiles(t, dir); !slices.Equal(got, published) {
+		t.Errorf("the node without EROFS changed the cache: %v, was %v", got, published)
 	}
 }
