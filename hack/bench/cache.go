@@ -45,6 +45,7 @@ func cacheBench(work, bin string, reg *testimage.Registry, repo, ref string, lay
 		fmt.Printf("%-60s %12s %9.2fx\n", r.name, r.median.Round(time.Millisecond), float64(median(none))/float64(r.median))
 	}
 	cachedStarts(bin, fresh("cache-node-1"), fresh(fmt.Sprintf("cache-node-%d", n)), cachePolicy(work, fmt.Sprintf("cache-%d", runs-1)), ref, runs*3)
+	perLayer(work, bin, reg, fresh, runs*3)
 	cacheStorm(work, bin, reg, fresh, repo, ref, layers, nodes)
 }
 
@@ -125,4 +126,46 @@ func policyArgs(policy string) []string {
 		return nil
 	}
 	return []string{"--policy", policy}
+}
+
+// perLayer measures what one more layer taken from the shared cache
+// costs, apart from what a pull or a start costs whatever its layers:
+// images of 1 and of 1+extra small layers, all hits already checked on
+// the node, their pull (materialisation) and `run --rm` timed runs times
+// each, interleaved; the difference over the extra layers is the cost of
+// a layer.
+func perLayer(work, bin string, reg *testimage.Registry, fresh func(string) []string, runs int) {
+	const extra = 16
+	pol := cachePolicy(work, "cache-layers")
+	var pulls, starts [2][]time.Duration
+	refs := [2]string{}
+	for i, k := range []int{0, extra} {
+		img, err := layeredImage(k)
+		if err == nil {
+			refs[i], err = reg.Push(fmt.Sprintf("bench/layers:%d", k), img)
+		}
+		if err != nil {
+			fmt.Printf("per-layer cost: %v\n", err)
+			return
+		}
+		timedOn(bin, fresh(fmt.Sprintf("layers-pub-%d", k)), pol, "pull", "-q", refs[i]) // publishes
+		timedOn(bin, fresh(fmt.Sprintf("layers-%d", k)), pol, "pull", "-q", refs[i])     // checks the files
+	}
+	for r := 0; r < runs; r++ {
+		for i, k := range []int{0, extra} {
+			node := fresh(fmt.Sprintf("layers-%d", k))
+			starts[i] = append(starts[i], timedOn(bin, node, pol, "run", "--rm", "-q", refs[i], "true"))
+			timedOn(bin, node, pol, "rmi", refs[i])
+			pulls[i] = append(pulls[i], timedOn(bin, node, pol, "pull", "-q", refs[i]))
+		}
+	}
+	fmt.Printf("\nshared cache hit, cost of one more layer (images of 1 and %d layers, files checked before on the node, median of %d interleaved):\n", 1+extra, runs)
+	for _, c := range []struct {
+		name string
+		d    [2][]time.Duration
+	}{{"pull (materialisation)", pulls}, {"`run --rm IMG true` (each layer mounted)", starts}} {
+		one, many := median(c.d[0]), median(c.d[1])
+		fmt.Printf("%-45s 1 layer %s, %d layers %s: %s a layer (goal <= 10ms)\n", c.name, one.Round(time.Millisecond), 1+extra,
+			many.Round(time.Millisecond), ((many-one)/extra).Round(100*time.Microsecond))
+	}
 }

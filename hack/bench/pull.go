@@ -38,6 +38,23 @@ func bigImage(layers, size int) (v1.Image, error) {
 	return img, nil
 }
 
+// layeredImage is busybox with k more layers of one small file each.
+func layeredImage(k int) (v1.Image, error) {
+	img, err := testimage.Busybox(testimage.Options{Env: []string{fmt.Sprintf("LAYERS=%d", time.Now().UnixNano())}})
+	for i := 0; i < k && err == nil; i++ {
+		var one v1.Image
+		one, err = testimage.Busybox(testimage.Options{Extra: []testimage.File{{Name: fmt.Sprintf("layer-%d", i), Mode: 0o644, Body: []byte(fmt.Sprintf("layer %d %d\n", i, time.Now().UnixNano()))}}})
+		if err != nil {
+			break
+		}
+		var ls []v1.Layer
+		if ls, err = one.Layers(); err == nil {
+			img, err = mutate.AppendLayers(img, ls[len(ls)-1])
+		}
+	}
+	return img, err
+}
+
 // coldPulls times one cold pull of ref by dockless, ctr (a private
 // containerd), docker (a private dockerd) and podman, each installed one.
 func coldPulls(work, bin, ref string) []row {
