@@ -166,6 +166,6 @@ func perLayer(work, bin string, reg *testimage.Registry, fresh func(string) []st
 	}{{"pull (materialisation)", pulls}, {"`run --rm IMG true` (each layer mounted)", starts}} {
 		one, many := median(c.d[0]), median(c.d[1])
 		fmt.Printf("%-45s 1 layer %s, %d layers %s: %s a layer (goal <= 10ms)\n", c.name, one.Round(time.Millisecond), 1+extra,
-			many.Round(time.Millisecond), ((many-one)/extra).Round(100*time.Microsecond))
+			many.Round(time.Millisecond), ((many - one) / extra).Round(100*time.Microsecond))
 	}
 }
