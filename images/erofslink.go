@@ -15,10 +15,11 @@ import (
 // go-erofs v0.3.1 gives every name its own inode. A hard link is made
 // after the writer closes the image: the later name is written as an empty
 // file, then its directory entry is made to point at the first name's
-// inode (linkNames). Only the bytes of that entry's nid change, so the
-// image stays deterministic; the empty inode stays in the image with no
-// name, which the kernel never reads (EROFS has no link table or fsck pass
-// that would find it).
+// inode (linkNames). Only the 8 bytes of that entry's nid change, so the
+// image stays deterministic. The empty inode stays in the image with no
+// name, which is harmless: the kernel (and fsck.erofs) reach inodes only
+// through directory entries, so it is never read; it costs one inode slot
+// and counts in the superblock's informational inode count.
 
 // hardLink is a later name of a file the image already holds under first.
 type hardLink struct{ name, first string }
@@ -48,6 +49,7 @@ type erofsReader struct {
 	blkBits  uint
 	metaBase int64
 	rootNid  uint64
+	dirs     map[uint64]map[string]dirent // the directories read, by nid
 }
 
 // openErofs reads the superblock of the image r.
@@ -74,6 +76,7 @@ func openErofs(r io.ReaderAt) (*erofsReader, error) {
 		blkBits:  bits,
 		metaBase: int64(le.Uint32(sb[40:])) << bits,
 		rootNid:  uint64(le.Uint16(sb[14:])),
+		dirs:     map[uint64]map[string]dirent{},
 	}, nil
 }
 
@@ -146,89 +149,105 @@ func (e *erofsReader) block(d erofsDir, bn int64) (int64, int64, error) {
 	return (d.rawBlk + bn) << e.blkBits, n, nil
 }
 
-// lookup finds name in the directory nid: the entry's nid, its file type
-// and where the entry lies in the image.
-func (e *erofsReader) lookup(nid uint64, name string) (uint64, byte, int64, error) {
+// dirent is a directory entry: the inode it names, its file type and
+// where the entry lies in the image.
+type dirent struct {
+	nid   uint64
+	ftype byte
+	at    int64
+}
+
+// entries is the directory nid's entries by name, read once.
+func (e *erofsReader) entries(nid uint64) (map[string]dirent, error) {
+	if m, ok := e.dirs[nid]; ok {
+		return m, nil
+	}
 	d, err := e.dir(nid)
 	if err != nil {
-		return 0, 0, 0, err
+		return nil, err
 	}
-	buf := make([]byte, int64(1)<<e.blkBits)
+	m := map[string]dirent{}
 	for bn := int64(0); bn<<e.blkBits < d.size; bn++ {
 		at, n, err := e.block(d, bn)
 		if err != nil {
-			return 0, 0, 0, err
+			return nil, err
 		}
-		b := buf[:n]
+		b := make([]byte, n)
 		if _, err := e.r.ReadAt(b, at); err != nil {
-			return 0, 0, 0, fmt.Errorf("reading directory %d: %w", nid, err)
+			return nil, fmt.Errorf("reading directory %d: %w", nid, err)
 		}
-		i, err := findDirent(b, name)
+		names, err := blockNames(b)
 		if err != nil {
-			return 0, 0, 0, fmt.Errorf("directory %d block %d: %w", nid, bn, err)
+			return nil, fmt.Errorf("directory %d block %d: %w", nid, bn, err)
 		}
-		if i >= 0 {
+		for i, name := range names {
+			if _, ok := m[name]; ok {
+				return nil, fmt.Errorf("directory %d names %q twice", nid, name)
+			}
 			ent := b[i*erofsDirentSize:]
-			return binary.LittleEndian.Uint64(ent), ent[10], at + int64(i*erofsDirentSize), nil
+			m[name] = dirent{nid: binary.LittleEndian.Uint64(ent), ftype: ent[10], at: at + int64(i*erofsDirentSize)}
 		}
 	}
-	return 0, 0, 0, fmt.Errorf("directory %d has no %q", nid, name)
+	e.dirs[nid] = m
+	return m, nil
 }
 
-// findDirent is the index of name among the entries of the directory
-// block b, or -1: 12-byte entries (nid, nameoff, file type, reserved),
-// their count the first nameoff / 12, each name running to the next
-// nameoff, the last to the block's end less trailing NULs.
-func findDirent(b []byte, name string) (int, error) {
+// blockNames is the names of the entries of the directory block b, in
+// order: 12-byte entries (nid, nameoff, file type, reserved), their count
+// the first nameoff / 12, each name running to the next nameoff, the last
+// to the block's end less trailing NULs.
+func blockNames(b []byte) ([]string, error) {
 	le := binary.LittleEndian
 	if len(b) < erofsDirentSize {
-		return 0, errors.New("short block")
+		return nil, errors.New("short block")
 	}
 	first := int(le.Uint16(b[8:]))
 	if first < erofsDirentSize || first >= len(b) || first%erofsDirentSize != 0 {
-		return 0, fmt.Errorf("first name at %d", first)
+		return nil, fmt.Errorf("first name at %d", first)
 	}
 	count := first / erofsDirentSize
-	for i := 0; i < count; i++ {
+	names := make([]string, count)
+	for i := range names {
 		start := int(le.Uint16(b[i*erofsDirentSize+8:]))
 		end := len(b)
 		if i+1 < count {
 			end = int(le.Uint16(b[(i+1)*erofsDirentSize+8:]))
 		}
-		if start < first || end < start || end > len(b) {
-			return 0, fmt.Errorf("entry %d's name at %d..%d", i, start, end)
+		if end < start || end > len(b) {
+			return nil, fmt.Errorf("entry %d's name at %d..%d", i, start, end)
 		}
-		got := b[start:end]
+		name := b[start:end]
 		if i+1 == count {
-			got = bytes.TrimRight(got, "\x00")
+			name = bytes.TrimRight(name, "\x00")
 		}
-		if string(got) == name {
-			return i, nil
-		}
+		names[i] = string(name)
 	}
-	return -1, nil
+	return names, nil
 }
 
-// resolve is the nid, file type and entry offset of the image's absolute
-// path name, each directory on the way looked up in its parent.
-func (e *erofsReader) resolve(name string) (uint64, byte, int64, error) {
-	nid, ftype, at := e.rootNid, byte(erofsFTDir), int64(0)
+// resolve is the entry of the image's absolute path name, each directory
+// on the way looked up in its parent (dir refuses a parent that is not a
+// directory).
+func (e *erofsReader) resolve(name string) (dirent, error) {
+	ent := dirent{nid: e.rootNid, ftype: erofsFTDir}
 	for _, part := range strings.Split(strings.TrimPrefix(name, "/"), "/") {
-		if ftype != erofsFTDir {
-			return 0, 0, 0, fmt.Errorf("%s: a parent is not a directory", name)
+		m, err := e.entries(ent.nid)
+		if err != nil {
+			return dirent{}, fmt.Errorf("%s: %w", name, err)
 		}
-		var err error
-		if nid, ftype, at, err = e.lookup(nid, part); err != nil {
-			return 0, 0, 0, fmt.Errorf("%s: %w", name, err)
+		next, ok := m[part]
+		if !ok {
+			return dirent{}, fmt.Errorf("%s: directory %d has no %q", name, ent.nid, part)
 		}
+		ent = next
 	}
-	return nid, ftype, at, nil
+	return ent, nil
 }
 
 // linkNames makes each link's name in the closed image img the same inode
 // as its first name, then checks the result with go-erofs's own reader:
-// both names the same inode, with nlink[first] links. Any image it does
-// not understand is refused unchanged or with an error.
+// both names the same inode, with nlink[first] links. An image it does not
+// understand is refused before any byte is written.
 func linkNames(img interface {
 	io.ReaderAt
 	io.WriterAt
@@ -237,21 +256,29 @@ func linkNames(img interface {
 	if err != nil {
 		return err
 	}
+	type patch struct {
+		at  int64
+		nid [8]byte
+	}
+	patches := make([]patch, 0, len(links))
 	for _, l := range links {
-		nid, ftype, _, err := e.resolve(l.first)
+		first, err := e.resolve(l.first)
 		if err != nil {
 			return err
 		}
-		_, ltype, at, err := e.resolve(l.name)
+		link, err := e.resolve(l.name)
 		if err != nil {
 			return err
 		}
-		if ftype != erofsFTRegular || ltype != erofsFTRegular {
+		if first.ftype != erofsFTRegular || link.ftype != erofsFTRegular {
 			return fmt.Errorf("hard link %s to %s: not both regular files", l.name, l.first)
 		}
-		var raw [8]byte
-		binary.LittleEndian.PutUint64(raw[:], nid)
-		if _, err := img.WriteAt(raw[:], at); err != nil {
+		p := patch{at: link.at}
+		binary.LittleEndian.PutUint64(p.nid[:], first.nid)
+		patches = append(patches, p)
+	}
+	for _, p := range patches {
+		if _, err := img.WriteAt(p.nid[:], p.at); err != nil {
 			return err
 		}
 	}

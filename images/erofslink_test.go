@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -154,8 +155,21 @@ func linkedImage(t testing.TB) ([]byte, []hardLink, map[string]uint32) {
 	return raw, links, nlink
 }
 
+// writeCounter is an image that counts the writes made to it.
+type writeCounter struct {
+	memImage
+	writes int
+}
+
+func (w *writeCounter) WriteAt(p []byte, off int64) (int, error) {
+	w.writes++
+	return w.memImage.WriteAt(p, off)
+}
+
 // TestLinkNames_RefusesWhatItDoesNotExpect: an image damaged where the
-// links are found is refused with an error, never a panic or a guess.
+// links are found is refused — by the part of the reader that reads the
+// damage — with an error before any byte is written, never a panic or a
+// guess.
 func TestLinkNames_RefusesWhatItDoesNotExpect(t *testing.T) {
 	raw, links, nlink := linkedImage(t)
 	if err := linkNames(memImage(bytes.Clone(raw)), links, nlink); err != nil {
@@ -165,14 +179,16 @@ func TestLinkNames_RefusesWhatItDoesNotExpect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	etcNid, _, etcEntry, err := e.resolve("/layer/etc")
-	if err != nil {
-		t.Fatal(err)
+	nidOf := func(name string) (uint64, int64) {
+		ent, err := e.resolve(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ent.nid, ent.at
 	}
-	aNid, _, _, err := e.resolve("/layer/etc/a")
-	if err != nil {
-		t.Fatal(err)
-	}
+	etcNid, etcEntry := nidOf("/layer/etc")
+	manyNid, _ := nidOf("/layer/many")
+	aNid, _ := nidOf("/layer/etc/a")
 	etc, err := e.dir(etcNid)
 	if err != nil {
 		t.Fatal(err)
@@ -181,57 +197,140 @@ func TestLinkNames_RefusesWhatItDoesNotExpect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	etcInode := e.metaBase + int64(etcNid)*erofsSlotSize
+	inode := func(nid uint64) int64 { return e.metaBase + int64(nid)*erofsSlotSize }
 	put16 := func(at int64, v uint16) func([]byte) []byte {
 		return func(b []byte) []byte { binary.LittleEndian.PutUint16(b[at:], v); return b }
 	}
+	put64 := func(at int64, v uint64) func([]byte) []byte {
+		return func(b []byte) []byte { binary.LittleEndian.PutUint64(b[at:], v); return b }
+	}
+	same := func(b []byte) []byte { return b }
+	// Where each damage must be seen.
+	super := func(b []byte) error { _, err := openErofs(memImage(b)); return err }
+	dir := func(nid uint64) func([]byte) error {
+		return func(b []byte) error {
+			e, err := openErofs(memImage(b))
+			if err == nil {
+				_, err = e.dir(nid)
+			}
+			return err
+		}
+	}
+	find := func(name string) func([]byte) error {
+		return func(b []byte) error {
+			e, err := openErofs(memImage(b))
+			if err == nil {
+				_, err = e.resolve(name)
+			}
+			return err
+		}
+	}
 	for _, tc := range []struct {
-		name   string
-		damage func([]byte) []byte
-		links  []hardLink
+		name    string
+		damage  func([]byte) []byte
+		links   []hardLink
+		refused func([]byte) error // the reader's part that must refuse it
 	}{
-		{"empty", func(b []byte) []byte { return nil }, links},
-		{"cut inside the superblock", func(b []byte) []byte { return b[:erofsSuperOffset+64] }, links},
-		{"cut before the metadata", func(b []byte) []byte { return b[:e.metaBase] }, links},
-		{"cut inside the metadata", func(b []byte) []byte { return b[:etcInode+16] }, links},
-		{"no magic", func(b []byte) []byte { b[erofsSuperOffset] ^= 1; return b }, links},
-		{"block size 2^8", func(b []byte) []byte { b[erofsSuperOffset+12] = 8; return b }, links},
-		{"block size 2^40", func(b []byte) []byte { b[erofsSuperOffset+12] = 40; return b }, links},
-		{"compressed (LZ4 feature)", func(b []byte) []byte { b[erofsSuperOffset+80] |= 1; return b }, links},
-		{"root a regular file", put16(erofsSuperOffset+14, uint16(aNid)), links},
-		{"directory etc compressed", put16(etcInode, 1|3<<1), links},
-		{"directory etc with unknown format bits", put16(etcInode, 1|2<<1|1<<4), links},
-		{"directory etc a file", put16(etcInode+4, 0o100755), links},
-		{"entry etc pointing far away", func(b []byte) []byte {
-			binary.LittleEndian.PutUint64(b[etcEntry:], 1<<40)
-			return b
-		}, links},
-		{"first name offset zero", put16(etcBlock+8, 0), links},
-		{"first name offset not a whole entry", put16(etcBlock+8, 13), links},
-		{"first name past the block", put16(etcBlock+8, 5000), links},
-		{"a name inside the entries", put16(etcBlock+erofsDirentSize+8, 2), links},
+		{"empty", func(b []byte) []byte { return nil }, links, super},
+		{"cut inside the superblock", func(b []byte) []byte { return b[:erofsSuperOffset+64] }, links, super},
+		{"cut before the metadata", func(b []byte) []byte { return b[:e.metaBase] }, links, dir(e.rootNid)},
+		{"cut inside the directory etc", func(b []byte) []byte { return b[:inode(etcNid)+16] }, links, dir(etcNid)},
+		{"no magic", func(b []byte) []byte { b[erofsSuperOffset] ^= 1; return b }, links, super},
+		{"block size 2^8", func(b []byte) []byte { b[erofsSuperOffset+12] = 8; return b }, links, super},
+		{"block size 2^40", func(b []byte) []byte { b[erofsSuperOffset+12] = 40; return b }, links, super},
+		{"compressed (LZ4 feature)", func(b []byte) []byte { b[erofsSuperOffset+80] |= 1; return b }, links, super},
+		{"root a regular file", put16(erofsSuperOffset+14, uint16(aNid)), links, dir(aNid)},
+		{"directory etc with unknown format bits", put16(inode(etcNid), 1|2<<1|1<<4), links, dir(etcNid)},
+		{"directory etc a file", put16(inode(etcNid)+4, 0o100755), links, dir(etcNid)},
+		{"directory many compressed", put16(inode(manyNid), 1|1<<1), links, dir(manyNid)},
+		{"directory etc of size 0", put64(inode(etcNid)+8, 0), links, dir(etcNid)},
+		{"directory etc of size 2^62", put64(inode(etcNid)+8, 1<<62), links, dir(etcNid)},
+		{"directory etc's entries crossing a block", put64(inode(etcNid)+8, 1<<e.blkBits), links, find("/layer/etc/a")},
+		{"entry etc naming a nid whose offset wraps", put64(etcEntry, 1<<59|etcNid), links, find("/layer/etc/a")},
+		{"first name offset zero", put16(etcBlock+8, 0), links, find("/layer/etc/a")},
 		{"a link's name missing", func(b []byte) []byte {
 			i := bytes.Index(b[etcBlock:], []byte("hard"))
 			copy(b[etcBlock+int64(i):], "hird")
 			return b
-		}, links},
-		{"a link to a directory", func(b []byte) []byte { return b }, []hardLink{{name: "/layer/etc/hard", first: "/layer/usr"}}},
-		{"a link over a directory", func(b []byte) []byte { return b }, []hardLink{{name: "/layer/usr", first: "/layer/etc/a"}}},
-		{"a link under a file", func(b []byte) []byte { return b }, []hardLink{{name: "/layer/etc/a/x", first: "/layer/etc/b"}}},
+		}, links, find("/layer/etc/hard")},
+		{"a name twice in etc", func(b []byte) []byte {
+			i := bytes.Index(b[etcBlock:], []byte("abhard"))
+			copy(b[etcBlock+int64(i):], "aa")
+			return b
+		}, links, find("/layer/etc/a")},
+		{"a link to a directory", same, []hardLink{{name: "/layer/etc/hard", first: "/layer/usr"}}, nil},
+		{"a link over a directory", same, []hardLink{{name: "/layer/usr", first: "/layer/etc/a"}}, nil},
+		{"a link under a file", same, []hardLink{{name: "/layer/etc/a/x", first: "/layer/etc/b"}}, find("/layer/etc/a/x")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := tc.damage(bytes.Clone(raw))
-			err := linkNames(memImage(img), tc.links, nlink)
+			if tc.refused != nil && tc.refused(img) == nil {
+				t.Error("read without an error")
+			}
+			w := &writeCounter{memImage: img}
+			err := linkNames(w, tc.links, nlink)
 			if err == nil {
 				t.Fatal("linked")
 			}
-			t.Log(err)
+			if w.writes != 0 {
+				t.Errorf("wrote %d entries before refusing: %v", w.writes, err)
+			}
 		})
 	}
 }
 
-// FuzzLinkNames: linkNames on any damage to an image neither panics nor
-// leaves a link that go-erofs reads as another inode.
+// TestLinkNames_ReadsTheLinksBack: a link that go-erofs's reader does not
+// read back as its first name, with the link count of its names, is an
+// error (here: the image holds 2 names of etc/a, not 3).
+func TestLinkNames_ReadsTheLinksBack(t *testing.T) {
+	raw, links, nlink := linkedImage(t)
+	nlink[entryPath("etc/a")]++
+	if err := linkNames(memImage(raw), links, nlink); err == nil {
+		t.Error("a link count the image does not hold was not seen")
+	}
+}
+
+// TestBlockNames: a directory block's names are read in order, and a
+// block whose entries or names lie out of place is refused.
+func TestBlockNames(t *testing.T) {
+	// block is a directory block of entries at the name offsets offs,
+	// followed by names.
+	block := func(names string, offs ...uint16) []byte {
+		b := make([]byte, len(offs)*erofsDirentSize)
+		for i, off := range offs {
+			binary.LittleEndian.PutUint16(b[i*erofsDirentSize+8:], off)
+		}
+		return append(b, names...)
+	}
+	for _, tc := range []struct {
+		name  string
+		block []byte
+		want  string // the names, comma-separated; "refused"
+	}{
+		{"three names", block("...a", 36, 37, 39), ".,..,a"},
+		{"one name", block("a", 12), "a"},
+		{"the last name with trailing NULs", block("...ab\x00\x00", 36, 37, 39), ".,..,ab"},
+		{"empty", nil, "refused"},
+		{"shorter than an entry", []byte{12, 0, 0}, "refused"},
+		{"first name at 0", block("a", 0), "refused"},
+		{"first name inside the entries", block("xa", 13), "refused"},
+		{"first name past the block", block("a", 48), "refused"},
+		{"names running backwards", block(".a..", 24, 23), "refused"},
+		{"a name past the block", block(".a", 24, 99), "refused"},
+	} {
+		names, err := blockNames(tc.block)
+		got := strings.Join(names, ",")
+		if err != nil {
+			got = "refused"
+		}
+		if got != tc.want {
+			t.Errorf("%s: %s (%v), want %s", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzLinkNames: linkNames on an image with a byte changed or cut short
+// never panics (it links, every link read back by go-erofs, or errs).
 func FuzzLinkNames(f *testing.F) {
 	raw, links, nlink := linkedImage(f)
 	for _, at := range []int{erofsSuperOffset, erofsSuperOffset + 12, erofsSuperOffset + 40, len(raw) / 2, len(raw) - 4096, len(raw) - 1} {
