@@ -20,9 +20,12 @@ import (
 // keep trusted.overlay.opaque), in lexical order, with a fixed build time,
 // so the same directory gives the same bytes. Working from the unpacked
 // layer rather than its tar leaves duplicate tar entries and unlisted
-// parents to the unpack, which resolved them already. Hard links become
-// copies (the library cannot share an inode yet): the files read the same,
-// each with a link count of one.
+// parents to the unpack, which resolved them already. Hard links stay hard
+// links: the first name (in that order) holds the file with the link count
+// of its names in the layer; each later name is written as an empty file
+// and, once the image is closed, its directory entry is pointed at the
+// first name's inode (linkNames, erofslink.go), leaving the empty inode
+// unnamed in the image.
 //
 // The layer is the image's directory imageLayerDir, not its root: go-erofs
 // numbers the root's inode 0, and glibc before 2.37 (Debian 12, EL9)
@@ -30,8 +33,9 @@ import (
 // top-level directory of the layer would vanish inside containers. The
 // layer's own directory has a nonzero number; the overlay takes the
 // mounted image's imageLayerDir as its lower.
-func writeErofs(out io.WriteSeeker, dir string) error {
+func writeErofs(out *os.File, dir string) error {
 	w := erofs.Create(out, erofs.WithBuildTime(0, 0))
+	names := linkNamer{first: map[fileID]string{}, nlink: map[string]uint32{}}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -40,12 +44,64 @@ func writeErofs(out io.WriteSeeker, dir string) error {
 		if err != nil {
 			return err
 		}
-		return addEntry(w, path, entryPath(rel))
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			return err
+		}
+		name := entryPath(rel)
+		if names.later(&st, name) {
+			f, err := w.Create(name)
+			if err != nil {
+				return err
+			}
+			return f.Close()
+		}
+		return addEntry(w, path, name, &st)
 	})
 	if err != nil {
 		return err
 	}
-	return w.Close()
+	for _, l := range names.links {
+		if err := w.SetNlink(l.first, names.nlink[l.first]); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if len(names.links) == 0 {
+		return nil
+	}
+	return linkNames(out, names.links, names.nlink)
+}
+
+// fileID names an inode of the layer's file system.
+type fileID struct{ dev, ino uint64 }
+
+// linkNamer tells a regular file's first name in the layer from its later
+// ones (hard links).
+type linkNamer struct {
+	first map[fileID]string // an inode's first name
+	nlink map[string]uint32 // a first name's count of names
+	links []hardLink        // the later names, in walk order
+}
+
+// later records name, the file st, and reports whether it is a later name
+// of a file met before.
+func (n *linkNamer) later(st *unix.Stat_t, name string) bool {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink < 2 {
+		return false
+	}
+	id := fileID{uint64(st.Dev), st.Ino}
+	first, ok := n.first[id]
+	if !ok {
+		n.first[id] = name
+		n.nlink[name] = 1
+		return false
+	}
+	n.nlink[first]++
+	n.links = append(n.links, hardLink{name: name, first: first})
+	return true
 }
 
 // imageLayerDir is the directory of a cached layer's image that holds the layer.
@@ -59,12 +115,8 @@ func entryPath(rel string) string {
 	return "/" + imageLayerDir + "/" + filepath.ToSlash(rel)
 }
 
-// addEntry adds the file at path to w as name, with its metadata.
-func addEntry(w *erofs.Writer, path, name string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return err
-	}
+// addEntry adds the file at path, st, to w as name, with its metadata.
+func addEntry(w *erofs.Writer, path, name string, st *unix.Stat_t) error {
 	perm := fs.FileMode(st.Mode & 0o777)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:

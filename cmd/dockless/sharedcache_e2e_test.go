@@ -45,13 +45,14 @@ func sharedCacheAt(t *testing.T, dir string) (string, string) {
 	return dir, policy
 }
 
-// cacheTestImage is busybox with a layer of files and a layer that
-// whites one out, makes a directory opaque and adds a setuid file, a
-// symlink and a file of another owner.
+// cacheTestImage is busybox with a layer of files (one of two names: a
+// hard link) and a layer that whites one out, makes a directory opaque
+// and adds a setuid file, a symlink and a file of another owner.
 func cacheTestImage(t *testing.T, env string) v1.Image {
 	return busyboxPlus(t, env, []testimage.File{
 		{Name: "data", Dir: true, Mode: 0o755},
 		{Name: "data/a", Mode: 0o644, Body: []byte("alpha\n")},
+		{Name: "data/hard", Mode: 0o644, Hardlink: "data/a"},
 		{Name: "data/gone", Mode: 0o644, Body: []byte("gone\n")},
 		{Name: "data/opq", Dir: true, Mode: 0o750, UID: 1000, GID: 100},
 		{Name: "data/opq/old", Mode: 0o600, Body: []byte("old\n")},
@@ -66,8 +67,15 @@ func cacheTestImage(t *testing.T, env string) v1.Image {
 
 // listing is what a container of the image sees of its files (not the
 // sizes of directories, which differ between file systems, nor their
-// times, which the unpack sets).
-const listing = "find /data /bin/busybox /etc/passwd | sort | while read f; do if [ -d \"$f\" ]; then stat -c '%n %A %u %g' \"$f\"; else stat -c '%n %A %u %g %s %Y' \"$f\"; fi; done; cat /data/a /data/opq/new; ls -a / /bin | grep -c '^\\.\\.\\?$'"
+// times, which the unpack sets), and whether the hard link is one.
+const listing = "find /data /bin/busybox /etc/passwd | sort | while read f; do if [ -d \"$f\" ]; then stat -c '%n %A %u %g' \"$f\"; else stat -c '%n %A %u %g %s %Y' \"$f\"; fi; done; cat /data/a /data/opq/new; ls -a / /bin | grep -c '^\\.\\.\\?$'; " + hardLinkCheck
+
+// hardLinkCheck prints hardLinked when the image's two names of one file
+// are one inode, with two links, in the container.
+const hardLinkCheck = `if [ "$(stat -c %i /data/a)" = "$(stat -c %i /data/hard)" ]; then echo "/data/a and /data/hard: one inode, links $(stat -c %h /data/a)"; fi`
+
+// hardLinked is what hardLinkCheck prints where the link is kept.
+const hardLinked = "/data/a and /data/hard: one inode, links 2"
 
 // layerGets counts the registry's GETs of the image's layers.
 func layerGets(t *testing.T, repo string, img v1.Image) map[string]int {
@@ -149,8 +157,12 @@ func TestSharedCache_SecondNodeDownloadsNoLayer(t *testing.T) {
 	}
 
 	reg.Reset()
-	if got := node2.mustRun("--policy", pol, "run", "--rm", ref, "sh", "-c", listing); got != want {
+	got := node2.mustRun("--policy", pol, "run", "--rm", ref, "sh", "-c", listing)
+	if got != want {
 		t.Errorf("the second node's container sees\n%s\nwant\n%s", got, want)
+	}
+	if !strings.Contains(got, hardLinked) {
+		t.Errorf("the second node's container (every layer from the cache) does not see the hard link:\n%s", got)
 	}
 	for l, n := range layerGets(t, "cache/first", img) {
 		if n != 0 {
@@ -462,6 +474,7 @@ func TestSharedCache_NewLayerOnCachedLayers(t *testing.T) {
 	more := busyboxPlus(t, "CACHE=6", []testimage.File{
 		{Name: "data", Dir: true, Mode: 0o755},
 		{Name: "data/a", Mode: 0o644, Body: []byte("alpha\n")},
+		{Name: "data/hard", Mode: 0o644, Hardlink: "data/a"},
 		{Name: "data/gone", Mode: 0o644, Body: []byte("gone\n")},
 		{Name: "data/opq", Dir: true, Mode: 0o750, UID: 1000, GID: 100},
 		{Name: "data/opq/old", Mode: 0o600, Body: []byte("old\n")},

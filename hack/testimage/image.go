@@ -29,6 +29,7 @@ type File struct {
 	Mode     int64
 	Body     []byte
 	Linkname string // symlink target when set
+	Hardlink string // when set, a hard link to this earlier name of the layer (Mode: its mode, which the unpack sets)
 	Dir      bool
 	UID, GID int
 	// Char, when non-zero, makes the entry a character device major:minor.
@@ -147,6 +148,8 @@ func Layer(files []File, comp string) (v1.Layer, error) {
 			h.Typeflag, h.Name = tar.TypeDir, f.Name+"/"
 		case f.Linkname != "":
 			h.Typeflag, h.Linkname, h.Mode = tar.TypeSymlink, f.Linkname, 0o777
+		case f.Hardlink != "":
+			h.Typeflag, h.Linkname = tar.TypeLink, f.Hardlink
 		case f.Char != [2]int64{}:
 			h.Typeflag, h.Devmajor, h.Devminor = tar.TypeChar, f.Char[0], f.Char[1]
 		default:
