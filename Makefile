@@ -22,14 +22,17 @@ all: build
 
 # build: dockless, and beside it dockless-init, the init of --init
 # containers (static and single-threaded: it runs on the image's
-# filesystem, inside the container's pids limit); dockless-build (BuildKit,
-# never linked into the setuid dockless) where dockless finds it:
-# ../libexec/dockless/ from its directory.
+# filesystem, inside the container's pids limit); dockless-build (BuildKit)
+# and dockless-cdi (NVIDIA's CDI generator), never linked into the setuid
+# dockless, where dockless finds them: ../libexec/dockless/ from its
+# directory.
 HELPER = $(dir $(BIN))../libexec/dockless/dockless-build
+CDI_HELPER = $(dir $(BIN))../libexec/dockless/dockless-cdi
 build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/dockless
 	$(CC) $(INIT_CFLAGS) -o $(dir $(BIN))dockless-init cmd/dockless-init/init.c
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(HELPER) ./cmd/dockless-build
+	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(CDI_HELPER) ./cmd/dockless-cdi
 
 # deps installs the Debian packages that are missing (apt-get update once).
 deps:
@@ -117,6 +120,7 @@ install: build
 	install -D -m 0755 -o root -g root $(dir $(BIN))dockless-init $(DESTDIR)$(PREFIX)/bin/dockless-init
 	ln -sf dockless $(DESTDIR)$(PREFIX)/bin/dockless-runc
 	install -D -m 0755 -o root -g root $(HELPER) $(DESTDIR)$(PREFIX)/libexec/dockless/dockless-build
+	install -D -m 0755 -o root -g root $(CDI_HELPER) $(DESTDIR)$(PREFIX)/libexec/dockless/dockless-cdi
 	@if [ -e $(DESTDIR)/etc/dockless/dockless.toml ]; then \
 		install -D -m 0644 -o root -g root docs/dockless.toml $(DESTDIR)/etc/dockless/dockless.toml.example; \
 		echo "kept /etc/dockless/dockless.toml; the template is dockless.toml.example"; \

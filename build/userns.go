@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/dockless/dockless/policy"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,27 +91,7 @@ func Namespaced(cmd *exec.Cmd, uids, gids []syscall.SysProcIDMap, pid bool) {
 	}
 }
 
-// Helper is dockless-build: ../libexec/dockless/dockless-build from the
-// running dockless, when it and its directories are root's and writable by
-// no one else; never looked up in PATH.
+// Helper is dockless-build (policy.Libexec).
 func Helper() (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	exe, err = filepath.EvalSymlinks(exe)
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(filepath.Dir(filepath.Dir(exe)), "libexec", "dockless", "dockless-build")
-	for _, path := range []string{filepath.Dir(filepath.Dir(p)), filepath.Dir(p), p} {
-		var st unix.Stat_t
-		if err := unix.Lstat(path, &st); err != nil {
-			return "", fmt.Errorf("dockless build needs %s (make install puts it there): %w", p, err)
-		}
-		if st.Uid != 0 || st.Mode&0o022 != 0 || st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 && path == p {
-			return "", fmt.Errorf("%s: refused: must be root's, not writable by group or others, and not set-id", path)
-		}
-	}
-	return p, nil
+	return policy.Libexec("dockless-build")
 }

@@ -1,7 +1,8 @@
 // Package cdi gives containers the devices of the node's CDI specs
 // (Container Device Interface, tags.cncf.io/container-device-interface):
 // the GPUs with their driver libraries, nvidia-smi, environment and hooks,
-// as the site generated them (nvidia-ctk cdi generate, or Generate here).
+// as the site generated them (nvidia-ctk cdi generate, or dockless cdi
+// generate: package cdi/nvidia, in the helper dockless-cdi).
 //
 // It owns:
 //   - Load: the specs of the policy's [gpu] cdi_spec_dirs, trusted only
@@ -14,15 +15,12 @@
 //     give them to the process's user), groups a spec adds must be the
 //     caller's, and the device cgroup gains only the nodes injected;
 //   - Specs.Devices: the devices of one kind and their nodes, from which
-//     lsf reads the node's GPUs;
-//   - Generate: a spec for the node's NVIDIA GPUs, made in process by
-//     NVIDIA's nvcdi, which loads the host's libnvidia-ml at run time (the
-//     build needs no GPU).
+//     lsf reads the node's GPUs.
 //
 // It is a top-level package because device injection is its own step
 // between spec and runtime that two front ends' requests go through (the
 // LSF allocation and docker's --device/--gpus) and that pulls in the CDI
-// and NVIDIA libraries, which no other package should import: container
+// library, which no other package should import: container
 // calls it once the spec is built.
 //
 // It must not decide which devices a caller may have: the front ends do

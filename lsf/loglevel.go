@@ -2,6 +2,8 @@ package lsf
 
 import (
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -42,4 +44,23 @@ func LogLevelName(l logrus.Level) string {
 		}
 	}
 	return "DEBUG"
+}
+
+// LogFormatter writes dockless's log lines as the site's wrapper did:
+// "Jan 02 15:04:05 dockless[PID]: LEVEL: msg", with the wrapper's level
+// names (LogLevelName), then the entry's fields in order.
+type LogFormatter struct{}
+
+// Format is logrus's Formatter.
+func (LogFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	b := fmt.Appendf(nil, "%s dockless[%d]: %s: %s", e.Time.Format("Jan 02 15:04:05"), os.Getpid(), LogLevelName(e.Level), e.Message)
+	keys := make([]string, 0, len(e.Data))
+	for k := range e.Data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b = fmt.Appendf(b, " %s=%v", k, e.Data[k])
+	}
+	return append(b, '\n'), nil
 }

@@ -23,7 +23,9 @@
 //   - Apply, which sets what the policy decides of a container, and Check,
 //     the read-only refusals (root in the container, capabilities,
 //     devices, registries), each naming the rule and the fix; VolumeRules,
-//     the one trust rule for user-named mount sources.
+//     the one trust rule for user-named mount sources;
+//   - Libexec: dockless's own helper programs, used only when root's and
+//     writable by no one else.
 //
 // It must not build specs, pull images or start containers.
 package policy

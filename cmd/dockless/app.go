@@ -6,6 +6,7 @@ import (
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/lsf"
 	"github.com/dockless/dockless/oci"
 	"github.com/dockless/dockless/policy"
 	"github.com/sirupsen/logrus"
@@ -36,7 +37,7 @@ func newApp(caller *policy.Caller, signals *signalGuard, logs io.Writer) *cli.Ap
 func newLogger(w io.Writer) *logrus.Logger {
 	l := logrus.New()
 	l.SetOutput(w)
-	l.SetFormatter(seedFormatter{})
+	l.SetFormatter(lsf.LogFormatter{})
 	l.SetLevel(logrus.WarnLevel)
 	return l
 }

@@ -13,35 +13,52 @@ import (
 	"time"
 )
 
-// dockless-build is built once, for the tests that build, where the
-// setuid dockless finds it: ../libexec/dockless/ from its directory.
-var (
-	helperOnce sync.Once
-	helperErr  error
-)
+// The helpers (dockless-build, dockless-cdi) are built once each, for
+// the tests that need them, where both test binaries find them:
+// ../libexec/dockless/ from their directories.
+var helpers sync.Map // name: *helperBuild
+
+type helperBuild struct {
+	once sync.Once
+	err  error
+}
+
+// buildLibexec builds the helper name from ../name (skipping the test
+// where the tests cannot run as root).
+func buildLibexec(t *testing.T, name string) {
+	t.Helper()
+	if suidBinary == "" {
+		t.Skip("needs root and no -short")
+	}
+	v, _ := helpers.LoadOrStore(name, &helperBuild{})
+	h := v.(*helperBuild)
+	h.once.Do(func() {
+		if h.err = os.MkdirAll(filepath.Dir(libexecPath(name)), 0o755); h.err != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", libexecPath(name), "../"+name)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		h.err = cmd.Run()
+	})
+	if h.err != nil {
+		t.Fatalf("building %s: %v", name, h.err)
+	}
+}
 
 func buildHelper(t *testing.T) {
 	t.Helper()
-	if suidBinary == "" {
-		t.Skip("build tests: need root and no -short")
-	}
-	helperOnce.Do(func() {
-		if helperErr = os.MkdirAll(filepath.Dir(helperPath()), 0o755); helperErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", helperPath(), "../dockless-build")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		helperErr = cmd.Run()
-	})
-	if helperErr != nil {
-		t.Fatalf("building dockless-build: %v", helperErr)
-	}
+	buildLibexec(t, "dockless-build")
+}
+
+// libexecPath is where the tests' dockless finds the helper name.
+func libexecPath(name string) string {
+	return filepath.Join(filepath.Dir(suidRoot), "libexec", "dockless", name)
 }
 
 // helperPath is where the setuid dockless of the tests finds
 // dockless-build.
 func helperPath() string {
-	return filepath.Join(filepath.Dir(suidRoot), "libexec", "dockless", "dockless-build")
+	return libexecPath("dockless-build")
 }
 
 // buildEnv is an env whose build root (beside the store) alice can reach,

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/dockless/dockless/cdi"
 	"github.com/dockless/dockless/lsf"
+	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -48,11 +52,33 @@ func (a *app) cdiGenerate(c *cli.Context) error {
 	if out != "" && !filepath.IsAbs(out) {
 		return usagef("--output %s: must be an absolute path", out)
 	}
-	if err := cdi.Generate(cdi.GenerateOptions{Output: out, Hook: c.String("hook"), Log: a.log}, c.App.Writer); err != nil {
+	if err := a.runCDIHelper(c, out); err != nil {
 		return err
 	}
 	if dirs := a.node.Policy.GPU.CDISpecDirs; out != "" && !slices.Contains(dirs, filepath.Dir(out)) {
 		a.log.Warnf("%s: dockless reads specs only from [gpu] cdi_spec_dirs (%s) in %s", out, strings.Join(dirs, ", "), a.node.Policy.Source())
+	}
+	return nil
+}
+
+// runCDIHelper runs dockless-cdi (NVIDIA's generator, never linked into
+// the setuid dockless) with the command's flags: the spec goes to out, or
+// to the command's output; a failure is the helper's, already said on
+// standard error.
+func (a *app) runCDIHelper(c *cli.Context, out string) error {
+	helper, err := policy.Libexec("dockless-cdi")
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(c.Context, helper, "-output", out, "-hook", c.String("hook"), "-log-level", a.log.GetLevel().String())
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, c.App.Writer, os.Stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() > 0 {
+		return exitStatus{exit.ExitCode()}
+	}
+	if err != nil {
+		return fmt.Errorf("running %s: %w", helper, err)
 	}
 	return nil
 }

@@ -7,7 +7,9 @@ import (
 )
 
 // TestDeps_SetuidBinaryLinksNoBuildKit: BuildKit is linked into
-// dockless-build only, never into the setuid dockless; and the module
+// dockless-build only, and NVIDIA's CDI generator into dockless-cdi only,
+// never into the setuid dockless (every start of it would pay for them);
+// and the module
 // graph keeps BuildKit with the containerd it was released with
 // (v0.34.2 with containerd v2.4.2).
 func TestDeps_SetuidBinaryLinksNoBuildKit(t *testing.T) {
@@ -16,7 +18,8 @@ func TestDeps_SetuidBinaryLinksNoBuildKit(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
-		if strings.HasPrefix(pkg, "github.com/moby/buildkit") || pkg == "github.com/dockless/dockless/build/kit" {
+		if strings.HasPrefix(pkg, "github.com/moby/buildkit") || pkg == "github.com/dockless/dockless/build/kit" ||
+			strings.HasPrefix(pkg, "github.com/NVIDIA/") || pkg == "github.com/dockless/dockless/cdi/nvidia" {
 			t.Errorf("the setuid dockless links %s", pkg)
 		}
 	}
@@ -30,5 +33,9 @@ func TestDeps_SetuidBinaryLinksNoBuildKit(t *testing.T) {
 	out, err = exec.Command("go", "list", "-deps", "../dockless-build").Output()
 	if err != nil || !strings.Contains(string(out), "github.com/moby/buildkit/control") {
 		t.Errorf("dockless-build links BuildKit's controller: %v", err)
+	}
+	out, err = exec.Command("go", "list", "-deps", "../dockless-cdi").Output()
+	if err != nil || !strings.Contains(string(out), "github.com/NVIDIA/nvidia-container-toolkit/pkg/nvcdi") {
+		t.Errorf("dockless-cdi links NVIDIA's generator: %v", err)
 	}
 }

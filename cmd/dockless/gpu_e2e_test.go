@@ -297,6 +297,7 @@ func TestGPU_WithoutASpec(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "dockless cdi generate") || !strings.Contains(r.stderr, "no NVIDIA GPU device nodes") {
 		t.Errorf("--gpus without a CDI spec: %s", r)
 	}
+	buildLibexec(t, "dockless-cdi")
 	if r := e.run("--policy", pol, "cdi", "generate"); r.code != 125 || !strings.Contains(r.stderr, "NVIDIA") || strings.Contains(r.stderr, "panic") {
 		t.Errorf("cdi generate without a driver: %s", r)
 	}

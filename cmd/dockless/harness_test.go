@@ -56,14 +56,16 @@ func e2eMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "dockless")
+	// dir/bin/dockless, beside the setuid dir/suid/dockless: both find
+	// the helpers in dir/libexec/dockless.
+	binary = filepath.Join(dir, "bin", "dockless")
 	build := exec.Command("go", "build", "-tags", "seccomp", "-o", binary, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building dockless:", err)
 		return 1
 	}
-	if err := buildInit(dir); err != nil {
+	if err := buildInit(filepath.Dir(binary)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

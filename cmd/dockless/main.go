@@ -8,6 +8,7 @@ import (
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
+	"github.com/dockless/dockless/lsf"
 	"github.com/dockless/dockless/oci"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
@@ -79,7 +80,7 @@ func main() {
 	// waits for the caller's terminal or pipe.
 	logs := images.NewRelay(os.Stderr)
 	logrus.SetOutput(logs)
-	logrus.SetFormatter(seedFormatter{})
+	logrus.SetFormatter(lsf.LogFormatter{})
 	logrus.SetLevel(logrus.ErrorLevel)
 	signals := newSignalGuard()
 	app := newApp(caller, signals, logs)

@@ -1,4 +1,4 @@
-package cdi
+package nvidia
 
 import (
 	"fmt"
