@@ -4,8 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/dockless/dockless/policy"
+	"golang.org/x/sys/unix"
 )
 
 // reserveName claims the container's name for its lifetime, as docker's
@@ -35,6 +37,9 @@ func (l *launch) reserveName() (func(), error) {
 	defer os.Remove(staged)
 	p := filepath.Join(dir, l.name)
 	err := os.Link(staged, p)
+	if errors.Is(err, os.ErrExist) && l.n.reclaimName(l.name) {
+		err = os.Link(staged, p)
+	}
 	if errors.Is(err, os.ErrExist) {
 		return nil, &NameInUseError{Name: l.name}
 	}
@@ -42,6 +47,75 @@ func (l *launch) reserveName() (func(), error) {
 		return nil, err
 	}
 	return func() { os.Remove(p) }, nil
+}
+
+// namesPath is the name file of the container called name.
+func (n *Node) namesPath(name string) string { return filepath.Join(n.State, "names", name) }
+
+// withNamesLock runs fn holding the lock that every removal of another
+// container's name file takes (the reaper's and reclaimName's), so that
+// none removes a name file another has just put in place of the one it
+// read. Making a name file needs no lock: a link never replaces one.
+func (n *Node) withNamesLock(fn func()) {
+	d, err := os.Open(filepath.Join(n.State, "names"))
+	if err != nil {
+		return
+	}
+	defer d.Close()
+	if unix.Flock(int(d.Fd()), unix.LOCK_EX) == nil {
+		fn()
+	}
+}
+
+// releaseName removes the name file of the container id, if it is still
+// that container's.
+func (n *Node) releaseName(name, id string) {
+	n.withNamesLock(func() {
+		if b, err := os.ReadFile(n.namesPath(name)); err == nil && string(b) == id {
+			os.Remove(n.namesPath(name))
+		}
+	})
+}
+
+// reclaimName removes the name file of name when its container is gone
+// and reports whether it did: a file naming a container whose state
+// directory is gone (a name file is made only once the container's record
+// exists, and removed before its state), or an empty file left by a
+// dockless before names were linked into place, older than a minute.
+func (n *Node) reclaimName(name string) (reclaimed bool) {
+	n.withNamesLock(func() {
+		p := n.namesPath(name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return
+		}
+		var stale bool
+		if id := string(b); id == "" {
+			info, err := os.Stat(p)
+			stale = err == nil && time.Since(info.ModTime()) > time.Minute
+		} else if validID(id) {
+			_, err := os.Stat(n.dir(id))
+			stale = errors.Is(err, os.ErrNotExist)
+		}
+		if stale {
+			n.Log.Infof("the name %s was held by a container that is gone: reclaimed", name)
+			reclaimed = os.Remove(p) == nil
+		}
+	})
+	return reclaimed
+}
+
+// validID reports whether id is a container ID (64 lowercase hex digits).
+func validID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func validName(n string) bool {

@@ -74,9 +74,7 @@ func (n *Node) remove(r *Record) error {
 		return err
 	}
 	if r.Name != "" {
-		if b, err := os.ReadFile(filepath.Join(n.State, "names", r.Name)); err == nil && string(b) == r.ID {
-			os.Remove(filepath.Join(n.State, "names", r.Name))
-		}
+		n.releaseName(r.Name, r.ID)
 		os.Remove(n.stateCIDFile(r.Name))
 	}
 	n.removeState(n.dir(r.ID))

@@ -147,3 +147,36 @@ func TestListsErofs(t *testing.T) {
 		t.Error("an unreadable list names erofs")
 	}
 }
+
+// TestErofsModule: a kernel whose erofs is a module not loaded yet (not
+// in /proc/filesystems: the first mount loads it) mounts the cache's
+// files too; another kernel's module, or another file system's, does not
+// count.
+func TestErofsModule(t *testing.T) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	release := unix.ByteSliceToString(u.Release[:])
+	for _, tc := range []struct {
+		module string
+		want   bool
+	}{
+		{release + "/kernel/fs/erofs/erofs.ko", true},
+		{release + "/kernel/fs/erofs/erofs.ko.zst", true},
+		{"0.0.0-other/kernel/fs/erofs/erofs.ko", false},
+		{release + "/kernel/fs/squashfs/squashfs.ko", false},
+	} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, tc.module)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := erofsModule(dir); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.module, got, tc.want)
+		}
+	}
+}

@@ -52,9 +52,24 @@ func readMarker(fsDir string) (checkedFile, bool, error) {
 	return rec, true, json.Unmarshal(b, &rec)
 }
 
-// erofsKernel reports whether the kernel mounts EROFS, reading
-// /proc/filesystems once.
-var erofsKernel = sync.OnceValue(func() bool { return listsErofs(procFilesystems) })
+// erofsKernel reports whether the kernel mounts EROFS, once: listed in
+// /proc/filesystems, or a module of the running kernel not loaded yet
+// (the first mount loads it, as the kernel asks modprobe for fs-erofs).
+var erofsKernel = sync.OnceValue(func() bool { return listsErofs(procFilesystems) || erofsModule(modulesDir) })
+
+// erofsModule reports whether the modules of the running kernel under dir
+// (the layout of /lib/modules) hold erofs.
+func erofsModule(dir string) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	found, _ := filepath.Glob(filepath.Join(dir, unix.ByteSliceToString(u.Release[:]), "kernel", "fs", "erofs", "erofs.ko*"))
+	return len(found) > 0
+}
+
+// modulesDir holds the kernels' modules.
+var modulesDir = "/lib/modules"
 
 // listsErofs reports whether the file system list at path (the format of
 // /proc/filesystems) names erofs.

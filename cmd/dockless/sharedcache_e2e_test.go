@@ -512,10 +512,11 @@ func TestSharedCache_NewLayerOnCachedLayers(t *testing.T) {
 
 // TestSharedCache_KernelWithoutErofsPullsAsBefore: on a node whose kernel
 // has no EROFS (here: dockless in a mount namespace of its own, where
-// /proc/filesystems is a list without erofs), the shared cache is not
-// used, with one log line saying why: the node downloads and unpacks
-// every layer into overlay's snapshots, publishes nothing, and its
-// container sees the same files as a node that took them from the cache.
+// /proc/filesystems is a list without erofs and no module is found), the
+// shared cache is not used, with one log line saying why: the node
+// downloads and unpacks every layer into overlay's snapshots, publishes
+// nothing, and its container sees the same files as the node that
+// published the layers.
 func TestSharedCache_KernelWithoutErofsPullsAsBefore(t *testing.T) {
 	dir, pol := sharedCache(t)
 	img := cacheTestImage(t, "CACHE=noerofs")
@@ -531,10 +532,16 @@ func TestSharedCache_KernelWithoutErofsPullsAsBefore(t *testing.T) {
 	if err := os.WriteFile(noErofs, []byte("nodev\tproc\nnodev\toverlay\n\text4\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// No module either: an empty directory over /lib/modules, where it is.
 	withoutErofs := func(cmd *exec.Cmd) {
+		unshare, err := exec.LookPath("unshare")
+		if err != nil {
+			t.Fatal(err)
+		}
 		cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "--", "sh", "-c",
-			`mount --bind "$0" /proc/filesystems && exec "$@"`, noErofs}, cmd.Args...)
-		cmd.Path = "/usr/bin/unshare"
+			`mount --bind "$0" /proc/filesystems && { [ ! -d /lib/modules ] || mount --bind "$1" /lib/modules; } && shift && exec "$@"`,
+			noErofs, t.TempDir()}, cmd.Args...)
+		cmd.Path = unshare
 	}
 	reg.Reset()
 	r := node2.runWith(withoutErofs, "--policy", pol, "run", "--rm", ref, "sh", "-c", listing)
