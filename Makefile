@@ -13,8 +13,9 @@ INIT_CFLAGS   = -static -Os -s -Wall -Wextra -Werror
 # Debian packages the build, the tests and the demo need (bats, jq and
 # gawk: runc's own integration suite, which CI runs part of; openmpi-bin
 # and libopenmpi-dev: the MPI image of the two-host Open MPI test; git:
-# BuildKit's git contexts).
-DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd bats jq gawk openmpi-bin libopenmpi-dev git
+# BuildKit's git contexts; openssh-server: the sshd on 127.0.0.1 of the test
+# of git contexts over SSH, with ssh and ssh-agent, BuildKit's ssh).
+DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd bats jq gawk openmpi-bin libopenmpi-dev git openssh-server
 
 .PHONY: all build deps test unit vet fuzz demo bench differential conformance runc-bats install clean
 
