@@ -33,11 +33,16 @@ build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(HELPER) ./cmd/dockless-build
 
 # deps installs the Debian packages that are missing (apt-get update once).
+# openssh-server, where it installs it, is for the tests' own sshd: the
+# system's service its package starts (under systemd) is stopped and
+# disabled again, leaving the node as it was (and 127.0.0.1:22 free).
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+		case " $$missing " in *" openssh-server "*) \
+			systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true;; esac; \
 	fi
 
 vet:

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -94,6 +95,10 @@ LogLevel VERBOSE
 			}
 			cmd := exec.Command("/usr/sbin/sshd", "-i", "-e", "-f", config)
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = f, f, s
+			// PID 1 of its own PID namespace: when it ends, the kernel
+			// ends and reaps what it leaves (sshd does not wait for its
+			// pre-authentication child when a client leaves early).
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 			if err := cmd.Start(); err != nil {
 				fmt.Fprintf(s, "starting sshd: %v\n", err)
 				f.Close()
