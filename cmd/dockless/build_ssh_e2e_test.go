@@ -24,6 +24,16 @@ type sshServer struct {
 	port int
 	mu   sync.Mutex
 	log  bytes.Buffer
+	// uids are the node uids of the clients, each connection's
+	// (socketOwner: the client waits for sshd's banner, still connected).
+	uids map[uint32]bool
+}
+
+// clients are the node uids that connected.
+func (s *sshServer) clients() map[uint32]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.uids
 }
 
 // Write appends to the log, which every connection's sshd writes.
@@ -78,7 +88,7 @@ LogLevel VERBOSE
 		}
 		t.Cleanup(func() { os.Remove("/run/sshd") })
 	}
-	s := &sshServer{port: ln.Addr().(*net.TCPAddr).Port}
+	s := &sshServer{port: ln.Addr().(*net.TCPAddr).Port, uids: map[uint32]bool{}}
 	var conns sync.WaitGroup
 	served := make(chan struct{})
 	go func() {
@@ -88,6 +98,10 @@ LogLevel VERBOSE
 			if err != nil {
 				return
 			}
+			uid := socketOwner(t, conn.RemoteAddr().String(), conn.LocalAddr().String())
+			s.mu.Lock()
+			s.uids[uid] = true
+			s.mu.Unlock()
 			f, err := conn.(*net.TCPConn).File()
 			conn.Close()
 			if err != nil {
@@ -173,7 +187,8 @@ func sshAgentOf(t *testing.T, u testUser, withKey bool) (sock, authorized, finge
 
 // TestBuild_ContextOverSSH: alice builds from a git repository served by
 // a real sshd on 127.0.0.1 (ssh://USER@HOST:PORT/PATH#ref:subdir), her
-// ssh-agent's key the one sshd accepts: with --ssh default, and without
+// ssh-agent's key the one sshd accepts, every client of sshd a process of
+// hers (never root's): with --ssh default, and without
 // it (docker's default: a git context over SSH is fetched with the
 // caller's agent); the image runs with the ref's file. Without an agent
 // dockless refuses (125) before building, naming SSH_AUTH_SOCK; an agent
@@ -228,6 +243,9 @@ func TestBuild_ContextOverSSH(t *testing.T) {
 	}
 	if r := e.runAs(alice, alice.Home, nil, "images"); r.code != 0 || strings.Contains(r.stdout, "noagent") || strings.Contains(r.stdout, "nokey") {
 		t.Errorf("a failed build left an image: %s", r)
+	}
+	if c := srv.clients(); len(c) != 1 || !c[alice.UID] {
+		t.Errorf("sshd's clients (the key scan and git's ssh) were uids %v, want alice's (%d) alone", c, alice.UID)
 	}
 
 	t.Run("scp form", func(t *testing.T) {
