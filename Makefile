@@ -13,8 +13,9 @@ INIT_CFLAGS   = -static -Os -s -Wall -Wextra -Werror
 # Debian packages the build, the tests and the demo need (bats, jq and
 # gawk: runc's own integration suite, which CI runs part of; openmpi-bin
 # and libopenmpi-dev: the MPI image of the two-host Open MPI test; git:
-# BuildKit's git contexts).
-DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd bats jq gawk openmpi-bin libopenmpi-dev git
+# BuildKit's git contexts; openssh-server: the sshd on 127.0.0.1 of the test
+# of git contexts over SSH, with ssh and ssh-agent, BuildKit's ssh).
+DEPS = busybox-static libseccomp-dev pkg-config gcc runc util-linux containerd bats jq gawk openmpi-bin libopenmpi-dev git openssh-server
 
 .PHONY: all build deps test unit vet fuzz demo bench differential conformance runc-bats install clean
 
@@ -35,11 +36,16 @@ build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(CDI_HELPER) ./cmd/dockless-cdi
 
 # deps installs the Debian packages that are missing (apt-get update once).
+# openssh-server, where it installs it, is for the tests' own sshd: the
+# system's service its package starts (under systemd) is stopped and
+# disabled again, leaving the node as it was (and 127.0.0.1:22 free).
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+		case " $$missing " in *" openssh-server "*) \
+			systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true;; esac; \
 	fi
 
 vet:

@@ -109,28 +109,34 @@ func TestCheckRoot_RefusesWhatAUserCouldPoint(t *testing.T) {
 }
 
 // TestContextURL_GitAndTarballURLsAndTheirHosts: the URLs dockless-build
-// fetches, and the host the policy decides on; local paths are not URLs.
+// fetches, and the host the policy decides on; local paths are not URLs;
+// the git repositories over SSH (SSHContext), fetched with an agent.
 func TestContextURL_GitAndTarballURLsAndTheirHosts(t *testing.T) {
 	for _, c := range []struct {
 		context, host string
-		url           bool
+		url, ssh      bool
 	}{
-		{"https://git.example/a/repo.git#main:sub", "git.example", true},
-		{"http://127.0.0.1:8080/repo.git", "127.0.0.1:8080", true},
-		{"git@git.example:a/repo.git#v1", "git.example", true},
-		{"ssh://git@git.example:2222/a/repo.git", "git.example:2222", true},
-		{"git://git.example/repo", "git.example", true},
-		{"github.com/a/repo", "github.com", true},
-		{"https://files.example/ctx.tar.gz", "files.example", true},
-		{"/home/alice/ctx", "", false},
-		{".", "", false},
-		{"-", "", false},
-		{"ftp://files.example/ctx.tar", "", false},
-		{"sub/dir@v1:x", "", false},
+		{"https://git.example/a/repo.git#main:sub", "git.example", true, false},
+		{"http://127.0.0.1:8080/repo.git", "127.0.0.1:8080", true, false},
+		{"git@git.example:a/repo.git#v1", "git.example", true, true},
+		{"ssh://git@git.example:2222/a/repo.git", "git.example:2222", true, true},
+		{"SSH://git@git.example/a/repo.git", "git.example", true, true},
+		{"git://git.example/repo", "git.example", true, false},
+		{"github.com/a/repo", "github.com", true, false},
+		{"https://files.example/ctx.tar.gz", "files.example", true, false},
+		{"/home/alice/ctx", "", false, false},
+		{"./ssh://x", "", false, false},
+		{".", "", false, false},
+		{"-", "", false, false},
+		{"ftp://files.example/ctx.tar", "", false, false},
+		{"sub/dir@v1:x", "", false, false},
 	} {
 		host, ok := ContextURL(c.context)
 		if host != c.host || ok != c.url {
 			t.Errorf("%s: host %q URL %v, want %q %v", c.context, host, ok, c.host, c.url)
+		}
+		if ssh := SSHContext(c.context); ssh != c.ssh {
+			t.Errorf("%s: over SSH %v, want %v", c.context, ssh, c.ssh)
 		}
 	}
 }

@@ -38,3 +38,14 @@ func ContextURL(context string) (host string, ok bool) {
 	}
 	return "", false
 }
+
+// SSHContext says whether a build's CONTEXT is a git repository fetched
+// over SSH (ssh://…, USER@HOST:PATH), which BuildKit fetches with the
+// build's "default" --ssh agent.
+func SSHContext(context string) bool {
+	if scpURL.MatchString(context) {
+		return true
+	}
+	u, err := url.Parse(context)
+	return err == nil && schemeURL.MatchString(context) && u.Scheme == "ssh"
+}

@@ -104,8 +104,9 @@ func (a *app) buildRequest(c *cli.Context) (build.Request, error) {
 }
 
 // buildSession reads the flags whose values the build's session serves,
-// as the caller: --secret and --ssh (from the caller's environment),
-// --cache-from and --cache-to.
+// as the caller: --secret and --ssh (from the caller's environment;
+// without --ssh, a git context over SSH is fetched with their agent, as
+// docker's), --cache-from and --cache-to.
 func (a *app) buildSession(c *cli.Context, req *build.Request) error {
 	for _, v := range c.StringSlice("secret") {
 		sec, err := build.ParseSecret(v, a.caller.LookupEnv)
@@ -114,7 +115,14 @@ func (a *app) buildSession(c *cli.Context, req *build.Request) error {
 		}
 		req.Secrets = append(req.Secrets, sec)
 	}
-	for _, v := range c.StringSlice("ssh") {
+	sshs := c.StringSlice("ssh")
+	if len(sshs) == 0 && build.SSHContext(req.Context) {
+		if sock, _ := a.caller.LookupEnv("SSH_AUTH_SOCK"); sock == "" {
+			return usagef("the build context is a git repository over SSH, fetched with your SSH agent, and SSH_AUTH_SOCK is not set: start an agent (eval $(ssh-agent); ssh-add), or name a key: --ssh default=$HOME/.ssh/id_ed25519")
+		}
+		sshs = []string{"default"}
+	}
+	for _, v := range sshs {
 		ssh, err := build.ParseSSH(v, a.caller.LookupEnv)
 		if err != nil {
 			return usagef("%v", err)

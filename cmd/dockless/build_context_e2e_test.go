@@ -79,8 +79,8 @@ func socketOwner(t *testing.T, addr, server string) uint32 {
 }
 
 // gitRepo makes the bare repository dir/repo.git: on master, app/marker
-// is "master"; on branch v1, "v1"; beside app/ a file the subdirectory
-// context leaves out.
+// is "master"; on branch v1, "v1"; in app/ an executable busybox; beside
+// app/ a file the subdirectory context leaves out.
 func gitRepo(t *testing.T, dir string) {
 	t.Helper()
 	work := filepath.Join(t.TempDir(), "work")
@@ -107,6 +107,10 @@ func gitRepo(t *testing.T, dir string) {
 		}
 	}
 	write("app/busybox", string(bb))
+	// Executable: an image of the context runs it.
+	if err := os.Chmod(filepath.Join(work, "app/busybox"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	write("app/Dockerfile", "FROM scratch\nCOPY . /ctx/\n")
 	write("app/Dockerfile.alt", "FROM scratch\nCOPY marker /alt/\n")
 	write("app/marker", "master\n")

@@ -87,11 +87,13 @@ func ensureGroup(name string, gid int) error {
 	return run("groupadd", "-g", strconv.Itoa(gid), name)
 }
 
+// ensureUser makes u's account: no password ("*", which sshd lets log in
+// with a key, where it refuses a locked account, "!", useradd's default).
 func ensureUser(u *testUser) error {
 	if exec.Command("getent", "passwd", u.Name).Run() == nil {
-		return run("usermod", "-d", u.Home, "-g", fmt.Sprint(u.GID), u.Name)
+		return run("usermod", "-d", u.Home, "-g", fmt.Sprint(u.GID), "-p", "*", u.Name)
 	}
-	args := []string{"-u", fmt.Sprint(u.UID), "-g", fmt.Sprint(u.GID), "-M", "-d", u.Home, "-s", "/bin/sh"}
+	args := []string{"-u", fmt.Sprint(u.UID), "-g", fmt.Sprint(u.GID), "-M", "-d", u.Home, "-s", "/bin/sh", "-p", "*"}
 	if len(u.Groups) > 1 {
 		args = append(args, "-G", "dltest-lab")
 	}
