@@ -62,8 +62,11 @@ func ParseSSH(v string, lookup func(string) (string, bool)) (SSH, error) {
 		paths = sock
 	}
 	for _, p := range strings.Split(paths, ",") {
-		p, _ = filepath.Abs(p)
-		s.Paths = append(s.Paths, p)
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return s, fmt.Errorf("--ssh %s: %s: %w (name it by an absolute path)", id, p, err)
+		}
+		s.Paths = append(s.Paths, abs)
 	}
 	return s, nil
 }
