@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLSFValues -fuzztime $(FUZZTIME) ./lsf
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzParseVisibleDevices -fuzztime $(FUZZTIME) ./lsf
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLayerPaths -fuzztime $(FUZZTIME) ./images
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLinkNames -fuzztime $(FUZZTIME) ./images
 
 demo: deps build
 	hack/demo.sh $(BIN)

@@ -134,8 +134,8 @@ func updateMemoryFlags(c *cli.Context, u *runtime.ResourceUpdate) error {
 		n := int64(-1)
 		if v != "-1" {
 			var err error
-			if n, err = units.RAMInBytes(v); err != nil {
-				return fmt.Errorf("invalid value for %s: %w", f.name, err)
+			if n, err = units.RAMInBytes(v); err != nil || n < 0 {
+				return fmt.Errorf("invalid value for %s: %q: want a size, or -1", f.name, v)
 			}
 		}
 		*f.dst = &n

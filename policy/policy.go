@@ -366,6 +366,9 @@ func (p *Policy) MaxStoreSize() (int64, error) {
 		return 0, nil
 	}
 	n, err := units.RAMInBytes(p.Store.MaxSize)
+	if err == nil && n < 0 {
+		err = errors.New("larger than 8 EiB")
+	}
 	if err != nil {
 		return 0, fmt.Errorf("policy %s: [store] max_size %q: %w", p.Source(), p.Store.MaxSize, err)
 	}

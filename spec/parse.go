@@ -20,9 +20,15 @@ import (
 // errors say what is wrong with the value; the front end names the flag or
 // variable it came from.
 
-// ParseMemory reads a memory size such as 4096m or 4g (docker's -m).
+// ParseMemory reads a memory size such as 4096m or 4g (docker's -m). A
+// size past 8 EiB is refused (docker's parser wraps it to a negative
+// number).
 func ParseMemory(v string) (int64, error) {
-	return units.RAMInBytes(v)
+	n, err := units.RAMInBytes(v)
+	if err == nil && n < 0 {
+		return 0, fmt.Errorf("invalid size: '%s': larger than 8 EiB", v)
+	}
+	return n, err
 }
 
 // ParseMemorySwap reads docker's --memory-swap: a size, or -1 for

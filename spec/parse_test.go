@@ -33,6 +33,8 @@ func TestParsers_OneRuleEach(t *testing.T) {
 		{"-m refuses a negative size", func() (any, error) { return ParseMemory("-5") }, nil, "invalid size"},
 		{"--memory-swap -1 is unlimited", func() (any, error) { return ParseMemorySwap("-1") }, int64(-1), ""},
 		{"--memory-swap takes a size", func() (any, error) { return ParseMemorySwap("1g") }, int64(1 << 30), ""},
+		{"--memory-swap refuses a size past 8 EiB, which wraps", func() (any, error) { return ParseMemorySwap("10000000000000000000") }, nil, "larger than 8 EiB"},
+		{"--memory refuses a size past 8 EiB, which wraps", func() (any, error) { return ParseMemory("9000p") }, nil, "larger than 8 EiB"},
 		{"--shm-size takes a size", func() (any, error) { return ParseShmSize("20G") }, int64(20 << 30), ""},
 		{"--shm-size 0 is docker's default", func() (any, error) { return ParseShmSize("0") }, int64(0), ""},
 		{"--shm-size refuses -1", func() (any, error) { return ParseShmSize("-1") }, nil, "want a size"},
