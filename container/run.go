@@ -308,7 +308,7 @@ func (l *launch) buildSpec() (func(), error) {
 func (l *launch) build() (*specs.Spec, error) {
 	r := l.req
 	r.Mounts = l.binds
-	s, err := spec.Build(&r, l.img.Config.Config, l.host)
+	s, err := spec.Build(&r, l.img.Config.Config, deadArchs(l.host))
 	if err != nil {
 		return nil, err
 	}
@@ -393,10 +393,19 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 
 // NodeFacts reads what the node itself tells every container's spec: the
 // cgroup hierarchy, whether SELinux is enabled, the CPUs and the init of
-// --init (Node.Facts).
+// --init (Node.Facts). Which seccomp architectures the kernel runs no call
+// of is asked when a spec is built (deadArchs): the x86 probe starts a
+// program, which the commands that build none need not pay for.
 func NodeFacts() spec.Host {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled(), CPUs: goruntime.NumCPU(), InitPath: initProgram(), NoX32: !runtime.KernelTakesX32()}
+	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled(), CPUs: goruntime.NumCPU(), InitPath: initProgram()}
+}
+
+// deadArchs is host with the architectures the kernel runs no system call
+// of (runtime.KernelTakesX32, runtime.KernelRunsIA32).
+func deadArchs(host spec.Host) spec.Host {
+	host.NoX32, host.NoIA32 = !runtime.KernelTakesX32(), !runtime.KernelRunsIA32()
+	return host
 }
 
 // initProgram is the init of --init containers: the static dockless-init

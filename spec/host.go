@@ -32,4 +32,8 @@ type Host struct {
 	// NoX32: the kernel takes no x32 system calls (runtime.KernelTakesX32),
 	// so a seccomp profile's x32 architecture is left out of the filter.
 	NoX32 bool
+	// NoIA32: the kernel runs no 32-bit x86 program or system call
+	// (runtime.KernelRunsIA32), so a profile's x86 architecture is left
+	// out of the filter.
+	NoIA32 bool
 }

@@ -149,18 +149,19 @@ func SELinuxLabel(parts []string) (string, error) {
 	return fields["user"] + ":" + fields["role"] + ":" + fields["type"] + ":" + fields["level"], nil
 }
 
-// withoutX32 leaves the x32 architecture out of the seccomp profile on a
-// kernel that takes no x32 system calls (Host.NoX32). The filter is the same
-// for every call such a kernel runs, and libseccomp compiles docker's
-// profile in about two thirds of the time (docs/BENCHMARKS.md): the
-// compilation is in every container's start.
-func withoutX32(noX32 bool) Opt {
+// withoutArch leaves the architecture arch out of the seccomp profile
+// when the kernel runs no system call of it (dead: Host.NoX32 for x32,
+// Host.NoIA32 for 32-bit x86). The filter is the same for every call such
+// a kernel runs, and libseccomp compiles docker's profile in a fraction of
+// the time (docs/BENCHMARKS.md): the compilation is in every container's
+// start.
+func withoutArch(arch specs.Arch, dead bool) Opt {
 	return func(s *specs.Spec) error {
-		if !noX32 || s.Linux == nil || s.Linux.Seccomp == nil {
+		if !dead || s.Linux == nil || s.Linux.Seccomp == nil {
 			return nil
 		}
 		sc := s.Linux.Seccomp
-		sc.Architectures = slices.DeleteFunc(slices.Clone(sc.Architectures), func(a specs.Arch) bool { return a == specs.ArchX32 })
+		sc.Architectures = slices.DeleteFunc(slices.Clone(sc.Architectures), func(a specs.Arch) bool { return a == arch })
 		return nil
 	}
 }

@@ -291,26 +291,32 @@ func TestWithSeccomp_DefaultDependsOnCapabilities(t *testing.T) {
 	}
 }
 
-// TestWithoutX32_OnlyOnKernelsWithoutIt: the x32 architecture leaves the
-// filter only where the kernel takes no x32 calls; the rest of the profile
-// (the other architectures, every rule) is untouched.
-func TestWithoutX32_OnlyOnKernelsWithoutIt(t *testing.T) {
+// TestWithoutArch_OnlyOnKernelsWithoutIt: the x32 and the x86 (32-bit)
+// architectures leave the filter only where the kernel runs no call of
+// theirs; the rest of the profile (the other architectures, every rule) is
+// untouched.
+func TestWithoutArch_OnlyOnKernelsWithoutIt(t *testing.T) {
 	full, err := New(WithSeccomp(""))
-	if err != nil || !slices.Contains(full.Linux.Seccomp.Architectures, specs.ArchX32) {
-		t.Fatalf("docker's default profile on amd64 lists x32: %v", err)
+	if err != nil || !slices.Contains(full.Linux.Seccomp.Architectures, specs.ArchX32) || !slices.Contains(full.Linux.Seccomp.Architectures, specs.ArchX86) {
+		t.Fatalf("docker's default profile on amd64 lists x86 and x32: %v", err)
+	}
+	without := func(dead ...specs.Arch) []specs.Arch {
+		return slices.DeleteFunc(slices.Clone(full.Linux.Seccomp.Architectures), func(a specs.Arch) bool { return slices.Contains(dead, a) })
 	}
 	for _, tc := range []struct {
-		name    string
-		profile string
-		noX32   bool
-		want    []specs.Arch
+		name          string
+		profile       string
+		noX32, noIA32 bool
+		want          []specs.Arch
 	}{
-		{"kernel takes x32: all kept", "", false, full.Linux.Seccomp.Architectures},
-		{"kernel without x32: x32 left out", "", true, slices.DeleteFunc(slices.Clone(full.Linux.Seccomp.Architectures), func(a specs.Arch) bool { return a == specs.ArchX32 })},
-		{"unconfined: nothing to change", "unconfined", true, nil},
+		{"kernel takes both: all kept", "", false, false, full.Linux.Seccomp.Architectures},
+		{"kernel without x32: x32 left out", "", true, false, without(specs.ArchX32)},
+		{"kernel without 32-bit x86: x86 left out", "", false, true, without(specs.ArchX86)},
+		{"kernel with neither: x86_64 alone", "", true, true, without(specs.ArchX32, specs.ArchX86)},
+		{"unconfined: nothing to change", "unconfined", true, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := New(WithSeccomp(tc.profile), withoutX32(tc.noX32))
+			s, err := New(WithSeccomp(tc.profile), withoutArch(specs.ArchX32, tc.noX32), withoutArch(specs.ArchX86, tc.noIA32))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,7 +332,7 @@ func TestWithoutX32_OnlyOnKernelsWithoutIt(t *testing.T) {
 			if len(s.Linux.Seccomp.Syscalls) != len(full.Linux.Seccomp.Syscalls) {
 				t.Errorf("%d rules, want %d", len(s.Linux.Seccomp.Syscalls), len(full.Linux.Seccomp.Syscalls))
 			}
-			if slices.Contains(tc.want, specs.ArchX32) && !slices.Contains(full.Linux.Seccomp.Architectures, specs.ArchX32) {
+			if !slices.Contains(full.Linux.Seccomp.Architectures, specs.ArchX32) || !slices.Contains(full.Linux.Seccomp.Architectures, specs.ArchX86) {
 				t.Error("the profile was changed in place")
 			}
 		})
