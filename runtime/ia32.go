@@ -16,7 +16,7 @@ import (
 // offer it (as here) neither loads a 32-bit program nor takes a 32-bit
 // system call from any process (int 0x80 faults; sysenter and the 32-bit
 // syscall entry are off with it): a seccomp filter for such a kernel needs
-// no x86 section. The probe starts a 84-byte 32-bit program that exits 0,
+// no x86 section. The probe starts a 93-byte 32-bit program that exits 0,
 // from a sealed memory file: the kernel refusing its format (ENOEXEC) is
 // the answer no. Anything else, and other architectures, answer yes: keep
 // the section.
