@@ -8,6 +8,7 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/policy"
+	"github.com/dockless/dockless/runtime"
 	"github.com/dockless/dockless/spec"
 	"github.com/sirupsen/logrus"
 )
@@ -53,6 +54,17 @@ type Images interface {
 	Release(ctx context.Context, key string) error
 	Unhold(ctx context.Context, img *images.Image) error
 	EnforceCap(ctx context.Context, max int64) ([]string, int, error)
+}
+
+// seccompLoader has job containers load their seccomp filter compiled once
+// per profile, kept in the state directory, through the node's
+// dockless-init (runtime.SeccompLoader); nil where the node has no
+// dockless-init, for libcontainer to compile it at every start.
+func (n *Node) seccompLoader(host spec.Host) *runtime.SeccompLoader {
+	if host.InitPath == "" {
+		return nil
+	}
+	return &runtime.SeccompLoader{CacheDir: filepath.Join(n.State, "seccomp"), Program: host.InitPath}
 }
 
 // runcRoot is where libcontainer keeps the node's containers' state.

@@ -122,6 +122,11 @@ func Exec(root, id string, p *specs.Process, stdio IO, relaying func() error, st
 	if err != nil {
 		return Exit{}, err
 	}
+	loaded, err := throughLoader(c, process)
+	if err != nil {
+		return Exit{}, err
+	}
+	defer loaded()
 	link, err := setupIO(process, p.Terminal, stdio)
 	if err != nil {
 		return Exit{}, err

@@ -154,6 +154,11 @@ func OCIExec(root, id string, p *specs.Process, o OCIOptions) (int, error) {
 	}
 	defer op.close()
 	op.process.SubCgroupPaths = o.SubCgroupPaths
+	loaded, err := throughLoader(c, op.process)
+	if err != nil {
+		return -1, err
+	}
+	op.closers = append(op.closers, loaded)
 	if err := op.start(c, p, o.Detach, o.ConsoleSocket, false); err != nil {
 		return -1, err
 	}

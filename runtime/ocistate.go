@@ -56,6 +56,8 @@ func containerState(c *libcontainer.Container) (*ContainerState, error) {
 		pid = 0
 	}
 	bundle, annotations := utils.Annotations(st.Config.Labels)
+	delete(annotations, strings.TrimSuffix(seccompLabel, "="))
+	delete(annotations, strings.TrimSuffix(seccompLoaderLabel, "="))
 	return &ContainerState{
 		Version: st.BaseState.Config.Version, ID: st.BaseState.ID, InitProcessPid: pid, Status: status.String(),
 		Bundle: bundle, Rootfs: st.BaseState.Config.Rootfs, Created: st.BaseState.Created, Annotations: annotations,

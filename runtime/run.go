@@ -80,7 +80,7 @@ var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT
 // error and Run starts nothing), or Run's to relay, and none falls between
 // the two. started, if set, is called with the host pid of the container's
 // init once it runs.
-func Run(root, id string, spec *specs.Spec, stdio IO, relaying func() error, started func(pid int)) (Exit, error) {
+func Run(root, id string, spec *specs.Spec, sl *SeccompLoader, stdio IO, relaying func() error, started func(pid int)) (Exit, error) {
 	if spec.Process == nil {
 		return Exit{}, errors.New("spec has no process")
 	}
@@ -111,6 +111,7 @@ func Run(root, id string, spec *specs.Spec, stdio IO, relaying func() error, sta
 	if err != nil {
 		return Exit{}, err
 	}
+	sl.prepare(cfg)
 	container, err := libcontainer.Create(root, id, cfg)
 	if err != nil {
 		return Exit{}, fmt.Errorf("unable to create container: %w", err)
@@ -159,6 +160,11 @@ func startJob(container *libcontainer.Container, p *specs.Process, stdio IO) (*l
 		return nil, nil, err
 	}
 	process.LogLevel = jobLogLevel
+	loaded, err := throughLoader(container, process)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer loaded()
 	link, err := setupIO(process, p.Terminal, stdio)
 	if err != nil {
 		return nil, nil, err

@@ -18,6 +18,10 @@
  * exits on SIGTERM, SIGINT or SIGHUP (dockless removes the container with
  * SIGKILL once its last member left).
  *
+ * "docker-init --seccomp FLAGS PROGRAM CAPS -- COMMAND [ARG...]" is the seccomp
+ * loader of job containers (loader.c): it loads a filter dockless compiled
+ * once, and executes COMMAND in its place.
+ *
  * It is C, built static and single-threaded (make build): it runs on the
  * image's filesystem, where the host's loader and libraries are not, and
  * it must not spend the container's --pids-limit on threads of its own.
@@ -28,6 +32,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "loader.h"
 
 /* synchronous signals stay the init's own; the terminal's stops are not
  * forwarded (tini's choice) */
@@ -90,6 +96,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "--hold") == 0)
 		return hold();
+	if (argc > 1 && strcmp(argv[1], "--seccomp") == 0)
+		seccomp_loader(argc, argv);
 	int first = 1;
 	if (first < argc && strcmp(argv[first], "--") == 0)
 		first++;

@@ -92,7 +92,7 @@ func e2eMain(m *testing.M) int {
 // buildInit builds dockless-init, the init of --init containers, into dir
 // (beside a dockless, which finds it there), as make build does: static.
 func buildInit(dir string) error {
-	build := exec.Command("cc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", filepath.Join(dir, "dockless-init"), "../dockless-init/init.c")
+	build := exec.Command("cc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", filepath.Join(dir, "dockless-init"), "../dockless-init/init.c", "../dockless-init/loader.c")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building dockless-init: %w", err)

@@ -50,6 +50,9 @@ func (e failure) Unwrap() error { return e.err }
 func failuref(format string, a ...any) error { return failure{fmt.Errorf(format, a...)} }
 
 func main() {
+	if runtime.IsSeccompCompile() {
+		runtime.SeccompCompile()
+	}
 	if runtime.IsInit() {
 		runtime.Init()
 		return

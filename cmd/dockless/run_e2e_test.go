@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -272,6 +273,88 @@ func TestRun_SecurityDefaults(t *testing.T) {
 	r := e.run("run", "--rm", busybox, "cat", "/proc/kcore")
 	if r.code == 0 {
 		t.Errorf("/proc/kcore must be masked: %s", r)
+	}
+}
+
+// TestRun_SeccompCompiledOnceLoadedByTheLoader: a job container's filter is
+// compiled once per profile (an entry in the state's seccomp directory)
+// and loaded by dockless-init's loader, not by libcontainer's init (whose
+// config has no seccomp, the filter in a label): in the container's own
+// process and in one dockless exec starts in it, for root (without
+// no_new_privileges, where the loader needs CAP_SYS_ADMIN and leaves
+// docker's capabilities) and for a user (with it). A damaged entry is
+// compiled again.
+func TestRun_SeccompCompiledOnceLoadedByTheLoader(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	cache := filepath.Join(e.state, "seccomp")
+	entries := func() []string {
+		des, _ := os.ReadDir(cache)
+		var names []string
+		for _, de := range des {
+			names = append(names, de.Name())
+		}
+		return names
+	}
+	status := e.mustRun("run", "--rm", busybox, "grep", "-E", "^(Cap(Bnd|Eff|Prm|Inh|Amb)|NoNewPrivs|Seccomp|Seccomp_filters|Speculation_Store_Bypass):", "/proc/self/status")
+	want := "CapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\n" +
+		"NoNewPrivs:\t0\nSeccomp:\t2\nSeccomp_filters:\t1\nSpeculation_Store_Bypass:\tvulnerable\n"
+	if status != want {
+		t.Errorf("root's container through the loader:\n%s\nwant (docker's, with SECCOMP_FILTER_FLAG_SPEC_ALLOW):\n%s", status, want)
+	}
+	first := entries()
+	if len(first) != 1 {
+		t.Fatalf("cache entries after the first start: %v, want 1", first)
+	}
+	entry := filepath.Join(cache, first[0])
+	before, _ := os.Stat(entry)
+	e.mustRun("run", "--rm", busybox, "true")
+	if after, _ := os.Stat(entry); len(entries()) != 1 || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("the same profile was compiled again: %v", entries())
+	}
+
+	profile := filepath.Join(t.TempDir(), "profile.json")
+	if err := os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cid := e.cidfile("seccomp")
+	done := make(chan result, 1)
+	go func() {
+		done <- e.run("run", "--rm", "--cidfile", cid, "--security-opt", "seccomp="+profile, busybox, "sh", "-c", "mkdir /tmp/a; while [ ! -e /tmp/stop ]; do sleep 0.05; done")
+	}()
+	waitForProcess(t, cid, "sleep")
+	id, _ := os.ReadFile(cid)
+	state, err := os.ReadFile(filepath.Join(e.state, "runc", string(id), "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(state), `"seccomp":`) || !strings.Contains(string(state), `"dockless.seccomp=`) {
+		t.Errorf("libcontainer's config keeps a seccomp of its own, or the filter's label is missing")
+	}
+	if r := e.run("exec", string(id), "sh", "-c", "mkdir /tmp/b; touch /tmp/stop"); !strings.Contains(r.stderr, "can't create directory '/tmp/b': Operation not permitted") {
+		t.Errorf("mkdir in dockless exec under the profile: %s", r)
+	}
+	if r := <-done; r.code != 0 || !strings.Contains(r.stderr, "can't create directory '/tmp/a': Operation not permitted") {
+		t.Errorf("mkdir in the container under the profile: %s", r)
+	}
+	if n := len(entries()); n != 2 {
+		t.Errorf("%d cache entries after a second profile, want 2", n)
+	}
+
+	if err := os.WriteFile(entry, []byte("4:00"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run("run", "--rm", busybox, "unshare", "-U", "true"); r.code == 0 || !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("docker's profile from a damaged entry, compiled again, must refuse unshare: %s", r)
+	}
+	if b, _ := os.ReadFile(entry); !bytes.HasPrefix(b, []byte("4:")) || len(b) < 100 {
+		t.Errorf("the damaged entry was not replaced: %.20q", b)
+	}
+
+	e.writePolicy("")
+	r := e.runAs(alice, alice.Home, nil, "run", "--rm", busybox, "sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; unshare -U true")
+	if r.code == 0 || r.stdout != "NoNewPrivs:\t1\nSeccomp:\t2\n" || !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("a user's container through the loader: %s", r)
 	}
 }
 

@@ -42,6 +42,7 @@ func main() {
 	baseline := flag.String("baseline", "", "another dockless binary whose `run --rm` is measured too (e.g. the build before a change); \"\" skips it")
 	cacheNodes := flag.Int("cache-nodes", 4, "nodes of the shared layer cache's start storm (with -pull-mib's image); 0 skips the shared cache measurements")
 	buildRuns := flag.Int("build-runs", 5, "runs of the build benchmark (dockless build against buildah bud); 0 skips it")
+	keep := flag.Bool("keep", false, "keep the work directory (the store, the two bundles) and print its path, to trace one command by hand")
 	runc153 := flag.String("runc153", "", "a runc built from the module cache's runc (the libcontainer dockless embeds), to compare dockless-runc with; \"\" skips it")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -55,7 +56,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(work)
+	if *keep {
+		fmt.Println("work directory kept:", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 
 	reg, err := testimage.StartRegistry()
 	if err != nil {

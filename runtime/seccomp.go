@@ -1,0 +1,486 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/moby/sys/capability"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/exeseal"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// SeccompLoader has a job container's seccomp filter compiled once per
+// profile and loaded by a small loader, instead of compiled by libseccomp
+// in every container's init (about 17 ms a start for docker's profile with
+// its x86 section, on a 2-core node).
+//
+// The program is the very one libcontainer would load: a child dockless
+// runs libcontainer's own seccomp.InitSeccomp on one of its threads, and
+// dockless reads the filter back from the kernel
+// (PTRACE_SECCOMP_GET_FILTER). It is kept in CacheDir, root's, under a
+// hash of the profile, the boot, libseccomp's version and the runc module
+// dockless embeds. The loader is Program, dockless-init: libcontainer
+// executes a sealed copy of it in place of the user's command, and it
+// finds the command, loads the filter and executes the command, as
+// libcontainer's init would have (cmd/dockless-init/loader.c).
+//
+// Without no_new_privileges, loading a filter takes CAP_SYS_ADMIN:
+// libcontainer then leaves the loader CAP_SYS_ADMIN and CAP_SETPCAP on top
+// of the process's capabilities, and the loader sets the process's own
+// once the filter is in place (loaderCaps).
+//
+// A profile the loader cannot stand for is left to libcontainer: notify
+// actions or a listener, or a compile that failed (the reason is logged at
+// debug level).
+type SeccompLoader struct {
+	CacheDir string
+	Program  string
+}
+
+// seccompLabel is the libcontainer label of a container whose processes
+// load their filter through the loader: "flags:program" as the loader
+// takes them, and the loader's path. Every process started in such a
+// container (Exec, OCIExec) goes through the loader with it: its
+// libcontainer config has no seccomp of its own.
+const (
+	seccompLabel       = "dockless.seccomp="
+	seccompLoaderLabel = "dockless.seccomp-loader="
+)
+
+// seccompCompileArg is the argument of the compile child (SeccompCompile).
+const seccompCompileArg = "seccomp-compile"
+
+// IsSeccompCompile reports whether this process is the compile child;
+// main must then call SeccompCompile before anything else.
+func IsSeccompCompile() bool { return len(os.Args) > 1 && os.Args[1] == seccompCompileArg }
+
+// SeccompCompile is the compile child: it reads a libcontainer seccomp
+// config on stdin, writes the id of the thread that will hold the filter,
+// loads the filter on that thread with libcontainer's InitSeccomp, and
+// waits, for its parent to read the filter and kill it. It never returns.
+func SeccompCompile() {
+	if SecureExec() {
+		fmt.Fprintln(os.Stderr, "dockless: refused: the seccomp compiler is started only by dockless itself")
+		os.Exit(125)
+	}
+	goruntime.LockOSThread()
+	var sc configs.Seccomp
+	if err := json.NewDecoder(os.Stdin).Decode(&sc); err != nil {
+		fmt.Fprintln(os.Stderr, "reading the seccomp config:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("%d\n", unix.Gettid())
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "no_new_privs:", err)
+		os.Exit(1)
+	}
+	if _, err := seccomp.InitSeccomp(&sc); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// Only what the filter allows from here: the parent never writes, and
+	// closes stdin only when it is gone.
+	var b [1]byte
+	for {
+		if n, err := unix.Read(0, b[:]); n == 0 && err == nil {
+			os.Exit(0)
+		}
+	}
+}
+
+// prepare has cfg's seccomp filter loaded by the loader, when it can: it
+// takes the seccomp config out of cfg and labels cfg with the compiled
+// filter. It reports whether it did.
+func (sl *SeccompLoader) prepare(cfg *configs.Config) bool {
+	if sl == nil || sl.Program == "" || cfg.Seccomp == nil || !loadable(cfg.Seccomp) {
+		return false
+	}
+	arg, err := sl.compiled(cfg.Seccomp)
+	if err != nil {
+		logrus.Debugf("seccomp: the filter is compiled in the container's init: %v", err)
+		return false
+	}
+	cfg.Seccomp = nil
+	cfg.Labels = append(cfg.Labels, seccompLabel+arg, seccompLoaderLabel+sl.Program)
+	return true
+}
+
+// loadable reports whether the loader can load sc's filter: no notify
+// action (its listener descriptor goes to libcontainer's parent).
+func loadable(sc *configs.Seccomp) bool {
+	if sc.DefaultAction == configs.Notify || sc.ListenerPath != "" {
+		return false
+	}
+	for _, s := range sc.Syscalls {
+		if s.Action == configs.Notify {
+			return false
+		}
+	}
+	return true
+}
+
+// compiled is sc's filter as the loader takes it ("flags:hex"), from the
+// cache or compiled now.
+func (sl *SeccompLoader) compiled(sc *configs.Seccomp) (string, error) {
+	raw, err := json.Marshal(sc)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(sl.CacheDir, seccompKey(raw))
+	if b, err := os.ReadFile(path); err == nil {
+		arg := string(b)
+		if why, failed := strings.CutPrefix(arg, uncompilable); failed {
+			return "", errors.New(why)
+		}
+		if validFilterArg(arg) {
+			return arg, nil
+		}
+	}
+	pruneCache(sl.CacheDir)
+	arg, err := compileArg(sc, raw)
+	if err != nil {
+		// Not tried again on this boot: every start would pay for it.
+		arg = uncompilable + err.Error()
+	}
+	if werr := writeCached(sl.CacheDir, path, arg); werr != nil {
+		logrus.Debugf("seccomp: keeping the compiled filter: %v", werr)
+	}
+	return arg, err
+}
+
+// uncompilable starts a cache entry that records why a profile could not
+// be compiled here (no CONFIG_CHECKPOINT_RESTORE, no ptrace): libcontainer
+// compiles that profile in each init until the next boot.
+const uncompilable = "!"
+
+// compileArg compiles sc (raw: its JSON) into the loader's argument.
+func compileArg(sc *configs.Seccomp, raw []byte) (string, error) {
+	flags, err := filterFlags(sc)
+	if err != nil {
+		return "", err
+	}
+	prog, err := compileFilter(raw)
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatUint(uint64(flags), 10) + ":" + hex.EncodeToString(unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(prog)*int(unsafe.Sizeof(prog[0])))), nil
+}
+
+// pruneCache removes the entries of earlier boots (their keys hold the
+// boot's id: never read again) and temporary files a killed dockless left.
+func pruneCache(dir string) {
+	var info unix.Sysinfo_t
+	if unix.Sysinfo(&info) != nil {
+		return
+	}
+	booted := time.Now().Add(-time.Duration(info.Uptime) * time.Second)
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		fi, err := en.Info()
+		if err != nil {
+			continue
+		}
+		stale := fi.ModTime().Before(booted.Add(-time.Minute))
+		if strings.HasPrefix(en.Name(), ".tmp-") {
+			stale = time.Since(fi.ModTime()) > time.Minute
+		}
+		if stale {
+			_ = os.Remove(filepath.Join(dir, en.Name()))
+		}
+	}
+}
+
+// seccompKey names a compiled filter: what its program depends on.
+func seccompKey(config []byte) string {
+	h := sha256.New()
+	h.Write(config)
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	maj, mid, mic := libseccomp.GetLibraryVersion()
+	fmt.Fprintf(h, "\x00%s\x00libseccomp %d.%d.%d\x00", bytes.TrimSpace(boot), maj, mid, mic)
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/opencontainers/runc" || d.Path == "github.com/seccomp/libseccomp-golang" {
+				fmt.Fprintf(h, "%s@%s\x00", d.Path, d.Version)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// validFilterArg reports whether arg is "flags:program" with a program of
+// 1 to BPF_MAXINSNS (4096) instructions of 8 bytes.
+func validFilterArg(arg string) bool {
+	flags, prog, ok := strings.Cut(arg, ":")
+	if !ok {
+		return false
+	}
+	if _, err := strconv.ParseUint(flags, 10, 32); err != nil {
+		return false
+	}
+	if len(prog) == 0 || len(prog)%16 != 0 || len(prog) > 4096*16 {
+		return false
+	}
+	for _, c := range prog {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// writeCached keeps arg at path, whole or not at all.
+func writeCached(dir, path, arg string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(arg); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// filterFlags are the SECCOMP_FILTER_FLAG_* runc's patchbpf loads the
+// filter with: those the config asks for that libseccomp's API level
+// supports.
+func filterFlags(sc *configs.Seccomp) (uint, error) {
+	api, _ := libseccomp.GetAPI()
+	var flags uint
+	for _, f := range sc.Flags {
+		switch {
+		case f == specs.LinuxSeccompFlagLog && api >= 3:
+			flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case f == specs.LinuxSeccompFlagSpecAllow && api >= 4:
+			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case f == specs.LinuxSeccompFlagWaitKillableRecv && api >= 7:
+			flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+		case f == specs.LinuxSeccompFlagLog, f == specs.LinuxSeccompFlagSpecAllow, f == specs.LinuxSeccompFlagWaitKillableRecv, f == "SECCOMP_FILTER_FLAG_TSYNC":
+		default:
+			return 0, fmt.Errorf("seccomp flag %q", f)
+		}
+	}
+	return flags, nil
+}
+
+// compileTimeout bounds a compile child.
+const compileTimeout = 10 * time.Second
+
+// compileFilter runs the compile child on config (libcontainer's seccomp
+// config, JSON) and reads back the filter it loaded.
+func compileFilter(config []byte) ([]unix.SockFilter, error) {
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer stdinW.Close()
+	cmd := exec.Command("/proc/self/exe", seccompCompileArg)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = []string{}
+	cmd.Stdin = stdinR
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		stdinR.Close()
+		return nil, err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	stdinR.Close()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	if _, err := stdinW.Write(config); err != nil {
+		return nil, fmt.Errorf("the compile child: %v: %s", err, stderr.String())
+	}
+	var tid int
+	if _, err := fmt.Fscanln(bufio.NewReader(stdout), &tid); err != nil {
+		return nil, fmt.Errorf("the compile child: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	if err := waitFiltered(cmd.Process.Pid, tid); err != nil {
+		return nil, fmt.Errorf("the compile child: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return readFilter(tid)
+}
+
+// waitFiltered waits until thread tid of pid runs under a seccomp filter.
+func waitFiltered(pid, tid int) error {
+	status := fmt.Sprintf("/proc/%d/task/%d/status", pid, tid)
+	deadline := time.Now().Add(compileTimeout)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(status)
+		if err != nil {
+			return errors.New("it ended before its filter was loaded")
+		}
+		if bytes.Contains(b, []byte("\nSeccomp:\t2\n")) {
+			return nil
+		}
+		if bytes.Contains(b, []byte("\nState:\tZ")) {
+			return errors.New("it ended before its filter was loaded")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return errors.New("it took too long")
+}
+
+// readFilter reads the newest seccomp filter of thread tid
+// (PTRACE_SECCOMP_GET_FILTER: the kernel keeps the program as loaded
+// where it was built with CONFIG_CHECKPOINT_RESTORE).
+func readFilter(tid int) ([]unix.SockFilter, error) {
+	goruntime.LockOSThread() // every ptrace request comes from the tracer thread
+	defer goruntime.UnlockOSThread()
+	if err := unix.PtraceSeize(tid); err != nil {
+		return nil, fmt.Errorf("ptrace: %w", err)
+	}
+	defer unix.PtraceDetach(tid) //nolint:errcheck // the child is killed next
+	if err := unix.PtraceInterrupt(tid); err != nil {
+		return nil, fmt.Errorf("ptrace interrupt: %w", err)
+	}
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(tid, &ws, unix.WALL, nil); err != nil {
+		return nil, fmt.Errorf("waiting for the compile child: %w", err)
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SECCOMP_GET_FILTER, uintptr(tid), 0, 0, 0, 0)
+	if errno != 0 {
+		return nil, fmt.Errorf("reading the filter (PTRACE_SECCOMP_GET_FILTER): %w", errno)
+	}
+	if n == 0 || n > 4096 {
+		return nil, fmt.Errorf("reading the filter: %d instructions", n)
+	}
+	prog := make([]unix.SockFilter, n)
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SECCOMP_GET_FILTER, uintptr(tid), 0, uintptr(unsafe.Pointer(&prog[0])), 0, 0); errno != 0 {
+		return nil, fmt.Errorf("reading the filter (PTRACE_SECCOMP_GET_FILTER): %w", errno)
+	}
+	return prog, nil
+}
+
+// throughLoader has process load its container's filter through the
+// loader, when the container's labels say so: its arguments become the
+// loader's, run from a sealed copy passed as its last extra descriptor.
+// The returned function closes dockless's copy once the process started.
+func throughLoader(c *libcontainer.Container, process *libcontainer.Process) (func(), error) {
+	filter, loader := "", ""
+	for _, l := range c.Config().Labels {
+		if v, ok := strings.CutPrefix(l, seccompLabel); ok {
+			filter = v
+		} else if v, ok := strings.CutPrefix(l, seccompLoaderLabel); ok {
+			loader = v
+		}
+	}
+	if filter == "" {
+		return func() {}, nil
+	}
+	flags, prog, _ := strings.Cut(filter, ":")
+	caps := loaderCaps(c.Config(), process)
+	f, err := os.Open(loader)
+	if err != nil {
+		return nil, fmt.Errorf("the container's seccomp loader: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := exeseal.CloneBinary(f, st.Size(), loader, os.TempDir())
+	if err != nil {
+		return nil, fmt.Errorf("sealing the container's seccomp loader: %w", err)
+	}
+	process.ExtraFiles = append(process.ExtraFiles, sealed)
+	fd := 3 + len(process.ExtraFiles) - 1
+	process.Args = append([]string{"/proc/self/fd/" + strconv.Itoa(fd), "--seccomp", flags, prog, caps, "--"}, process.Args...)
+	return func() { sealed.Close() }, nil
+}
+
+// loaderExtraCaps are what the loader needs on top of the process's own
+// capabilities without no_new_privileges: CAP_SYS_ADMIN to load the
+// filter, CAP_SETPCAP to drop from the bounding set.
+var loaderExtraCaps = []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}
+
+// loaderCaps is the loader's CAPS argument for process in a container
+// configured with cfg: "-" with no_new_privileges; else the process's
+// bounding, inheritable and ambient sets as masks, process's capabilities
+// then given the loader's extra ones in every set (ambient and
+// inheritable too, which carry them across the exec of the loader for a
+// user other than root).
+func loaderCaps(cfg configs.Config, process *libcontainer.Process) string {
+	nnp := cfg.NoNewPrivileges
+	if process.NoNewPrivileges != nil {
+		nnp = *process.NoNewPrivileges
+	}
+	if nnp {
+		return "-"
+	}
+	own := cfg.Capabilities
+	if process.Capabilities != nil {
+		own = process.Capabilities
+	}
+	if own == nil {
+		own = &configs.Capabilities{}
+	}
+	arg := fmt.Sprintf("%x:%x:%x", capMask(own.Bounding), capMask(own.Inheritable), capMask(own.Ambient))
+	with := func(set []string) []string {
+		out := slices.Clone(set)
+		for _, c := range loaderExtraCaps {
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	process.Capabilities = &configs.Capabilities{
+		Bounding: with(own.Bounding), Effective: with(own.Effective), Permitted: with(own.Permitted),
+		Inheritable: with(own.Inheritable), Ambient: with(own.Ambient),
+	}
+	return arg
+}
+
+// capMask is names as a mask of capability numbers; a name the kernel
+// does not know is left out, as libcontainer leaves it out.
+func capMask(names []string) uint64 {
+	var m uint64
+	known, err := capability.ListSupported()
+	if err != nil {
+		known = capability.ListKnown()
+	}
+	for _, c := range known {
+		if slices.Contains(names, "CAP_"+strings.ToUpper(c.String())) {
+			m |= 1 << uint(c)
+		}
+	}
+	return m
+}

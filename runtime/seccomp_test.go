@@ -1,0 +1,199 @@
+package runtime
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestMain lets the test binary be the compile child, as dockless is.
+func TestMain(m *testing.M) {
+	if IsSeccompCompile() {
+		SeccompCompile()
+	}
+	os.Exit(m.Run())
+}
+
+// mkdirDenied is a profile that allows everything but mkdir and mkdirat
+// (EPERM), for the native architecture.
+func mkdirDenied() *configs.Seccomp {
+	eperm, eperm2 := uint(1), uint(1)
+	return &configs.Seccomp{
+		DefaultAction: configs.Allow,
+		Flags:         []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagSpecAllow},
+		Syscalls: []*configs.Syscall{
+			{Name: "mkdir", Action: configs.Errno, ErrnoRet: &eperm},
+			{Name: "mkdirat", Action: configs.Errno, ErrnoRet: &eperm2},
+		},
+	}
+}
+
+func TestValidFilterArg(t *testing.T) {
+	insn := "0600000000000000"
+	for _, tc := range []struct {
+		name string
+		arg  string
+		want bool
+	}{
+		{"flags and one instruction", "4:" + insn, true},
+		{"BPF_MAXINSNS instructions", "0:" + strings.Repeat(insn, 4096), true},
+		{"more than BPF_MAXINSNS", "0:" + strings.Repeat(insn, 4097), false},
+		{"no flags", ":" + insn, false},
+		{"no separator", insn, false},
+		{"negative flags", "-1:" + insn, false},
+		{"no program", "4:", false},
+		{"half an instruction", "4:" + insn[:8], false},
+		{"upper-case hex", "4:" + strings.ToUpper("0600000000ff7f00"), false},
+		{"not hex", "4:06000000000000zz", false},
+		{"a recorded failure", uncompilable + "no ptrace", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := validFilterArg(tc.arg); got != tc.want {
+				t.Errorf("validFilterArg = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFilterFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []specs.LinuxSeccompFlag
+		want  uint
+		err   bool
+	}{
+		{"none", nil, 0, false},
+		{"spec allow", []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagSpecAllow}, 4, false},
+		{"log and spec allow", []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow}, 6, false},
+		{"tsync, which runc ignores", []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"}, 0, false},
+		{"unknown", []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NEW"}, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := filterFlags(&configs.Seccomp{Flags: tc.flags})
+			if (err != nil) != tc.err || got != tc.want {
+				t.Errorf("filterFlags = %d, %v; want %d (error %v)", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+// TestLoaderCaps: with no_new_privileges the loader changes no capability;
+// without, it gets the process's sets to leave (bounding, inheritable,
+// ambient) and libcontainer gives it CAP_SYS_ADMIN and CAP_SETPCAP in every
+// set on top of the process's, from the process or else the container.
+func TestLoaderCaps(t *testing.T) {
+	own := &configs.Capabilities{
+		Bounding: []string{"CAP_CHOWN", "CAP_NET_RAW"}, Effective: []string{"CAP_CHOWN"},
+		Permitted: []string{"CAP_CHOWN"}, Inheritable: []string{"CAP_NET_RAW"}, Ambient: []string{"CAP_NET_RAW", "CAP_NO_SUCH"},
+	}
+	yes, no := true, false
+	for _, tc := range []struct {
+		name     string
+		cfg      configs.Config
+		process  libcontainer.Process
+		want     string
+		wantCaps *configs.Capabilities
+	}{
+		{"the process's no_new_privileges", configs.Config{}, libcontainer.Process{NoNewPrivileges: &yes, Capabilities: own}, "-", own},
+		{"the container's no_new_privileges", configs.Config{NoNewPrivileges: true}, libcontainer.Process{Capabilities: own}, "-", own},
+		{"the process's caps, without", configs.Config{NoNewPrivileges: true}, libcontainer.Process{NoNewPrivileges: &no, Capabilities: own}, "2001:2000:2000", &configs.Capabilities{
+			Bounding: []string{"CAP_CHOWN", "CAP_NET_RAW", "CAP_SYS_ADMIN", "CAP_SETPCAP"}, Effective: []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_SETPCAP"},
+			Permitted: []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_SETPCAP"}, Inheritable: []string{"CAP_NET_RAW", "CAP_SYS_ADMIN", "CAP_SETPCAP"},
+			Ambient: []string{"CAP_NET_RAW", "CAP_NO_SUCH", "CAP_SYS_ADMIN", "CAP_SETPCAP"},
+		}},
+		{"the container's caps, none of the process's", configs.Config{Capabilities: &configs.Capabilities{Bounding: []string{"CAP_SETPCAP"}}}, libcontainer.Process{}, "100:0:0", &configs.Capabilities{
+			Bounding: []string{"CAP_SETPCAP", "CAP_SYS_ADMIN"}, Effective: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}, Permitted: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"},
+			Inheritable: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}, Ambient: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.process
+			if got := loaderCaps(tc.cfg, &p); got != tc.want {
+				t.Errorf("CAPS %q, want %q", got, tc.want)
+			}
+			if !equalCaps(p.Capabilities, tc.wantCaps) {
+				t.Errorf("libcontainer's capabilities for the loader %+v, want %+v", p.Capabilities, tc.wantCaps)
+			}
+			if tc.process.Capabilities != nil && len(tc.process.Capabilities.Bounding) != 2 {
+				t.Error("the process's own capabilities were changed")
+			}
+		})
+	}
+}
+
+func equalCaps(a, b *configs.Capabilities) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	eq := func(x, y []string) bool { return strings.Join(x, ",") == strings.Join(y, ",") }
+	return eq(a.Bounding, b.Bounding) && eq(a.Effective, b.Effective) && eq(a.Permitted, b.Permitted) &&
+		eq(a.Inheritable, b.Inheritable) && eq(a.Ambient, b.Ambient)
+}
+
+// TestSeccompLoader_CompilesOnceAndKeepsIt: the first start compiles the
+// profile (a child loads it, dockless reads it back from the kernel), the
+// next ones read the entry; another profile is another entry; a damaged
+// entry is compiled again; a profile with a notify action is left to
+// libcontainer.
+func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("reading a filter back takes ptrace as root")
+	}
+	sl := &SeccompLoader{CacheDir: filepath.Join(t.TempDir(), "seccomp"), Program: "/dockless-init"}
+	prepared := func(sc *configs.Seccomp) (string, bool) {
+		cfg := &configs.Config{Seccomp: sc}
+		ok := sl.prepare(cfg)
+		var arg string
+		for _, l := range cfg.Labels {
+			if v, found := strings.CutPrefix(l, seccompLabel); found {
+				arg = v
+			}
+		}
+		if ok != (cfg.Seccomp == nil) || ok != (arg != "") {
+			t.Fatalf("prepared %v, yet the config keeps its seccomp %v, labels %v", ok, cfg.Seccomp != nil, cfg.Labels)
+		}
+		return arg, ok
+	}
+	first, ok := prepared(mkdirDenied())
+	if !ok || !validFilterArg(first) || !strings.HasPrefix(first, "4:") {
+		t.Fatalf("first start: %v, %.40q", ok, first)
+	}
+	entries, _ := os.ReadDir(sl.CacheDir)
+	if len(entries) != 1 {
+		t.Fatalf("%d cache entries, want 1", len(entries))
+	}
+	entry := filepath.Join(sl.CacheDir, entries[0].Name())
+	before, _ := os.Stat(entry)
+	time.Sleep(10 * time.Millisecond)
+	if again, _ := prepared(mkdirDenied()); again != first {
+		t.Fatal("the second start's filter differs from the first's")
+	}
+	if after, _ := os.Stat(entry); !after.ModTime().Equal(before.ModTime()) {
+		t.Fatal("the second start compiled the profile again")
+	}
+	other := mkdirDenied()
+	other.Syscalls = other.Syscalls[:1]
+	if arg, _ := prepared(other); arg == first {
+		t.Fatal("another profile got the same filter")
+	}
+	if entries, _ := os.ReadDir(sl.CacheDir); len(entries) != 2 {
+		t.Fatalf("%d cache entries, want 2", len(entries))
+	}
+	if err := os.WriteFile(entry, []byte("4:zz"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if arg, _ := prepared(mkdirDenied()); arg != first {
+		t.Fatal("a damaged entry was not compiled again")
+	}
+	notify := mkdirDenied()
+	notify.Syscalls[0].Action = configs.Notify
+	if _, ok := prepared(notify); ok {
+		t.Fatal("a notify action went to the loader")
+	}
+}
