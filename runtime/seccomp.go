@@ -152,7 +152,7 @@ func (sl *SeccompLoader) compiled(sc *configs.Seccomp) (string, error) {
 	path := filepath.Join(sl.CacheDir, seccompKey(raw))
 	if b, err := os.ReadFile(path); err == nil {
 		arg := string(b)
-		if why, failed := strings.CutPrefix(arg, uncompilable); failed {
+		if why, failed := strings.CutPrefix(arg, uncompilable); failed && retryAfter(path) > 0 {
 			return "", errors.New(why)
 		}
 		if validFilterArg(arg) {
@@ -172,9 +172,22 @@ func (sl *SeccompLoader) compiled(sc *configs.Seccomp) (string, error) {
 }
 
 // uncompilable starts a cache entry that records why a profile could not
-// be compiled here (no CONFIG_CHECKPOINT_RESTORE, no ptrace): libcontainer
-// compiles that profile in each init until the next boot.
-const uncompilable = "!"
+// be compiled here (no CONFIG_CHECKPOINT_RESTORE; no ptrace, or dockless
+// itself traced): libcontainer compiles that profile in each init, and
+// dockless tries again once uncompilableFor has passed.
+const (
+	uncompilable    = "!"
+	uncompilableFor = 10 * time.Minute
+)
+
+// retryAfter is how long the entry at path is still to be believed.
+func retryAfter(path string) time.Duration {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return uncompilableFor - time.Since(fi.ModTime())
+}
 
 // compileArg compiles sc (raw: its JSON) into the loader's argument.
 func compileArg(sc *configs.Seccomp, raw []byte) (string, error) {

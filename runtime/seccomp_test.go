@@ -139,8 +139,9 @@ func equalCaps(a, b *configs.Capabilities) bool {
 // TestSeccompLoader_CompilesOnceAndKeepsIt: the first start compiles the
 // profile (a child loads it, dockless reads it back from the kernel), the
 // next ones read the entry; another profile is another entry; a damaged
-// entry is compiled again; a profile with a notify action is left to
-// libcontainer.
+// entry is compiled again; a recorded failure leaves the profile to
+// libcontainer for a while, then is tried again; a profile with a notify
+// action is left to libcontainer.
 func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("reading a filter back takes ptrace as root")
@@ -190,6 +191,19 @@ func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 	}
 	if arg, _ := prepared(mkdirDenied()); arg != first {
 		t.Fatal("a damaged entry was not compiled again")
+	}
+	if err := os.WriteFile(entry, []byte(uncompilable+"ptrace: operation not permitted"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := prepared(mkdirDenied()); ok {
+		t.Fatal("a recent failure to compile was not believed")
+	}
+	old := time.Now().Add(-uncompilableFor - time.Second)
+	if err := os.Chtimes(entry, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if arg, _ := prepared(mkdirDenied()); arg != first {
+		t.Fatal("an old failure to compile was not tried again")
 	}
 	notify := mkdirDenied()
 	notify.Syscalls[0].Action = configs.Notify
