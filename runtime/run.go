@@ -214,6 +214,11 @@ func attachJob(container *libcontainer.Container, process *libcontainer.Process,
 // convert turns a spec into libcontainer's config, tolerating what other
 // tools write (see tolerate).
 func convert(id string, spec *specs.Spec, noPivot, noNewKeyring bool) (*configs.Config, error) {
+	for name := range spec.Annotations {
+		if reservedAnnotation(name) {
+			return nil, fmt.Errorf("the annotation %q is dockless's own: remove it from the config", name)
+		}
+	}
 	tolerate(spec)
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:   id,

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,28 +48,36 @@ import (
 // finds the command, loads the filter and executes the command, as
 // libcontainer's init would have (cmd/dockless-init/loader.c).
 //
-// Without no_new_privileges, loading a filter takes CAP_SYS_ADMIN:
-// libcontainer then leaves the loader CAP_SYS_ADMIN and CAP_SETPCAP on top
-// of the process's capabilities, and the loader sets the process's own
-// once the filter is in place (loaderCaps).
+// libcontainer leaves the loader, on top of the process's capabilities,
+// CAP_SYS_ADMIN (loading a filter takes it without no_new_privileges),
+// CAP_SETPCAP and a capability no other process of the container can have,
+// which keeps them from tracing it before the filter is in place; the
+// loader then sets the process's own (loaderCaps).
 //
-// A profile the loader cannot stand for is left to libcontainer: notify
-// actions or a listener, or a compile that failed (the reason is logged at
-// debug level).
+// A container the loader cannot stand for is left to libcontainer: notify
+// actions or a listener, an SELinux label or AppArmor profile (whose exec
+// transition would apply to the loader), a bounding set with every
+// capability (no guard is left), or a compile that failed (the reason is
+// logged at debug level).
 type SeccompLoader struct {
 	CacheDir string
 	Program  string
 }
 
 // seccompLabel is the libcontainer label of a container whose processes
-// load their filter through the loader: "flags:program" as the loader
-// takes them, and the loader's path. Every process started in such a
-// container (Exec, OCIExec) goes through the loader with it: its
-// libcontainer config has no seccomp of its own.
+// load their filter through the loader: "flags:program" (hex), and the
+// loader's path. Every process started in such a container (Exec,
+// OCIExec) goes through the loader with it: its libcontainer config has no
+// seccomp of its own. A spec's annotations become labels too: convert
+// refuses these names there (reservedAnnotation).
 const (
 	seccompLabel       = "dockless.seccomp="
 	seccompLoaderLabel = "dockless.seccomp-loader="
 )
+
+// reservedAnnotation reports whether a spec may not carry annotation name:
+// dockless's own labels.
+func reservedAnnotation(name string) bool { return strings.HasPrefix(name, "dockless.seccomp") }
 
 // seccompCompileArg is the argument of the compile child (SeccompCompile).
 const seccompCompileArg = "seccomp-compile"
@@ -117,6 +126,16 @@ func SeccompCompile() {
 func (sl *SeccompLoader) prepare(cfg *configs.Config) bool {
 	if sl == nil || sl.Program == "" || cfg.Seccomp == nil || !loadable(cfg.Seccomp) {
 		return false
+	}
+	if cfg.ProcessLabel != "" || cfg.AppArmorProfile != "" {
+		// Their exec transition would apply to the loader's exec (from a
+		// memory file), not the command's: untested where they are enforced.
+		return false
+	}
+	if cfg.Capabilities != nil {
+		if _, ok := guardCap(cfg.Capabilities.Bounding); !ok {
+			return false
+		}
 	}
 	arg, err := sl.compiled(cfg.Seccomp)
 	if err != nil {
@@ -237,6 +256,9 @@ func seccompKey(config []byte) string {
 		for _, d := range bi.Deps {
 			if d.Path == "github.com/opencontainers/runc" || d.Path == "github.com/seccomp/libseccomp-golang" {
 				fmt.Fprintf(h, "%s@%s\x00", d.Path, d.Version)
+				if r := d.Replace; r != nil {
+					fmt.Fprintf(h, "=> %s@%s\x00", r.Path, r.Version)
+				}
 			}
 		}
 	}
@@ -403,12 +425,14 @@ func readFilter(tid int) ([]unix.SockFilter, error) {
 }
 
 // throughLoader has process load its container's filter through the
-// loader, when the container's labels say so: its arguments become the
-// loader's, run from a sealed copy passed as its last extra descriptor.
+// loader, when the container's labels say so (prepare): its arguments
+// become the loader's, run from a sealed copy, which holds the filter
+// after the loader's own program, passed as its last extra descriptor.
 // The returned function closes dockless's copy once the process started.
 func throughLoader(c *libcontainer.Container, process *libcontainer.Process) (func(), error) {
+	cfg := c.Config()
 	filter, loader := "", ""
-	for _, l := range c.Config().Labels {
+	for _, l := range cfg.Labels {
 		if v, ok := strings.CutPrefix(l, seccompLabel); ok {
 			filter = v
 		} else if v, ok := strings.CutPrefix(l, seccompLoaderLabel); ok {
@@ -418,46 +442,65 @@ func throughLoader(c *libcontainer.Container, process *libcontainer.Process) (fu
 	if filter == "" {
 		return func() {}, nil
 	}
+	if process.Label != "" || process.AppArmorProfile != "" {
+		return nil, errors.New("a process with an SELinux label or an AppArmor profile of its own cannot start in a container whose seccomp filter dockless-init loads")
+	}
 	flags, prog, _ := strings.Cut(filter, ":")
-	caps := loaderCaps(c.Config(), process)
-	f, err := os.Open(loader)
+	program, err := hex.DecodeString(prog)
+	if err != nil || !validFilterArg(filter) {
+		return nil, errors.New("the container's seccomp filter is damaged")
+	}
+	caps, err := loaderCaps(cfg, process)
 	if err != nil {
-		return nil, fmt.Errorf("the container's seccomp loader: %w", err)
+		return nil, err
+	}
+	f, err := openLoader(loader)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := exeseal.CloneBinary(f, st.Size(), loader, os.TempDir())
+	sealed, err := exeseal.CloneBinary(io.MultiReader(f, bytes.NewReader(program)), st.Size()+int64(len(program)), loader, os.TempDir())
 	if err != nil {
 		return nil, fmt.Errorf("sealing the container's seccomp loader: %w", err)
 	}
 	process.ExtraFiles = append(process.ExtraFiles, sealed)
 	fd := 3 + len(process.ExtraFiles) - 1
-	process.Args = append([]string{"/proc/self/fd/" + strconv.Itoa(fd), "--seccomp", flags, prog, caps, "--"}, process.Args...)
+	where := fmt.Sprintf("%d+%d", st.Size(), len(program))
+	process.Args = append([]string{"/proc/self/fd/" + strconv.Itoa(fd), "--seccomp", flags, where, caps, "--"}, process.Args...)
 	return func() { sealed.Close() }, nil
 }
 
-// loaderExtraCaps are what the loader needs on top of the process's own
-// capabilities without no_new_privileges: CAP_SYS_ADMIN to load the
-// filter, CAP_SETPCAP to drop from the bounding set.
-var loaderExtraCaps = []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}
+// openLoader opens the loader, which must be root's and writable by no one
+// else, as its directory (as dockless-init for --init).
+func openLoader(path string) (*os.File, error) {
+	for _, p := range []string{filepath.Dir(path), path} {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			return nil, fmt.Errorf("the container's seccomp loader: %w", err)
+		}
+		if st.Uid != 0 || st.Mode&0o022 != 0 {
+			return nil, fmt.Errorf("the container's seccomp loader %s: %s is not root's alone", path, p)
+		}
+	}
+	return os.Open(path)
+}
 
 // loaderCaps is the loader's CAPS argument for process in a container
-// configured with cfg: "-" with no_new_privileges; else the process's
-// bounding, inheritable and ambient sets as masks, process's capabilities
-// then given the loader's extra ones in every set (ambient and
-// inheritable too, which carry them across the exec of the loader for a
-// user other than root).
-func loaderCaps(cfg configs.Config, process *libcontainer.Process) string {
-	nnp := cfg.NoNewPrivileges
-	if process.NoNewPrivileges != nil {
-		nnp = *process.NoNewPrivileges
-	}
-	if nnp {
-		return "-"
-	}
+// configured with cfg: the process's bounding, inheritable and ambient
+// sets as masks. process's capabilities then get, in every set (ambient
+// and inheritable too, which carry them across the exec of the loader for
+// a user other than root), what the loader holds until the filter is in
+// place: CAP_SYS_ADMIN to load it without no_new_privileges, CAP_SETPCAP
+// to drop from the bounding set, and a guard, a capability outside the
+// process's and the container's bounding sets, which no other process of
+// the container can have: the kernel lets only a tracer that holds all of
+// a process's capabilities (or CAP_SYS_PTRACE) trace it or write its
+// memory, so none can stop the loader from loading the filter.
+func loaderCaps(cfg configs.Config, process *libcontainer.Process) (string, error) {
 	own := cfg.Capabilities
 	if process.Capabilities != nil {
 		own = process.Capabilities
@@ -465,10 +508,19 @@ func loaderCaps(cfg configs.Config, process *libcontainer.Process) string {
 	if own == nil {
 		own = &configs.Capabilities{}
 	}
+	var containers []string
+	if cfg.Capabilities != nil {
+		containers = cfg.Capabilities.Bounding
+	}
+	guard, ok := guardCap(append(slices.Clone(own.Bounding), containers...))
+	if !ok {
+		return "", errors.New("a process with every capability cannot start in a container whose seccomp filter dockless-init loads")
+	}
 	arg := fmt.Sprintf("%x:%x:%x", capMask(own.Bounding), capMask(own.Inheritable), capMask(own.Ambient))
+	extra := []string{"CAP_SYS_ADMIN", "CAP_SETPCAP", guard}
 	with := func(set []string) []string {
 		out := slices.Clone(set)
-		for _, c := range loaderExtraCaps {
+		for _, c := range extra {
 			if !slices.Contains(out, c) {
 				out = append(out, c)
 			}
@@ -479,19 +531,40 @@ func loaderCaps(cfg configs.Config, process *libcontainer.Process) string {
 		Bounding: with(own.Bounding), Effective: with(own.Effective), Permitted: with(own.Permitted),
 		Inheritable: with(own.Inheritable), Ambient: with(own.Ambient),
 	}
-	return arg
+	return arg, nil
 }
+
+// guardCap is a capability the kernel knows that bounding lacks:
+// CAP_SYS_ADMIN where it can be, else the highest.
+func guardCap(bounding []string) (string, bool) {
+	if !slices.Contains(bounding, "CAP_SYS_ADMIN") {
+		return "CAP_SYS_ADMIN", true
+	}
+	known := knownCaps()
+	for i := len(known) - 1; i >= 0; i-- {
+		if name := capName(known[i]); !slices.Contains(bounding, name) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+func knownCaps() []capability.Cap {
+	known, err := capability.ListSupported()
+	if err != nil {
+		known = capability.ListKnown()
+	}
+	return known
+}
+
+func capName(c capability.Cap) string { return "CAP_" + strings.ToUpper(c.String()) }
 
 // capMask is names as a mask of capability numbers; a name the kernel
 // does not know is left out, as libcontainer leaves it out.
 func capMask(names []string) uint64 {
 	var m uint64
-	known, err := capability.ListSupported()
-	if err != nil {
-		known = capability.ListKnown()
-	}
-	for _, c := range known {
-		if slices.Contains(names, "CAP_"+strings.ToUpper(c.String())) {
+	for _, c := range knownCaps() {
+		if slices.Contains(names, capName(c)) {
 			m |= 1 << uint(c)
 		}
 	}

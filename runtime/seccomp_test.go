@@ -83,16 +83,25 @@ func TestFilterFlags(t *testing.T) {
 	}
 }
 
-// TestLoaderCaps: with no_new_privileges the loader changes no capability;
-// without, it gets the process's sets to leave (bounding, inheritable,
-// ambient) and libcontainer gives it CAP_SYS_ADMIN and CAP_SETPCAP in every
-// set on top of the process's, from the process or else the container.
+// TestLoaderCaps: the loader gets the process's sets to leave (bounding,
+// inheritable, ambient, from the process or else the container), and
+// libcontainer gives it CAP_SYS_ADMIN, CAP_SETPCAP and a guard outside the
+// process's and the container's bounding sets in every set on top of the
+// process's, with no_new_privileges too; a process with every capability
+// gets no loader.
 func TestLoaderCaps(t *testing.T) {
 	own := &configs.Capabilities{
 		Bounding: []string{"CAP_CHOWN", "CAP_NET_RAW"}, Effective: []string{"CAP_CHOWN"},
 		Permitted: []string{"CAP_CHOWN"}, Inheritable: []string{"CAP_NET_RAW"}, Ambient: []string{"CAP_NET_RAW", "CAP_NO_SUCH"},
 	}
-	yes, no := true, false
+	known := knownCaps()
+	var all []string
+	for _, c := range known {
+		all = append(all, capName(c))
+	}
+	highest := capName(known[len(known)-1])
+	withAdmin := &configs.Capabilities{Bounding: []string{"CAP_SYS_ADMIN"}}
+	yes := true
 	for _, tc := range []struct {
 		name     string
 		cfg      configs.Config
@@ -100,27 +109,35 @@ func TestLoaderCaps(t *testing.T) {
 		want     string
 		wantCaps *configs.Capabilities
 	}{
-		{"the process's no_new_privileges", configs.Config{}, libcontainer.Process{NoNewPrivileges: &yes, Capabilities: own}, "-", own},
-		{"the container's no_new_privileges", configs.Config{NoNewPrivileges: true}, libcontainer.Process{Capabilities: own}, "-", own},
-		{"the process's caps, without", configs.Config{NoNewPrivileges: true}, libcontainer.Process{NoNewPrivileges: &no, Capabilities: own}, "2001:2000:2000", &configs.Capabilities{
+		{"the process's caps", configs.Config{}, libcontainer.Process{Capabilities: own}, "2001:2000:2000", &configs.Capabilities{
 			Bounding: []string{"CAP_CHOWN", "CAP_NET_RAW", "CAP_SYS_ADMIN", "CAP_SETPCAP"}, Effective: []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_SETPCAP"},
 			Permitted: []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_SETPCAP"}, Inheritable: []string{"CAP_NET_RAW", "CAP_SYS_ADMIN", "CAP_SETPCAP"},
 			Ambient: []string{"CAP_NET_RAW", "CAP_NO_SUCH", "CAP_SYS_ADMIN", "CAP_SETPCAP"},
+		}},
+		{"no_new_privileges changes nothing", configs.Config{NoNewPrivileges: true}, libcontainer.Process{NoNewPrivileges: &yes, Capabilities: &configs.Capabilities{}}, "0:0:0", &configs.Capabilities{
+			Bounding: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}, Effective: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}, Permitted: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"},
+			Inheritable: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}, Ambient: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"},
 		}},
 		{"the container's caps, none of the process's", configs.Config{Capabilities: &configs.Capabilities{Bounding: []string{"CAP_SETPCAP"}}}, libcontainer.Process{}, "100:0:0", &configs.Capabilities{
 			Bounding: []string{"CAP_SETPCAP", "CAP_SYS_ADMIN"}, Effective: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}, Permitted: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"},
 			Inheritable: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"}, Ambient: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP"},
 		}},
+		{"the guard is another capability where the container's bounding set has CAP_SYS_ADMIN", configs.Config{Capabilities: withAdmin}, libcontainer.Process{Capabilities: &configs.Capabilities{}}, "0:0:0", &configs.Capabilities{
+			Bounding: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP", highest}, Effective: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP", highest}, Permitted: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP", highest},
+			Inheritable: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP", highest}, Ambient: []string{"CAP_SYS_ADMIN", "CAP_SETPCAP", highest},
+		}},
+		{"every capability", configs.Config{}, libcontainer.Process{Capabilities: &configs.Capabilities{Bounding: all}}, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := tc.process
-			if got := loaderCaps(tc.cfg, &p); got != tc.want {
-				t.Errorf("CAPS %q, want %q", got, tc.want)
+			got, err := loaderCaps(tc.cfg, &p)
+			if got != tc.want || (err != nil) != (tc.want == "") {
+				t.Errorf("CAPS %q (%v), want %q", got, err, tc.want)
 			}
-			if !equalCaps(p.Capabilities, tc.wantCaps) {
+			if tc.wantCaps != nil && !equalCaps(p.Capabilities, tc.wantCaps) {
 				t.Errorf("libcontainer's capabilities for the loader %+v, want %+v", p.Capabilities, tc.wantCaps)
 			}
-			if tc.process.Capabilities != nil && len(tc.process.Capabilities.Bounding) != 2 {
+			if tc.process.Capabilities == own && len(own.Bounding) != 2 {
 				t.Error("the process's own capabilities were changed")
 			}
 		})
@@ -209,5 +226,17 @@ func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 	notify.Syscalls[0].Action = configs.Notify
 	if _, ok := prepared(notify); ok {
 		t.Fatal("a notify action went to the loader")
+	}
+}
+
+// TestConvert_RefusesDocklessAnnotations: a spec's annotations become
+// libcontainer labels, so a spec cannot name the loader or its filter.
+func TestConvert_RefusesDocklessAnnotations(t *testing.T) {
+	for _, name := range []string{"dockless.seccomp", "dockless.seccomp-loader", "dockless.seccompx"} {
+		s := &specs.Spec{Version: specs.Version, Root: &specs.Root{Path: "/"}, Process: &specs.Process{Args: []string{"true"}, Cwd: "/"},
+			Linux: &specs.Linux{}, Annotations: map[string]string{name: "/etc/shadow"}}
+		if _, err := convert("c", s, false, true); err == nil || !strings.Contains(err.Error(), "dockless's own") {
+			t.Errorf("annotation %s: %v", name, err)
+		}
 	}
 }

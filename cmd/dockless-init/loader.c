@@ -1,5 +1,6 @@
 /*
- * The seccomp loader: "docker-init --seccomp FLAGS PROGRAM CAPS -- COMMAND [ARG...]".
+ * The seccomp loader: "docker-init --seccomp FLAGS PROGRAM CAPS -- COMMAND [ARG...]",
+ * executed as /proc/self/fd/N.
  *
  * libcontainer compiles a container's seccomp profile with libseccomp in
  * every container's init, just before the exec: docker's profile, with its
@@ -13,12 +14,13 @@
  *   1. finds COMMAND as Go's os/exec.LookPath does in libcontainer's init
  *      (PATH from the environment; docker's words and exit codes when it
  *      cannot: 127 not found, 126 not executable);
- *   2. loads PROGRAM (the filter's instructions, hex of struct sock_filter
- *      in host byte order) with FLAGS (SECCOMP_FILTER_FLAG_*), as runc's
- *      patchbpf does;
+ *   2. loads the filter with FLAGS (SECCOMP_FILTER_FLAG_*), as runc's
+ *      patchbpf does: its instructions (struct sock_filter, host byte
+ *      order) follow the loader's own program in the sealed copy it runs
+ *      from, at PROGRAM ("OFFSET+LENGTH", in bytes);
  *   3. executes COMMAND with the environment it was given.
  *
- * Its own descriptor (argv[0] is /proc/self/fd/N) is closed by that exec.
+ * Its own descriptor N is closed by that exec.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -64,7 +66,7 @@ static int exit_code(int err)
 
 static void __attribute__((noreturn)) refuse(int code, const char *what)
 {
-	fprintf(stderr, "dockless: unable to start container process: %s\n", what);
+	fprintf(stderr, "dockless: unable to start container process: error during container init: %s\n", what);
 	_exit(code);
 }
 
@@ -88,6 +90,45 @@ static int find_executable(const char *path, int *stat_failed)
 	return (st.st_mode & 0111) ? 0 : EACCES;
 }
 
+/* clean is Go's path.Clean of path, in place. */
+static void clean(char *path)
+{
+	size_t n = strlen(path), r = 0, w = 0, dotdot = 0;
+	int rooted = path[0] == '/';
+
+	if (rooted) {
+		w = r = dotdot = 1;
+	}
+	while (r < n) {
+		if (path[r] == '/') {
+			r++;
+		} else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
+			r++;
+		} else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
+			r += 2;
+			if (w > dotdot) {
+				w--;
+				while (w > dotdot && path[w] != '/')
+					w--;
+			} else if (!rooted) {
+				if (w > 0)
+					path[w++] = '/';
+				path[w++] = '.';
+				path[w++] = '.';
+				dotdot = w;
+			}
+		} else {
+			if ((rooted && w != 1) || (!rooted && w != 0))
+				path[w++] = '/';
+			for (; r < n && path[r] != '/'; r++)
+				path[w++] = path[r];
+		}
+	}
+	if (w == 0)
+		path[w++] = '.';
+	path[w] = '\0';
+}
+
 /* look_path is Go's exec.LookPath(file): the path to execute, or the end
  * of the process with docker's message and status. */
 static const char *look_path(const char *file, char *buf, size_t n)
@@ -106,21 +147,23 @@ static const char *look_path(const char *file, char *buf, size_t n)
 		refuse(exit_code(err), msg);
 	}
 	const char *path = getenv("PATH");
-	if (path == NULL)
-		path = "";
-	for (const char *dir = path;; dir++) {
+	for (const char *dir = path; dir != NULL && *dir != '\0'; dir++) {
 		const char *end = strchrnul(dir, ':');
-		int len = (int)(end - dir);
+		int len = (int)(end - dir), w;
+		/* filepath.Join(dir, file), "" read as "." */
 		if (len == 0)
-			snprintf(buf, n, "./%s", file);
+			w = snprintf(buf, n, "./%s", file);
 		else
-			snprintf(buf, n, "%.*s/%s", len, dir, file);
-		if (find_executable(buf, &stat_failed) == 0) {
-			if (buf[0] != '/') {
-				snprintf(msg, sizeof(msg), "exec: \"%s\": cannot run executable found relative to current directory", file);
-				refuse(125, msg);
+			w = snprintf(buf, n, "%.*s/%s", len, dir, file);
+		if (w >= 0 && (size_t)w < n) {
+			clean(buf);
+			if (find_executable(buf, &stat_failed) == 0) {
+				if (buf[0] != '/') {
+					snprintf(msg, sizeof(msg), "exec: \"%s\": cannot run executable found relative to current directory", file);
+					refuse(125, msg);
+				}
+				return buf;
 			}
-			return buf;
 		}
 		if (*end == '\0')
 			break;
@@ -130,37 +173,27 @@ static const char *look_path(const char *file, char *buf, size_t n)
 	refuse(127, msg);
 }
 
-static int hex_value(char c)
+/* load_filter loads, with flags, the program the loader's own file (fd)
+ * holds at where ("OFFSET+LENGTH"). */
+static void load_filter(int fd, const char *flags_arg, const char *where)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* load_filter loads the hex program with flags on this process. */
-static void load_filter(const char *flags_arg, const char *hex)
-{
-	size_t hex_len = strlen(hex), size = hex_len / 2;
-	char *end;
+	char *end, *len_end;
 	unsigned long flags = strtoul(flags_arg, &end, 10);
+	unsigned long long offset = strtoull(where, &len_end, 10), size = 0;
 
-	if (*flags_arg == '\0' || *end != '\0' || hex_len % 2 != 0 || size == 0 ||
+	if (*len_end == '+')
+		size = strtoull(len_end + 1, &len_end, 10);
+	if (fd < 0 || *flags_arg == '\0' || *end != '\0' || *where == '\0' || *len_end != '\0' || size == 0 ||
 	    size % sizeof(struct sock_filter) != 0 || size / sizeof(struct sock_filter) > BPF_MAXINSNS)
 		refuse(125, "unable to init seccomp: the loader's filter is malformed");
-	unsigned char *raw = malloc(size);
-	if (raw == NULL)
+	struct sock_filter *insns = malloc(size);
+	if (insns == NULL)
 		refuse(125, "unable to init seccomp: out of memory");
-	for (size_t i = 0; i < size; i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			refuse(125, "unable to init seccomp: the loader's filter is malformed");
-		raw[i] = (unsigned char)(hi << 4 | lo);
-	}
+	if (pread(fd, insns, size, (off_t)offset) != (ssize_t)size)
+		refuse(125, "unable to init seccomp: the loader's filter cannot be read");
 	struct sock_fprog prog = {
 		.len = (unsigned short)(size / sizeof(struct sock_filter)),
-		.filter = (struct sock_filter *)raw,
+		.filter = insns,
 	};
 	int rc;
 	if (flags == 0)
@@ -173,6 +206,7 @@ static void load_filter(const char *flags_arg, const char *hex)
 			 go_error(errno, e, sizeof(e)));
 		refuse(125, msg);
 	}
+	free(insns);
 }
 
 /* set_caps leaves the capabilities CAPS names (see the top). */
@@ -181,8 +215,6 @@ static void set_caps(const char *arg)
 	unsigned long long bnd, inh, amb;
 	int n = 0;
 
-	if (strcmp(arg, "-") == 0)
-		return;
 	if (sscanf(arg, "%llx:%llx:%llx%n", &bnd, &inh, &amb, &n) != 3 || arg[n] != '\0')
 		refuse(125, "unable to apply caps: the loader's capabilities are malformed");
 	for (int c = 0; c < 64; c++) {
@@ -213,29 +245,31 @@ static void set_caps(const char *arg)
 		refuse(125, "unable to apply caps: capset failed");
 }
 
-/* own_descriptor closes, at the exec, the descriptor argv0
- * ("/proc/self/fd/N") names: the sealed copy the loader runs from. */
-static void own_descriptor(const char *argv0)
+/* own_descriptor is the descriptor argv0 ("/proc/self/fd/N") names, the
+ * sealed copy the loader runs from, marked to close at the exec; -1 if
+ * argv0 names none. */
+static int own_descriptor(const char *argv0)
 {
 	static const char prefix[] = "/proc/self/fd/";
 	char *end;
 
 	if (strncmp(argv0, prefix, sizeof(prefix) - 1) != 0)
-		return;
+		return -1;
 	long fd = strtol(argv0 + sizeof(prefix) - 1, &end, 10);
-	if (*end == '\0' && fd > 2)
-		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	if (*end != '\0' || fd <= 2 || fd > 65535 || fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0)
+		return -1;
+	return (int)fd;
 }
 
 int seccomp_loader(int argc, char **argv)
 {
 	if (argc < 7 || strcmp(argv[1], "--seccomp") != 0 || strcmp(argv[5], "--") != 0)
 		refuse(125, "usage: docker-init --seccomp FLAGS PROGRAM CAPS -- COMMAND [ARG...]");
-	own_descriptor(argv[0]);
+	int fd = own_descriptor(argv[0]);
 	char **cmd = argv + 6;
 	static char found[PATH_MAX + 1];
 	const char *path = look_path(cmd[0], found, sizeof(found));
-	load_filter(argv[2], argv[3]);
+	load_filter(fd, argv[2], argv[3]);
 	set_caps(argv[4]);
 	execve(path, cmd, environ);
 	int err = errno;
