@@ -29,11 +29,15 @@ all: build
 # directory.
 HELPER = $(dir $(BIN))../libexec/dockless/dockless-build
 CDI_HELPER = $(dir $(BIN))../libexec/dockless/dockless-cdi
+# dockless-runinit: libcontainer's init of job containers without the rest
+# of dockless (runtime/initexec says why).
+INIT_HELPER = $(dir $(BIN))../libexec/dockless/dockless-runinit
 build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/dockless
 	$(CC) $(INIT_CFLAGS) -o $(dir $(BIN))dockless-init cmd/dockless-init/init.c cmd/dockless-init/loader.c
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(HELPER) ./cmd/dockless-build
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(CDI_HELPER) ./cmd/dockless-cdi
+	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(INIT_HELPER) ./cmd/dockless-runinit
 
 # deps installs the Debian packages that are missing (apt-get update once).
 # openssh-server, where it installs it, is for the tests' own sshd: the
@@ -128,6 +132,7 @@ install: build
 	ln -sf dockless $(DESTDIR)$(PREFIX)/bin/dockless-runc
 	install -D -m 0755 -o root -g root $(HELPER) $(DESTDIR)$(PREFIX)/libexec/dockless/dockless-build
 	install -D -m 0755 -o root -g root $(CDI_HELPER) $(DESTDIR)$(PREFIX)/libexec/dockless/dockless-cdi
+	install -D -m 0755 -o root -g root $(INIT_HELPER) $(DESTDIR)$(PREFIX)/libexec/dockless/dockless-runinit
 	@if [ -e $(DESTDIR)/etc/dockless/dockless.toml ]; then \
 		install -D -m 0644 -o root -g root docs/dockless.toml $(DESTDIR)/etc/dockless/dockless.toml.example; \
 		echo "kept /etc/dockless/dockless.toml; the template is dockless.toml.example"; \

@@ -56,15 +56,20 @@ type Images interface {
 	EnforceCap(ctx context.Context, max int64) ([]string, int, error)
 }
 
-// seccompLoader has job containers load their seccomp filter compiled once
-// per profile, kept in the state directory, through the node's
-// dockless-init (runtime.SeccompLoader); nil where the node has no
-// dockless-init, for libcontainer to compile it at every start.
-func (n *Node) seccompLoader(host spec.Host) *runtime.SeccompLoader {
-	if host.InitPath == "" {
-		return nil
+// jobHelpers are what speeds up a job container's start
+// (runtime.JobHelpers): seccomp filters compiled once per profile, kept in
+// the state directory and loaded by the node's dockless-init (none where
+// the node has no dockless-init), and the small libcontainer init
+// (libexec/dockless/dockless-runinit, where it is installed).
+func (n *Node) jobHelpers(host spec.Host) *runtime.JobHelpers {
+	h := &runtime.JobHelpers{}
+	if host.InitPath != "" {
+		h.SeccompCache, h.Loader = filepath.Join(n.State, "seccomp"), host.InitPath
 	}
-	return &runtime.SeccompLoader{CacheDir: filepath.Join(n.State, "seccomp"), Program: host.InitPath}
+	if p, err := policy.Libexec("dockless-runinit"); err == nil {
+		h.Init = p
+	}
+	return h
 }
 
 // runcRoot is where libcontainer keeps the node's containers' state.

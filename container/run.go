@@ -371,7 +371,7 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 	// the node's other jobs wait for is held.
 	n.setupDone()
 	n.Log.Infof("starting container %s (%s)", l.name, l.id)
-	exit, err := runtime.Run(n.runcRoot(), l.id, l.spec, n.seccompLoader(l.host), stdio, n.relaying(ctx), func(pid int) {
+	exit, err := runtime.Run(n.runcRoot(), l.id, l.spec, n.jobHelpers(l.host), stdio, n.relaying(ctx), func(pid int) {
 		l.rec.InitPid = pid
 		if err := n.writeRecord(l.rec); err != nil {
 			n.Log.Warnf("recording container %s: %v", l.name, err)

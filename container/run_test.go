@@ -17,6 +17,7 @@ import (
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
+	_ "github.com/dockless/dockless/runtime/initexec" // libcontainer's nsexec, and the small init's entry
 	"github.com/dockless/dockless/spec"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"

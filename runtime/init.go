@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/opencontainers/runc/libcontainer"
-	_ "github.com/opencontainers/runc/libcontainer/nsenter" // nsexec runs before the Go runtime in "init"
 )
 
 // IsInit reports whether this process is a container init that libcontainer

@@ -80,7 +80,7 @@ var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT
 // error and Run starts nothing), or Run's to relay, and none falls between
 // the two. started, if set, is called with the host pid of the container's
 // init once it runs.
-func Run(root, id string, spec *specs.Spec, sl *SeccompLoader, stdio IO, relaying func() error, started func(pid int)) (Exit, error) {
+func Run(root, id string, spec *specs.Spec, h *JobHelpers, stdio IO, relaying func() error, started func(pid int)) (Exit, error) {
 	if spec.Process == nil {
 		return Exit{}, errors.New("spec has no process")
 	}
@@ -111,7 +111,7 @@ func Run(root, id string, spec *specs.Spec, sl *SeccompLoader, stdio IO, relayin
 	if err != nil {
 		return Exit{}, err
 	}
-	sl.prepare(cfg)
+	h.prepare(cfg)
 	container, err := libcontainer.Create(root, id, cfg)
 	if err != nil {
 		return Exit{}, fmt.Errorf("unable to create container: %w", err)
@@ -123,7 +123,7 @@ func Run(root, id string, spec *specs.Spec, sl *SeccompLoader, stdio IO, relayin
 	if err := saveHooks(root, id, hooks); err != nil {
 		return Exit{}, err
 	}
-	process, link, err := startJob(container, spec.Process, stdio)
+	process, link, err := startJob(container, spec.Process, h, root, stdio)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -154,7 +154,7 @@ func jobConfig(id string, spec *specs.Spec) (*configs.Config, configs.Hooks, err
 // startJob starts the container's init with p, connected as stdio says,
 // sets the late rlimits once the init is set up, and lets it execute the
 // user's process. The link is closed if that fails.
-func startJob(container *libcontainer.Container, p *specs.Process, stdio IO) (*libcontainer.Process, stdioLink, error) {
+func startJob(container *libcontainer.Container, p *specs.Process, h *JobHelpers, root string, stdio IO) (*libcontainer.Process, stdioLink, error) {
 	process, err := newProcess(p, true)
 	if err != nil {
 		return nil, nil, err
@@ -165,6 +165,9 @@ func startJob(container *libcontainer.Container, p *specs.Process, stdio IO) (*l
 		return nil, nil, err
 	}
 	defer loaded()
+	if h != nil {
+		defer smallInit(h.Init, root, process)()
+	}
 	link, err := setupIO(process, p.Terminal, stdio)
 	if err != nil {
 		return nil, nil, err

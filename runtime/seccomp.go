@@ -33,20 +33,24 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// SeccompLoader has a job container's seccomp filter compiled once per
-// profile and loaded by a small loader, instead of compiled by libseccomp
-// in every container's init (about 17 ms a start for docker's profile with
-// its x86 section, on a 2-core node).
+// JobHelpers are the programs and the cache that speed up a job
+// container's start; nil uses none. Init is the small libcontainer init
+// (dockless-runinit, initexec.go).
+//
+// With Loader (dockless-init) and SeccompCache, a job container's seccomp
+// filter is compiled once per profile and loaded by dockless-init's
+// loader, instead of compiled by libseccomp in every container's init
+// (about 17 ms a start for docker's profile, on a 2-core node).
 //
 // The program is the very one libcontainer would load: a child dockless
 // runs libcontainer's own seccomp.InitSeccomp on one of its threads, and
 // dockless reads the filter back from the kernel
-// (PTRACE_SECCOMP_GET_FILTER). It is kept in CacheDir, root's, under a
+// (PTRACE_SECCOMP_GET_FILTER). It is kept in SeccompCache, root's, under a
 // hash of the profile, the boot, libseccomp's version and the runc module
-// dockless embeds. The loader is Program, dockless-init: libcontainer
-// executes a sealed copy of it in place of the user's command, and it
-// finds the command, loads the filter and executes the command, as
-// libcontainer's init would have (cmd/dockless-init/loader.c).
+// dockless embeds. libcontainer executes a sealed copy of the loader in
+// place of the user's command, and it finds the command, loads the filter
+// and executes the command, as libcontainer's init would have
+// (cmd/dockless-init/loader.c).
 //
 // libcontainer leaves the loader, on top of the process's capabilities,
 // CAP_SYS_ADMIN (loading a filter takes it without no_new_privileges),
@@ -59,9 +63,10 @@ import (
 // transition would apply to the loader), a bounding set with every
 // capability (no guard is left), or a compile that failed (the reason is
 // logged at debug level).
-type SeccompLoader struct {
-	CacheDir string
-	Program  string
+type JobHelpers struct {
+	SeccompCache string
+	Loader       string
+	Init         string
 }
 
 // seccompLabel is the libcontainer label of a container whose processes
@@ -123,8 +128,8 @@ func SeccompCompile() {
 // prepare has cfg's seccomp filter loaded by the loader, when it can: it
 // takes the seccomp config out of cfg and labels cfg with the compiled
 // filter. It reports whether it did.
-func (sl *SeccompLoader) prepare(cfg *configs.Config) bool {
-	if sl == nil || sl.Program == "" || cfg.Seccomp == nil || !loadable(cfg.Seccomp) {
+func (h *JobHelpers) prepare(cfg *configs.Config) bool {
+	if h == nil || h.Loader == "" || cfg.Seccomp == nil || !loadable(cfg.Seccomp) {
 		return false
 	}
 	if cfg.ProcessLabel != "" || cfg.AppArmorProfile != "" {
@@ -137,13 +142,13 @@ func (sl *SeccompLoader) prepare(cfg *configs.Config) bool {
 			return false
 		}
 	}
-	arg, err := sl.compiled(cfg.Seccomp)
+	arg, err := h.compiled(cfg.Seccomp)
 	if err != nil {
 		logrus.Debugf("seccomp: the filter is compiled in the container's init: %v", err)
 		return false
 	}
 	cfg.Seccomp = nil
-	cfg.Labels = append(cfg.Labels, seccompLabel+arg, seccompLoaderLabel+sl.Program)
+	cfg.Labels = append(cfg.Labels, seccompLabel+arg, seccompLoaderLabel+h.Loader)
 	return true
 }
 
@@ -163,12 +168,12 @@ func loadable(sc *configs.Seccomp) bool {
 
 // compiled is sc's filter as the loader takes it ("flags:hex"), from the
 // cache or compiled now.
-func (sl *SeccompLoader) compiled(sc *configs.Seccomp) (string, error) {
+func (h *JobHelpers) compiled(sc *configs.Seccomp) (string, error) {
 	raw, err := json.Marshal(sc)
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(sl.CacheDir, seccompKey(raw))
+	path := filepath.Join(h.SeccompCache, seccompKey(raw))
 	if b, err := os.ReadFile(path); err == nil {
 		arg := string(b)
 		if why, failed := strings.CutPrefix(arg, uncompilable); failed && retryAfter(path) > 0 {
@@ -178,13 +183,13 @@ func (sl *SeccompLoader) compiled(sc *configs.Seccomp) (string, error) {
 			return arg, nil
 		}
 	}
-	pruneCache(sl.CacheDir)
+	pruneCache(h.SeccompCache)
 	arg, err := compileArg(sc, raw)
 	if err != nil {
 		// Not tried again on this boot: every start would pay for it.
 		arg = uncompilable + err.Error()
 	}
-	if werr := writeCached(sl.CacheDir, path, arg); werr != nil {
+	if werr := writeCached(h.SeccompCache, path, arg); werr != nil {
 		logrus.Debugf("seccomp: keeping the compiled filter: %v", werr)
 	}
 	return arg, err

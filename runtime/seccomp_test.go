@@ -163,7 +163,7 @@ func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("reading a filter back takes ptrace as root")
 	}
-	sl := &SeccompLoader{CacheDir: filepath.Join(t.TempDir(), "seccomp"), Program: "/dockless-init"}
+	sl := &JobHelpers{SeccompCache: filepath.Join(t.TempDir(), "seccomp"), Loader: "/dockless-init"}
 	prepared := func(sc *configs.Seccomp) (string, bool) {
 		cfg := &configs.Config{Seccomp: sc}
 		ok := sl.prepare(cfg)
@@ -182,11 +182,11 @@ func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 	if !ok || !validFilterArg(first) || !strings.HasPrefix(first, "4:") {
 		t.Fatalf("first start: %v, %.40q", ok, first)
 	}
-	entries, _ := os.ReadDir(sl.CacheDir)
+	entries, _ := os.ReadDir(sl.SeccompCache)
 	if len(entries) != 1 {
 		t.Fatalf("%d cache entries, want 1", len(entries))
 	}
-	entry := filepath.Join(sl.CacheDir, entries[0].Name())
+	entry := filepath.Join(sl.SeccompCache, entries[0].Name())
 	before, _ := os.Stat(entry)
 	time.Sleep(10 * time.Millisecond)
 	if again, _ := prepared(mkdirDenied()); again != first {
@@ -200,7 +200,7 @@ func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 	if arg, _ := prepared(other); arg == first {
 		t.Fatal("another profile got the same filter")
 	}
-	if entries, _ := os.ReadDir(sl.CacheDir); len(entries) != 2 {
+	if entries, _ := os.ReadDir(sl.SeccompCache); len(entries) != 2 {
 		t.Fatalf("%d cache entries, want 2", len(entries))
 	}
 	if err := os.WriteFile(entry, []byte("4:zz"), 0o600); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/dockless/dockless/oci"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
+	_ "github.com/dockless/dockless/runtime/initexec" // libcontainer's nsexec, and the small init's entry
 	"github.com/sirupsen/logrus"
 )
 

@@ -1,0 +1,13 @@
+// dockless-runinit is the small libcontainer init of job containers: what
+// dockless's own "dockless init" runs (runtime.Init), without the rest of
+// dockless's packages, whose initialisation costs every start several
+// milliseconds. dockless executes it from a sealed descriptor inside the
+// container's namespaces, once libcontainer's nsexec is done (package
+// runtime/initexec); it is found at ../libexec/dockless/dockless-runinit
+// from dockless, never through PATH, and is of no use run by hand (it
+// takes its whole configuration from descriptors libcontainer passes).
+package main
+
+import "github.com/dockless/dockless/runtime"
+
+func main() { runtime.Init() }
