@@ -468,7 +468,7 @@ func throughLoader(c *libcontainer.Container, process *libcontainer.Process) (fu
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := exeseal.CloneBinary(io.MultiReader(f, bytes.NewReader(program)), st.Size()+int64(len(program)), loader, os.TempDir())
+	sealed, err := sealLoader(f, st.Size(), program)
 	if err != nil {
 		return nil, fmt.Errorf("sealing the container's seccomp loader: %w", err)
 	}
@@ -477,6 +477,36 @@ func throughLoader(c *libcontainer.Container, process *libcontainer.Process) (fu
 	where := fmt.Sprintf("%d+%d", st.Size(), len(program))
 	process.Args = append([]string{"/proc/self/fd/" + strconv.Itoa(fd), "--seccomp", flags, where, caps, "--"}, process.Args...)
 	return func() { sealed.Close() }, nil
+}
+
+// sealLoader is a sealed memory copy of the loader (size bytes of f)
+// followed by program, copied by the kernel (sendfile) where it can make
+// one (runc's CloneBinary, the fallback, copies through a buffer).
+func sealLoader(f *os.File, size int64, program []byte) (*os.File, error) {
+	mem, seal, err := exeseal.Memfd(filepath.Base(f.Name()))
+	if err != nil {
+		return exeseal.CloneBinary(io.MultiReader(f, bytes.NewReader(program)), size+int64(len(program)), f.Name(), os.TempDir())
+	}
+	for done := int64(0); done < size; {
+		n, err := unix.Sendfile(int(mem.Fd()), int(f.Fd()), nil, int(size-done))
+		if err == nil && n == 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			mem.Close()
+			return nil, fmt.Errorf("copying %s: %w", f.Name(), err)
+		}
+		done += int64(n)
+	}
+	if _, err := mem.Write(program); err != nil {
+		mem.Close()
+		return nil, err
+	}
+	if err := seal(&mem); err != nil {
+		mem.Close()
+		return nil, err
+	}
+	return mem, nil
 }
 
 // openLoader opens the loader, which must be root's and writable by no one
