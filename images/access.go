@@ -138,7 +138,7 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool, p
 		if prepare != "" && s.usableAsIs(img, labels, allowed, revalidate) {
 			// On failure the image is held instead, and the rootfs step's
 			// own Prepare reports why.
-			if img.Mounts, err = ss.prepare(ctx, prepare, img); err == nil {
+			if img.Mounts, err = ss.prepare(ctx, prepare, img, labels[lastUsedLabel]); err == nil {
 				return nil
 			}
 		}

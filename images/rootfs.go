@@ -28,7 +28,7 @@ func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mou
 	var mounts []mount.Mount
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
 		var err error
-		mounts, err = ss.prepare(ctx, id, img)
+		mounts, err = ss.prepare(ctx, id, img, "")
 		return err
 	})
 	if err == nil {
@@ -38,13 +38,21 @@ func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mou
 }
 
 // prepare creates container id's snapshot on img's layers in the session,
-// notes the use (for the size cap's LRU) and lets go of img's hold.
-func (ss *session) prepare(ctx context.Context, id string, img *Image) ([]mount.Mount, error) {
-	now := strconv.FormatInt(time.Now().UnixNano(), 10)
+// notes the use (for the size cap's LRU) and lets go of img's hold. A use
+// noted less than lastUsedPrecision ago (lastUsed: the record's label, ""
+// unknown) is not noted again when there is no hold to let go of: that
+// write (a transaction of the store's database, two fdatasyncs) would not
+// change the size cap's order.
+func (ss *session) prepare(ctx context.Context, id string, img *Image, lastUsed string) ([]mount.Mount, error) {
+	t := time.Now()
+	now := strconv.FormatInt(t.UnixNano(), 10)
 	mounts, err := ss.sn.Prepare(ctx, containerKey(id), img.ChainID.String(),
 		snapshots.WithLabels(map[string]string{gcRoot: now}))
 	if err != nil {
 		return nil, fmt.Errorf("preparing rootfs of %s: %w", id, err)
+	}
+	if img.hold == "" && usedSince(lastUsed, t.Add(-lastUsedPrecision)) {
+		return mounts, nil
 	}
 	labels, paths := map[string]string{lastUsedLabel: now}, []string{"labels." + lastUsedLabel}
 	if img.hold != "" {
@@ -62,6 +70,16 @@ func (ss *session) prepare(ctx context.Context, id string, img *Image) ([]mount.
 		return nil, fmt.Errorf("preparing rootfs of %s: %w", id, err)
 	}
 	return mounts, nil
+}
+
+// lastUsedPrecision is how precisely the last use of an image is kept.
+const lastUsedPrecision = time.Minute
+
+// usedSince reports whether the last-used label lastUsed (Unix
+// nanoseconds) is at or after since.
+func usedSince(lastUsed string, since time.Time) bool {
+	ns, err := strconv.ParseInt(lastUsed, 10, 64)
+	return err == nil && ns >= since.UnixNano()
 }
 
 // Release removes the container's snapshot and collects it. Releasing a

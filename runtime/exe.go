@@ -14,7 +14,12 @@ import (
 // process: until then (all the life of a container made by dockless-runc
 // create and not yet started) the container's processes could reach it
 // through /proc/<init>/fd. The init was exec'd from it and needs it no
-// more; it is found by comparing each descriptor with /proc/self/exe.
+// more; it is found by comparing each descriptor with /proc/self/exe. In
+// the small init (dockless-runinit, package initexec), /proc/self/exe is
+// the small init's own copy, which its exec closed already: the sealed,
+// read-only copy of dockless libcontainer passed stays open until the
+// init executes the container's process, which does not get it (and a job
+// container's init is not dumpable meanwhile, see Init).
 func closeExeDescriptors() {
 	var exe unix.Stat_t
 	if unix.Stat("/proc/self/exe", &exe) != nil {

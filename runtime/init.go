@@ -6,6 +6,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
+	"unsafe"
 
 	"github.com/sirupsen/logrus"
 
@@ -51,9 +52,24 @@ func Init() {
 		// the container's process (libcontainer's init stays on this one).
 		goruntime.LockOSThread()
 		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+		// nsexec makes the init non-dumpable only where it joins
+		// namespaces, which a job container does not; the init holds its
+		// descriptors to dockless (the init and sync sockets, the exec
+		// fifo) until it executes the container's process, and a process
+		// dockless exec starts in the container meanwhile must not reach
+		// them through /proc. The exec makes the process dumpable again.
+		// (An init in a user namespace, the OCI interface's, could not
+		// write its own /proc files then: it keeps libcontainer's way.)
+		_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+		_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initName[0])), 0, 0, 0)
 	}
 	libcontainer.Init()
 }
+
+// initName is the init's name until it executes the container's process,
+// as runc's (the small init's would be the number of the descriptor it was
+// executed from).
+var initName = []byte("runc:[2:INIT]\x00")
 
 // jobLogLevel marks the init of a foreground job container. libcontainer
 // passes the init nothing of dockless's own but its log level, so Run

@@ -18,12 +18,14 @@
 // the mark it does nothing, and nsexec runs from nsenter's constructor, as
 // before.
 //
-// The small init is not set-id and is executed from a sealed,
-// read-only overlay of it (a container cannot write to it through
-// /proc/<pid>/exe, CVE-2019-5736). Executed inside the container's
-// namespaces, it is dumpable until libcontainer's init sets it otherwise,
-// as the init of any runtime that re-executes itself there; it holds every
-// capability, which no process of the container does, so none can trace it
-// (the kernel wants a tracer to hold all of its tracee's capabilities).
+// The small init is not set-id and is executed from a sealed, read-only
+// overlay of it (a container cannot write to it through /proc/<pid>/exe,
+// CVE-2019-5736); the descriptor is close-on-exec by then, so the small
+// init never holds it. It runs inside the container's namespaces: for a
+// job container, a new PID namespace where nothing else runs yet, and
+// runtime.Init makes it non-dumpable at once (nsexec does so only where it
+// joins namespaces), so that a process dockless exec starts in the
+// container before the init executes the container's process cannot reach
+// its descriptors to dockless through /proc.
 // An AT_SECURE exec (the setuid binary run by a user) is never acted on.
 package initexec

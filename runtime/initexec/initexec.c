@@ -24,9 +24,9 @@ __attribute__((constructor(102))) static void dockless_init_exec(int argc, char 
 	if (argc < 2 || strcmp(argv[1], "init") != 0 || getauxval(AT_SECURE) != 0)
 		return;
 	char *level = NULL;
-	for (char **e = envp; *e != NULL; e++)
+	for (char **e = envp; *e != NULL && level == NULL; e++)
 		if (strncmp(*e, levelKey, sizeof(levelKey) - 1) == 0)
-			level = *e;
+			level = *e; // the first, as getenv and the Go runtime read it
 	char *mark = level ? strstr(level, ":fd=") : NULL;
 	if (mark == NULL)
 		return;
@@ -43,7 +43,9 @@ __attribute__((constructor(102))) static void dockless_init_exec(int argc, char 
 		return;
 	}
 	nsexec();
-	// Only the final child gets here, in the container's namespaces.
+	// Only the final child gets here, in the container's namespaces. The
+	// exec closes the descriptor: the small init never holds it.
+	fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 	syscall(SYS_execveat, (int)fd, "", argv, envp, AT_EMPTY_PATH);
 	fprintf(stderr, "dockless: executing the container's init (dockless-runinit): %m\n");
 	_exit(1);
