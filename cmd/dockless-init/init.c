@@ -39,19 +39,6 @@
  * forwarded (tini's choice) */
 static const int kept[] = {SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGABRT, SIGTRAP, SIGSYS, SIGTTIN, SIGTTOU};
 
-static int exec_status(int err)
-{
-	switch (err) {
-	case ENOENT:
-		return 127;
-	case EACCES:
-	case EISDIR:
-	case ENOEXEC:
-		return 126;
-	}
-	return 1;
-}
-
 /* start runs argv in a child, in its own process group in the terminal's
  * foreground; the child gets the signal mask the init started with. */
 static pid_t start(char **argv, const sigset_t *orig)
@@ -66,7 +53,7 @@ static pid_t start(char **argv, const sigset_t *orig)
 	execvp(argv[0], argv);
 	int err = errno;
 	fprintf(stderr, "docker-init: exec %s failed: %s\n", argv[0], strerror(err));
-	_exit(exec_status(err));
+	_exit(exit_code(err, 1));
 }
 
 /* hold waits for the container's end, reaping what ends in it. */

@@ -50,8 +50,7 @@ static const char *go_error(int err, char *buf, size_t n)
 	return buf;
 }
 
-/* exit_code is docker's status for a command that cannot start. */
-static int exit_code(int err)
+int exit_code(int err, int otherwise)
 {
 	switch (err) {
 	case ENOENT:
@@ -61,7 +60,7 @@ static int exit_code(int err)
 	case ENOEXEC:
 		return 126;
 	}
-	return 125;
+	return otherwise;
 }
 
 static void __attribute__((noreturn)) refuse(int code, const char *what)
@@ -144,7 +143,7 @@ static const char *look_path(const char *file, char *buf, size_t n)
 			snprintf(msg, sizeof(msg), "exec: \"%s\": stat %s: %s", file, file, go_error(err, e, sizeof(e)));
 		else
 			snprintf(msg, sizeof(msg), "exec: \"%s\": %s", file, go_error(err, e, sizeof(e)));
-		refuse(exit_code(err), msg);
+		refuse(exit_code(err, 125), msg);
 	}
 	const char *path = getenv("PATH");
 	for (const char *dir = path; dir != NULL && *dir != '\0'; dir++) {
@@ -275,5 +274,5 @@ int seccomp_loader(int argc, char **argv)
 	int err = errno;
 	char msg[PATH_MAX + 256], e[128];
 	snprintf(msg, sizeof(msg), "exec %s: %s", path, go_error(err, e, sizeof(e)));
-	refuse(exit_code(err), msg);
+	refuse(exit_code(err, 125), msg);
 }

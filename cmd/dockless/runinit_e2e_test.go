@@ -24,14 +24,7 @@ func TestSuid_JobContainersStartWithTheSmallInit(t *testing.T) {
 	}
 	script := writeFile(t, filepath.Join(dir, "parent-exe"), "#!/bin/sh\nwhile read -r k v; do [ \"$k\" = PPid: ] && ppid=$v; done < /proc/self/status\nreadlink /proc/$ppid/exe >> "+log+"\n", 0o755)
 	writeFile(t, filepath.Join(hooksDir, "exe.json"), `{"version":"1.0.0","hook":{"path":"`+script+`"},"when":{"always":true},"stages":["createContainer"]}`, 0o644)
-	f, err := os.OpenFile(suidPolicy, os.O_APPEND|os.O_WRONLY, 0)
-	if err == nil {
-		_, err = fmt.Fprintf(f, "[hooks]\ndirs = [%q]\n", hooksDir)
-		f.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	appendPolicy(t, fmt.Sprintf("[hooks]\ndirs = [%q]\n", hooksDir))
 	data := filepath.Join(j.storage, alice.Name)
 	r := e.runAs(alice, alice.Home, nil, "run", "--rm", "-v", data+":/data", busybox, "sh", "-c", "id -u; grep ^Seccomp: /proc/self/status; ls /proc/self/fd")
 	if r.code != 0 || r.stdout != fmt.Sprintf("%d\nSeccomp:\t2\n0\n1\n2\n3\n", alice.UID) {

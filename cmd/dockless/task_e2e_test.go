@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -496,14 +497,7 @@ func TestLSFTask_SiteHooksRunOncePerContainer(t *testing.T) {
 	script := writeFile(t, filepath.Join(dir, "log-state"), "#!/bin/sh\ncat >> "+log+"\necho >> "+log+"\n", 0o755)
 	hook := writeFile(t, filepath.Join(hooksDir, "mpi.json"), `{"version":"1.0.0","hook":{"path":"`+script+`"},
 "when":{"annotations":{"^io\\.dockless\\.lsf\\.parallel$":"^true$"}},"stages":["createRuntime"]}`, 0o644)
-	f, err := os.OpenFile(suidPolicy, os.O_APPEND|os.O_WRONLY, 0)
-	if err == nil {
-		_, err = fmt.Fprintf(f, "[hooks]\ndirs = [%q]\n", hooksDir)
-		f.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	appendPolicy(t, fmt.Sprintf("[hooks]\ndirs = [%q]\n", hooksDir))
 	var tasks []*task
 	for i := range 4 {
 		tasks = append(tasks, p.start(t, nil, true, nil, "lsf", "task", "--", "/bin/sh", "-c", "touch /dev/shm/task"+strconv.Itoa(i)+"; "+barrier(4)))
@@ -527,6 +521,19 @@ func TestLSFTask_SiteHooksRunOncePerContainer(t *testing.T) {
 	tk.release()
 	if r := tk.wait(t); r.code != 125 || !strings.Contains(r.stderr, hook) || !strings.Contains(r.stderr, "writable by no one else") {
 		t.Errorf("a group-writable hook file: want refused: %s", r)
+	}
+}
+
+// appendPolicy adds extra TOML to the setuid binary's policy.
+func appendPolicy(t *testing.T, extra string) {
+	t.Helper()
+	f, err := os.OpenFile(suidPolicy, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString(extra)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
