@@ -3,11 +3,17 @@
 //
 // It owns the container's life from create to destroy: the libcontainer
 // state under a root directory, the init process (the dockless binary
-// re-executed with the argument "init", see Init), stdio or a pseudo-terminal,
+// re-executed with the argument "init", see Init; for a job container,
+// once nsexec is done, the small dockless-runinit: smallinit.go and package
+// runtime/initexec), stdio or a pseudo-terminal,
 // signal forwarding, waiting, the exit status (128+N for a signal), and
 // destroying the container and its cgroup on every path out. It reads the
 // container's cgroup statistics too, in the shapes dockless prints (Measure
 // for stats and inspect, EventStats for runc's events).
+//
+// A job container's seccomp filter is compiled once per profile and
+// loaded by dockless-init's loader just before the container's command
+// (seccomp.go, JobHelpers).
 //
 // It also holds the setuid entry guard (secure.go), the binary's first C
 // constructor: run setuid by a user, dockless refuses to be libcontainer's
