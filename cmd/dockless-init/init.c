@@ -7,7 +7,8 @@
  * As PID 1 it starts the command as its child, in a process group of its
  * own that owns the terminal if there is one; forwards every signal it
  * gets to the command (a PID 1 without a handler would ignore them); reaps
- * every process that ends in the container; and exits with the command's
+ * every process that ends in the container (a subreaper where it is not
+ * PID 1, as tini -s); and exits with the command's
  * status (128+N when signal N ended it) once the command is gone, which
  * ends the container. A command it cannot start exits 127 (not found) or
  * 126 (not executable), as tini's.
@@ -30,6 +31,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +94,9 @@ int main(int argc, char **argv)
 		fputs("docker-init: usage: docker-init -- COMMAND [ARG...]\n", stderr);
 		return 1;
 	}
+	/* Not PID 1 (--pid host; a harness), it still gets the orphans of
+	 * what it runs to reap, as tini -s. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigset_t wait_for, orig;
 	sigfillset(&wait_for);
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
