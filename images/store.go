@@ -20,6 +20,7 @@ import (
 	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/net/http/httpproxy"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultRoot is the node store's default location.
@@ -158,9 +159,11 @@ func (s *Store) with(ctx context.Context, fn func(context.Context, *session) err
 	defer lock.Close()
 	// A layer goes into its first snapshot through a temporary mount;
 	// containerd puts those under $XDG_RUNTIME_DIR or $TMPDIR unless told.
-	if err := mount.SetTempMountLocation(filepath.Join(s.root, "tmpmounts")); err != nil {
+	tmp := filepath.Join(s.root, "tmpmounts")
+	if err := mount.SetTempMountLocation(tmp); err != nil {
 		return fmt.Errorf("creating the temporary mount directory: %w", err)
 	}
+	unmountStale(tmp)
 	if s.Containerd != "" {
 		return s.withDaemon(ctx, fn)
 	}
@@ -194,4 +197,21 @@ func (s *Store) with(ctx context.Context, fn func(context.Context, *session) err
 			return err
 		},
 	})
+}
+
+// unmountStale unmounts and removes what a dockless killed in a session
+// left in the store's temporary mount directory (a layer's first snapshot
+// mounted for its unpack): temporary mounts exist only in a session, under
+// the node-wide lock, which this process holds now.
+func unmountStale(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, en := range entries {
+		p := filepath.Join(dir, en.Name())
+		if err := mount.UnmountAll(p, unix.MNT_DETACH); err == nil {
+			_ = os.Remove(p)
+		}
+	}
 }

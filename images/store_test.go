@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
+	"golang.org/x/sys/unix"
 )
 
 // The store's tests pull real images, built from the host's static busybox
@@ -464,5 +465,32 @@ func TestStore_DigestReferenceFindsTheTagCachedImage(t *testing.T) {
 	other := strings.Replace(byDigest, "test/bydigest@", "test/other@", 1)
 	if _, err := s.Ensure(ctx, other, PullNever, PullOptions{}); err == nil {
 		t.Errorf("%s was found: another repository's digest is not this image", other)
+	}
+}
+
+// TestUnmountStale_RemovesWhatAKilledSessionLeft: a temporary mount a
+// dockless killed in a session left in tmpmounts (a layer's first snapshot
+// bind-mounted for its unpack) is unmounted and removed by the next
+// session, which holds the node-wide lock under which alone they exist.
+func TestUnmountStale_RemovesWhatAKilledSessionLeft(t *testing.T) {
+	needRoot(t)
+	s, _ := testStore(t)
+	tmp := filepath.Join(s.Root(), "tmpmounts")
+	src, left := t.TempDir(), filepath.Join(tmp, "containerd-mount123")
+	if err := os.MkdirAll(left, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(src, left, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(left, unix.MNT_DETACH) })
+	if _, err := s.List(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m := mountsUnder(t, tmp); len(m) != 0 {
+		t.Errorf("mounts left under tmpmounts: %v", m)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("the stale mount point is still there: %v", err)
 	}
 }

@@ -94,8 +94,8 @@ int main(int argc, char **argv)
 		fputs("docker-init: usage: docker-init -- COMMAND [ARG...]\n", stderr);
 		return 1;
 	}
-	/* Not PID 1 (--pid host; a harness), it still gets the orphans of
-	 * what it runs to reap, as tini -s. */
+	/* Not PID 1 (hack/runcbats runs runc's suite under it), it still
+	 * gets the orphans of what it runs to reap, as tini -s. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigset_t wait_for, orig;
 	sigfillset(&wait_for);

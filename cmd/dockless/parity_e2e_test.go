@@ -405,3 +405,20 @@ func waitForProcess(t *testing.T, cid, comm string) int {
 	t.Fatalf("no %s in the container", comm)
 	return 0
 }
+
+// TestDocklessInit_IsTheSubreaperWhereItIsNotPID1: run as an ordinary
+// process (hack/runcbats runs runc's suite under it), dockless-init gets
+// the orphans of what it runs, as tini -s, and reaps them: the node's PID 1
+// may reap late.
+func TestDocklessInit_IsTheSubreaperWhereItIsNotPID1(t *testing.T) {
+	prog := filepath.Join(filepath.Dir(binary), "dockless-init")
+	dir := t.TempDir()
+	script := "sh -c 'sleep 0.3 & echo $! > " + dir + "/orphan'; sleep 0.1; " +
+		"awk '/^PPid:/ {print $2}' /proc/$(cat " + dir + "/orphan)/status; echo $PPID; sleep 0.5; " +
+		"grep -s '^State:' /proc/$(cat " + dir + "/orphan)/status || echo reaped"
+	out, err := exec.Command(prog, "--", "sh", "-c", script).Output()
+	lines := strings.Fields(string(out))
+	if err != nil || len(lines) != 3 || lines[0] != lines[1] || lines[2] != "reaped" {
+		t.Fatalf("the orphan's parent, dockless-init's pid, and whether it was reaped: %q (%v)", out, err)
+	}
+}
