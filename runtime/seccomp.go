@@ -186,7 +186,7 @@ func (h *JobHelpers) compiled(sc *configs.Seccomp) (string, error) {
 	pruneCache(h.SeccompCache)
 	arg, err := compileArg(sc, raw)
 	if err != nil {
-		// Not tried again on this boot: every start would pay for it.
+		// Not tried again for uncompilableFor: every start would pay for it.
 		arg = uncompilable + err.Error()
 	}
 	if werr := writeCached(h.SeccompCache, path, arg); werr != nil {
