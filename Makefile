@@ -37,7 +37,7 @@ build:
 	$(CC) $(INIT_CFLAGS) -o $(dir $(BIN))dockless-init cmd/dockless-init/init.c cmd/dockless-init/loader.c
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(HELPER) ./cmd/dockless-build
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(CDI_HELPER) ./cmd/dockless-cdi
-	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(INIT_HELPER) ./cmd/dockless-runinit
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(INIT_HELPER) ./cmd/dockless-runinit
 
 # deps installs the Debian packages that are missing (apt-get update once).
 # openssh-server, where it installs it, is for the tests' own sshd: the

@@ -165,7 +165,9 @@ func startJob(container *libcontainer.Container, p *specs.Process, h *JobHelpers
 		return nil, nil, err
 	}
 	defer loaded()
-	if h != nil {
+	if h != nil && container.Config().Seccomp == nil {
+		// The small init has no libseccomp: a filter the loader does not
+		// load (seccomp.go) is libcontainer's, in dockless's own init.
 		defer smallInit(h.Init, root, process)()
 	}
 	link, err := setupIO(process, p.Terminal, stdio)

@@ -75,7 +75,8 @@ func e2eMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	runinit := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, "libexec", "dockless", "dockless-runinit"), "../dockless-runinit")
+	runinit := exec.Command("go", "build", "-o", filepath.Join(dir, "libexec", "dockless", "dockless-runinit"), "../dockless-runinit")
+	runinit.Env = append(os.Environ(), "CGO_ENABLED=0")
 	runinit.Stdout, runinit.Stderr = os.Stderr, os.Stderr
 	if err := runinit.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building dockless-runinit:", err)
