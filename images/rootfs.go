@@ -47,7 +47,7 @@ func (ss *session) prepare(ctx context.Context, id string, img *Image, lastUsed 
 	t := time.Now()
 	now := strconv.FormatInt(t.UnixNano(), 10)
 	mounts, err := ss.sn.Prepare(ctx, containerKey(id), img.ChainID.String(),
-		snapshots.WithLabels(map[string]string{gcRoot: now}))
+		snapshots.WithLabels(map[string]string{gcRoot: now, imageLabel: img.recordName() + "@" + img.Target.Digest.String()}))
 	if err != nil {
 		return nil, fmt.Errorf("preparing rootfs of %s: %w", id, err)
 	}
@@ -82,15 +82,74 @@ func usedSince(lastUsed string, since time.Time) bool {
 	return err == nil && ns >= since.UnixNano()
 }
 
-// Release removes the container's snapshot and collects it. Releasing a
-// snapshot that is already gone is not an error.
+// imageLabel names, on a container's snapshot, the image record it was
+// prepared from and that record's target then ("NAME@DIGEST"): while the
+// record still points there, the image's layers stay referenced without
+// the container's snapshot (Release).
+const imageLabel = "dockless.image"
+
+// Release removes the container's snapshot. Releasing a snapshot that is
+// already gone is not an error.
+//
+// The in-process store removes the snapshot from the store's records and
+// its directories from the overlay snapshotter at once (two transactions),
+// and collects garbage only when the snapshot may have been the last
+// reference to something: the image record it came from is gone or was
+// moved meanwhile (dockless rmi, a pull that moved the tag, the size
+// cap), the snapshot was gone already, or its directories could not be
+// removed directly. A collection takes four transactions of the store's
+// databases and looks at every record.
 func (s *Store) Release(ctx context.Context, id string) error {
 	return s.with(ctx, func(ctx context.Context, ss *session) error {
-		if err := ss.sn.Remove(ctx, containerKey(id)); err != nil && !errdefs.IsNotFound(err) {
+		key := containerKey(id)
+		info, err := ss.sn.Stat(ctx, key)
+		if err == nil {
+			err = ss.sn.Remove(ctx, key)
+		}
+		switch {
+		case errdefs.IsNotFound(err):
+			return ss.collect(ctx)
+		case err != nil:
 			return fmt.Errorf("removing rootfs of %s: %w", id, err)
 		}
-		return ss.collect(ctx)
+		if ss.backend == nil || !ss.removeBackend(ctx, key) || !ss.stillReferenced(ctx, info.Labels[imageLabel]) {
+			return ss.collect(ctx)
+		}
+		return nil
 	})
+}
+
+// removeBackend removes the overlay snapshotter's snapshot behind the
+// store's snapshot key, which the store's records no longer name (the
+// store keeps it as "NAMESPACE/N/KEY"). It reports whether it did; if
+// not, the store's collection removes it.
+func (ss *session) removeBackend(ctx context.Context, key string) bool {
+	var found []string
+	err := ss.backend.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		rest, ok := strings.CutPrefix(info.Name, Namespace+"/")
+		if !ok {
+			return nil
+		}
+		if _, k, ok := strings.Cut(rest, "/"); ok && k == key {
+			found = append(found, info.Name)
+		}
+		return nil
+	})
+	if err != nil || len(found) != 1 {
+		return false
+	}
+	return ss.backend.Remove(ctx, found[0]) == nil
+}
+
+// stillReferenced reports whether the image record a container's snapshot
+// was prepared from (its imageLabel) still points where it did.
+func (ss *session) stillReferenced(ctx context.Context, label string) bool {
+	i := strings.LastIndex(label, "@")
+	if i <= 0 {
+		return false
+	}
+	rec, err := ss.images.Get(ctx, label[:i])
+	return err == nil && rec.Target.Digest.String() == label[i+1:]
 }
 
 // Snapshots lists the store's snapshots: the committed layers (by chain

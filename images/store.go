@@ -104,7 +104,10 @@ type session struct {
 	allowDevices bool
 	cs           content.Store
 	sn           snapshots.Snapshotter
-	images       images.Store
+	// backend is the overlay snapshotter under sn's records, in process
+	// only (nil on a daemon).
+	backend snapshots.Snapshotter
+	images  images.Store
 	// collect removes what nothing references any more (the in-process
 	// store collects at once; a daemon on its own schedule).
 	collect func(context.Context) error
@@ -191,6 +194,7 @@ func (s *Store) with(ctx context.Context, fn func(context.Context, *session) err
 		allowDevices: s.AllowDevices,
 		cs:           db.ContentStore(),
 		sn:           db.Snapshotter(snapshotter),
+		backend:      sn,
 		images:       metadata.NewImageStore(db),
 		collect: func(ctx context.Context) error {
 			_, err := db.GarbageCollect(ctx)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/errdefs"
 	"github.com/dockless/dockless/hack/testimage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
@@ -270,6 +271,71 @@ func TestStore_PrepareMountsACopyOnWriteRootAndReleaseRemovesIt(t *testing.T) {
 	}
 	if left := mountsUnder(t, s.Root()); len(left) != 0 {
 		t.Errorf("mounts left: %v", left)
+	}
+}
+
+// TestStore_ReleaseCollectsOnlyWhatTheContainerMayHaveHeld: releasing a
+// container whose image record still points where it did removes the
+// container's snapshot and its directories and collects nothing (an
+// unreferenced snapshot made for the test survives); once the tag moved
+// to another image meanwhile, the release collects: the old image's own
+// layer goes, with the unreferenced snapshot.
+func TestStore_ReleaseCollectsOnlyWhatTheContainerMayHaveHeld(t *testing.T) {
+	s, reg := testStore(t)
+	ctx := context.Background()
+	ref := push(t, reg, "test/app:1", busyboxWith(t, "old", 100))
+	old := pullOK(t, s, ref)
+	orphan := func() bool {
+		found := false
+		err := s.with(ctx, func(ctx context.Context, ss *session) error {
+			_, err := ss.sn.Stat(ctx, "orphan")
+			if errdefs.IsNotFound(err) {
+				_, err = ss.sn.Prepare(ctx, "orphan", "")
+				return err
+			}
+			found = err == nil
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	orphan()
+	layers, _, err := s.Snapshots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prepare(ctx, "kept", old); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if !orphan() {
+		t.Error("releasing a container whose image is still there collected garbage")
+	}
+	if dirs, _ := os.ReadDir(filepath.Join(s.Root(), "snapshots", "snapshots")); len(dirs) != len(layers) {
+		t.Errorf("%d snapshot directories after the release, want %d (the layers and the unreferenced one)", len(dirs), len(layers))
+	}
+
+	if _, err := s.Prepare(ctx, "moved", old); err != nil {
+		t.Fatal(err)
+	}
+	push(t, reg, "test/app:1", busyboxWith(t, "new", 100))
+	pullOK(t, s, ref)
+	if err := s.Release(ctx, "moved"); err != nil {
+		t.Fatal(err)
+	}
+	after, containers, err := s.Snapshots(ctx)
+	if err != nil || len(containers) != 0 {
+		t.Fatalf("containers %v (%v)", containers, err)
+	}
+	if slices.Contains(after, old.ChainID.String()) || slices.Contains(after, "orphan") {
+		t.Errorf("after the tag moved, the release left %v: the old image's layer or the unreferenced snapshot", after)
+	}
+	if dirs, _ := os.ReadDir(filepath.Join(s.Root(), "snapshots", "snapshots")); len(dirs) != len(after) {
+		t.Errorf("%d snapshot directories for %d snapshots", len(dirs), len(after))
 	}
 }
 
