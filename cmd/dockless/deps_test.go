@@ -8,8 +8,9 @@ import (
 
 // TestDeps_SetuidBinaryLinksNoBuildKit: BuildKit is linked into
 // dockless-build only, and NVIDIA's CDI generator into dockless-cdi only,
-// never into the setuid dockless (every start of it would pay for them);
-// and the module
+// never into the setuid dockless (every start of it would pay for them),
+// nor containerd's client package (a daemon is spoken to through four of
+// its services, images/daemon.go); and the module
 // graph keeps BuildKit with the containerd it was released with
 // (v0.34.2 with containerd v2.4.2).
 func TestDeps_SetuidBinaryLinksNoBuildKit(t *testing.T) {
@@ -19,7 +20,8 @@ func TestDeps_SetuidBinaryLinksNoBuildKit(t *testing.T) {
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		if strings.HasPrefix(pkg, "github.com/moby/buildkit") || pkg == "github.com/dockless/dockless/build/kit" ||
-			strings.HasPrefix(pkg, "github.com/NVIDIA/") || pkg == "github.com/dockless/dockless/cdi/nvidia" {
+			strings.HasPrefix(pkg, "github.com/NVIDIA/") || pkg == "github.com/dockless/dockless/cdi/nvidia" ||
+			pkg == "github.com/containerd/containerd/v2/client" {
 			t.Errorf("the setuid dockless links %s", pkg)
 		}
 	}

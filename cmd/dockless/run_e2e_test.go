@@ -245,6 +245,19 @@ func TestRun_RootfsIsCopyOnWrite(t *testing.T) {
 	}
 }
 
+// TestRun_RootfsIsVolatile: the container's writable layer, which lives
+// only as long as the container, is mounted volatile (overlayfs passes no
+// sync of it down: "volatile", or "fsync=volatile" on newer kernels), and
+// what the container writes and syncs is there until it exits.
+func TestRun_RootfsIsVolatile(t *testing.T) {
+	e := newEnv(t)
+	out := e.mustRun("run", "--rm", busybox, "sh", "-c", "echo kept > /written; sync; cat /written; grep ' / / ' /proc/self/mountinfo")
+	first, root, _ := strings.Cut(out, "\n")
+	if first != "kept" || !strings.Contains(root, " overlay ") || !strings.Contains(root, "volatile") {
+		t.Fatalf("the rootfs is an overlay mounted volatile: %q", out)
+	}
+}
+
 func TestRun_SecurityDefaults(t *testing.T) {
 	e := newEnv(t)
 	status := e.mustRun("run", "--rm", busybox, "cat", "/proc/self/status")
