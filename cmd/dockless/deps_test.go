@@ -25,6 +25,9 @@ func TestDeps_SetuidBinaryLinksNoBuildKit(t *testing.T) {
 			t.Errorf("the setuid dockless links %s", pkg)
 		}
 	}
+	if !strings.Contains(string(out), "github.com/dockless/dockless/runtime/hugeheap\n") {
+		t.Error("the setuid dockless does not link runtime/hugeheap")
+	}
 	out, err = exec.Command("go", "list", "-m", "github.com/moby/buildkit", "github.com/containerd/containerd/v2", "github.com/opencontainers/runc").Output()
 	if err != nil {
 		t.Fatalf("go list -m: %v", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/dockless/dockless/oci"
 	"github.com/dockless/dockless/policy"
 	"github.com/dockless/dockless/runtime"
+	_ "github.com/dockless/dockless/runtime/hugeheap" // the heap's first chunk in huge pages: fewer faults at every start
 	_ "github.com/dockless/dockless/runtime/initexec" // libcontainer's nsexec, and the small init's entry
 	"github.com/sirupsen/logrus"
 )
