@@ -265,6 +265,14 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recording image %s: %w", p.name, err)
 	}
+	if old.Target.Digest != "" && old.Target.Digest != p.desc.Digest {
+		// The tag moved: what only the image it named used is garbage
+		// now (a container's release collects only when its own image
+		// moved, rootfs.go).
+		if err := ss.collect(ctx); err != nil {
+			return nil, err
+		}
+	}
 	img.hold = p.hold
 	fmt.Fprintf(p.out, "Digest: %s\n", p.desc.Digest)
 	fmt.Fprintf(p.out, "Status: Downloaded %s: layers %s compressed, %s unpacked, in %s\n", p.name, units.HumanSize(float64(p.fetched.Load())), units.HumanSize(float64(img.Size)), time.Since(p.start).Round(time.Millisecond))

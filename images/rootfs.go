@@ -66,6 +66,8 @@ func (ss *session) prepare(ctx context.Context, id string, img *Image, lastUsed 
 		// No snapshot without its owner knowing it: none is left behind.
 		if rerr := ss.sn.Remove(ctx, containerKey(id)); rerr != nil {
 			err = errors.Join(err, rerr)
+		} else {
+			err = errors.Join(err, ss.collect(ctx))
 		}
 		return nil, fmt.Errorf("preparing rootfs of %s: %w", id, err)
 	}

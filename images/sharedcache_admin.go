@@ -32,7 +32,9 @@ func (s *Store) Publish(ctx context.Context, img *Image, out io.Writer) error {
 		return ErrNoSharedCache
 	}
 	repo := repository(img.Name)
-	return s.with(ctx, func(ctx context.Context, ss *session) error {
+	return s.with(ctx, func(ctx context.Context, ss *session) (err error) {
+		// The layers' views are collected before the session ends.
+		defer func() { err = errors.Join(err, ss.collect(ctx)) }()
 		diffIDs := img.Config.RootFS.DiffIDs
 		for i, d := range diffIDs {
 			if _, ok := c.lookup(d, repo); ok {
@@ -64,7 +66,7 @@ func (ss *session) publishLayer(ctx context.Context, c *sharedCache, chain strin
 	if err != nil {
 		return err
 	}
-	defer ss.sn.Remove(context.WithoutCancel(ctx), key) //nolint:errcheck // a view: collected anyway
+	defer ss.sn.Remove(context.WithoutCancel(ctx), key) //nolint:errcheck // a view: collected at the end of Publish
 	dir := topLayerDir(mounts)
 	if _, cached, err := readMarker(dir); err != nil || cached {
 		return fmt.Errorf("not unpacked on this node (its cache file fails its check): pull the image again first")

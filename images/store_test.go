@@ -278,8 +278,9 @@ func TestStore_PrepareMountsACopyOnWriteRootAndReleaseRemovesIt(t *testing.T) {
 // container whose image record still points where it did removes the
 // container's snapshot and its directories and collects nothing (an
 // unreferenced snapshot made for the test survives); once the tag moved
-// to another image meanwhile, the release collects: the old image's own
-// layer goes, with the unreferenced snapshot.
+// to another image meanwhile (the pull that moved it collects what only
+// the old image used: not the layer the container is on), the release
+// collects: the old image's own layer goes.
 func TestStore_ReleaseCollectsOnlyWhatTheContainerMayHaveHeld(t *testing.T) {
 	s, reg := testStore(t)
 	ctx := context.Background()
@@ -324,6 +325,9 @@ func TestStore_ReleaseCollectsOnlyWhatTheContainerMayHaveHeld(t *testing.T) {
 	}
 	push(t, reg, "test/app:1", busyboxWith(t, "new", 100))
 	pullOK(t, s, ref)
+	if during, _, _ := s.Snapshots(ctx); !slices.Contains(during, old.ChainID.String()) {
+		t.Fatal("the pull that moved the tag collected the old image's layer under a running container")
+	}
 	if err := s.Release(ctx, "moved"); err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +340,28 @@ func TestStore_ReleaseCollectsOnlyWhatTheContainerMayHaveHeld(t *testing.T) {
 	}
 	if dirs, _ := os.ReadDir(filepath.Join(s.Root(), "snapshots", "snapshots")); len(dirs) != len(after) {
 		t.Errorf("%d snapshot directories for %d snapshots", len(dirs), len(after))
+	}
+}
+
+// TestStore_PullThatMovesATagCollectsTheOldImage: a pull that moves a tag
+// to another image removes what only the old image used (its own layer's
+// snapshot and blobs): nothing is left for a later session to collect.
+func TestStore_PullThatMovesATagCollectsTheOldImage(t *testing.T) {
+	s, reg := testStore(t)
+	ctx := context.Background()
+	ref := push(t, reg, "test/app:1", busyboxWith(t, "old", 100))
+	old := pullOK(t, s, ref)
+	push(t, reg, "test/app:1", busyboxWith(t, "new", 100))
+	pullOK(t, s, ref)
+	layers, _, err := s.Snapshots(ctx)
+	if err != nil || slices.Contains(layers, old.ChainID.String()) {
+		t.Fatalf("after the tag moved: layers %v (%v), the old image's own one among them", layers, err)
+	}
+	if dirs, _ := os.ReadDir(filepath.Join(s.Root(), "snapshots", "snapshots")); len(dirs) != len(layers) {
+		t.Errorf("%d snapshot directories for %d layers", len(dirs), len(layers))
+	}
+	if _, err := os.Stat(filepath.Join(s.Root(), "content", "blobs", "sha256", old.Target.Digest.Encoded())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the old image's manifest is still in the store: %v", err)
 	}
 }
 

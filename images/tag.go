@@ -67,6 +67,9 @@ func (s *Store) record(ctx context.Context, ss *session, name string, target oci
 	if err != nil {
 		return fmt.Errorf("recording image %s: %w", name, err)
 	}
+	if old.Target.Digest != "" && old.Target.Digest != target.Digest {
+		return ss.collect(ctx) // what only the image the name left used
+	}
 	return nil
 }
 
