@@ -3,6 +3,7 @@ package runtime
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -237,6 +238,66 @@ func TestConvert_RefusesDocklessAnnotations(t *testing.T) {
 			Linux: &specs.Linux{}, Annotations: map[string]string{name: "/etc/shadow"}}
 		if _, err := convert("c", s, false, true); err == nil || !strings.Contains(err.Error(), "dockless's own") {
 			t.Errorf("annotation %s: %v", name, err)
+		}
+	}
+}
+
+// TestSeccompIdentity_CoversEveryField: the cache key's encoding of a
+// profile changes with every field of libcontainer's seccomp types, and
+// those types have no field it does not know (a new one in a runc upgrade
+// fails here, not silently in the cache).
+func TestSeccompIdentity_CoversEveryField(t *testing.T) {
+	known := map[reflect.Type][]string{
+		reflect.TypeFor[configs.Seccomp](): {"DefaultAction", "Architectures", "Flags", "Syscalls", "DefaultErrnoRet", "ListenerPath", "ListenerMetadata"},
+		reflect.TypeFor[configs.Syscall](): {"Name", "Action", "ErrnoRet", "Args"},
+		reflect.TypeFor[configs.Arg]():     {"Index", "Value", "ValueTwo", "Op"},
+	}
+	for typ, want := range known {
+		var got []string
+		for i := range typ.NumField() {
+			got = append(got, typ.Field(i).Name)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s has fields %v, the key encodes %v", typ, got, want)
+		}
+	}
+	one := uint(1)
+	base := func() *configs.Seccomp {
+		return &configs.Seccomp{DefaultAction: configs.Errno, Architectures: []string{"amd64"}, Syscalls: []*configs.Syscall{
+			{Name: "mkdir", Action: configs.Errno, Args: []*configs.Arg{{Index: 1, Value: 2, ValueTwo: 3, Op: configs.EqualTo}}},
+			{Name: "read", Action: configs.Allow},
+		}}
+	}
+	ref := string(seccompIdentity(base()))
+	if string(seccompIdentity(base())) != ref {
+		t.Fatal("the same profile has two encodings")
+	}
+	for _, c := range []struct {
+		field  string
+		change func(*configs.Seccomp)
+	}{
+		{"DefaultAction", func(s *configs.Seccomp) { s.DefaultAction = configs.Kill }},
+		{"DefaultErrnoRet", func(s *configs.Seccomp) { s.DefaultErrnoRet = &one }},
+		{"Architectures", func(s *configs.Seccomp) { s.Architectures = append(s.Architectures, "x86") }},
+		{"Flags", func(s *configs.Seccomp) { s.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog} }},
+		{"ListenerPath", func(s *configs.Seccomp) { s.ListenerPath = "/x" }},
+		{"ListenerMetadata", func(s *configs.Seccomp) { s.ListenerMetadata = "x" }},
+		{"Syscalls (order)", func(s *configs.Seccomp) { s.Syscalls[0], s.Syscalls[1] = s.Syscalls[1], s.Syscalls[0] }},
+		{"Syscall.Name", func(s *configs.Seccomp) { s.Syscalls[1].Name = "write" }},
+		{"Syscall.Action", func(s *configs.Seccomp) { s.Syscalls[1].Action = configs.Log }},
+		{"Syscall.ErrnoRet", func(s *configs.Seccomp) { s.Syscalls[0].ErrnoRet = &one }},
+		{"Syscall.Args (moved to the next rule)", func(s *configs.Seccomp) {
+			s.Syscalls[1].Args, s.Syscalls[0].Args = s.Syscalls[0].Args, nil
+		}},
+		{"Arg.Index", func(s *configs.Seccomp) { s.Syscalls[0].Args[0].Index = 0 }},
+		{"Arg.Value", func(s *configs.Seccomp) { s.Syscalls[0].Args[0].Value = 9 }},
+		{"Arg.ValueTwo", func(s *configs.Seccomp) { s.Syscalls[0].Args[0].ValueTwo = 9 }},
+		{"Arg.Op", func(s *configs.Seccomp) { s.Syscalls[0].Args[0].Op = configs.NotEqualTo }},
+	} {
+		sc := base()
+		c.change(sc)
+		if string(seccompIdentity(sc)) == ref {
+			t.Errorf("changing %s leaves the key's encoding as it was", c.field)
 		}
 	}
 }
