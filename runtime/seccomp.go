@@ -277,15 +277,21 @@ func seccompKey(sc *configs.Seccomp) string {
 // (TestSeccompIdentity_CoversEveryField checks that no field is left out).
 func seccompIdentity(sc *configs.Seccomp) []byte {
 	b := make([]byte, 0, 16<<10)
-	str := func(s string) { b = append(binary.AppendUvarint(b, uint64(len(s))), s...) }
 	num := func(n uint64) { b = binary.AppendUvarint(b, n) }
-	opt := func(p *uint) {
-		if p == nil {
+	str := func(s string) { num(uint64(len(s))); b = append(b, s...) }
+	// present marks whether a pointer is set, and reports it.
+	present := func(ok bool) bool {
+		if ok {
+			num(1)
+		} else {
 			num(0)
-			return
 		}
-		num(1)
-		num(uint64(*p))
+		return ok
+	}
+	opt := func(p *uint) {
+		if present(p != nil) {
+			num(uint64(*p))
+		}
 	}
 	num(uint64(sc.DefaultAction))
 	opt(sc.DefaultErrnoRet)
@@ -301,25 +307,20 @@ func seccompIdentity(sc *configs.Seccomp) []byte {
 	str(sc.ListenerMetadata)
 	num(uint64(len(sc.Syscalls)))
 	for _, c := range sc.Syscalls {
-		if c == nil {
-			num(0)
+		if !present(c != nil) {
 			continue
 		}
-		num(1)
 		str(c.Name)
 		num(uint64(c.Action))
 		opt(c.ErrnoRet)
 		num(uint64(len(c.Args)))
 		for _, a := range c.Args {
-			if a == nil {
-				num(0)
-				continue
+			if present(a != nil) {
+				num(uint64(a.Index))
+				num(a.Value)
+				num(a.ValueTwo)
+				num(uint64(a.Op))
 			}
-			num(1)
-			num(uint64(a.Index))
-			num(a.Value)
-			num(a.ValueTwo)
-			num(uint64(a.Op))
 		}
 	}
 	return b
