@@ -76,7 +76,8 @@ func (s *Store) withDaemon(ctx context.Context, fn func(context.Context, *sessio
 		sn:           snapshotsproxy.NewSnapshotter(snapshotsapi.NewSnapshotsClient(conn), snapshotter),
 		images:       &daemonImages{imagesapi.NewImagesClient(conn)},
 		// The daemon collects on its own schedule once references go.
-		collect: func(context.Context) error { return nil },
+		collect:    func(context.Context) error { return nil },
+		collectDue: func() bool { return false },
 	})
 }
 

@@ -287,15 +287,13 @@ func (s *Store) inventory(ctx context.Context, ss *session) ([]stored, error) {
 }
 
 // removeAndCollect deletes the images and collects what nothing
-// references any more.
+// references any more: also when it deletes none (dockless image prune
+// with nothing to prune still removes what killed sessions left).
 func (ss *session) removeAndCollect(ctx context.Context, gone []stored) error {
 	for _, im := range gone {
 		if err := ss.images.Delete(ctx, im.name); err != nil && !errdefs.IsNotFound(err) {
 			return err
 		}
-	}
-	if len(gone) == 0 {
-		return nil
 	}
 	return ss.collect(ctx)
 }
@@ -362,6 +360,9 @@ func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, int, error
 				gone = append(gone, im)
 				total -= im.size
 			}
+		}
+		if len(gone) == 0 {
+			return nil // under the cap: no collection at every start
 		}
 		return ss.removeAndCollect(ctx, gone)
 	})

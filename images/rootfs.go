@@ -99,8 +99,9 @@ const imageLabel = "dockless.image"
 // reference to something: the image record it came from is gone or was
 // moved meanwhile (dockless rmi, a pull that moved the tag, the size
 // cap), the snapshot was gone already, or its directories could not be
-// removed directly. A collection takes four transactions of the store's
-// databases and looks at every record.
+// removed directly; or when the last collection is older than
+// collectEvery (what killed sessions left). A collection takes four
+// transactions of the store's databases and looks at every record.
 func (s *Store) Release(ctx context.Context, id string) error {
 	return s.with(ctx, func(ctx context.Context, ss *session) error {
 		key := containerKey(id)
@@ -114,7 +115,7 @@ func (s *Store) Release(ctx context.Context, id string) error {
 		case err != nil:
 			return fmt.Errorf("removing rootfs of %s: %w", id, err)
 		}
-		if ss.backend == nil || !ss.removeBackend(ctx, key) || !ss.stillReferenced(ctx, info.Labels[imageLabel]) {
+		if ss.backend == nil || !ss.removeBackend(ctx, key) || !ss.stillReferenced(ctx, info.Labels[imageLabel]) || ss.collectDue() {
 			return ss.collect(ctx)
 		}
 		return nil

@@ -111,7 +111,20 @@ type session struct {
 	// collect removes what nothing references any more (the in-process
 	// store collects at once; a daemon on its own schedule).
 	collect func(context.Context) error
+	// collectDue reports whether the last collection is older than
+	// collectEvery (never on a daemon).
+	collectDue func() bool
 }
+
+// collectedStamp is the file in the store's root whose time is the last
+// collection's, and collectEvery how often a container's release collects
+// even when it freed nothing itself: what a dockless killed in a pull, a
+// load or a release left unreferenced (a session that ends normally
+// collects what it leaves) is removed within that time of the next start.
+const (
+	collectedStamp = "collected"
+	collectEvery   = 10 * time.Minute
+)
 
 // lock takes the node-wide lock (creating the store root if needed).
 func (s *Store) lock(ctx context.Context) (*os.File, error) {
@@ -197,8 +210,15 @@ func (s *Store) with(ctx context.Context, fn func(context.Context, *session) err
 		backend:      sn,
 		images:       metadata.NewImageStore(db),
 		collect: func(ctx context.Context) error {
-			_, err := db.GarbageCollect(ctx)
-			return err
+			if _, err := db.GarbageCollect(ctx); err != nil {
+				return err
+			}
+			_ = os.WriteFile(filepath.Join(s.root, collectedStamp), nil, 0o600)
+			return nil
+		},
+		collectDue: func() bool {
+			fi, err := os.Stat(filepath.Join(s.root, collectedStamp))
+			return err != nil || time.Since(fi.ModTime()) > collectEvery
 		},
 	})
 }

@@ -67,8 +67,8 @@ func (s *Store) record(ctx context.Context, ss *session, name string, target oci
 	if err != nil {
 		return fmt.Errorf("recording image %s: %w", name, err)
 	}
-	if old.Target.Digest != "" && old.Target.Digest != target.Digest {
-		return ss.collect(ctx) // what only the image the name left used
+	if held, _ := holds(old.Labels); !held && old.Target.Digest != "" && old.Target.Digest != target.Digest {
+		return ss.collect(ctx) // what only the image the name left used (not while a run holds it)
 	}
 	return nil
 }
