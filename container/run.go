@@ -282,6 +282,9 @@ func (l *launch) rootfs(ctx context.Context) (func(), error) {
 // container's writable layer lives only as long as the container (dockless
 // keeps no stopped containers; podman mounts its --rm containers so for
 // the same reason); after a crash of the node, the reaper removes it.
+// overlayfs then refuses to mount that upper directory again (it leaves
+// work/incompat/volatile): dockless never mounts a container's snapshot
+// twice.
 func volatile(mounts []mount.Mount) []mount.Mount {
 	out := make([]mount.Mount, len(mounts))
 	for i, m := range mounts {
