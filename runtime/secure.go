@@ -1,6 +1,5 @@
 package runtime
 
-// #include <sys/auxv.h>
 // #include <sys/resource.h>
 // int dockless_caller_rlimit(int r, unsigned long long *cur, unsigned long long *max);
 import "C"
@@ -8,6 +7,7 @@ import "C"
 import (
 	"slices"
 
+	"github.com/dockless/dockless/runtime/jobinit"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 )
@@ -43,8 +43,8 @@ import (
 // ([registry] https_proxy, http_proxy, no_proxy; CAs in mirrors_dir).
 
 // SecureExec reports whether this process was exec'd AT_SECURE (setuid
-// root, run by another user).
-func SecureExec() bool { return C.getauxval(C.AT_SECURE) != 0 }
+// root, run by another user): jobinit's reading of the auxiliary vector.
+func SecureExec() bool { return jobinit.SecureExec() }
 
 // CallerRlimits are the caller's resource limits where the setuid entry
 // lifted dockless's own (by resource; secure.c says which it lifts); the

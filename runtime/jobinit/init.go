@@ -35,7 +35,7 @@ import (
 // setup only; what it allocates is dropped at the exec.
 func Init() {
 	debug.SetGCPercent(-1)
-	if secureExec() {
+	if SecureExec() {
 		fmt.Fprintln(os.Stderr, "dockless: refused: libcontainer's init is started only by dockless itself, never through the setuid binary; start containers with dockless run or dockless lsf run")
 		os.Exit(125)
 	}
@@ -75,10 +75,10 @@ var JobLogLevel = strconv.Itoa(int(logrus.WarnLevel))
 // atSecure is AT_SECURE's key in the auxiliary vector (<elf.h>).
 const atSecure = 23
 
-// secureExec reports whether the kernel marked this exec AT_SECURE (a
+// SecureExec reports whether the kernel marked this exec AT_SECURE (a
 // setuid or setgid binary run by another user), from the auxiliary vector
 // the Go runtime keeps: no cgo, no /proc.
-func secureExec() bool {
+func SecureExec() bool {
 	v, err := unix.Auxv()
 	if err != nil {
 		return true // unknown: refuse

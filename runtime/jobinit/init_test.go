@@ -10,7 +10,7 @@ import (
 // AT_SECURE, and the vector holds the key (the kernel always passes it):
 // a missing key would read as an ordinary exec.
 func TestSecureExec_ReadsTheAuxiliaryVector(t *testing.T) {
-	if secureExec() {
+	if SecureExec() {
 		t.Fatal("the test's own exec reads as AT_SECURE")
 	}
 	b, err := os.ReadFile("/proc/self/auxv")
