@@ -67,10 +67,8 @@ func (s *Store) withDaemon(ctx context.Context, fn func(context.Context, *sessio
 	if err != nil {
 		return unanswered(err)
 	}
-	//nolint:errcheck // an expired lease is removed by the daemon anyway
-	defer lm.Delete(context.WithoutCancel(ctx), lease)
 	ctx = leases.WithLease(ctx, lease.ID)
-	return fn(ctx, &session{
+	err = fn(ctx, &session{
 		allowDevices: s.AllowDevices,
 		cs:           contentproxy.NewContentStore(conn),
 		sn:           snapshotsproxy.NewSnapshotter(snapshotsapi.NewSnapshotsClient(conn), snapshotter),
@@ -79,6 +77,16 @@ func (s *Store) withDaemon(ctx context.Context, fn func(context.Context, *sessio
 		collect:    func(context.Context) error { return nil },
 		collectDue: func() bool { return false },
 	})
+	// What a failed session wrote (a refused pull's unfinished downloads)
+	// is referenced by the lease alone: the daemon collects it before the
+	// lease's deletion returns, so nothing of it outlives dockless. A
+	// session that succeeded lets the daemon collect on its own schedule.
+	var del []leases.DeleteOpt
+	if err != nil {
+		del = append(del, leases.SynchronousDelete)
+	}
+	_ = lm.Delete(context.WithoutCancel(ctx), lease, del...) // an expired lease is removed by the daemon anyway
+	return err
 }
 
 // daemonImages is the daemon's image store (images.Store over its images
