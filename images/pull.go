@@ -265,15 +265,8 @@ func (p *pull) record(ctx context.Context, ss *session) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recording image %s: %w", p.name, err)
 	}
-	if held, _ := holds(old.Labels); !held && old.Target.Digest != "" && old.Target.Digest != p.desc.Digest {
-		// The tag moved: what only the image it named used is garbage
-		// now (a container's release collects only when its own image
-		// moved, rootfs.go). Not while a run holds that image between
-		// its pull and its container's snapshot: the periodic collection
-		// takes it later (collectEvery).
-		if err := ss.collect(ctx); err != nil {
-			return nil, err
-		}
+	if err := ss.collectMoved(ctx, old, p.desc.Digest); err != nil {
+		return nil, err
 	}
 	img.hold = p.hold
 	fmt.Fprintf(p.out, "Digest: %s\n", p.desc.Digest)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -67,10 +68,19 @@ func (s *Store) record(ctx context.Context, ss *session, name string, target oci
 	if err != nil {
 		return fmt.Errorf("recording image %s: %w", name, err)
 	}
-	if held, _ := holds(old.Labels); !held && old.Target.Digest != "" && old.Target.Digest != target.Digest {
-		return ss.collect(ctx) // what only the image the name left used (not while a run holds it)
+	return ss.collectMoved(ctx, old, target.Digest)
+}
+
+// collectMoved collects, once a name moved from the record old to target,
+// what only the image old named used (a container's release collects
+// only when its own image moved, rootfs.go). Not while a run holds that
+// image between its pull and its container's snapshot: the periodic
+// collection takes it later (collectEvery).
+func (ss *session) collectMoved(ctx context.Context, old images.Image, target digest.Digest) error {
+	if held, _ := holds(old.Labels); held || old.Target.Digest == "" || old.Target.Digest == target {
+		return nil
 	}
-	return nil
+	return ss.collect(ctx)
 }
 
 // ownedAlone reports whether the caller may replace the record rec: root
