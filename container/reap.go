@@ -22,6 +22,7 @@ import (
 // left for a later try and named in the error; the others are cleaned up
 // all the same.
 func (n *Node) Reap() (int, error) {
+	n.reapExits()
 	entries, err := os.ReadDir(n.containersDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
@@ -60,7 +61,6 @@ func (n *Node) Reap() (int, error) {
 		}
 		reaped++
 	}
-	n.reapExits()
 	return reaped, errors.Join(failed...)
 }
 
@@ -81,8 +81,17 @@ func (n *Node) remove(r *Record) error {
 	return nil
 }
 
-// reapExits drops exit records nobody waited for within ten minutes.
+// reapExits drops exit records nobody waited for within ten minutes. It
+// looks at most once every exitSweepEvery (the time of exitsSwept): every
+// job writes a record, so a node that starts many jobs has many, and a
+// look at each at every start was most of a start's own time in a storm
+// of starts.
 func (n *Node) reapExits() {
+	stamp := filepath.Join(n.State, exitsSwept)
+	if fi, err := os.Stat(stamp); err == nil && time.Since(fi.ModTime()) < exitSweepEvery {
+		return
+	}
+	_ = os.WriteFile(stamp, nil, 0o600)
 	dir := filepath.Join(n.State, "exits")
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
@@ -91,6 +100,13 @@ func (n *Node) reapExits() {
 		}
 	}
 }
+
+// exitsSwept is the file in the state directory whose time is the last
+// look at the exit records, exitSweepEvery how often there is one.
+const (
+	exitsSwept     = "exits.swept"
+	exitSweepEvery = time.Minute
+)
 
 // removeState deletes a container's state directory, but only once nothing
 // is mounted below it: a staged bind still mounted there would otherwise

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dockless/dockless/policy"
 	"github.com/sirupsen/logrus"
@@ -69,4 +70,47 @@ func TestReap_GoesOnPastContainersItCannotCleanUp(t *testing.T) {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestReap_SweepsExitRecordsAtMostOnceAMinute: an exit record nobody
+// waited for goes once it is ten minutes old, but the records are looked
+// at no more than once every exitSweepEvery, however many starts reap.
+func TestReap_SweepsExitRecordsAtMostOnceAMinute(t *testing.T) {
+	n := &Node{Caller: &policy.Caller{Name: "root"}, Policy: policy.Default(), State: t.TempDir(), Images: &fakeImages{}, Log: logrus.New()}
+	old := time.Now().Add(-11 * time.Minute)
+	record := func(id string) string {
+		p := n.exitPath(id)
+		writeFile(t, p, "0")
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gone := func(p string) bool { _, err := os.Stat(p); return errors.Is(err, os.ErrNotExist) }
+	fresh := n.exitPath("fresh")
+	first := record("first")
+	writeFile(t, fresh, "0")
+	if _, err := n.Reap(); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(first) || gone(fresh) {
+		t.Fatalf("after the first reap: old record gone %v (want true), fresh one gone %v (want false)", gone(first), gone(fresh))
+	}
+	second := record("second")
+	if _, err := n.Reap(); err != nil {
+		t.Fatal(err)
+	}
+	if gone(second) {
+		t.Fatalf("a reap within %s of the last sweep swept again", exitSweepEvery)
+	}
+	stamp := filepath.Join(n.State, exitsSwept)
+	if err := os.Chtimes(stamp, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Reap(); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(second) || gone(fresh) {
+		t.Fatalf("once the last sweep is old: old record gone %v (want true), fresh one gone %v (want false)", gone(second), gone(fresh))
+	}
 }

@@ -120,6 +120,11 @@ const (
 // without asking anyone gets that container's rootfs snapshot in the same
 // session (Image.Mounts) instead of a hold.
 func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool, prepare string) (*Image, bool, error) {
+	if prepare != "" {
+		if img := s.startCached(ctx, ref, revalidate, prepare); img != nil {
+			return img, true, nil
+		}
+	}
 	var img *Image
 	var labels map[string]string
 	var allowed bool
@@ -190,6 +195,65 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool, p
 	}
 	s.letGo(ctx, img)
 	return nil, false, err
+}
+
+// startCached is a start's first try, in a shared session (the node's lock
+// shared, the databases read-only): an image cached and usable as it is
+// gets container id's writable layer (layer.go) at once. Anything else
+// (not cached, to be asked at its registry, a containerd daemon, a
+// failure) returns nil, and cached goes on under the lock held
+// exclusively, which reports what fails.
+func (s *Store) startCached(ctx context.Context, ref string, revalidate bool, id string) *Image {
+	var img *Image
+	var lastUsed string
+	err := s.withShared(ctx, func(ctx context.Context, ss *session) error {
+		rec, record, err := s.find(ctx, ss, ref)
+		if err != nil {
+			return err
+		}
+		found, err := ss.describe(ctx, rec)
+		if err != nil {
+			return err
+		}
+		if record != rec.Name {
+			found.record = record
+		}
+		if !s.usableAsIs(found, rec.Labels, s.allowed(rec), revalidate) {
+			return nil
+		}
+		if found.Mounts, err = ss.prepareLayer(ctx, id, found); err != nil {
+			return err
+		}
+		img, lastUsed = found, rec.Labels[lastUsedLabel]
+		return nil
+	})
+	if err != nil {
+		s.log().Debugf("image %s: not started in a shared session: %v", ref, err)
+		return nil
+	}
+	if img != nil && !usedSince(lastUsed, time.Now().Add(-lastUsedPrecision)) {
+		s.noteUse(ctx, img)
+	}
+	return img
+}
+
+// noteUse notes a use of img on its record (the size cap's order), if the
+// store is free now and no other start noted one within
+// lastUsedPrecision: a note left out is no loss, and a start does not wait
+// for the lock held exclusively for it.
+func (s *Store) noteUse(ctx context.Context, img *Image) {
+	err := s.open(ctx, tryExclusive, func(ctx context.Context, ss *session) error {
+		now := time.Now()
+		rec, err := ss.images.Get(ctx, img.recordName())
+		if err != nil || usedSince(rec.Labels[lastUsedLabel], now.Add(-lastUsedPrecision)) {
+			return err
+		}
+		_, err = ss.images.Update(ctx, images.Image{Name: rec.Name, Labels: map[string]string{lastUsedLabel: strconv.FormatInt(now.UnixNano(), 10)}}, "labels."+lastUsedLabel)
+		return err
+	})
+	if err != nil && !errors.Is(err, errLockBusy) {
+		s.log().Debugf("image %s: noting its use: %v", img.Name, err)
+	}
 }
 
 // usableAsIs reports, in the session that found img, whether the caller

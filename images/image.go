@@ -246,7 +246,7 @@ type stored struct {
 	name     string
 	size     int64
 	lastUsed string // zero-padded, so that it sorts by time
-	inUse    bool   // a container's snapshot is on it, or a live process holds it
+	inUse    bool   // a container's layer or snapshot is on it, or a live process holds it
 	broken   bool   // its content or layers are gone: it cannot be used
 	visible  bool   // the caller may use it (and so learn its name)
 }
@@ -264,6 +264,15 @@ func (s *Store) inventory(ctx context.Context, ss *session) ([]stored, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if ss.local != nil {
+		live, _, err := ss.local.layers()
+		if err != nil {
+			return nil, err
+		}
+		for _, chain := range live {
+			used[chain] = true
+		}
 	}
 	recs, err := ss.images.List(ctx)
 	if err != nil {

@@ -3,6 +3,7 @@ package images
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,24 +24,27 @@ import (
 // with their dockless in it, a terminal stops it).
 const stoppedHolderGrace = 5 * time.Second
 
-// lockFile takes an exclusive flock on path, waiting until ctx is done or
-// timeout passes. The wait is the kernel's: the lock passes to a waiter the
+// lockFile takes a flock on path, exclusive or shared (mode), waiting
+// until ctx is done or timeout passes. The wait is the kernel's: the lock passes to a waiter the
 // moment its holder lets go, so that a storm of starts on one node does not
 // leave the lock idle between them. The lock goes away with the process, so
-// a killed dockless never leaves the store locked. The holder writes its
-// pid into the file, so that a waiter can name it. A holder that stays
+// a killed dockless never leaves the store locked. An exclusive holder
+// writes its pid into the file, so that a waiter can name it (shared
+// holders are many: a waiter finds them in the kernel's lock table). A holder that stays
 // stopped or frozen for stoppedHolderGrace is killed (SIGKILL) by the
 // waiter, once the kernel's lock table confirms it holds the lock and it
 // runs this very program: the store is safe against a holder killed at any
 // point, and the waiter says on log whom it killed and why.
-func lockFile(ctx context.Context, path string, timeout time.Duration, log logrus.FieldLogger) (*os.File, error) {
+func lockFile(ctx context.Context, path string, mode lockMode, timeout time.Duration, log logrus.FieldLogger) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening store lock: %w", err)
 	}
-	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	if err == unix.EWOULDBLOCK {
-		err = waitLock(ctx, f, path, timeout, log)
+	err = unix.Flock(int(f.Fd()), int(mode)|unix.LOCK_NB)
+	if err == unix.EWOULDBLOCK && mode == tryExclusive {
+		err = errLockBusy
+	} else if err == unix.EWOULDBLOCK {
+		err = waitLock(ctx, f, path, mode, timeout, log)
 	} else if err != nil {
 		err = fmt.Errorf("locking %s: %w", path, err)
 	}
@@ -48,11 +52,30 @@ func lockFile(ctx context.Context, path string, timeout time.Duration, log logru
 		f.Close()
 		return nil, err
 	}
+	if mode == shared {
+		return f, nil
+	}
 	// Best effort: a waiter that cannot read a pid just waits.
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return f, nil
 }
+
+// lockMode is how a lock is taken: exclusive (to change the store) or
+// shared (to read it, and to add a container's writable layer: layer.go).
+type lockMode int
+
+const (
+	exclusive lockMode = unix.LOCK_EX
+	shared    lockMode = unix.LOCK_SH
+	// tryExclusive takes the lock exclusive only if it is free
+	// (errLockBusy otherwise): for what may as well be left undone.
+	tryExclusive lockMode = unix.LOCK_EX | unix.LOCK_NB
+)
+
+// errLockBusy is a tryExclusive lock's answer when another process holds
+// the lock.
+var errLockBusy = errors.New("the image store is busy")
 
 // holderCheckInterval is how often a waiter looks whether the holder is
 // stopped or frozen.
@@ -64,16 +87,16 @@ const holderCheckInterval = 100 * time.Millisecond
 // closes the duplicate — the caller closes f — so that a lock granted late
 // is let go at once. A waiter that gave up keeps a thread and a descriptor
 // until then: dockless gives up once per command, and exits soon after.
-func waitLock(ctx context.Context, f *os.File, path string, timeout time.Duration, log logrus.FieldLogger) error {
+func waitLock(ctx context.Context, f *os.File, path string, mode lockMode, timeout time.Duration, log logrus.FieldLogger) error {
 	dup, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("locking %s: %w", path, err)
 	}
 	got := make(chan error, 1)
 	go func() {
-		err := unix.Flock(dup, unix.LOCK_EX)
+		err := unix.Flock(dup, int(mode))
 		for err == unix.EINTR {
-			err = unix.Flock(dup, unix.LOCK_EX)
+			err = unix.Flock(dup, int(mode))
 		}
 		got <- err
 	}()
@@ -186,16 +209,29 @@ func flockHolders(dev, ino uint64) []int {
 	return pids
 }
 
-// lockHolder is the holder of the lock on f: the one other process the
-// kernel's lock table shows holding it, else the pid the holder wrote in
-// the file (0: none yet; the last holder's, once this process holds it).
-// The table knows a holder that has not written its pid yet (stopped
-// right after it got the lock), or never will.
+// lockHolder is the holder of the lock on f: of the other processes the
+// kernel's lock table shows holding it (one exclusive holder, or any
+// number of shared ones), one that is stopped or frozen, else the first;
+// else the pid the exclusive holder wrote in the file (0: none yet; the
+// last holder's, once this process holds it). The table knows a holder
+// that has not written its pid yet (stopped right after it got the lock),
+// or never will (a shared one).
 func lockHolder(f *os.File) int {
 	var st unix.Stat_t
 	if unix.Fstat(int(f.Fd()), &st) == nil {
-		if pids := flockHolders(st.Dev, st.Ino); len(pids) == 1 && pids[0] > 0 && pids[0] != os.Getpid() {
-			return pids[0]
+		var others []int
+		for _, pid := range flockHolders(st.Dev, st.Ino) {
+			if pid > 0 && pid != os.Getpid() {
+				others = append(others, pid)
+			}
+		}
+		for _, pid := range others {
+			if holderStuck(pid) != "" {
+				return pid
+			}
+		}
+		if len(others) > 0 {
+			return others[0]
 		}
 	}
 	b := make([]byte, 16)

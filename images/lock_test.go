@@ -23,7 +23,7 @@ func TestLockHolderProcess(t *testing.T) {
 	if path == "" {
 		t.Skip("the lock holder of TestLockFile_NamesItsHolder")
 	}
-	f, err := lockFile(context.Background(), path, time.Second, logrus.New())
+	f, err := lockFile(context.Background(), path, exclusive, time.Second, logrus.New())
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
@@ -74,7 +74,7 @@ func waitKilled(t *testing.T, path string, holder *exec.Cmd, stuck string) {
 	t.Helper()
 	log, hook := logrustest.NewNullLogger()
 	start := time.Now()
-	f, err := lockFile(context.Background(), path, time.Minute, log)
+	f, err := lockFile(context.Background(), path, exclusive, time.Minute, log)
 	waited := time.Since(start)
 	if err != nil {
 		t.Fatalf("a waiter for a %s holder takes the lock once the holder is ended: %v", stuck, err)
@@ -99,7 +99,7 @@ func TestLockFile_NamesItsHolder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	holder := startLockHolder(t, path)
 	pid := fmt.Sprint(holder.Process.Pid)
-	_, err := lockFile(context.Background(), path, 100*time.Millisecond, logrus.New())
+	_, err := lockFile(context.Background(), path, exclusive, 100*time.Millisecond, logrus.New())
 	if err == nil || !strings.Contains(err.Error(), "pid "+pid) {
 		t.Fatalf("a waiter that times out names the holder (pid %s): %v", pid, err)
 	}
@@ -111,21 +111,21 @@ func TestLockFile_NamesItsHolder(t *testing.T) {
 // next one still gets it.
 func TestLockFile_WaitersGetTheLockInTurn(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
-	first, err := lockFile(context.Background(), path, time.Second, logrus.New())
+	first, err := lockFile(context.Background(), path, exclusive, time.Second, logrus.New())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := lockFile(ctx, path, time.Minute, logrus.New()); err != context.DeadlineExceeded {
+	if _, err := lockFile(ctx, path, exclusive, time.Minute, logrus.New()); err != context.DeadlineExceeded {
 		t.Fatalf("a waiter whose context ends: %v", err)
 	}
-	if _, err := lockFile(context.Background(), path, 50*time.Millisecond, logrus.New()); err == nil || !strings.Contains(err.Error(), "retry later") {
+	if _, err := lockFile(context.Background(), path, exclusive, 50*time.Millisecond, logrus.New()); err == nil || !strings.Contains(err.Error(), "retry later") {
 		t.Fatalf("a waiter that times out: %v", err)
 	}
 	got := make(chan *os.File)
 	go func() {
-		f, err := lockFile(context.Background(), path, time.Minute, logrus.New())
+		f, err := lockFile(context.Background(), path, exclusive, time.Minute, logrus.New())
 		if err != nil {
 			t.Error(err)
 		}
@@ -138,7 +138,7 @@ func TestLockFile_WaitersGetTheLockInTurn(t *testing.T) {
 	}
 	// Both waiters that gave up were granted the lock in turn and let it go.
 	last.Close()
-	f, err := lockFile(context.Background(), path, 5*time.Second, logrus.New())
+	f, err := lockFile(context.Background(), path, exclusive, 5*time.Second, logrus.New())
 	if err != nil {
 		t.Fatalf("the lock must be free once its holders let go: %v", err)
 	}
@@ -230,7 +230,7 @@ func TestLockFile_EndsOnlyADocklessHoldingTheLock(t *testing.T) {
 	if err := other.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	_, err := lockFile(context.Background(), path, time.Minute, logrus.New())
+	_, err := lockFile(context.Background(), path, exclusive, time.Minute, logrus.New())
 	if err == nil || !strings.Contains(err.Error(), "does not run this dockless") {
 		t.Fatalf("a stuck holder that is not dockless is named, not killed: %v", err)
 	}

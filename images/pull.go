@@ -180,7 +180,7 @@ func (p *pull) viaDaemon(ctx context.Context) (*Image, error) {
 		if err := fetchImage(ctx, ss, p.desc, dl, nil, p.out, p.bars, &p.fetched); err != nil {
 			return pullError(p.name, err)
 		}
-		lock, err := p.s.lock(ctx)
+		lock, err := p.s.lock(ctx, exclusive)
 		if err != nil {
 			return err
 		}

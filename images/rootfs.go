@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,8 +49,13 @@ func (s *Store) Prepare(ctx context.Context, id string, img *Image) ([]mount.Mou
 func (ss *session) prepare(ctx context.Context, id string, img *Image, lastUsed string) ([]mount.Mount, error) {
 	t := time.Now()
 	now := strconv.FormatInt(t.UnixNano(), 10)
-	mounts, err := ss.sn.Prepare(ctx, containerKey(id), img.ChainID.String(),
-		snapshots.WithLabels(map[string]string{gcRoot: now, imageLabel: img.recordName() + "@" + img.Target.Digest.String()}))
+	var mounts []mount.Mount
+	var err error
+	if ss.local != nil {
+		mounts, err = ss.prepareLayer(ctx, id, img)
+	} else {
+		mounts, err = ss.sn.Prepare(ctx, containerKey(id), img.ChainID.String(), snapshots.WithLabels(map[string]string{gcRoot: now}))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("preparing rootfs of %s: %w", id, err)
 	}
@@ -62,6 +70,9 @@ func (ss *session) prepare(ctx context.Context, id string, img *Image, lastUsed 
 	switch {
 	case errdefs.IsNotFound(err):
 		// Removed meanwhile; the container's snapshot keeps its layers.
+	case err != nil && ss.local != nil:
+		// No layer without its owner knowing it: none is left behind.
+		return nil, errors.Join(fmt.Errorf("preparing rootfs of %s: %w", id, err), os.RemoveAll(ss.local.containerDir(id)))
 	case err != nil:
 		// No snapshot without its owner knowing it: none is left behind.
 		if rerr := ss.sn.Remove(ctx, containerKey(id)); rerr != nil {
@@ -84,81 +95,37 @@ func usedSince(lastUsed string, since time.Time) bool {
 	return err == nil && ns >= since.UnixNano()
 }
 
-// imageLabel names, on a container's snapshot, the image record it was
-// prepared from and that record's target then ("NAME@DIGEST"): while the
-// record still points there, the image's layers stay referenced without
-// the container's snapshot (Release).
-const imageLabel = "dockless.image"
-
-// Release removes the container's snapshot. Releasing a snapshot that is
-// already gone is not an error.
-//
-// The in-process store removes the snapshot from the store's records and
-// its directories from the overlay snapshotter at once (two transactions),
-// and collects garbage only when the snapshot may have been the last
-// reference to something: the image record it came from is gone or was
-// moved meanwhile (dockless rmi, a pull that moved the tag, the size
-// cap), the snapshot was gone already, or its directories could not be
-// removed directly; or when the last collection is older than
-// collectEvery (what killed sessions left). A collection takes four
-// transactions of the store's databases and looks at every record.
+// Release removes the container's writable layer (layer.go) or, on a
+// containerd daemon, its snapshot. Releasing one that is already gone is
+// not an error. A snapshot in the in-process store (a container of a
+// dockless before writable layers) goes with a collection.
 func (s *Store) Release(ctx context.Context, id string) error {
-	return s.with(ctx, func(ctx context.Context, ss *session) error {
-		key := containerKey(id)
-		info, err := ss.sn.Stat(ctx, key)
-		if err == nil {
-			err = ss.sn.Remove(ctx, key)
+	if s.Containerd == "" {
+		if released, err := s.releaseLayer(ctx, id); released || err != nil {
+			return err
 		}
-		switch {
-		case errdefs.IsNotFound(err):
-			return ss.collect(ctx)
-		case err != nil:
+	}
+	return s.with(ctx, func(ctx context.Context, ss *session) error {
+		err := ss.sn.Remove(ctx, containerKey(id))
+		if err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("removing rootfs of %s: %w", id, err)
 		}
-		if ss.backend == nil || !ss.removeBackend(ctx, key) || !ss.stillReferenced(ctx, info.Labels[imageLabel]) || ss.collectDue() {
-			return ss.collect(ctx)
-		}
-		return nil
+		return ss.collect(ctx)
 	})
-}
-
-// removeBackend removes the overlay snapshotter's snapshot behind the
-// store's snapshot key, which the store's records no longer name (the
-// store keeps it as "NAMESPACE/N/KEY"). It reports whether it did; if
-// not, the store's collection removes it.
-func (ss *session) removeBackend(ctx context.Context, key string) bool {
-	var found []string
-	err := ss.backend.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
-		rest, ok := strings.CutPrefix(info.Name, Namespace+"/")
-		if !ok {
-			return nil
-		}
-		if _, k, ok := strings.Cut(rest, "/"); ok && k == key {
-			found = append(found, info.Name)
-		}
-		return nil
-	})
-	if err != nil || len(found) != 1 {
-		return false
-	}
-	return ss.backend.Remove(ctx, found[0]) == nil
-}
-
-// stillReferenced reports whether the image record a container's snapshot
-// was prepared from (its imageLabel) still points where it did.
-func (ss *session) stillReferenced(ctx context.Context, label string) bool {
-	i := strings.LastIndex(label, "@")
-	if i <= 0 {
-		return false
-	}
-	rec, err := ss.images.Get(ctx, label[:i])
-	return err == nil && rec.Target.Digest.String() == label[i+1:]
 }
 
 // Snapshots lists the store's snapshots: the committed layers (by chain
-// ID) and the containers' rootfs snapshots (by container ID).
+// ID) and the containers' rootfs snapshots and writable layers (by
+// container ID).
 func (s *Store) Snapshots(ctx context.Context) (layers, containers []string, err error) {
 	err = s.with(ctx, func(ctx context.Context, ss *session) error {
+		if ss.local != nil {
+			live, _, err := ss.local.layers()
+			if err != nil {
+				return err
+			}
+			containers = slices.Sorted(maps.Keys(live))
+		}
 		return ss.sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
 			if id, ok := strings.CutPrefix(info.Name, containerKey("")); ok {
 				containers = append(containers, id)

@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/core/metadata"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/core/snapshots/storage"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
@@ -104,16 +105,36 @@ type session struct {
 	allowDevices bool
 	cs           content.Store
 	sn           snapshots.Snapshotter
-	// backend is the overlay snapshotter under sn's records, in process
-	// only (nil on a daemon).
-	backend snapshots.Snapshotter
-	images  images.Store
+	images       images.Store
 	// collect removes what nothing references any more (the in-process
 	// store collects at once; a daemon on its own schedule).
 	collect func(context.Context) error
 	// collectDue reports whether the last collection is older than
 	// collectEvery (never on a daemon).
 	collectDue func() bool
+	// local is the in-process store's own parts (nil on a daemon): the
+	// containers' writable layers are made from them (layer.go).
+	local *localStore
+}
+
+// localStore is what a session of the in-process store opened, beyond
+// containerd's interfaces.
+type localStore struct {
+	root string
+	// bolt is the metadata database (records of images, content and
+	// snapshots), db containerd's view of it.
+	bolt *bolt.DB
+	db   *metadata.DB
+	// ms is the overlay snapshotter's own database (its snapshots'
+	// directories and parents).
+	ms *storage.MetaStore
+}
+
+// collectDue reports whether the in-process store's last collection is
+// older than collectEvery.
+func (s *Store) collectDue() bool {
+	fi, err := os.Stat(filepath.Join(s.root, collectedStamp))
+	return err != nil || time.Since(fi.ModTime()) > collectEvery
 }
 
 // collectedStamp is the file in the store's root whose time is the last
@@ -127,14 +148,14 @@ const (
 )
 
 // lock takes the node-wide lock (creating the store root if needed).
-func (s *Store) lock(ctx context.Context) (*os.File, error) {
+func (s *Store) lock(ctx context.Context, mode lockMode) (*os.File, error) {
 	if err := os.MkdirAll(s.root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating image store %s: %w", s.root, err)
 	}
 	if err := s.closeRoot(); err != nil {
 		return nil, err
 	}
-	return lockFile(ctx, filepath.Join(s.root, "lock"), s.LockTimeout, s.log())
+	return lockFile(ctx, filepath.Join(s.root, "lock"), mode, s.LockTimeout, s.log())
 }
 
 // closeRoot keeps the store's directory root's alone: containerd makes its
@@ -167,60 +188,98 @@ func (s *Store) closeRoot() error {
 
 // with runs fn on the opened store under the node-wide lock and closes
 // everything after.
-func (s *Store) with(ctx context.Context, fn func(context.Context, *session) error) (err error) {
-	lock, err := s.lock(ctx)
+func (s *Store) with(ctx context.Context, fn func(context.Context, *session) error) error {
+	return s.open(ctx, exclusive, fn)
+}
+
+// withShared runs fn on the store opened for reading, under the node-wide
+// lock held shared: any number of them at once, none beside a session
+// that changes the store. fn may add a container's writable layer
+// (layer.go), which is in no database. On a containerd daemon, and in a
+// store whose databases do not exist yet, it returns errNoReadSession.
+func (s *Store) withShared(ctx context.Context, fn func(context.Context, *session) error) error {
+	if s.Containerd != "" {
+		return errNoReadSession
+	}
+	return s.open(ctx, shared, fn)
+}
+
+// errNoReadSession: the store cannot be opened for reading only.
+var errNoReadSession = errors.New("the store cannot be opened for reading only")
+
+// open runs fn on the opened store under the node-wide lock taken as
+// mode says: shared opens the databases read-only.
+func (s *Store) open(ctx context.Context, mode lockMode, fn func(context.Context, *session) error) (err error) {
+	lock, err := s.lock(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
+	readOnly := mode == shared
 	// A layer goes into its first snapshot through a temporary mount;
 	// containerd puts those under $XDG_RUNTIME_DIR or $TMPDIR unless told.
 	tmp := filepath.Join(s.root, "tmpmounts")
 	if err := mount.SetTempMountLocation(tmp); err != nil {
 		return fmt.Errorf("creating the temporary mount directory: %w", err)
 	}
-	unmountStale(tmp)
+	if !readOnly {
+		unmountStale(tmp)
+	}
 	if s.Containerd != "" {
 		return s.withDaemon(ctx, fn)
 	}
 
+	metaPath, backendPath := filepath.Join(s.root, "meta.db"), filepath.Join(s.root, "snapshots", "metadata.db")
+	if readOnly {
+		for _, p := range []string{metaPath, backendPath} {
+			if _, err := os.Stat(p); err != nil {
+				return errNoReadSession
+			}
+		}
+	}
 	cs, err := local.NewStore(filepath.Join(s.root, "content"))
 	if err != nil {
 		return fmt.Errorf("opening content store: %w", err)
 	}
-	sn, err := overlay.NewSnapshotter(filepath.Join(s.root, "snapshots"))
+	ms, err := storage.NewMetaStore(backendPath, func(o *bolt.Options) error {
+		o.ReadOnly = readOnly
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("opening overlay snapshotter: %w", err)
+	}
+	sn, err := overlay.NewSnapshotter(filepath.Join(s.root, "snapshots"), overlay.WithMetaStore(ms))
 	if err != nil {
 		return fmt.Errorf("opening overlay snapshotter: %w", err)
 	}
 	defer func() { err = errors.Join(err, sn.Close()) }()
-	bdb, err := bolt.Open(filepath.Join(s.root, "meta.db"), 0o600, &bolt.Options{Timeout: time.Minute})
+	bdb, err := bolt.Open(metaPath, 0o600, &bolt.Options{Timeout: time.Minute, ReadOnly: readOnly})
 	if err != nil {
 		return fmt.Errorf("opening metadata db: %w", err)
 	}
 	defer func() { err = errors.Join(err, bdb.Close()) }()
 	db := metadata.NewDB(bdb, cs, map[string]snapshots.Snapshotter{snapshotter: sn})
-	if err := db.Init(ctx); err != nil {
-		return fmt.Errorf("initialising metadata db: %w", err)
+	if !readOnly {
+		if err := db.Init(ctx); err != nil {
+			return fmt.Errorf("initialising metadata db: %w", err)
+		}
 	}
 	ctx = namespaces.WithNamespace(ctx, Namespace)
-	return fn(ctx, &session{
+	ss := &session{
 		allowDevices: s.AllowDevices,
 		cs:           db.ContentStore(),
 		sn:           db.Snapshotter(snapshotter),
-		backend:      sn,
 		images:       metadata.NewImageStore(db),
-		collect: func(ctx context.Context) error {
-			if _, err := db.GarbageCollect(ctx); err != nil {
-				return err
-			}
-			_ = os.WriteFile(filepath.Join(s.root, collectedStamp), nil, 0o600)
-			return nil
-		},
-		collectDue: func() bool {
-			fi, err := os.Stat(filepath.Join(s.root, collectedStamp))
-			return err != nil || time.Since(fi.ModTime()) > collectEvery
-		},
-	})
+		local:        &localStore{root: s.root, bolt: bdb, db: db, ms: ms},
+		collectDue:   s.collectDue,
+	}
+	ss.collect = func(ctx context.Context) error {
+		if readOnly {
+			return errors.New("collecting garbage in a read-only session")
+		}
+		return s.collectLocal(ctx, ss)
+	}
+	return fn(ctx, ss)
 }
 
 // unmountStale unmounts and removes what a dockless killed in a session

@@ -131,7 +131,7 @@ func assertEmpty(t *testing.T, s *Store) {
 	if layers, containers, err := s.Snapshots(ctx); err != nil || len(layers)+len(containers) != 0 {
 		t.Errorf("snapshots left: layers %v, containers %v (%v)", layers, containers, err)
 	}
-	for _, dir := range []string{"content/blobs", "content/ingest", "staging", "snapshots/snapshots"} {
+	for _, dir := range []string{"content/blobs", "content/ingest", "staging", "snapshots/snapshots", containersDir} {
 		if left := entries(t, filepath.Join(s.Root(), dir)); len(left) != 0 {
 			t.Errorf("files left in %s: %v", dir, left)
 		}
