@@ -4,13 +4,16 @@
 //
 // It resolves and pulls images through the registry protocol, unpacks their
 // layers into overlay snapshots, lists and removes images, garbage-collects
-// what nothing references, and prepares one copy-on-write snapshot per
-// container (Prepare / Release). What it hands the runtime is a set of mounts
-// for the rootfs and the image config, nothing else.
+// what nothing references, and gives each container a copy-on-write layer
+// (Prepare / Release; layer.go: a directory of its own over the image's
+// snapshots, in no database; a snapshot on a containerd daemon). What it
+// hands the runtime is a set of mounts for the rootfs and the image
+// config, nothing else.
 //
 // Several dockless processes share one store. Every operation is a session:
-// take the node-wide lock file (with a timeout), open the bolt databases, do
-// the work, close them, unlock. Nothing holds the store open while a
+// take the node-wide lock file (with a timeout; shared to read and to start
+// a cached image, exclusive to change the store), open the bolt databases,
+// do the work, close them, unlock. Nothing holds the store open while a
 // container runs. A pull downloads without the lock — the embedded store
 // into a staging area (staging.go), a containerd daemon under the
 // session's lease — so that only unpacking and recording the image wait

@@ -7,8 +7,8 @@
 // alike. It serves the image from a registry on 127.0.0.1 and pulls it
 // once first, so dockless's runs are cache hits (it counts the registry
 // requests they make); runc and crun get an equivalent prepared bundle.
-// It then starts a storm of the cached image against sequential runc
-// starts, reports the memory of the dockless that stays with 1 and 16
+// It then starts storms of the cached image against sequential runc
+// starts and against runc's own storm, reports the memory of the dockless that stays with 1 and 16
 // running jobs, measures cold pulls and a storm of an uncached image, and
 // times a nine-step build from a fresh state against buildah bud.
 //
@@ -39,6 +39,7 @@ func main() {
 	n := flag.Int("n", 30, "runs per runtime")
 	pullMiB := flag.Int("pull-mib", 256, "size of the cold-pull image's data (4 layers); 0 skips the pull comparison")
 	stormN := flag.Int("storm", 32, "concurrent runs of the cached image, and of an uncached one; 0 skips the start storms")
+	stormRuns := flag.Int("storm-runs", 5, "storms of the cached image (each against runc's), interleaved; medians")
 	baseline := flag.String("baseline", "", "another dockless binary whose `run --rm` is measured too (e.g. the build before a change); \"\" skips it")
 	cacheNodes := flag.Int("cache-nodes", 4, "nodes of the shared layer cache's start storm (with -pull-mib's image); 0 skips the shared cache measurements")
 	buildRuns := flag.Int("build-runs", 5, "runs of the build benchmark (dockless build against buildah bud); 0 skips it")
@@ -104,7 +105,7 @@ func main() {
 	}
 	printStarts(runners, times, requests, *n, *baseline != "")
 	if *stormN > 0 {
-		cachedStorm(bin, base, ref, bundle, *stormN)
+		cachedStorm(bin, *baseline, base, ref, bundle, *stormN, *stormRuns)
 	}
 	fmt.Println("\nthe dockless that stays with a running job (sleep), image cached")
 	for _, k := range []int{1, 16} {

@@ -181,6 +181,14 @@ func storm(work, bin string, reg *testimage.Registry, n int) (time.Duration, int
 // concurrentRuns starts n `dockless run --rm IMG true` at once and returns
 // their wall time.
 func concurrentRuns(bin string, base []string, ref string, n int) (time.Duration, error) {
+	return concurrent(n, func(int) *exec.Cmd {
+		return exec.Command(bin, append(base, "run", "--rm", "-q", ref, "true")...)
+	})
+}
+
+// concurrent runs the n commands cmd(i) at once and returns the wall time
+// until the last one ended (and one of their errors, if any failed).
+func concurrent(n int, cmd func(i int) *exec.Cmd) (time.Duration, error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	start := time.Now()
@@ -188,7 +196,7 @@ func concurrentRuns(bin string, base []string, ref string, n int) (time.Duration
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if out, err := exec.Command(bin, append(base, "run", "--rm", "-q", ref, "true")...).CombinedOutput(); err != nil {
+			if out, err := cmd(i).CombinedOutput(); err != nil {
 				errs <- fmt.Errorf("%v: %s", err, out)
 			}
 		}()

@@ -11,35 +11,64 @@ import (
 	"time"
 )
 
-// cachedStorm starts n `dockless run --rm IMG true` of the cached image at
-// once and, for the target of issue 16, n sequential runc starts of the
-// bundle with runc spec's config: the storm's wall time should stay within
-// the sequential time ÷ cores × 1.5.
-func cachedStorm(bin string, base []string, ref, bundle string, n int) {
-	storm, err := concurrentRuns(bin, base, ref, n)
-	if err != nil {
-		fmt.Printf("\ncached start storm: %v\n", err)
-		return
-	}
-	state, err := os.MkdirTemp("", "bench-runc-seq-")
+// cachedStorm measures, for the target of issue 16, storms of n
+// `dockless run --rm IMG true` of the cached image at once against n
+// sequential runc starts of the bundle with runc spec's config: the
+// storm's wall time should stay within the sequential time ÷ cores × 1.5.
+// It also starts n runc at once (runc's own storm, what the machine allows
+// a runtime with nothing of an image store) and, with a baseline, storms
+// of that dockless. Each is run `runs` times, interleaved; medians.
+func cachedStorm(bin, baseline string, base []string, ref, bundle string, n, runs int) {
+	state, err := os.MkdirTemp("", "bench-runc-storm-")
 	if err != nil {
 		fmt.Printf("\ncached start storm: %v\n", err)
 		return
 	}
 	defer os.RemoveAll(state)
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		if out, err := exec.Command("runc", "--root", state, "run", "--bundle", bundle, fmt.Sprintf("seq-%d", i)).CombinedOutput(); err != nil {
-			fmt.Printf("\ncached start storm: runc: %v: %s\n", err, out)
+	runcRun := func(id string) *exec.Cmd {
+		return exec.Command("runc", "--root", state, "run", "--bundle", bundle, id)
+	}
+	var storm, old, runcStorm, seq []time.Duration
+	for r := 0; r < runs; r++ {
+		d, err := concurrentRuns(bin, base, ref, n)
+		if err != nil {
+			fmt.Printf("\ncached start storm: %v\n", err)
 			return
 		}
+		storm = append(storm, d)
+		if baseline != "" {
+			if d, err = concurrentRuns(baseline, base, ref, n); err != nil {
+				fmt.Printf("\ncached start storm (-baseline): %v\n", err)
+				return
+			}
+			old = append(old, d)
+		}
+		d, err = concurrent(n, func(i int) *exec.Cmd { return runcRun(fmt.Sprintf("storm-%d-%d", r, i)) })
+		if err != nil {
+			fmt.Printf("\ncached start storm: runc: %v\n", err)
+			return
+		}
+		runcStorm = append(runcStorm, d)
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			if out, err := runcRun(fmt.Sprintf("seq-%d-%d", r, i)).CombinedOutput(); err != nil {
+				fmt.Printf("\ncached start storm: runc: %v: %s\n", err, out)
+				return
+			}
+		}
+		seq = append(seq, time.Since(start))
 	}
-	seq := time.Since(start)
 	cores := goruntime.NumCPU()
-	limit := time.Duration(float64(seq) / float64(cores) * 1.5)
-	fmt.Printf("\ncached start storm: %d concurrent `dockless run --rm IMG true`: %s wall; %d sequential `runc run` (runc spec's config): %s\n",
-		n, storm.Round(time.Millisecond), n, seq.Round(time.Millisecond))
-	fmt.Printf("  storm / (sequential runc ÷ %d cores × 1.5 = %s): %.2fx (target <= 1.0x)\n", cores, limit.Round(time.Millisecond), float64(storm)/float64(limit))
+	limit := time.Duration(float64(median(seq)) / float64(cores) * 1.5)
+	ratio := func(d time.Duration) string { return fmt.Sprintf("%.2fx", float64(d)/float64(limit)) }
+	fmt.Printf("\ncached start storm, %d starts at once, medians of %d interleaved storms: bound = %d sequential `runc run` (runc spec's config, %s) ÷ %d cores × 1.5 = %s\n",
+		n, runs, n, median(seq).Round(time.Millisecond), cores, limit.Round(time.Millisecond))
+	fmt.Printf("  dockless run --rm IMG true: %s wall, %s of the bound (target <= 1.00x)\n", median(storm).Round(time.Millisecond), ratio(median(storm)))
+	if baseline != "" {
+		fmt.Printf("  -baseline's dockless run:   %s wall, %s of the bound\n", median(old).Round(time.Millisecond), ratio(median(old)))
+	}
+	fmt.Printf("  runc run (runc's own storm): %s wall, %s of the bound; dockless's storm is %.2fx runc's\n",
+		median(runcStorm).Round(time.Millisecond), ratio(median(runcStorm)), float64(median(storm))/float64(median(runcStorm)))
 }
 
 // resident reports the memory of the dockless process that stays with a
