@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/dockless/dockless/container"
 	"github.com/dockless/dockless/images"
@@ -88,7 +87,6 @@ func main() {
 	logrus.SetOutput(logs)
 	logrus.SetFormatter(lsf.LogFormatter{})
 	logrus.SetLevel(logrus.ErrorLevel)
-	debug.SetGCPercent(gcPercent)
 	signals := newSignalGuard()
 	app := newApp(caller, signals, logs)
 	err = signals.explain(app.RunContext(signals.ctx, splitAttached(app, os.Args)))
