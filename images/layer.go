@@ -288,12 +288,14 @@ func (l *localStore) layers() (live map[string]string, stale []string, err error
 			}
 			continue
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("container layer %s: %w", e.Name(), err)
-		}
 		var rec layerRecord
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return nil, nil, fmt.Errorf("container layer %s: %w", e.Name(), err)
+		if err == nil {
+			err = json.Unmarshal(b, &rec)
+		}
+		if err != nil {
+			// Which layers it keeps is unknown: nothing is collected
+			// until someone who knows removes it.
+			return nil, nil, fmt.Errorf("the record of container %s's writable layer cannot be read (%v): nothing is collected until %s is removed, once no container %s runs", e.Name(), err, p, e.Name())
 		}
 		if rec.Boot != bootID() {
 			stale = append(stale, p)
