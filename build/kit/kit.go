@@ -9,19 +9,17 @@ package kit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
 
-	ctdsnapshot "github.com/containerd/containerd/v2/core/snapshots"
-	"github.com/containerd/containerd/v2/plugins/snapshots/overlay"
 	"github.com/moby/buildkit/cache/remotecache"
 	inlinecache "github.com/moby/buildkit/cache/remotecache/inline"
 	localcache "github.com/moby/buildkit/cache/remotecache/local"
 	registrycache "github.com/moby/buildkit/cache/remotecache/registry"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/control"
-	"github.com/moby/buildkit/executor/oci"
 	"github.com/moby/buildkit/frontend"
 	dockerfile "github.com/moby/buildkit/frontend/dockerfile/builder"
 	"github.com/moby/buildkit/frontend/gateway/forwarder"
@@ -29,11 +27,9 @@ import (
 	"github.com/moby/buildkit/solver"
 	"github.com/moby/buildkit/solver/bboltcachestorage"
 	"github.com/moby/buildkit/util/db/boltutil"
-	"github.com/moby/buildkit/util/network/netproviders"
 	"github.com/moby/buildkit/util/resolver"
 	"github.com/moby/buildkit/worker"
 	"github.com/moby/buildkit/worker/base"
-	"github.com/moby/buildkit/worker/runc"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -42,8 +38,12 @@ import (
 
 // Start starts the controller on the state directory root with runtime
 // for RUN steps and returns a client connected to it, and a stop
-// function.
-func Start(ctx context.Context, root, runtime string) (*client.Client, func(), error) {
+// function, which syncs the state (unsynced.go).
+func Start(ctx context.Context, root, runtime string) (*client.Client, func() error, error) {
+	synced, err := markUnsynced(root)
+	if err != nil {
+		return nil, nil, err
+	}
 	ctrl, err := controller(ctx, root, runtime)
 	if err != nil {
 		return nil, nil, err
@@ -57,9 +57,15 @@ func Start(ctx context.Context, root, runtime string) (*client.Client, func(), e
 	}), client.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	if err != nil {
 		srv.Stop()
-		return nil, nil, err
+		ctrl.Close()
+		return nil, nil, errors.Join(err, synced())
 	}
-	return c, func() { c.Close(); srv.Stop(); ctrl.Close() }, nil
+	return c, func() error {
+		c.Close()
+		srv.Stop()
+		ctrl.Close()
+		return synced()
+	}, nil
 }
 
 // controller is BuildKit's controller with one rootless OCI worker.
@@ -69,10 +75,7 @@ func controller(ctx context.Context, root, runtime string) (*control.Controller,
 		return nil, err
 	}
 	hosts := resolver.NewRegistryConfig(nil)
-	sn := runc.SnapshotterFactory{Name: "overlayfs", New: func(root string) (ctdsnapshot.Snapshotter, error) {
-		return overlay.NewSnapshotter(root, overlay.AsynchronousRemove)
-	}}
-	opt, err := runc.NewWorkerOpt(root, sn, true, oci.ProcessSandbox, nil, nil, netproviders.Opt{Mode: "host"}, nil, runtime, "", false, nil, "", "", nil)
+	opt, err := workerOpt(root, runtime)
 	if err != nil {
 		return nil, fmt.Errorf("the build's worker: %w", err)
 	}
@@ -89,7 +92,7 @@ func controller(ctx context.Context, root, runtime string) (*control.Controller,
 	if err != nil {
 		return nil, err
 	}
-	history, err := boltutil.SafeOpen(filepath.Join(root, "history.db"), 0o600, &bolt.Options{})
+	history, err := boltutil.SafeOpen(filepath.Join(root, "history.db"), 0o600, &bolt.Options{NoSync: true}) // unsynced.go
 	if err != nil {
 		return nil, err
 	}

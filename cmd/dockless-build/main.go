@@ -31,7 +31,7 @@ func main() {
 	}
 }
 
-func run() error {
+func run() (err error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
@@ -56,7 +56,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer shutdown()
+	defer func() { err = errors.Join(err, shutdown()) }()
 	contextDir, cleanup, err := localContext(req)
 	if err != nil {
 		return err
