@@ -19,6 +19,7 @@ import (
 
 	"github.com/dockless/dockless/build"
 	"github.com/dockless/dockless/build/kit"
+	_ "github.com/dockless/dockless/runtime/hugeheap" // the heap's first chunk in huge pages: fewer faults at every build's start
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )

@@ -12,7 +12,8 @@ import (
 // nor containerd's client package (a daemon is spoken to through four of
 // its services, images/daemon.go); and the module
 // graph keeps BuildKit with the containerd it was released with
-// (v0.34.2 with containerd v2.4.2).
+// (v0.34.2 with containerd v2.4.2). Both dockless and dockless-build
+// start with their heap's first chunk in huge pages (runtime/hugeheap).
 func TestDeps_SetuidBinaryLinksNoBuildKit(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {
@@ -38,6 +39,9 @@ func TestDeps_SetuidBinaryLinksNoBuildKit(t *testing.T) {
 	out, err = exec.Command("go", "list", "-deps", "../dockless-build").Output()
 	if err != nil || !strings.Contains(string(out), "github.com/moby/buildkit/control") {
 		t.Errorf("dockless-build links BuildKit's controller: %v", err)
+	}
+	if !strings.Contains(string(out), "github.com/dockless/dockless/runtime/hugeheap\n") {
+		t.Error("dockless-build does not link runtime/hugeheap")
 	}
 	out, err = exec.Command("go", "list", "-deps", "../dockless-cdi").Output()
 	if err != nil || !strings.Contains(string(out), "github.com/NVIDIA/nvidia-container-toolkit/pkg/nvcdi") {

@@ -1,10 +1,12 @@
 // Package hugeheap asks the kernel for transparent huge pages for the first
-// 4 MiB chunk of the Go heap of the program that links it (dockless only).
+// 4 MiB chunk of the Go heap of the program that links it (dockless, and
+// dockless-build: BuildKit's packages fault about as much at its start,
+// 53 against 30 ms to start with it, hyperfine, 40 runs).
 //
 // Why a package of its own: it interposes the C library's mmap, through
 // which the Go runtime of a cgo program maps its heap (runtime/cgo's
-// x_cgo_mmap), so it must be linked into the setuid dockless and nothing
-// else, and its whole effect is one madvise.
+// x_cgo_mmap), so only the programs that import it get it, and its whole
+// effect is one madvise.
 //
 // Why: every start of dockless initialises some 250 packages (containerd's
 // store, libcontainer, gRPC and protobuf registries, reference-parsing
