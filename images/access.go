@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -121,8 +122,8 @@ const (
 // session (Image.Mounts) instead of a hold.
 func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool, prepare string) (*Image, bool, error) {
 	if prepare != "" {
-		if img := s.startCached(ctx, ref, revalidate, prepare); img != nil {
-			return img, true, nil
+		if img, err := s.startCached(ctx, ref, revalidate, prepare); img != nil || err != nil {
+			return img, img != nil, err
 		}
 	}
 	var img *Image
@@ -202,10 +203,13 @@ func (s *Store) cached(ctx context.Context, ref string, revalidate, hold bool, p
 // gets container id's writable layer (layer.go) at once. Anything else
 // (not cached, to be asked at its registry, a containerd daemon, a
 // failure) returns nil, and cached goes on under the lock held
-// exclusively, which reports what fails.
-func (s *Store) startCached(ctx context.Context, ref string, revalidate bool, id string) *Image {
+// exclusively, which reports what fails; but a wait for the lock that ran
+// out, or the run's end, is the run's error (a second wait would be as
+// long).
+func (s *Store) startCached(ctx context.Context, ref string, revalidate bool, id string) (*Image, error) {
 	var img *Image
 	var lastUsed string
+	var local *localStore
 	err := s.withShared(ctx, func(ctx context.Context, ss *session) error {
 		rec, record, err := s.find(ctx, ss, ref)
 		if err != nil {
@@ -224,17 +228,26 @@ func (s *Store) startCached(ctx context.Context, ref string, revalidate bool, id
 		if found.Mounts, err = ss.prepareLayer(ctx, id, found); err != nil {
 			return err
 		}
-		img, lastUsed = found, rec.Labels[lastUsedLabel]
+		img, lastUsed, local = found, rec.Labels[lastUsedLabel], ss.local
 		return nil
 	})
+	var timeout lockTimeout
+	switch {
+	case err != nil && local != nil:
+		// The layer was made, then the session failed (closing the
+		// databases): nothing would release it.
+		_ = os.RemoveAll(local.containerDir(id))
+	case errors.As(err, &timeout) || (err != nil && ctx.Err() != nil):
+		return nil, err
+	}
 	if err != nil {
 		s.log().Debugf("image %s: not started in a shared session: %v", ref, err)
-		return nil
+		return nil, nil
 	}
 	if img != nil && !usedSince(lastUsed, time.Now().Add(-lastUsedPrecision)) {
 		s.noteUse(ctx, img)
 	}
-	return img
+	return img, nil
 }
 
 // noteUse notes a use of img on its record (the size cap's order), if the

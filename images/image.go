@@ -349,6 +349,9 @@ func (s *Store) Prune(ctx context.Context, all bool) ([]string, int, error) {
 // be, with a warning. It returns the names removed that the caller may
 // see, and how many were removed in all.
 func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, int, error) {
+	if s.underCap(ctx, max) {
+		return nil, 0, nil
+	}
 	var gone, kept []stored
 	var total int64
 	err := s.with(ctx, func(ctx context.Context, ss *session) error {
@@ -381,6 +384,26 @@ func (s *Store) EnforceCap(ctx context.Context, max int64) ([]string, int, error
 	}
 	names, count := named(gone)
 	return names, count, err
+}
+
+// underCap reports, from a shared session (the starts of a capped node
+// need not queue for the cap), whether the store's images take no more
+// than max: then there is nothing to evict.
+func (s *Store) underCap(ctx context.Context, max int64) bool {
+	var total int64
+	err := s.withShared(ctx, func(ctx context.Context, ss *session) error {
+		recs, err := ss.images.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if img, err := ss.describe(ctx, rec); err == nil {
+				total += img.Size // a broken record counts nothing, as in the cap's pass
+			}
+		}
+		return nil
+	})
+	return err == nil && total <= max
 }
 
 // keptNames names the images kept over the cap that the caller may see,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/sys/userns"
 	"github.com/opencontainers/image-spec/identity"
+	"github.com/sirupsen/logrus"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -222,6 +224,26 @@ var overlayIndex = sync.OnceValue(func() bool {
 	return err == nil
 })
 
+// madeBeforeBoot reports whether the directory at p was last changed
+// before the kernel booted (/proc/stat's btime).
+func madeBeforeBoot(p string) bool {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			btime, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return err == nil && fi.ModTime().Unix() < btime
+		}
+	}
+	return false
+}
+
 // bootID is the kernel's boot id ("" if unknown).
 var bootID = sync.OnceValue(func() string {
 	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
@@ -254,8 +276,19 @@ func (s *Store) releaseLayer(ctx context.Context, id string) (bool, error) {
 	if err := os.RemoveAll(gone); err != nil {
 		return true, fmt.Errorf("removing rootfs of %s: %w", id, err)
 	}
-	if held || s.collectDue() {
-		return true, s.with(ctx, func(ctx context.Context, ss *session) error { return ss.collect(ctx) })
+	if !held && !s.collectDue() {
+		return true, nil
+	}
+	// The layer is gone: a collection that fails leaves no more than the
+	// next one takes.
+	err = s.with(ctx, func(ctx context.Context, ss *session) error {
+		if !held && !s.collectDue() {
+			return nil // another release collected meanwhile
+		}
+		return ss.collect(ctx)
+	})
+	if err != nil {
+		s.log().Warnf("container %s's release: collecting: %v", id, err)
 	}
 	return true, nil
 }
@@ -263,7 +296,8 @@ func (s *Store) releaseLayer(ctx context.Context, id string) (bool, error) {
 // layers reads the containers' directories: the layer of each (by
 // container id), and the directories that are no container's any more: a
 // release's that was cut short, one whose start died before it wrote its
-// record, one of an earlier boot.
+// record, one of an earlier boot (a record the node's crash left torn, in
+// a directory older than the boot, too), anything but a directory.
 func (l *localStore) layers() (live map[string]string, stale []string, err error) {
 	dir := filepath.Join(l.root, containersDir)
 	entries, err := os.ReadDir(dir)
@@ -276,7 +310,7 @@ func (l *localStore) layers() (live map[string]string, stale []string, err error
 	live = map[string]string{}
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
-		if strings.HasPrefix(e.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
 			stale = append(stale, p)
 			continue
 		}
@@ -291,6 +325,10 @@ func (l *localStore) layers() (live map[string]string, stale []string, err error
 		var rec layerRecord
 		if err == nil {
 			err = json.Unmarshal(b, &rec)
+		}
+		if err != nil && madeBeforeBoot(p) {
+			stale = append(stale, p)
+			continue
 		}
 		if err != nil {
 			// Which layers it keeps is unknown: nothing is collected
@@ -310,7 +348,7 @@ func (l *localStore) layers() (live map[string]string, stale []string, err error
 // running containers' layers (leaseLayers), collects what nothing
 // references, and notes the time.
 func (s *Store) collectLocal(ctx context.Context, ss *session) error {
-	if err := ss.leaseLayers(ctx); err != nil {
+	if err := ss.leaseLayers(ctx, s.log()); err != nil {
 		return fmt.Errorf("keeping the running containers' layers: %w", err)
 	}
 	if _, err := ss.local.db.GarbageCollect(ctx); err != nil {
@@ -324,15 +362,16 @@ func (s *Store) collectLocal(ctx context.Context, ss *session) error {
 // containers' directories, removes the stale directories, and marks the
 // containers whose layer is no image's top layer any more. Under the
 // node's lock held exclusively.
-func (ss *session) leaseLayers(ctx context.Context) error {
+func (ss *session) leaseLayers(ctx context.Context, log logrus.FieldLogger) error {
 	l := ss.local
 	live, stale, err := l.layers()
 	if err != nil {
 		return err
 	}
 	for _, p := range stale {
+		// It holds nothing: one left in place is tried again next time.
 		if err := os.RemoveAll(p); err != nil {
-			return err
+			log.Warnf("removing %s, which no container uses: %v", p, err)
 		}
 	}
 	want := map[string]bool{}

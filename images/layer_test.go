@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/mount"
 )
 
@@ -208,4 +211,214 @@ func TestLayer_CollectionKeepsTheLayersOfRunningContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertEmpty(t, s)
+}
+
+// TestLayer_AChangeGetsInWhileStartsKeepComing: readers that keep the
+// store's lock shared without a gap do not keep a change out: the change
+// waits at the gate only for the readers already in.
+func TestLayer_AChangeGetsInWhileStartsKeepComing(t *testing.T) {
+	needRoot(t)
+	s := NewStore(t.TempDir())
+	s.LockTimeout = 5 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Staggered: at every moment at least one holds the lock.
+			time.Sleep(time.Duration(i) * 8 * time.Millisecond)
+			for ctx.Err() == nil {
+				l, err := s.lock(ctx, shared)
+				if err != nil {
+					return
+				}
+				time.Sleep(30 * time.Millisecond)
+				l.Close()
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	l, err := s.lock(context.Background(), exclusive)
+	if err != nil {
+		t.Fatalf("a change beside readers that keep coming: %v", err)
+	}
+	l.Close()
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("a change waited %s for readers that keep coming", waited)
+	}
+	cancel()
+	wg.Wait()
+}
+
+// TestLayer_StartNotesTheUseWhenTheStoreIsFree: a start notes the use of
+// its image for the size cap's order, once a minute, and only when no one
+// holds the store: a start does not queue for it.
+func TestLayer_StartNotesTheUseWhenTheStoreIsFree(t *testing.T) {
+	s, reg := testStore(t)
+	ctx := context.Background()
+	ref := push(t, reg, "test/used:1", busyboxWith(t, "", 0))
+	name := pullOK(t, s, ref).Name
+	lastUsed := func() string {
+		t.Helper()
+		var v string
+		err := s.with(ctx, func(ctx context.Context, ss *session) error {
+			rec, err := ss.images.Get(ctx, name)
+			v = rec.Labels[lastUsedLabel]
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	setLastUsed := func(v string) {
+		t.Helper()
+		err := s.with(ctx, func(ctx context.Context, ss *session) error {
+			_, err := ss.images.Update(ctx, images.Image{Name: name, Labels: map[string]string{lastUsedLabel: v}}, "labels."+lastUsedLabel)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func(id string) {
+		t.Helper()
+		img, err := s.Ensure(ctx, ref, PullNever, PullOptions{Hold: true, Prepare: id})
+		if err != nil || img.Mounts == nil {
+			t.Fatalf("start %s: %v", id, err)
+		}
+		if err := s.Release(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := strconv.FormatInt(time.Now().Add(-time.Hour).UnixNano(), 10)
+	setLastUsed(old)
+	// A collection just ran: the releases owe none.
+	if err := os.WriteFile(filepath.Join(s.Root(), collectedStamp), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := lockFile(ctx, filepath.Join(s.Root(), "lock"), shared, time.Second, s.log())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.LockTimeout = 5 * time.Second
+	began := time.Now()
+	start("busy")
+	reader.Close()
+	if waited := time.Since(began); waited >= s.LockTimeout {
+		t.Errorf("a start waited %s for a busy store to note its use", waited)
+	}
+	if got := lastUsed(); got != old {
+		t.Errorf("a start noted its use while the store was busy: %s", got)
+	}
+	start("free")
+	noted := lastUsed()
+	if !usedSince(noted, time.Now().Add(-time.Minute)) {
+		t.Fatalf("a start on a free store did not note its use: %s", noted)
+	}
+	start("again")
+	if got := lastUsed(); got != noted {
+		t.Errorf("a start noted its use again within a minute: %s, then %s", noted, got)
+	}
+}
+
+// TestLayer_UpperIsTheImageRootsOwners: the container's "/" is owned as
+// the image's top layer's root, mode 0755 whatever the umask.
+func TestLayer_UpperIsTheImageRootsOwners(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	lower := filepath.Join(dir, "lower")
+	if err := os.Mkdir(lower, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(lower, 1000, 1001); err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0o077)
+	err := makeUpper(filepath.Join(dir, "upper"), []string{lower})
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "upper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 1000 || st.Gid != 1001 || fi.Mode().Perm() != 0o755 {
+		t.Errorf("upper %d:%d %v, want 1000:1001 0755", st.Uid, st.Gid, fi.Mode().Perm())
+	}
+}
+
+// TestLayer_ContainerIDsArePlainNames: no id names a directory outside the
+// containers' directory, nor a release's leftover.
+func TestLayer_ContainerIDsArePlainNames(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"0123abcd", true},
+		{"", false},
+		{"../x", false},
+		{"a/b", false},
+		{".x.removing", false},
+		{"x\x00y", false},
+	} {
+		if err := checkContainerID(tc.id); (err == nil) != tc.ok {
+			t.Errorf("checkContainerID(%q) = %v, want ok %v", tc.id, err, tc.ok)
+		}
+	}
+}
+
+// TestLayer_TornRecords: a layer record that cannot be read in a directory
+// older than the boot (the node went down before its write reached the
+// disk) is a stale directory; one made since the boot stops collections,
+// naming the directory, but not the release of other containers.
+func TestLayer_TornRecords(t *testing.T) {
+	s, reg := testStore(t)
+	ctx := context.Background()
+	img := pullOK(t, s, push(t, reg, "test/torn:1", busyboxWith(t, "", 0)))
+	dir := filepath.Join(s.Root(), containersDir)
+	torn := func(name string, at time.Time) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p, layerFile), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	collect := func() error {
+		return s.with(ctx, func(ctx context.Context, ss *session) error { return ss.collect(ctx) })
+	}
+	before := torn("before-boot", time.Unix(1000, 0))
+	if err := collect(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(before); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a torn record from before the boot was kept: %v", err)
+	}
+	since := torn("since-boot", time.Now())
+	if err := collect(); err == nil || !strings.Contains(err.Error(), since) {
+		t.Errorf("a torn record of this boot: the collection says %v", err)
+	}
+	if _, err := s.Prepare(ctx, "other", img); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-collectEvery - time.Minute)
+	if err := os.Chtimes(filepath.Join(s.Root(), collectedStamp), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, "other"); err != nil {
+		t.Errorf("another container's release failed on the torn record: %v", err)
+	}
+	if err := os.RemoveAll(since); err != nil {
+		t.Fatal(err)
+	}
 }

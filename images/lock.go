@@ -73,6 +73,12 @@ const (
 	tryExclusive lockMode = unix.LOCK_EX | unix.LOCK_NB
 )
 
+// lockTimeout is a wait for the lock that ran out of time: another try
+// would wait as long.
+type lockTimeout struct{ error }
+
+func (e lockTimeout) Unwrap() error { return e.error }
+
 // errLockBusy is a tryExclusive lock's answer when another process holds
 // the lock.
 var errLockBusy = errors.New("the image store is busy")
@@ -121,9 +127,9 @@ func waitLock(ctx context.Context, f *os.File, path string, mode lockMode, timeo
 			holder := lockHolder(f)
 			giveUp()
 			if stuck := holderStuck(holder); stuck != "" {
-				return fmt.Errorf("the image store is locked by dockless process %d, which is %s (SIGKILL does not reach a task of a frozen cgroup v1 freezer until it thaws): thaw or end it, then retry (%s)", holder, stuck, path)
+				return lockTimeout{fmt.Errorf("the image store is locked by dockless process %d, which is %s (SIGKILL does not reach a task of a frozen cgroup v1 freezer until it thaws): thaw or end it, then retry (%s)", holder, stuck, path)}
 			}
-			return fmt.Errorf("the image store is locked by another dockless process (%s, waited %s for %s): retry later", holderName(holder), timeout, path)
+			return lockTimeout{fmt.Errorf("the image store is locked by another dockless process (%s, waited %s for %s): retry later", holderName(holder), timeout, path)}
 		case <-check.C:
 			if err := w.check(f, path, log); err != nil {
 				giveUp()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sirupsen/logrus"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -148,14 +149,47 @@ const (
 )
 
 // lock takes the node-wide lock (creating the store root if needed).
-func (s *Store) lock(ctx context.Context, mode lockMode) (*os.File, error) {
+//
+// flock lets a new shared holder in while an exclusive one waits, so
+// starts that keep coming could keep a change of the store (a pull, rmi, a
+// collection) waiting until its timeout. A second lock, the gate, is
+// taken before the store's lock: exclusively, and held, by a change;
+// shared, and let go once the store's lock is held, by a reader. A change
+// waits at the gate for no more than other changes, and then for the
+// readers inside; a reader that comes after it waits at the gate.
+func (s *Store) lock(ctx context.Context, mode lockMode) (io.Closer, error) {
 	if err := os.MkdirAll(s.root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating image store %s: %w", s.root, err)
 	}
 	if err := s.closeRoot(); err != nil {
 		return nil, err
 	}
-	return lockFile(ctx, filepath.Join(s.root, "lock"), mode, s.LockTimeout, s.log())
+	start := time.Now()
+	gate, err := lockFile(ctx, filepath.Join(s.root, "lock.gate"), mode, s.LockTimeout, s.log())
+	if err != nil {
+		return nil, err
+	}
+	store, err := lockFile(ctx, filepath.Join(s.root, "lock"), mode, max(s.LockTimeout-time.Since(start), 0), s.log())
+	if err != nil {
+		gate.Close()
+		return nil, err
+	}
+	if mode == shared {
+		gate.Close()
+		return store, nil
+	}
+	return heldLocks{store, gate}, nil
+}
+
+// heldLocks lets go of the store's lock, then of the gate.
+type heldLocks []*os.File
+
+func (h heldLocks) Close() error {
+	var errs []error
+	for _, f := range h {
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // closeRoot keeps the store's directory root's alone: containerd makes its

@@ -72,9 +72,9 @@ func (s *Store) record(ctx context.Context, ss *session, name string, target oci
 }
 
 // collectMoved collects, once a name moved from the record old to target,
-// what only the image old named used (a container's release collects
-// only when its own image moved, rootfs.go). Not while a run holds that
-// image between its pull and its container's snapshot: the periodic
+// what only the image old named used (the layers of a container on it stay,
+// leased, until its release collects: layer.go). Not while a run holds
+// that image between its pull and its container's layer: the periodic
 // collection takes it later (collectEvery).
 func (ss *session) collectMoved(ctx context.Context, old images.Image, target digest.Digest) error {
 	if held, _ := holds(old.Labels); held || old.Target.Digest == "" || old.Target.Digest == target {
