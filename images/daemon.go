@@ -74,8 +74,7 @@ func (s *Store) withDaemon(ctx context.Context, fn func(context.Context, *sessio
 		sn:           snapshotsproxy.NewSnapshotter(snapshotsapi.NewSnapshotsClient(conn), snapshotter),
 		images:       &daemonImages{imagesapi.NewImagesClient(conn)},
 		// The daemon collects on its own schedule once references go.
-		collect:    func(context.Context) error { return nil },
-		collectDue: func() bool { return false },
+		collect: func(context.Context) error { return nil },
 	})
 	// What a failed session wrote (a refused pull's unfinished downloads)
 	// is referenced by the lease alone: the daemon collects it before the

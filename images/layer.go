@@ -100,7 +100,7 @@ func (ss *session) prepareLayer(ctx context.Context, id string, img *Image) ([]m
 			_ = os.RemoveAll(dir)
 		}
 	}()
-	rec, err := json.Marshal(layerRecord{Chain: img.ChainID.String(), Boot: bootID()})
+	rec, err := json.Marshal(layerRecord{Chain: img.ChainID.String(), Boot: BootID()})
 	if err != nil {
 		return nil, err
 	}
@@ -244,8 +244,9 @@ func madeBeforeBoot(p string) bool {
 	return false
 }
 
-// bootID is the kernel's boot id ("" if unknown).
-var bootID = sync.OnceValue(func() string {
+// BootID is the kernel's boot id ("" if unknown): a record of it tells
+// what the node's restart left behind.
+var BootID = sync.OnceValue(func() string {
 	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil {
 		return ""
@@ -335,7 +336,7 @@ func (l *localStore) layers() (live map[string]string, stale []string, err error
 			// until someone who knows removes it.
 			return nil, nil, fmt.Errorf("the record of container %s's writable layer cannot be read (%v): nothing is collected until %s is removed, once no container %s runs", e.Name(), err, p, e.Name())
 		}
-		if rec.Boot != bootID() {
+		if rec.Boot != BootID() {
 			stale = append(stale, p)
 			continue
 		}

@@ -110,9 +110,6 @@ type session struct {
 	// collect removes what nothing references any more (the in-process
 	// store collects at once; a daemon on its own schedule).
 	collect func(context.Context) error
-	// collectDue reports whether the last collection is older than
-	// collectEvery (never on a daemon).
-	collectDue func() bool
 	// local is the in-process store's own parts (nil on a daemon): the
 	// containers' writable layers are made from them (layer.go).
 	local *localStore
@@ -305,7 +302,6 @@ func (s *Store) open(ctx context.Context, mode lockMode, fn func(context.Context
 		sn:           db.Snapshotter(snapshotter),
 		images:       metadata.NewImageStore(db),
 		local:        &localStore{root: s.root, bolt: bdb, db: db, ms: ms},
-		collectDue:   s.collectDue,
 	}
 	ss.collect = func(ctx context.Context) error {
 		if readOnly {

@@ -6,7 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/dockless/dockless/images"
 )
 
 // The build state's databases are written without syncs: the worker's
@@ -37,7 +38,7 @@ var unsyncedFiles = []string{
 // build of it, marks it, and returns what syncs its databases and takes
 // the mark away, for the end of the build.
 func markUnsynced(root string) (func() error, error) {
-	boot := bootID()
+	boot := images.BootID()
 	mark := filepath.Join(root, unsyncedMark)
 	b, err := os.ReadFile(mark)
 	switch {
@@ -111,13 +112,4 @@ func syncFile(path string) error {
 		err = cerr
 	}
 	return err
-}
-
-// bootID is the kernel's boot id ("" if it cannot be read).
-func bootID() string {
-	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
 }

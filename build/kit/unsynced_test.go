@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dockless/dockless/images"
 )
 
 // TestMarkUnsynced_EmptiesOnlyAStateTheNodeWentDownUnder: a state whose
@@ -13,7 +15,7 @@ import (
 // killed) is kept; the mark holds the boot id while a build runs and goes
 // at its end.
 func TestMarkUnsynced_EmptiesOnlyAStateTheNodeWentDownUnder(t *testing.T) {
-	boot := bootID()
+	boot := images.BootID()
 	if boot == "" {
 		t.Skip("no boot id on this kernel")
 	}
