@@ -48,9 +48,6 @@ func run() (err error) {
 	if err := build.ApplyRlimits(req.Rlimits); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(os.Getenv("XDG_RUNTIME_DIR"), 0o700); err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	c, shutdown, err := kit.Start(ctx, req.State, req.Runtime)
@@ -58,6 +55,10 @@ func run() (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, shutdown()) }()
+	// In the state, which Start empties after a crash of the node.
+	if err := os.MkdirAll(os.Getenv("XDG_RUNTIME_DIR"), 0o700); err != nil {
+		return err
+	}
 	contextDir, cleanup, err := localContext(req)
 	if err != nil {
 		return err
