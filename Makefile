@@ -32,12 +32,17 @@ CDI_HELPER = $(dir $(BIN))../libexec/dockless/dockless-cdi
 # dockless-runinit: libcontainer's init of job containers without the rest
 # of dockless (runtime/initexec says why).
 INIT_HELPER = $(dir $(BIN))../libexec/dockless/dockless-runinit
+# dockless-build-runc: what BuildKit runs RUN steps with, in front of the
+# policy's [build] runtime (main.c says why; C, static, as dockless-init:
+# it runs twice per step).
+STEP_HELPER = $(dir $(BIN))../libexec/dockless/dockless-build-runc
 build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/dockless
 	$(CC) $(INIT_CFLAGS) -o $(dir $(BIN))dockless-init cmd/dockless-init/init.c cmd/dockless-init/loader.c
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(HELPER) ./cmd/dockless-build
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $(CDI_HELPER) ./cmd/dockless-cdi
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(INIT_HELPER) ./cmd/dockless-runinit
+	$(CC) $(INIT_CFLAGS) -o $(STEP_HELPER) cmd/dockless-build-runc/main.c
 
 # deps installs the Debian packages that are missing (apt-get update once).
 # openssh-server, where it installs it, is for the tests' own sshd: the
@@ -75,6 +80,7 @@ fuzz:
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzParseVisibleDevices -fuzztime $(FUZZTIME) ./lsf
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLayerPaths -fuzztime $(FUZZTIME) ./images
 	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzLinkNames -fuzztime $(FUZZTIME) ./images
+	$(GO) test -tags '$(TAGS)' -short -run XXX -fuzz FuzzShim_ProfileEdit -fuzztime $(FUZZTIME) ./cmd/dockless-build
 
 demo: deps build
 	hack/demo.sh $(BIN)
@@ -133,6 +139,7 @@ install: build
 	install -D -m 0755 -o root -g root $(HELPER) $(DESTDIR)$(PREFIX)/libexec/dockless/dockless-build
 	install -D -m 0755 -o root -g root $(CDI_HELPER) $(DESTDIR)$(PREFIX)/libexec/dockless/dockless-cdi
 	install -D -m 0755 -o root -g root $(INIT_HELPER) $(DESTDIR)$(PREFIX)/libexec/dockless/dockless-runinit
+	install -D -m 0755 -o root -g root $(STEP_HELPER) $(DESTDIR)$(PREFIX)/libexec/dockless/dockless-build-runc
 	@if [ -e $(DESTDIR)/etc/dockless/dockless.toml ]; then \
 		install -D -m 0644 -o root -g root docs/dockless.toml $(DESTDIR)/etc/dockless/dockless.toml.example; \
 		echo "kept /etc/dockless/dockless.toml; the template is dockless.toml.example"; \

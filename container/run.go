@@ -20,6 +20,7 @@ import (
 	"github.com/dockless/dockless/hooks"
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/runtime/deadarch"
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/selinux/go-selinux"
@@ -431,9 +432,9 @@ func NodeFacts() spec.Host {
 }
 
 // deadArchs is host with the architectures the kernel runs no system call
-// of (runtime.KernelTakesX32, runtime.KernelRunsIA32).
+// of (deadarch.KernelTakesX32, deadarch.KernelRunsIA32).
 func deadArchs(host spec.Host) spec.Host {
-	host.NoX32, host.NoIA32 = !runtime.KernelTakesX32(), !runtime.KernelRunsIA32()
+	host.NoX32, host.NoIA32 = !deadarch.KernelTakesX32(), !deadarch.KernelRunsIA32()
 	return host
 }
 

@@ -29,11 +29,11 @@ type Host struct {
 	// InitPath is the init program a request's Init binds into the
 	// container (dockless-init: runtime/reaper); "" when the node has none.
 	InitPath string
-	// NoX32: the kernel takes no x32 system calls (runtime.KernelTakesX32),
+	// NoX32: the kernel takes no x32 system calls (deadarch.KernelTakesX32),
 	// so a seccomp profile's x32 architecture is left out of the filter.
 	NoX32 bool
 	// NoIA32: the kernel runs no 32-bit x86 program or system call
-	// (runtime.KernelRunsIA32), so a profile's x86 architecture is left
+	// (deadarch.KernelRunsIA32), so a profile's x86 architecture is left
 	// out of the filter.
 	NoIA32 bool
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/solver"
 	"github.com/moby/buildkit/solver/bboltcachestorage"
+	"github.com/moby/buildkit/util/archutil"
 	"github.com/moby/buildkit/util/db/boltutil"
 	"github.com/moby/buildkit/util/resolver"
 	"github.com/moby/buildkit/worker"
@@ -39,7 +40,13 @@ import (
 // Start starts the controller on the state directory root with runtime
 // for RUN steps and returns a client connected to it, and a stop
 // function, which syncs the state (unsynced.go).
-func Start(ctx context.Context, root, runtime string) (*client.Client, func() error, error) {
+func Start(ctx context.Context, root, runtime string) (_ *client.Client, _ func() error, err error) {
+	probed := probePlatforms()
+	defer func() {
+		if err != nil {
+			probed()
+		}
+	}()
 	synced, err := markUnsynced(root)
 	if err != nil {
 		return nil, nil, err
@@ -64,8 +71,26 @@ func Start(ctx context.Context, root, runtime string) (*client.Client, func() er
 		c.Close()
 		srv.Stop()
 		ctrl.Close()
+		probed()
 		return synced()
 	}, nil
+}
+
+// probePlatforms starts BuildKit's probe of the platforms this node runs
+// programs of (archutil.SupportedPlatforms: a dozen small programs of
+// other architectures, run in turn, each from a temporary directory),
+// which BuildKit otherwise makes in the first RUN step, on the build's
+// critical path (25 ms on the benchmark's machine: docs/BENCHMARKS.md).
+// The result is the same, kept by BuildKit for the process. The returned
+// function waits for the probe, so that it leaves no temporary directory
+// behind.
+func probePlatforms() (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		archutil.SupportedPlatforms(false)
+	}()
+	return func() { <-done }
 }
 
 // controller is BuildKit's controller with one rootless OCI worker.

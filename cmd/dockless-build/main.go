@@ -15,11 +15,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/dockless/dockless/build"
 	"github.com/dockless/dockless/build/kit"
+	"github.com/dockless/dockless/runtime/deadarch"
 	_ "github.com/dockless/dockless/runtime/hugeheap" // the heap's first chunk in huge pages: fewer faults at every build's start
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -50,7 +53,11 @@ func run() (err error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	c, shutdown, err := kit.Start(ctx, req.State, req.Runtime)
+	runtime, err := stepRuntime(req.Runtime)
+	if err != nil {
+		return err
+	}
+	c, shutdown, err := kit.Start(ctx, req.State, runtime)
 	if err != nil {
 		return err
 	}
@@ -84,6 +91,36 @@ func run() (err error) {
 		fmt.Println(id)
 	}
 	return nil
+}
+
+// stepRuntime is the program BuildKit runs RUN steps with:
+// dockless-build-runc, installed beside this program, in front of runtime
+// ([build] runtime). It names it runtime in DOCKLESS_BUILD_RUNTIME, and
+// the seccomp architectures this kernel runs no system call of in
+// DOCKLESS_BUILD_DEAD_ARCHS (the names cmd/dockless-build-runc reads).
+func stepRuntime(runtime string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	front := filepath.Join(filepath.Dir(exe), "dockless-build-runc")
+	if _, err := os.Stat(front); err != nil {
+		return "", fmt.Errorf("dockless-build needs %s beside it, which runs RUN steps (make install puts it there): %w", front, err)
+	}
+	var dead []string
+	if !deadarch.KernelTakesX32() {
+		dead = append(dead, string(specs.ArchX32))
+	}
+	if !deadarch.KernelRunsIA32() {
+		dead = append(dead, string(specs.ArchX86))
+	}
+	if err := os.Setenv("DOCKLESS_BUILD_RUNTIME", runtime); err != nil {
+		return "", err
+	}
+	if err := os.Setenv("DOCKLESS_BUILD_DEAD_ARCHS", strings.Join(dead, ",")); err != nil {
+		return "", err
+	}
+	return front, nil
 }
 
 // localContext is req's context directory, checked against [build]

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// The helpers (dockless-build, dockless-cdi) are built once each, for
+// The helpers (dockless-build, dockless-build-runc, dockless-cdi) are built once each, for
 // the tests that need them, where both test binaries find them:
 // ../libexec/dockless/ from their directories.
 var helpers sync.Map // name: *helperBuild
@@ -37,6 +37,9 @@ func buildLibexec(t *testing.T, name string) {
 			return
 		}
 		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", libexecPath(name), "../"+name)
+		if name == "dockless-build-runc" { // C, static, as make build builds it
+			cmd = exec.Command("cc", "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", libexecPath(name), "../"+name+"/main.c")
+		}
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		h.err = cmd.Run()
 	})
@@ -45,9 +48,12 @@ func buildLibexec(t *testing.T, name string) {
 	}
 }
 
+// buildHelper builds dockless-build and, beside it, the program it runs
+// RUN steps with.
 func buildHelper(t *testing.T) {
 	t.Helper()
 	buildLibexec(t, "dockless-build")
+	buildLibexec(t, "dockless-build-runc")
 }
 
 // libexecPath is where the tests' dockless finds the helper name.

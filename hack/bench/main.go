@@ -28,7 +28,7 @@ import (
 	"time"
 
 	"github.com/dockless/dockless/hack/testimage"
-	dlruntime "github.com/dockless/dockless/runtime"
+	"github.com/dockless/dockless/runtime/deadarch"
 	"github.com/dockless/dockless/spec"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -334,7 +334,7 @@ func docklessBundle(work string, img v1.Image) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, err := spec.Build(&spec.Request{Network: "host", Cmd: []string{"true"}, Hostname: "bench"}, ocispec.ImageConfig{Env: cfg.Config.Env}, spec.Host{Rootfs: filepath.Join(work, "bundle", "rootfs"), NoX32: !dlruntime.KernelTakesX32(), NoIA32: !dlruntime.KernelRunsIA32()})
+	s, err := spec.Build(&spec.Request{Network: "host", Cmd: []string{"true"}, Hostname: "bench"}, ocispec.ImageConfig{Env: cfg.Config.Env}, spec.Host{Rootfs: filepath.Join(work, "bundle", "rootfs"), NoX32: !deadarch.KernelTakesX32(), NoIA32: !deadarch.KernelRunsIA32()})
 	if err != nil {
 		return "", err
 	}

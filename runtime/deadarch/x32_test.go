@@ -1,4 +1,4 @@
-package runtime
+package deadarch
 
 import (
 	"compress/gzip"
