@@ -37,10 +37,17 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 )
 
+// Kit is BuildKit started for one build: Solve builds with it, Close
+// stops it.
+type Kit struct {
+	client *client.Client
+	layers *eagerLayers
+	close  func() error
+}
+
 // Start starts the controller on the state directory root with runtime
-// for RUN steps and returns a client connected to it, and a stop
-// function, which syncs the state (unsynced.go).
-func Start(ctx context.Context, root, runtime string) (_ *client.Client, _ func() error, err error) {
+// for RUN steps, with a client connected to it.
+func Start(ctx context.Context, root, runtime string) (_ *Kit, err error) {
 	probed := probePlatforms()
 	defer func() {
 		if err != nil {
@@ -49,11 +56,12 @@ func Start(ctx context.Context, root, runtime string) (_ *client.Client, _ func(
 	}()
 	synced, err := markUnsynced(root)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ctrl, err := controller(ctx, root, runtime)
+	layers := newEagerLayers()
+	ctrl, err := controller(ctx, root, runtime, layers)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	srv := grpc.NewServer()
 	ctrl.Register(srv)
@@ -65,16 +73,20 @@ func Start(ctx context.Context, root, runtime string) (_ *client.Client, _ func(
 	if err != nil {
 		srv.Stop()
 		ctrl.Close()
-		return nil, nil, errors.Join(err, synced())
+		return nil, errors.Join(err, synced())
 	}
-	return c, func() error {
+	return &Kit{client: c, layers: layers, close: func() error {
 		c.Close()
 		srv.Stop()
+		layers.stop()
 		ctrl.Close()
 		probed()
 		return synced()
-	}, nil
+	}}, nil
 }
+
+// Close stops BuildKit and syncs the state (unsynced.go).
+func (k *Kit) Close() error { return k.close() }
 
 // probePlatforms starts BuildKit's probe of the platforms this node runs
 // programs of (archutil.SupportedPlatforms: a dozen small programs of
@@ -93,8 +105,9 @@ func probePlatforms() (wait func()) {
 	return func() { <-done }
 }
 
-// controller is BuildKit's controller with one rootless OCI worker.
-func controller(ctx context.Context, root, runtime string) (*control.Controller, error) {
+// controller is BuildKit's controller with one rootless OCI worker, its
+// image layers compressed early (eager.go).
+func controller(ctx context.Context, root, runtime string, layers *eagerLayers) (*control.Controller, error) {
 	sm, err := session.NewManager()
 	if err != nil {
 		return nil, err
@@ -110,7 +123,7 @@ func controller(ctx context.Context, root, runtime string) (*control.Controller,
 		return nil, fmt.Errorf("the build's worker: %w", err)
 	}
 	wc := &worker.Controller{}
-	if err := wc.Add(w); err != nil {
+	if err := wc.Add(layers.worker(w)); err != nil {
 		return nil, err
 	}
 	cache, err := bboltcachestorage.NewStore(filepath.Join(root, "cache.db"))
@@ -124,7 +137,7 @@ func controller(ctx context.Context, root, runtime string) (*control.Controller,
 	return control.NewController(control.Opt{
 		SessionManager:   sm,
 		WorkerController: wc,
-		Frontends:        map[string]frontend.Frontend{"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), dockerfile.Build)},
+		Frontends:        map[string]frontend.Frontend{"dockerfile.v0": forwarder.NewGatewayForwarder(wc.Infos(), layers.frontend(dockerfile.Build))},
 		ResolveCacheExporterFuncs: map[string]remotecache.ResolveCacheExporterFunc{
 			"local":    localcache.ResolveCacheExporterFunc(sm),
 			"registry": registrycache.ResolveCacheExporterFunc(sm, hosts),

@@ -20,14 +20,15 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Solve builds req's Dockerfile with c, progress on out, and returns the
+// Solve builds req's Dockerfile with k, progress on out, and returns the
 // image's ID (its config digest). load, when req.Load, receives the
 // image as an OCI tar.
-func Solve(ctx context.Context, c *client.Client, req build.Request, contextDir string, out io.Writer, load io.WriteCloser) (string, error) {
+func (k *Kit) Solve(ctx context.Context, req build.Request, contextDir string, out io.Writer, load io.WriteCloser) (string, error) {
 	opt, err := solveOpt(req, contextDir, load)
 	if err != nil {
 		return "", err
 	}
+	k.layers.enable(opt.Exports)
 	mode := progressui.DisplayMode(req.Progress)
 	if req.Progress == "" || req.Progress == "auto" {
 		mode = progressui.AutoMode
@@ -44,7 +45,7 @@ func Solve(ctx context.Context, c *client.Client, req build.Request, contextDir 
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
 		var err error
-		res, err = c.Solve(ctx, nil, opt, ch)
+		res, err = k.client.Solve(ctx, nil, opt, ch)
 		return err
 	})
 	eg.Go(func() error {

@@ -57,11 +57,11 @@ func run() (err error) {
 	if err != nil {
 		return err
 	}
-	c, shutdown, err := kit.Start(ctx, req.State, runtime)
+	k, err := kit.Start(ctx, req.State, runtime)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, shutdown()) }()
+	defer func() { err = errors.Join(err, k.Close()) }()
 	// In the state, which Start empties after a crash of the node.
 	if err := os.MkdirAll(os.Getenv("XDG_RUNTIME_DIR"), 0o700); err != nil {
 		return err
@@ -75,7 +75,7 @@ func run() (err error) {
 	if req.Load {
 		load = os.NewFile(build.LoadFD, "load")
 	}
-	id, err := kit.Solve(ctx, c, req, contextDir, os.Stderr, load)
+	id, err := k.Solve(ctx, req, contextDir, os.Stderr, load)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return errors.New("build interrupted")
