@@ -46,7 +46,7 @@
 #define MAX_DEPTH 256         /* nesting the scanner follows */
 
 static const char *global_value_flags[] = {"log", "log-format", "root", "criu", "rootless", NULL};
-static const char *command_value_flags[] = {"bundle", "b", "console-socket", "pid-file", "preserve-fds", NULL};
+static const char *command_value_flags[] = {"bundle", "b", "console-socket", "pid-file", "preserve-fds", "pidfd-socket", NULL};
 
 /* flag_name is arg's name without its dashes and "=value" (in buf), or
  * NULL for an argument that is not a flag. */
@@ -92,23 +92,23 @@ static int positional(int argc, char **argv)
 	return argc;
 }
 
-/* flag_at is the index of the flag named name among a verb's flags, or
- * -1. */
+/* flag_at is the index of the flag named name among a verb's flags (the
+ * last, which is the one runc takes), or -1. */
 static int flag_at(int argc, char **argv, const char *name)
 {
 	char buf[64];
 	const char *n;
-	int i, end = positional(argc, argv);
+	int i, at = -1, end = positional(argc, argv);
 
 	for (i = 0; i < end && i < argc; i++) {
 		if (!(n = flag_name(argv[i], buf, sizeof buf)))
 			continue;
 		if (strcmp(n, name) == 0)
-			return i;
+			at = i;
 		if (!strchr(argv[i], '=') && listed(n, command_value_flags))
 			i++;
 	}
-	return -1;
+	return at;
 }
 
 /* flag_value is the value of a verb's flag at index i. */
@@ -172,6 +172,18 @@ static int string(struct scan *s, const char **raw, size_t *len)
 
 static int value(struct scan *s, int depth);
 
+/* key steps over an object member's name and its colon. */
+static int key(struct scan *s, const char **raw, size_t *len)
+{
+	if (!string(s, raw, len))
+		return 0;
+	ws(s);
+	if (s->p >= s->end || *s->p++ != ':')
+		return 0;
+	ws(s);
+	return 1;
+}
+
 /* members steps over the members of the object or array at s->p (close
  * is '}' or ']'). */
 static int members(struct scan *s, char close, int depth)
@@ -186,14 +198,8 @@ static int members(struct scan *s, char close, int depth)
 		return 1;
 	}
 	for (;;) {
-		if (close == '}') {
-			if (!string(s, &raw, &len))
-				return 0;
-			ws(s);
-			if (s->p >= s->end || *s->p++ != ':')
-				return 0;
-			ws(s);
-		}
+		if (close == '}' && !key(s, &raw, &len))
+			return 0;
 		if (!value(s, depth + 1))
 			return 0;
 		ws(s);
@@ -227,15 +233,15 @@ static int value(struct scan *s, int depth)
 	default:
 		/* a number, true, false or null */
 		raw = s->p;
-		while (s->p < s->end && strchr("+-.0123456789eEtrufalsn", *s->p))
+		while (s->p < s->end && *s->p && strchr("+-.0123456789eEtrufalsn", *s->p))
 			s->p++;
 		return s->p > raw;
 	}
 }
 
-/* member leaves s->p at the value of the object's member named key (the
+/* member leaves s->p at the value of the object's member named name (the
  * object at s->p), and reports whether there is one. */
-static int member(struct scan *s, const char *key)
+static int member(struct scan *s, const char *name)
 {
 	const char *raw;
 	size_t len;
@@ -248,13 +254,9 @@ static int member(struct scan *s, const char *key)
 	if (s->p < s->end && *s->p == '}')
 		return 0;
 	for (;;) {
-		if (!string(s, &raw, &len))
+		if (!key(s, &raw, &len))
 			return 0;
-		ws(s);
-		if (s->p >= s->end || *s->p++ != ':')
-			return 0;
-		ws(s);
-		if (len == strlen(key) && memcmp(raw, key, len) == 0)
+		if (len == strlen(name) && memcmp(raw, name, len) == 0)
 			return 1;
 		if (!value(s, 1))
 			return 0;
@@ -322,7 +324,8 @@ static void drop_archs(const char *path, const char *archs)
 	char *buf = NULL, *out = NULL;
 	const char *start, *raw;
 	size_t len, olen, kept = 0, total = 0;
-	int fd, native = 0;
+	int fd, native = 0, native_here;
+	char extra;
 	ssize_t n;
 
 	if (!archs || !*archs || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
@@ -341,9 +344,12 @@ static void drop_archs(const char *path, const char *archs)
 		if (n <= 0)
 			break;
 	}
-	close(fd);
-	if (len != (size_t)st.st_size)
+	/* a config that grew while read is left alone */
+	if (len != (size_t)st.st_size || read(fd, &extra, 1) != 0) {
+		close(fd);
 		goto out;
+	}
+	close(fd);
 	s.p = buf;
 	s.end = buf + len;
 	if (!member(&s, "linux") || !member(&s, "seccomp") || !member(&s, "architectures"))
@@ -363,9 +369,9 @@ static void drop_archs(const char *path, const char *archs)
 		if (!string(&s, &raw, &len))
 			goto out;
 		total++;
-		if (len == strlen("SCMP_ARCH_X86_64") && memcmp(raw, "SCMP_ARCH_X86_64", len) == 0)
-			native = 1;
-		if (!dead(raw, len, archs)) {
+		native_here = len == strlen("SCMP_ARCH_X86_64") && memcmp(raw, "SCMP_ARCH_X86_64", len) == 0;
+		native |= native_here;
+		if (native_here || !dead(raw, len, archs)) {
 			if (kept++)
 				out[olen++] = ',';
 			memcpy(out + olen, raw - 1, len + 2);
@@ -398,7 +404,7 @@ int main(int argc, char **argv)
 	const char *root = NULL, *name, *bundle;
 	char rootbuf[PATH_MAX], path[PATH_MAX], buf[64];
 	char **args;
-	int i, n = 0, verb = -1, k, rest;
+	int i, n = 0, verb = -1, k, rest, given;
 	struct stat st;
 
 	if (!runtime || runtime[0] != '/') {
@@ -424,7 +430,10 @@ int main(int argc, char **argv)
 			root = strchr(argv[i], '=') + 1;
 		}
 	}
-	if (verb > 0 && !root && xdg && xdg[0] == '/' &&
+	given = root != NULL;
+	if (given && !*root)
+		root = NULL; /* the runtime's own choice: --keep and delete are left alone */
+	if (verb > 0 && !given && xdg && xdg[0] == '/' &&
 	    snprintf(rootbuf, sizeof rootbuf, "%s/runc", xdg) < (int)sizeof rootbuf) {
 		root = rootbuf;
 		args[n++] = "--root";

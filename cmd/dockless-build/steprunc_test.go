@@ -74,7 +74,7 @@ func call(t *testing.T, env map[string]string, args ...string) (got []string, st
 	dir := t.TempDir()
 	record := filepath.Join(dir, "args")
 	runtime := filepath.Join(dir, "runtime")
-	script := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > " + record + "\n"
+	script := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '" + record + "'\n"
 	if err := os.WriteFile(runtime, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +138,10 @@ func TestShim_LeavesDeadArchitecturesOutOfTheProfile(t *testing.T) {
 		{"no seccomp", `{"linux":{"namespaces":[]}}`, "SCMP_ARCH_X86", "run", `{"linux":{"namespaces":[]}}`},
 		{"malformed", `{"linux":{"seccomp":{"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"`, "SCMP_ARCH_X86", "run",
 			`{"linux":{"seccomp":{"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"`},
+		{"x86_64 is never dropped", `{"linux":{"seccomp":{"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"]}}}`, "SCMP_ARCH_X86_64,SCMP_ARCH_X86", "run",
+			`{"linux":{"seccomp":{"architectures":["SCMP_ARCH_X86_64"]}}}`},
+		{"a NUL is no JSON", "{\"linux\":{\"a\":\x00,\"seccomp\":{\"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_X86\"]}}}", "SCMP_ARCH_X86", "run",
+			"{\"linux\":{\"a\":\x00,\"seccomp\":{\"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_X86\"]}}}"},
 		{"a name escaped is not a dead one", `{"linux":{"seccomp":{"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X8\u0036"]}}}`, "SCMP_ARCH_X86", "run",
 			`{"linux":{"seccomp":{"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X8\u0036"]}}}`},
 	} {
@@ -211,6 +215,15 @@ func TestShim_Arguments(t *testing.T) {
 		{"other verbs go through", withXDG,
 			[]string{"kill", "c1", "KILL"},
 			[]string{"--root", root, "kill", "c1", "KILL"}},
+		{"a value flag before --bundle (runc's --pidfd-socket)", withXDG,
+			[]string{"run", "--pidfd-socket", "/s", "--bundle", dir, "--keep", "c1"},
+			[]string{"--root", root, "run", "--pidfd-socket", "/s", "--bundle", dir, "c1"}},
+		{"an empty --root is the runtime's choice: --keep and delete left alone", withXDG,
+			[]string{"--root=", "run", "--bundle", dir, "--keep", "c1"},
+			[]string{"--root=", "run", "--bundle", dir, "--keep", "c1"}},
+		{"an empty --root: delete goes to the runtime", withXDG,
+			[]string{"--root=", "delete", "gone"},
+			[]string{"--root=", "delete", "gone"}},
 		{"no verb: nothing added", withXDG,
 			[]string{"--version"},
 			[]string{"--version"}},

@@ -14,8 +14,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // dockerImage is an image config with docker's fields that the OCI
@@ -52,33 +50,9 @@ type ociImage struct {
 
 func readOCI(t *testing.T, file string) ociImage {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	entries := map[string][]byte{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		entries[h.Name] = b
-	}
+	entries := tarEntries(t, file)
 	blob := func(d string) []byte { return entries["blobs/sha256/"+strings.TrimPrefix(d, "sha256:")] }
-	var manifest ocispec.Manifest
-	var idx ocispec.Index
-	if err := json.Unmarshal(entries["index.json"], &idx); err != nil || len(idx.Manifests) != 1 {
-		t.Fatalf("index.json: %v %s", err, entries["index.json"])
-	}
-	if err := json.Unmarshal(blob(idx.Manifests[0].Digest.String()), &manifest); err != nil {
-		t.Fatal(err)
-	}
+	manifest := ociManifest(t, entries)
 	img := ociImage{files: map[string]*tar.Header{}, bodies: map[string]string{}}
 	if err := json.Unmarshal(blob(manifest.Config.Digest.String()), &img.config); err != nil {
 		t.Fatal(err)
