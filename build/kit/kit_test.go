@@ -6,6 +6,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/util/archutil"
+	"google.golang.org/grpc/mem"
 )
 
 // TestProbePlatforms_DoneAndCleanWhenWaitedFor: once its wait returns,
@@ -21,5 +22,16 @@ func TestProbePlatforms_DoneAndCleanWhenWaitedFor(t *testing.T) {
 	got := archutil.SupportedPlatforms(false)
 	if len(got) == 0 || !platforms.Only(platforms.DefaultSpec()).Match(got[0]) {
 		t.Errorf("platforms %v, want the node's first", got)
+	}
+}
+
+// TestBufferPool_AMessageOfAChunkGetsNoMegabyte: a buffer for a message
+// of a 32 KiB chunk and its framing is 64 KiB, not gRPC's default 1 MiB
+// (bufferpool.go).
+func TestBufferPool_AMessageOfAChunkGetsNoMegabyte(t *testing.T) {
+	b := mem.DefaultBufferPool().Get(32<<10 + 64)
+	defer mem.DefaultBufferPool().Put(b)
+	if c := cap(*b); c != 64<<10 {
+		t.Errorf("a buffer of %d bytes for a chunk's message, want %d", c, 64<<10)
 	}
 }
