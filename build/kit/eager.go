@@ -41,9 +41,10 @@ type eagerLayers struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	on     bool
-	layers map[vertexOutput]bool
+	mu      sync.Mutex
+	on      bool
+	stopped bool
+	layers  map[vertexOutput]bool
 }
 
 // vertexOutput names one result of a build's operation.
@@ -84,8 +85,12 @@ func needsBlobs(exports []client.ExportEntry) bool {
 	return true
 }
 
-// stop cancels what is compressing and waits for it.
+// stop cancels what is compressing and waits for it; nothing starts
+// after (a file operation of an interrupted build may still finish).
 func (e *eagerLayers) stop() {
+	e.mu.Lock()
+	e.stopped = true
+	e.mu.Unlock()
 	e.cancel()
 	e.wg.Wait()
 }
@@ -162,17 +167,19 @@ func (op *eagerFileOp) Exec(ctx context.Context, jobCtx solver.JobContext, input
 // compress starts computing the blob of res, the result at, when it is a
 // layer of the image and early compression is on (each at most once).
 func (e *eagerLayers) compress(at vertexOutput, res solver.Result) {
-	e.mu.Lock()
-	layer := e.on && e.layers[at]
-	delete(e.layers, at)
-	e.mu.Unlock()
-	if !layer || res == nil {
+	if res == nil {
 		return
 	}
 	wref, ok := res.Sys().(*worker.WorkerRef)
 	if !ok || wref.ImmutableRef == nil {
 		return
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.on || e.stopped || !e.layers[at] {
+		return
+	}
+	delete(e.layers, at)
 	ref := wref.ImmutableRef.Clone()
 	e.wg.Add(1)
 	go func() {

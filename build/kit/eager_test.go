@@ -8,6 +8,8 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver"
+	"github.com/moby/buildkit/solver/llbsolver"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -109,6 +111,46 @@ func TestNeedsBlobs_OnlyExportsOfDefaultBlobs(t *testing.T) {
 	} {
 		if got := needsBlobs(tc.exports); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestLayersOf_NamesTheSolversVertices: the layers are named by the
+// digests BuildKit's solver gives the vertices it resolves (llbsolver.Load,
+// as a build loads a frontend's definition), so the file operations find
+// them; with --no-cache's metadata too.
+func TestLayersOf_NamesTheSolversVertices(t *testing.T) {
+	ctx := context.Background()
+	base := llb.Scratch().File(llb.Copy(llb.Local("context"), "busybox", "/bin/busybox"))
+	result := base.Run(llb.Args([]string{"/bin/busybox", "install"}), llb.IgnoreCache).Root().
+		File(llb.Mkdir("/work", 0o755)).Run(llb.Args([]string{"/bin/busybox", "last"})).Root()
+	def, err := result.Marshal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := layersOf(def.ToPB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge, err := llbsolver.Load(ctx, def.ToPB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := map[vertexOutput]bool{}
+	var walk func(e solver.Edge)
+	walk = func(e solver.Edge) {
+		loaded[vertexOutput{e.Vertex.Digest(), int64(e.Index)}] = true
+		for _, in := range e.Vertex.Inputs() {
+			walk(in)
+		}
+	}
+	walk(edge)
+	if len(layers) != 4 {
+		t.Fatalf("%d layers, want 4", len(layers))
+	}
+	for l := range layers {
+		if !loaded[l] {
+			t.Errorf("layer %s:%d is no vertex output the solver loads", l.vertex, l.index)
 		}
 	}
 }
