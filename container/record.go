@@ -55,11 +55,7 @@ func (n *Node) writeRecord(r *Record) error {
 	if err != nil {
 		return err
 	}
-	p := n.recordPath(r.ID)
-	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(p+".tmp", p)
+	return replaceFile(n.recordPath(r.ID), b)
 }
 
 func (n *Node) readRecord(id string) (*Record, error) {

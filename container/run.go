@@ -20,7 +20,6 @@ import (
 	"github.com/dockless/dockless/hooks"
 	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/runtime"
-	"github.com/dockless/dockless/runtime/deadarch"
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/selinux/go-selinux"
@@ -338,7 +337,7 @@ func (l *launch) buildSpec() (func(), error) {
 func (l *launch) build() (*specs.Spec, error) {
 	r := l.req
 	r.Mounts = l.binds
-	s, err := spec.Build(&r, l.img.Config.Config, deadArchs(l.host))
+	s, err := spec.Build(&r, l.img.Config.Config, l.n.deadArchs(l.host))
 	if err != nil {
 		return nil, err
 	}
@@ -429,13 +428,6 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 func NodeFacts() spec.Host {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
 	return spec.Host{CgroupV2: err == nil, SELinux: selinux.GetEnabled(), CPUs: goruntime.NumCPU(), InitPath: initProgram()}
-}
-
-// deadArchs is host with the architectures the kernel runs no system call
-// of (deadarch.KernelTakesX32, deadarch.KernelRunsIA32).
-func deadArchs(host spec.Host) spec.Host {
-	host.NoX32, host.NoIA32 = !deadarch.KernelTakesX32(), !deadarch.KernelRunsIA32()
-	return host
 }
 
 // initProgram is the init of --init containers: the static dockless-init
