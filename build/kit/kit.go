@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/moby/buildkit/cache/remotecache"
 	inlinecache "github.com/moby/buildkit/cache/remotecache/inline"
@@ -77,12 +78,29 @@ func Start(ctx context.Context, root, runtime string) (_ *Kit, err error) {
 	}
 	return &Kit{client: c, layers: layers, close: func() error {
 		c.Close()
-		srv.Stop()
+		stopServer(srv)
 		layers.stop()
 		ctrl.Close()
 		probed()
 		return synced()
 	}}, nil
+}
+
+// stopServer lets the controller's calls end before its databases close:
+// an interrupted build's call records the build's history on its way out
+// (else BuildKit logs "failed to import error to build record: database
+// not open"). A call that does not end in a few seconds is cut off.
+func stopServer(srv *grpc.Server) {
+	done := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		srv.Stop()
+	}
 }
 
 // Close stops BuildKit and syncs the state (unsynced.go).
