@@ -38,32 +38,11 @@ func (n *Node) deadArchs(host spec.Host) spec.Host {
 	if boot != "" {
 		b, err := json.Marshal(rec)
 		if err == nil {
-			err = replaceFile(path, b)
+			err = images.WriteWhole(path, b)
 		}
 		if err != nil {
 			n.Log.Debugf("keeping the kernel's architectures: %v", err)
 		}
 	}
 	return host
-}
-
-// replaceFile writes b at path, whole: a file of its own (0600), renamed
-// over path, so that a reader finds the old file or the new one, and two
-// writers at once do not mix.
-func replaceFile(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }

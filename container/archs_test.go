@@ -63,7 +63,7 @@ func TestDeadArchs_AskedOncePerBoot(t *testing.T) {
 	if got := read(); got != want {
 		t.Errorf("record %+v, want %+v", got, want)
 	}
-	if left, _ := filepath.Glob(filepath.Join(n.State, ".kernel-archs-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(n.State, ".tmp-*")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
 }

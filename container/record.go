@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dockless/dockless/images"
 	"github.com/dockless/dockless/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -55,7 +56,7 @@ func (n *Node) writeRecord(r *Record) error {
 	if err != nil {
 		return err
 	}
-	return replaceFile(n.recordPath(r.ID), b)
+	return images.WriteWhole(n.recordPath(r.ID), b)
 }
 
 func (n *Node) readRecord(id string) (*Record, error) {

@@ -62,7 +62,7 @@ func (s *Store) noteRevalidated(name string, dgst digest.Digest, anonymous bool,
 	}
 	raw, err := json.Marshal(revalidation{Name: name, Digest: dgst, At: at})
 	if err == nil {
-		err = writeWhole(s.revalidationPath(name, s.revalidationScope(anonymous)), raw)
+		err = WriteWhole(s.revalidationPath(name, s.revalidationScope(anonymous)), raw)
 	}
 	if err != nil {
 		s.log().Debugf("image %s: noting the registry's answer: %v (the next start asks again)", name, err)
@@ -96,9 +96,9 @@ func (s *Store) forgetRevalidated(name string, anonymous bool) {
 	_ = os.Remove(s.revalidationPath(name, s.revalidationScope(anonymous)))
 }
 
-// writeWhole writes raw to path through a temporary file renamed over it,
+// WriteWhole writes raw to path through a temporary file (0600) renamed over it,
 // so that a reader finds the old content or the new, never a part.
-func writeWhole(path string, raw []byte) error {
+func WriteWhole(path string, raw []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

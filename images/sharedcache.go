@@ -213,7 +213,7 @@ func (c *sharedCache) check(path, sum string, diffID digest.Digest) (checkedFile
 		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), DiffID: diffID.String()}
 	if err := os.MkdirAll(c.node, 0o700); err == nil {
 		b, _ := json.Marshal(rec)
-		_ = writeWhole(recPath, b)
+		_ = WriteWhole(recPath, b)
 	}
 	return rec, nil
 }
