@@ -62,9 +62,17 @@ type Images interface {
 // the node has no dockless-init), and the small libcontainer init
 // (libexec/dockless/dockless-runinit, where it is installed).
 func (n *Node) jobHelpers(host spec.Host) *runtime.JobHelpers {
+	return Helpers(host.InitPath, filepath.Join(n.State, "seccomp"))
+}
+
+// Helpers are the helpers of a container's start (runtime.JobHelpers):
+// the seccomp loader initPath (dockless-init, NodeFacts; "": none), whose
+// compiled filters are kept in seccompCache, and the small init where it
+// is installed. The OCI front end's containers get them too.
+func Helpers(initPath, seccompCache string) *runtime.JobHelpers {
 	h := &runtime.JobHelpers{}
-	if host.InitPath != "" {
-		h.SeccompCache, h.Loader = filepath.Join(n.State, "seccomp"), host.InitPath
+	if initPath != "" {
+		h.SeccompCache, h.Loader = seccompCache, initPath
 	}
 	if p, err := policy.Libexec("dockless-runinit"); err == nil {
 		h.Init = p

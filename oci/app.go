@@ -41,17 +41,28 @@ type ociError struct {
 func (e ociError) Error() string { return e.err.Error() }
 func (e ociError) Unwrap() error { return e.err }
 
+// Helpers are the helpers that start the containers of the OCI root as
+// job containers are started (runtime.JobHelpers, OCIOptions.Helpers):
+// dockless-init's loader, the small init, and a seccomp cache in the root
+// (runtime.OCISeccompCache). They are found where the installation put
+// them, which this package does not know: cmd/dockless does.
+type Helpers func(root string) *runtime.JobHelpers
+
+// helpersKey is where Run keeps its Helpers in the App's metadata.
+const helpersKey = "dockless.helpers"
+
 // Run runs the OCI command line on args (args[0] is the program's name)
 // and returns the process exit code: the container's status for run and
 // exec, runc's code for an error (see ociError), whose message goes to the
 // log (--log, in --log-format: where containerd's shim reads it) and to
-// stderr, as runc does.
-func Run(args []string) int {
+// stderr, as runc does. helpers (nil: none) start new containers.
+func Run(args []string, helpers Helpers) int {
 	// runc's logging until ociBefore reads the flags (dockless oci comes
 	// with dockless's own).
 	logrus.SetOutput(os.Stderr)
 	logrus.SetFormatter(&logrus.TextFormatter{})
 	app := App()
+	app.Metadata = map[string]any{helpersKey: helpers}
 	err := app.Run(reorderOCIArgs(app, args))
 	var status exitStatus
 	if err == nil {

@@ -89,6 +89,15 @@ func ociOptions(c *cli.Context) runtime.OCIOptions {
 	}
 }
 
+// withHelpers is o with the helpers that start a new container as a job
+// container's (Run's helpers, for the root), if any.
+func withHelpers(c *cli.Context, o runtime.OCIOptions) runtime.OCIOptions {
+	if f, ok := c.App.Metadata[helpersKey].(Helpers); ok && f != nil {
+		o.Helpers = f(ociRoot(c))
+	}
+	return o
+}
+
 func ociCreateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "create",
@@ -101,7 +110,7 @@ func ociCreateCommand() *cli.Command {
 			}
 			id, s, err := loadBundle(c)
 			if err == nil {
-				_, err = runtime.OCIRun(ociRoot(c), id, s, runtime.OCICreate, ociOptions(c))
+				_, err = runtime.OCIRun(ociRoot(c), id, s, runtime.OCICreate, withHelpers(c, ociOptions(c)))
 			}
 			if err != nil {
 				return fmt.Errorf("runc create failed: %w", err)
@@ -143,7 +152,7 @@ func ociRunCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("runc run failed: %w", err)
 			}
-			status, err := runtime.OCIRun(ociRoot(c), id, s, runtime.OCIRunning, ociOptions(c))
+			status, err := runtime.OCIRun(ociRoot(c), id, s, runtime.OCIRunning, withHelpers(c, ociOptions(c)))
 			if err != nil {
 				return fmt.Errorf("runc run failed: %w", err)
 			}

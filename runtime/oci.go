@@ -45,7 +45,18 @@ type OCIOptions struct {
 	SubCgroupPaths map[string]string
 	// IgnorePaused (exec) allows exec in a paused container.
 	IgnorePaused bool
+	// Helpers (create, run) start the container as a job container's:
+	// its seccomp filter compiled once per profile and loaded by
+	// dockless-init's loader, its init the small one (JobHelpers). nil:
+	// libcontainer's ways, the filter compiled in dockless's own init.
+	Helpers *JobHelpers
 }
+
+// OCISeccompCache is the name of the compiled seccomp filters' directory
+// in the OCI front end's root (JobHelpers.SeccompCache): a name no
+// container ID can have (libcontainer allows letters, digits and "_+-."),
+// which List leaves out.
+const OCISeccompCache = "dockless:seccomp"
 
 // OCIAction is what OCIRun does with the container it creates.
 type OCIAction int
@@ -78,6 +89,7 @@ func OCIRun(root, id string, spec *specs.Spec, act OCIAction, o OCIOptions) (sta
 	}
 	hooks := takeHooks(cfg)
 	cfg.Rlimits, _ = takeLateRlimits(cfg.Rlimits)
+	filter := o.Helpers.prepare(cfg)
 	var sigs chan os.Signal
 	if !detach {
 		sigs = ociSignals(!o.NoSubreaper)
@@ -98,12 +110,21 @@ func OCIRun(root, id string, spec *specs.Spec, act OCIAction, o OCIOptions) (sta
 	if err := saveHooks(root, id, hooks); err != nil {
 		return -1, err
 	}
+	if err := saveFilter(root, id, filter); err != nil {
+		return -1, err
+	}
 	p, err := newOCIProcess(spec.Process, true, o)
 	if err != nil {
 		return -1, err
 	}
 	defer p.close()
-	if err := p.start(container, spec.Process, detach, o.ConsoleSocket, act == OCIRunning); err != nil {
+	helped, err := p.helped(container, root, o.Helpers)
+	if err != nil {
+		return -1, err
+	}
+	err = p.start(container, spec.Process, detach, o.ConsoleSocket, act == OCIRunning)
+	helped()
+	if err != nil {
 		return -1, err
 	}
 	if act == OCIRunning {
@@ -154,7 +175,7 @@ func OCIExec(root, id string, p *specs.Process, o OCIOptions) (int, error) {
 	}
 	defer op.close()
 	op.process.SubCgroupPaths = o.SubCgroupPaths
-	loaded, err := throughLoader(c, op.process)
+	loaded, err := throughLoader(root, c, op.process)
 	if err != nil {
 		return -1, err
 	}
@@ -227,6 +248,23 @@ func newOCIProcess(p *specs.Process, init bool, o OCIOptions) (*ociProcess, erro
 		op.closers = append(op.closers, func() { sock.Close() })
 	}
 	return op, nil
+}
+
+// helped has the init of a container the helpers prepared (JobHelpers)
+// execute its process through the loader, and be the small init where
+// libcontainer's init has no filter to load, as a job container's
+// (startJob). The returned function closes dockless's copies of their
+// sealed programs once the init started.
+func (op *ociProcess) helped(c *libcontainer.Container, root string, h *JobHelpers) (func(), error) {
+	loaded, err := throughLoader(root, c, op.process)
+	if err != nil {
+		return nil, err
+	}
+	if h == nil || c.Config().Seccomp != nil {
+		return loaded, nil
+	}
+	small := smallInit(h.Init, root, op.process)
+	return func() { loaded(); small() }, nil
 }
 
 // ociLogLevel is the log level the container's init gets, as runc passes

@@ -74,7 +74,7 @@ func List(root string) ([]ContainerState, error) {
 	}
 	var list []ContainerState
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || e.Name() == OCISeccompCache {
 			continue
 		}
 		info, err := e.Info()

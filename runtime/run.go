@@ -111,7 +111,7 @@ func Run(root, id string, spec *specs.Spec, h *JobHelpers, stdio IO, relaying fu
 	if err != nil {
 		return Exit{}, err
 	}
-	h.prepare(cfg)
+	filter := h.prepare(cfg)
 	container, err := libcontainer.Create(root, id, cfg)
 	if err != nil {
 		return Exit{}, fmt.Errorf("unable to create container: %w", err)
@@ -121,6 +121,9 @@ func Run(root, id string, spec *specs.Spec, h *JobHelpers, stdio IO, relaying fu
 		return Exit{}, err
 	}
 	if err := saveHooks(root, id, hooks); err != nil {
+		return Exit{}, err
+	}
+	if err := saveFilter(root, id, filter); err != nil {
 		return Exit{}, err
 	}
 	process, link, err := startJob(container, spec.Process, h, root, stdio)
@@ -160,7 +163,7 @@ func startJob(container *libcontainer.Container, p *specs.Process, h *JobHelpers
 		return nil, nil, err
 	}
 	process.LogLevel = jobLogLevel
-	loaded, err := throughLoader(container, process)
+	loaded, err := throughLoader(root, container, process)
 	if err != nil {
 		return nil, nil, err
 	}

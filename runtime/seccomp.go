@@ -35,8 +35,9 @@ import (
 )
 
 // JobHelpers are the programs and the cache that speed up a job
-// container's start; nil uses none. Init is the small libcontainer init
-// (dockless-runinit, initexec.go).
+// container's start, and an OCI container's (OCIOptions.Helpers); nil
+// uses none. Init is the small libcontainer init (dockless-runinit,
+// initexec.go).
 //
 // With Loader (dockless-init) and SeccompCache, a job container's seccomp
 // filter is compiled once per profile and loaded by dockless-init's
@@ -70,12 +71,27 @@ type JobHelpers struct {
 	Init         string
 }
 
-// seccompLabel is the libcontainer label of a container whose processes
-// load their filter through the loader: "flags:program" (hex), and the
-// loader's path. Every process started in such a container (Exec,
-// OCIExec) goes through the loader with it: its libcontainer config has no
-// seccomp of its own. A spec's annotations become labels too: convert
-// refuses these names there (reservedAnnotation).
+// loaderFilter is what the processes of a container whose filter the
+// loader loads start with (prepare): the compiled filter, "flags:program"
+// (hex), and the loader's path. It is kept beside libcontainer's state
+// (filterFile), and every process started in the container (Exec,
+// OCIExec) goes through the loader with it: the container's libcontainer
+// config has no seccomp of its own. It is not a label of the config:
+// libcontainer would show labels to the hooks as the state's annotations.
+type loaderFilter struct {
+	Filter string `json:"filter"`
+	Loader string `json:"loader"`
+}
+
+// filterFile holds a container's loaderFilter.
+const filterFile = "dockless-seccomp.json"
+
+// seccompLabel and seccompLoaderLabel held the loaderFilter of a container
+// made by an earlier dockless, as labels of its config: throughLoader
+// still reads them, so that a process started in such a container, still
+// running when the node's dockless was upgraded, gets its filter. A
+// spec's annotations become labels too: convert refuses these names there
+// (reservedAnnotation).
 const (
 	seccompLabel       = "dockless.seccomp="
 	seccompLoaderLabel = "dockless.seccomp-loader="
@@ -127,30 +143,81 @@ func SeccompCompile() {
 }
 
 // prepare has cfg's seccomp filter loaded by the loader, when it can: it
-// takes the seccomp config out of cfg and labels cfg with the compiled
-// filter. It reports whether it did.
-func (h *JobHelpers) prepare(cfg *configs.Config) bool {
+// takes the seccomp config out of cfg and returns the compiled filter,
+// which saveFilter keeps once the container exists (nil: libcontainer
+// loads the filter as configured).
+func (h *JobHelpers) prepare(cfg *configs.Config) *loaderFilter {
 	if h == nil || h.Loader == "" || cfg.Seccomp == nil || !loadable(cfg.Seccomp) {
-		return false
+		return nil
 	}
 	if cfg.ProcessLabel != "" || cfg.AppArmorProfile != "" {
 		// Their exec transition would apply to the loader's exec (from a
 		// memory file), not the command's: untested where they are enforced.
-		return false
+		return nil
+	}
+	if len(cfg.Hooks[configs.StartContainer]) > 0 {
+		// libcontainer's init runs them under the filter it loaded: the
+		// loader loads it only when it executes the process, after them.
+		return nil
 	}
 	if cfg.Capabilities != nil {
 		if _, ok := guardCap(cfg.Capabilities.Bounding); !ok {
-			return false
+			return nil
 		}
 	}
 	arg, err := h.compiled(cfg.Seccomp)
 	if err != nil {
 		logrus.Debugf("seccomp: the filter is compiled in the container's init: %v", err)
-		return false
+		return nil
 	}
 	cfg.Seccomp = nil
-	cfg.Labels = append(cfg.Labels, seccompLabel+arg, seccompLoaderLabel+h.Loader)
-	return true
+	flags, _, _ := strings.Cut(arg, ":")
+	// libcontainer's own line when its init loads a filter, which runc's
+	// tests read: the loader loads it with the same flags.
+	logrus.Debugf("seccomp filter flags: %s", flags)
+	return &loaderFilter{Filter: arg, Loader: h.Loader}
+}
+
+// saveFilter keeps f with container id's state (nothing when f is nil).
+func saveFilter(root, id string, f *loaderFilter) error {
+	if f == nil {
+		return nil
+	}
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(root, id, filterFile), raw, 0o600)
+}
+
+// loadFilter returns the loaderFilter of the container whose state is in
+// dir and whose config has labels: the one saveFilter kept, or the labels
+// of a container an earlier dockless made; nil when libcontainer loads
+// the container's filter itself.
+func loadFilter(dir string, labels []string) (*loaderFilter, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, filterFile))
+	if err == nil {
+		var f loaderFilter
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return nil, fmt.Errorf("%s: %w", filterFile, err)
+		}
+		return &f, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var f loaderFilter
+	for _, l := range labels {
+		if v, ok := strings.CutPrefix(l, seccompLabel); ok {
+			f.Filter = v
+		} else if v, ok := strings.CutPrefix(l, seccompLoaderLabel); ok {
+			f.Loader = v
+		}
+	}
+	if f.Filter == "" {
+		return nil, nil
+	}
+	return &f, nil
 }
 
 // loadable reports whether the loader can load sc's filter: no notify
@@ -486,23 +553,20 @@ func readFilter(tid int) ([]unix.SockFilter, error) {
 }
 
 // throughLoader has process load its container's filter through the
-// loader, when the container's labels say so (prepare): its arguments
-// become the loader's, run from a sealed copy, which holds the filter
-// after the loader's own program, passed as its last extra descriptor.
-// The returned function closes dockless's copy once the process started.
-func throughLoader(c *libcontainer.Container, process *libcontainer.Process) (func(), error) {
-	cfg := c.Config()
-	filter, loader := "", ""
-	for _, l := range cfg.Labels {
-		if v, ok := strings.CutPrefix(l, seccompLabel); ok {
-			filter = v
-		} else if v, ok := strings.CutPrefix(l, seccompLoaderLabel); ok {
-			loader = v
-		}
+// loader, when the container's loaderFilter says so (prepare, loadFilter):
+// its arguments become the loader's, run from a sealed copy, which holds
+// the filter after the loader's own program, passed as its last extra
+// descriptor. The returned function closes dockless's copy once the
+// process started.
+func throughLoader(root string, c *libcontainer.Container, process *libcontainer.Process) (func(), error) {
+	lf, err := loadFilter(filepath.Join(root, c.ID()), c.Config().Labels)
+	if err != nil {
+		return nil, err
 	}
-	if filter == "" {
+	if lf == nil {
 		return func() {}, nil
 	}
+	filter, loader := lf.Filter, lf.Loader
 	if process.Label != "" || process.AppArmorProfile != "" {
 		return nil, errors.New("a process with an SELinux label or an AppArmor profile of its own cannot start in a container whose seccomp filter dockless-init loads")
 	}
@@ -511,7 +575,7 @@ func throughLoader(c *libcontainer.Container, process *libcontainer.Process) (fu
 	if err != nil || !validFilterArg(filter) {
 		return nil, errors.New("the container's seccomp filter is damaged")
 	}
-	caps, err := loaderCaps(cfg, process)
+	caps, err := loaderCaps(c.Config(), process)
 	if err != nil {
 		return nil, err
 	}

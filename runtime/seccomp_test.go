@@ -167,17 +167,14 @@ func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 	sl := &JobHelpers{SeccompCache: filepath.Join(t.TempDir(), "seccomp"), Loader: "/dockless-init"}
 	prepared := func(sc *configs.Seccomp) (string, bool) {
 		cfg := &configs.Config{Seccomp: sc}
-		ok := sl.prepare(cfg)
-		var arg string
-		for _, l := range cfg.Labels {
-			if v, found := strings.CutPrefix(l, seccompLabel); found {
-				arg = v
-			}
+		f := sl.prepare(cfg)
+		if (f != nil) != (cfg.Seccomp == nil) || len(cfg.Labels) != 0 || (f != nil && f.Loader != sl.Loader) {
+			t.Fatalf("prepared %+v, yet the config keeps its seccomp %v, or has labels %v", f, cfg.Seccomp != nil, cfg.Labels)
 		}
-		if ok != (cfg.Seccomp == nil) || ok != (arg != "") {
-			t.Fatalf("prepared %v, yet the config keeps its seccomp %v, labels %v", ok, cfg.Seccomp != nil, cfg.Labels)
+		if f == nil {
+			return "", false
 		}
-		return arg, ok
+		return f.Filter, true
 	}
 	first, ok := prepared(mkdirDenied())
 	if !ok || !validFilterArg(first) || !strings.HasPrefix(first, "4:") {
@@ -227,6 +224,47 @@ func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 	notify.Syscalls[0].Action = configs.Notify
 	if _, ok := prepared(notify); ok {
 		t.Fatal("a notify action went to the loader")
+	}
+	hooked := &configs.Config{Seccomp: mkdirDenied(), Hooks: configs.Hooks{configs.StartContainer: {configs.NewCommandHook(&configs.Command{Path: "/bin/true"})}}}
+	if f := sl.prepare(hooked); f != nil || hooked.Seccomp == nil {
+		t.Fatal("a container with a startContainer hook, which runs under libcontainer's filter, went to the loader")
+	}
+}
+
+// TestLoadFilter_FromTheStateOrAnEarlierDocklesssLabels: a container's
+// loaderFilter is the one kept beside its state; a container an earlier
+// dockless made has it in its labels (a process started in it after an
+// upgrade still gets its filter); without either, libcontainer loads the
+// container's filter; a damaged file is an error, not "no filter".
+func TestLoadFilter_FromTheStateOrAnEarlierDocklesssLabels(t *testing.T) {
+	labels := []string{"bundle=/b", seccompLabel + "4:0600000000000000", seccompLoaderLabel + "/old/dockless-init"}
+	kept := &loaderFilter{Filter: "0:0600000000000000", Loader: "/new/dockless-init"}
+	withFile := t.TempDir()
+	if err := saveFilter(filepath.Dir(withFile), filepath.Base(withFile), kept); err != nil {
+		t.Fatal(err)
+	}
+	damaged := t.TempDir()
+	if err := os.WriteFile(filepath.Join(damaged, filterFile), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		dir     string
+		labels  []string
+		want    *loaderFilter
+		wantErr bool
+	}{
+		{"kept beside the state", withFile, labels, kept, false},
+		{"an earlier dockless's labels", t.TempDir(), labels, &loaderFilter{Filter: "4:0600000000000000", Loader: "/old/dockless-init"}, false},
+		{"neither", t.TempDir(), []string{"bundle=/b"}, nil, false},
+		{"a damaged file", damaged, labels, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := loadFilter(tc.dir, tc.labels)
+			if (err != nil) != tc.wantErr || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("loadFilter: %+v, %v; want %+v (error %v)", got, err, tc.want, tc.wantErr)
+			}
+		})
 	}
 }
 

@@ -59,6 +59,7 @@ func main() {
 		runtime.Init()
 		return
 	}
+	holdCollection(startHold, startHeapLimit)
 	oci.Version = version // dockless-runc's and dockless oci's
 	// Who is asking must be read before a setuid-root dockless becomes
 	// fully root.
@@ -69,7 +70,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "%s: the OCI runtime interface is for root (containerd, the OCI tools); use dockless run\n", oci.Name)
 			os.Exit(1)
 		}
-		os.Exit(oci.Run(os.Args))
+		os.Exit(oci.Run(os.Args, ociHelpers))
 	}
 	caller, err := policy.CurrentCaller()
 	if err == nil {

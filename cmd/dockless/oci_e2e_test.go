@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dockless/dockless/runtime"
 	"github.com/dockless/dockless/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -33,6 +34,9 @@ func newOCIEnv(t *testing.T) *ociEnv {
 	t.Cleanup(func() {
 		entries, _ := os.ReadDir(e.ociRoot)
 		for _, en := range entries {
+			if en.Name() == runtime.OCISeccompCache {
+				continue
+			}
 			t.Errorf("OCI container left behind: %s", en.Name())
 			e.oci("delete", "--force", en.Name())
 		}
@@ -446,6 +450,55 @@ func TestOCI_ExecRunsInTheContainer(t *testing.T) {
 			t.Errorf("exec of a missing program: %s", r)
 		}
 	})
+}
+
+// TestOCI_ContainersStartAsJobContainers: a container made through the OCI
+// interface starts as a job container does (OCIOptions.Helpers): its
+// init is dockless-runinit from its sealed copy, and its seccomp filter
+// is compiled once per profile, kept in the root's cache (which list and
+// delete leave alone), and loaded by dockless-init's loader, in the
+// container's process and in one exec starts. The state shows none of
+// dockless's labels.
+func TestOCI_ContainersStartAsJobContainers(t *testing.T) {
+	e := newOCIEnv(t)
+	one := uint(1)
+	profile := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64},
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &one}}}
+	bundle, _ := e.ociBundle(func(s *specs.Spec) {
+		s.Linux.Seccomp = profile
+		s.Process.Args = []string{"sh", "-c", "mkdir /tmp/a; grep ^Seccomp: /proc/self/status"}
+	})
+	cache := filepath.Join(e.ociRoot, runtime.OCISeccompCache)
+	for i := range 2 {
+		r := e.oci("run", "--bundle", bundle, "x")
+		if r.code != 0 || r.stdout != "Seccomp:\t2\n" || !strings.Contains(r.stderr, "can't create directory '/tmp/a': Operation not permitted") {
+			t.Fatalf("run %d under the profile: %s", i+1, r)
+		}
+		if entries, err := os.ReadDir(cache); err != nil || len(entries) != 1 {
+			t.Fatalf("run %d: the compiled filters in %s: %v (%v), want one", i+1, cache, entries, err)
+		}
+	}
+
+	bundle, _ = e.ociBundle(func(s *specs.Spec) { s.Linux.Seccomp = profile })
+	e.mustOCI("create", "--bundle", bundle, "y")
+	defer e.mustOCI("delete", "--force", "y")
+	st := e.state("y")
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid)); err != nil || exe != "/dockless-runinit" {
+		t.Errorf("the created container's init runs %q (%v), want dockless-runinit from its sealed copy", exe, err)
+	}
+	for k := range st.Annotations {
+		if strings.HasPrefix(k, "dockless.") {
+			t.Errorf("the state shows dockless's label %s", k)
+		}
+	}
+	e.mustOCI("start", "y")
+	e.waitStatus("y", specs.StateRunning)
+	if r := e.oci("exec", "y", "sh", "-c", "mkdir /tmp/b"); r.code == 0 || !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("mkdir in an exec under the profile: %s", r)
+	}
+	if r := e.oci("list"); r.code != 0 || strings.Contains(r.stdout+r.stderr, runtime.OCISeccompCache) || !strings.Contains(r.stdout, "y ") {
+		t.Errorf("list with the cache in the root: %s", r)
+	}
 }
 
 // TestOCI_ExecOfABundleWithoutCapabilities: a bundle's process may have no

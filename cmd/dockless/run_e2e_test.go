@@ -289,6 +289,22 @@ func TestRun_SecurityDefaults(t *testing.T) {
 	}
 }
 
+// TestRun_NoCollectionDuringAStart: a start of a cached image runs no
+// garbage collection (holdCollection): the Go runtime's trace of its
+// collections stays empty, where its trace of the packages'
+// initialisation shows that the setting reached it.
+func TestRun_NoCollectionDuringAStart(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	r := e.runWith(func(cmd *exec.Cmd) { cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1,inittrace=1") }, "run", "--rm", busybox, "true")
+	if r.code != 0 || !strings.Contains(r.stderr, "init runtime @") {
+		t.Fatalf("a start with the runtime's traces: %s", r)
+	}
+	if i := strings.Index(r.stderr, "gc 1 @"); i >= 0 {
+		t.Errorf("a start collected: %s", r.stderr[i:])
+	}
+}
+
 // TestRun_SeccompCompiledOnceLoadedByTheLoader: a job container's filter is
 // compiled once per profile (an entry in the state's seccomp directory)
 // and loaded by dockless-init's loader, not by libcontainer's init (whose
@@ -341,8 +357,9 @@ func TestRun_SeccompCompiledOnceLoadedByTheLoader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(state), `"seccomp":`) || !strings.Contains(string(state), `"dockless.seccomp=`) {
-		t.Errorf("libcontainer's config keeps a seccomp of its own, or the filter's label is missing")
+	filter, err := os.ReadFile(filepath.Join(e.state, "runc", string(id), "dockless-seccomp.json"))
+	if strings.Contains(string(state), `"seccomp":`) || strings.Contains(string(state), "dockless.seccomp") || err != nil || !strings.Contains(string(filter), `"filter":"`) {
+		t.Errorf("libcontainer's config keeps a seccomp of its own or a label of dockless's, or the loader's filter is not beside the state (%v)", err)
 	}
 	if r := e.run("exec", string(id), "sh", "-c", "mkdir /tmp/b; touch /tmp/stop"); !strings.Contains(r.stderr, "can't create directory '/tmp/b': Operation not permitted") {
 		t.Errorf("mkdir in dockless exec under the profile: %s", r)

@@ -16,10 +16,9 @@ import (
 // through /proc/<init>/fd. The init was exec'd from it and needs it no
 // more; it is found by comparing each descriptor with /proc/self/exe. In
 // the small init (dockless-runinit, package initexec), /proc/self/exe is
-// the small init's own copy, which its exec closed already: the sealed,
-// read-only copy of dockless libcontainer passed stays open until the
-// init executes the container's process, which does not get it (and a job
-// container's init is not dumpable meanwhile, see Init).
+// the small init's own copy, which its exec closed already, and the exec
+// closed the sealed copy of dockless too (initexec.c marks it
+// close-on-exec first).
 func closeExeDescriptors() {
 	var exe unix.Stat_t
 	if unix.Stat("/proc/self/exe", &exe) != nil {
