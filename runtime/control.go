@@ -112,7 +112,7 @@ func Exec(root, id string, p *specs.Process, stdio IO, relaying func() error, st
 	}
 	sigs := make(chan os.Signal, 128)
 	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
+	defer stopRelaying(sigs)
 	if relaying != nil {
 		if err := relaying(); err != nil {
 			return Exit{}, err
