@@ -400,6 +400,13 @@ func (l *launch) start(ctx context.Context, stdio runtime.IO) (int, error) {
 	// the node's other jobs wait for is held.
 	n.setupDone()
 	n.Log.Infof("starting container %s (%s)", l.name, l.id)
+	// From here this dockless starts the container, relays its stdio and
+	// signals, waits and tears it down: one processor is all it uses. A
+	// second one only made the Go runtime's threads hand work over (a
+	// storm of 32 starts on 2 cores: 3.1 s against 2.85, BENCHMARKS.md);
+	// a single start takes as long. The image's pull, which decompresses
+	// layers in parallel, is done by now.
+	goruntime.GOMAXPROCS(1)
 	exit, err := runtime.Run(n.runcRoot(), l.id, l.spec, n.jobHelpers(l.host), stdio, n.relaying(ctx), func(pid int) {
 		l.rec.InitPid = pid
 		if err := n.writeRecord(l.rec); err != nil {

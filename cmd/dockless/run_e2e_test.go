@@ -6,6 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -302,6 +305,30 @@ func TestRun_NoCollectionDuringAStart(t *testing.T) {
 	}
 	if i := strings.Index(r.stderr, "gc 1 @"); i >= 0 {
 		t.Errorf("a start collected: %s", r.stderr[i:])
+	}
+}
+
+// TestRun_OneProcessorOnceTheContainerStarts: a job's dockless runs on
+// every processor while it sets the container up (a pull decompresses
+// layers in parallel), and on one once the container runs: the Go
+// scheduler's trace says so.
+func TestRun_OneProcessorOnceTheContainerStarts(t *testing.T) {
+	if goruntime.NumCPU() < 2 {
+		t.Skip("one processor from the start on this node")
+	}
+	e := newEnv(t)
+	e.mustRun("pull", "-q", busybox)
+	r := e.runWith(func(cmd *exec.Cmd) { cmd.Env = append(os.Environ(), "GODEBUG=schedtrace=100") }, "run", "--rm", busybox, "sleep", "1")
+	var procs []int
+	for _, m := range regexp.MustCompile(`SCHED \d+ms: gomaxprocs=(\d+)`).FindAllStringSubmatch(r.stderr, -1) {
+		n, _ := strconv.Atoi(m[1])
+		procs = append(procs, n)
+	}
+	if r.code != 0 || len(procs) < 3 {
+		t.Fatalf("a start with the scheduler's trace: %s", r)
+	}
+	if procs[0] != goruntime.NumCPU() || procs[len(procs)-1] != 1 {
+		t.Errorf("processors through the start: %v, want %d at first and 1 at the end", procs, goruntime.NumCPU())
 	}
 }
 
