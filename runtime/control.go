@@ -122,7 +122,7 @@ func Exec(root, id string, p *specs.Process, stdio IO, relaying func() error, st
 	if err != nil {
 		return Exit{}, err
 	}
-	loaded, err := throughLoader(root, c, process)
+	loaded, _, err := throughLoader(root, c, process)
 	if err != nil {
 		return Exit{}, err
 	}

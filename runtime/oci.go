@@ -3,11 +3,14 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -175,10 +178,11 @@ func OCIExec(root, id string, p *specs.Process, o OCIOptions) (int, error) {
 	}
 	defer op.close()
 	op.process.SubCgroupPaths = o.SubCgroupPaths
-	loaded, err := throughLoader(root, c, op.process)
+	loaded, through, err := throughLoader(root, c, op.process)
 	if err != nil {
 		return -1, err
 	}
+	op.loader = through
 	op.closers = append(op.closers, loaded)
 	if err := op.start(c, p, o.Detach, o.ConsoleSocket, false); err != nil {
 		return -1, err
@@ -222,6 +226,10 @@ type ociProcess struct {
 	link    stdioLink
 	pidFile string
 	closers []func()
+	// loader: the process starts through the loader (throughLoader), so
+	// libcontainer's init looks the loader up, not the command: start
+	// looks the command up itself (lookPathIn).
+	loader bool
 }
 
 // newOCIProcess converts p, with its log level, the preserved descriptors
@@ -256,15 +264,96 @@ func newOCIProcess(p *specs.Process, init bool, o OCIOptions) (*ociProcess, erro
 // (startJob). The returned function closes dockless's copies of their
 // sealed programs once the init started.
 func (op *ociProcess) helped(c *libcontainer.Container, root string, h *JobHelpers) (func(), error) {
-	loaded, err := throughLoader(root, c, op.process)
+	loaded, through, err := throughLoader(root, c, op.process)
 	if err != nil {
 		return nil, err
 	}
+	op.loader = through
 	if h == nil || c.Config().Seccomp != nil {
 		return loaded, nil
 	}
 	small := smallInit(h.Init, root, op.process)
 	return func() { loaded(); small() }, nil
+}
+
+// lookPathIn makes the check runc's init makes of p's command before it
+// waits to be started (exec.LookPath: "so it is returned as a create time
+// error"; the same before an exec), for a process the loader starts,
+// whose init looks the loader up instead: the command as exec.LookPath
+// finds it, from p's directory and along its PATH, in the container of
+// init pid (through /proc/<pid>/root: the container's root and mounts).
+// runc's init tests execute permission as the process's user; here the
+// mode's x bits stand for it (a command only others may execute then
+// fails in the loader, with status 126). The error is worded as runc's,
+// for a new container's init (init) or an exec.
+func lookPathIn(pid int, p *specs.Process, init bool) error {
+	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	name := p.Args[0]
+	found := func(path string) error {
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(p.Cwd, path)
+		}
+		fd, err := unix.Openat2(int(root.Fd()), path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		switch {
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+			return unix.EISDIR
+		case st.Mode&0o111 == 0:
+			return fs.ErrPermission
+		}
+		return nil
+	}
+	var lookErr error
+	if strings.Contains(name, "/") {
+		if err := found(name); err != nil {
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+				err = &fs.PathError{Op: "stat", Path: name, Err: err}
+			}
+			lookErr = &exec.Error{Name: name, Err: err}
+		}
+	} else {
+		lookErr = &exec.Error{Name: name, Err: exec.ErrNotFound}
+		for _, dir := range filepath.SplitList(envPath(p.Env)) {
+			if dir == "" {
+				dir = "."
+			}
+			if found(filepath.Join(dir, name)) == nil {
+				lookErr = nil
+				break
+			}
+		}
+	}
+	switch {
+	case lookErr == nil:
+		return nil
+	case init:
+		return startError(fmt.Errorf("unable to start container process: error during container init: %w", lookErr))
+	default:
+		return startError(fmt.Errorf("unable to start container process: %w", lookErr))
+	}
+}
+
+// envPath is the value of PATH in env ("" when unset), as the process's
+// init has it.
+func envPath(env []string) string {
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	return path
 }
 
 // ociLogLevel is the log level the container's init gets, as runc passes
@@ -289,9 +378,31 @@ func (op *ociProcess) start(c *libcontainer.Container, p *specs.Process, detach 
 	if err != nil {
 		return err
 	}
-	if op.process.Init {
+	switch {
+	case op.process.Init && op.loader:
+		if err = startThenExec(c, op.process, false); err != nil {
+			break
+		}
+		pid, _ := op.process.Pid()
+		if err = lookPathIn(pid, p, true); err != nil {
+			op.terminate()
+			break
+		}
+		if exec {
+			if err = c.Exec(); err != nil {
+				err = startError(err)
+			}
+		}
+	case op.process.Init:
 		err = startThenExec(c, op.process, exec)
-	} else {
+	case op.loader:
+		var st *libcontainer.State
+		if st, err = c.State(); err == nil {
+			if err = lookPathIn(st.InitProcessPid, p, false); err == nil {
+				err = c.Run(op.process)
+			}
+		}
+	default:
 		err = c.Run(op.process)
 	}
 	if err != nil {

@@ -171,7 +171,7 @@ func startJob(container *libcontainer.Container, p *specs.Process, h *JobHelpers
 		return nil, nil, err
 	}
 	process.LogLevel = jobLogLevel
-	loaded, err := throughLoader(root, container, process)
+	loaded, _, err := throughLoader(root, container, process)
 	if err != nil {
 		return nil, nil, err
 	}

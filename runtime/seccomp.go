@@ -155,6 +155,15 @@ func (h *JobHelpers) prepare(cfg *configs.Config) *loaderFilter {
 		// memory file), not the command's: untested where they are enforced.
 		return nil
 	}
+	if cfg.Namespaces.Contains(configs.NEWUSER) || !cfg.Namespaces.Contains(configs.NEWPID) || cfg.Namespaces.PathOf(configs.NEWPID) != "" {
+		// The guard capability (loaderCaps) keeps the processes of the
+		// container itself from tracing the loader before its filter is
+		// in place: in a user namespace a capability there would be
+		// enough, and in a PID namespace shared with another container
+		// (OCI configs can ask for both) that one's processes could.
+		// Job containers have neither.
+		return nil
+	}
 	if len(cfg.Hooks[configs.StartContainer]) > 0 {
 		// libcontainer's init runs them under the filter it loaded: the
 		// loader loads it only when it executes the process, after them.
@@ -556,47 +565,47 @@ func readFilter(tid int) ([]unix.SockFilter, error) {
 // loader, when the container's loaderFilter says so (prepare, loadFilter):
 // its arguments become the loader's, run from a sealed copy, which holds
 // the filter after the loader's own program, passed as its last extra
-// descriptor. The returned function closes dockless's copy once the
+// descriptor; through says so. release closes dockless's copy once the
 // process started.
-func throughLoader(root string, c *libcontainer.Container, process *libcontainer.Process) (func(), error) {
+func throughLoader(root string, c *libcontainer.Container, process *libcontainer.Process) (release func(), through bool, err error) {
 	lf, err := loadFilter(filepath.Join(root, c.ID()), c.Config().Labels)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if lf == nil {
-		return func() {}, nil
+		return func() {}, false, nil
 	}
 	filter, loader := lf.Filter, lf.Loader
 	if process.Label != "" || process.AppArmorProfile != "" {
-		return nil, errors.New("a process with an SELinux label or an AppArmor profile of its own cannot start in a container whose seccomp filter dockless-init loads")
+		return nil, false, errors.New("a process with an SELinux label or an AppArmor profile of its own cannot start in a container whose seccomp filter dockless-init loads")
 	}
 	flags, prog, _ := strings.Cut(filter, ":")
 	program, err := hex.DecodeString(prog)
 	if err != nil || !validFilterArg(filter) {
-		return nil, errors.New("the container's seccomp filter is damaged")
+		return nil, false, errors.New("the container's seccomp filter is damaged")
 	}
 	caps, err := loaderCaps(c.Config(), process)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	f, err := openLoader(loader)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	sealed, err := sealLoader(f, st.Size(), program)
 	if err != nil {
-		return nil, fmt.Errorf("sealing the container's seccomp loader: %w", err)
+		return nil, false, fmt.Errorf("sealing the container's seccomp loader: %w", err)
 	}
 	process.ExtraFiles = append(process.ExtraFiles, sealed)
 	fd := 3 + len(process.ExtraFiles) - 1
 	where := fmt.Sprintf("%d+%d", st.Size(), len(program))
 	process.Args = append([]string{"/proc/self/fd/" + strconv.Itoa(fd), "--seccomp", flags, where, caps, "--"}, process.Args...)
-	return func() { sealed.Close() }, nil
+	return func() { sealed.Close() }, true, nil
 }
 
 // sealLoader is a sealed memory copy of the loader (size bytes of f)

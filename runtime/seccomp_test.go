@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,8 +166,9 @@ func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 		t.Skip("reading a filter back takes ptrace as root")
 	}
 	sl := &JobHelpers{SeccompCache: filepath.Join(t.TempDir(), "seccomp"), Loader: "/dockless-init"}
+	ownPID := configs.Namespaces{{Type: configs.NEWPID}, {Type: configs.NEWNS}}
 	prepared := func(sc *configs.Seccomp) (string, bool) {
-		cfg := &configs.Config{Seccomp: sc}
+		cfg := &configs.Config{Seccomp: sc, Namespaces: ownPID}
 		f := sl.prepare(cfg)
 		if (f != nil) != (cfg.Seccomp == nil) || len(cfg.Labels) != 0 || (f != nil && f.Loader != sl.Loader) {
 			t.Fatalf("prepared %+v, yet the config keeps its seccomp %v, or has labels %v", f, cfg.Seccomp != nil, cfg.Labels)
@@ -225,9 +227,22 @@ func TestSeccompLoader_CompilesOnceAndKeepsIt(t *testing.T) {
 	if _, ok := prepared(notify); ok {
 		t.Fatal("a notify action went to the loader")
 	}
-	hooked := &configs.Config{Seccomp: mkdirDenied(), Hooks: configs.Hooks{configs.StartContainer: {configs.NewCommandHook(&configs.Command{Path: "/bin/true"})}}}
+	hooked := &configs.Config{Seccomp: mkdirDenied(), Namespaces: ownPID, Hooks: configs.Hooks{configs.StartContainer: {configs.NewCommandHook(&configs.Command{Path: "/bin/true"})}}}
 	if f := sl.prepare(hooked); f != nil || hooked.Seccomp == nil {
 		t.Fatal("a container with a startContainer hook, which runs under libcontainer's filter, went to the loader")
+	}
+	// The guard capability keeps only the container's own processes from
+	// tracing the loader: not those of a user namespace, nor of another
+	// container sharing its PID namespace (OCI configs).
+	for name, ns := range map[string]configs.Namespaces{
+		"a user namespace":         append(slices.Clone(ownPID), configs.Namespace{Type: configs.NEWUSER}),
+		"a PID namespace joined":   {{Type: configs.NEWPID, Path: "/proc/1/ns/pid"}, {Type: configs.NEWNS}},
+		"the node's PID namespace": {{Type: configs.NEWNS}},
+	} {
+		cfg := &configs.Config{Seccomp: mkdirDenied(), Namespaces: ns}
+		if f := sl.prepare(cfg); f != nil || cfg.Seccomp == nil {
+			t.Errorf("a container with %s went to the loader", name)
+		}
 	}
 }
 

@@ -499,6 +499,35 @@ func TestOCI_ContainersStartAsJobContainers(t *testing.T) {
 	if r := e.oci("list"); r.code != 0 || strings.Contains(r.stdout+r.stderr, runtime.OCISeccompCache) || !strings.Contains(r.stdout, "y ") {
 		t.Errorf("list with the cache in the root: %s", r)
 	}
+
+	// A command that is not there is a create-time error, as runc's init
+	// makes it (the init looks the loader up, dockless the command), and
+	// an exec's error, not a process's exit status.
+	if r := e.oci("exec", "y", "nosuch"); r.code != 255 || !strings.Contains(strings.ReplaceAll(r.stderr, `\"`, `"`), `exec failed: unable to start container process: exec: "nosuch": executable file not found in $PATH`) {
+		t.Errorf("exec of a command not there: %s", r)
+	}
+	for _, tc := range []struct{ cmd, want string }{
+		{"nosuch", `runc create failed: unable to start container process: error during container init: exec: "nosuch": executable file not found in $PATH`},
+		{"/no/such", `runc create failed: unable to start container process: error during container init: exec: "/no/such": stat /no/such: no such file or directory`},
+		{"/tmp", `runc create failed: unable to start container process: error during container init: exec: "/tmp": is a directory`},
+	} {
+		missing, _ := e.ociBundle(func(s *specs.Spec) {
+			s.Linux.Seccomp = profile
+			s.Process.Args = []string{tc.cmd}
+		})
+		// (The log line quotes the message: logrus's text format.)
+		if r := e.oci("create", "--bundle", missing, "z"); r.code == 0 || !strings.Contains(strings.ReplaceAll(r.stderr, `\"`, `"`), tc.want) {
+			t.Errorf("create of %s: %s, want %q", tc.cmd, r, tc.want)
+			e.oci("delete", "--force", "z")
+		}
+	}
+	sh, _ := e.ociBundle(func(s *specs.Spec) {
+		s.Linux.Seccomp = profile
+		s.Process.Args = []string{"sh", "-c", "exit 3"}
+	})
+	if r := e.oci("run", "--bundle", sh, "w"); r.code != 3 {
+		t.Errorf("a command found along PATH: %s", r)
+	}
 }
 
 // TestOCI_ExecOfABundleWithoutCapabilities: a bundle's process may have no

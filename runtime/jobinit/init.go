@@ -54,8 +54,8 @@ func Init() {
 		// (An init in a user namespace, the OCI interface's, could not
 		// write its own /proc files then: it keeps libcontainer's way.)
 		_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-		_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initName[0])), 0, 0, 0)
 	}
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initName[0])), 0, 0, 0)
 	libcontainer.Init()
 }
 
