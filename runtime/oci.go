@@ -121,12 +121,13 @@ func OCIRun(root, id string, spec *specs.Spec, act OCIAction, o OCIOptions) (sta
 		return -1, err
 	}
 	defer p.close()
-	helped, err := p.helped(container, root, o.Helpers)
+	release, through, err := o.Helpers.startInit(root, container, p.process)
 	if err != nil {
 		return -1, err
 	}
+	p.loader = through
 	err = p.start(container, spec.Process, detach, o.ConsoleSocket, act == OCIRunning)
-	helped()
+	release()
 	if err != nil {
 		return -1, err
 	}
@@ -256,24 +257,6 @@ func newOCIProcess(p *specs.Process, init bool, o OCIOptions) (*ociProcess, erro
 		op.closers = append(op.closers, func() { sock.Close() })
 	}
 	return op, nil
-}
-
-// helped has the init of a container the helpers prepared (JobHelpers)
-// execute its process through the loader, and be the small init where
-// libcontainer's init has no filter to load, as a job container's
-// (startJob). The returned function closes dockless's copies of their
-// sealed programs once the init started.
-func (op *ociProcess) helped(c *libcontainer.Container, root string, h *JobHelpers) (func(), error) {
-	loaded, through, err := throughLoader(root, c, op.process)
-	if err != nil {
-		return nil, err
-	}
-	op.loader = through
-	if h == nil || c.Config().Seccomp != nil {
-		return loaded, nil
-	}
-	small := smallInit(h.Init, root, op.process)
-	return func() { loaded(); small() }, nil
 }
 
 // lookPathIn makes the check runc's init makes of p's command before it

@@ -171,16 +171,11 @@ func startJob(container *libcontainer.Container, p *specs.Process, h *JobHelpers
 		return nil, nil, err
 	}
 	process.LogLevel = jobLogLevel
-	loaded, _, err := throughLoader(root, container, process)
+	release, _, err := h.startInit(root, container, process)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer loaded()
-	if h != nil && container.Config().Seccomp == nil {
-		// The small init has no libseccomp: a filter the loader does not
-		// load (seccomp.go) is libcontainer's, in dockless's own init.
-		defer smallInit(h.Init, root, process)()
-	}
+	defer release()
 	link, err := setupIO(process, p.Terminal, stdio)
 	if err != nil {
 		return nil, nil, err

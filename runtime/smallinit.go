@@ -11,6 +11,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// startInit has process, the init of container c (under root) that h
+// prepared (prepare), start as a job container's: its command through
+// the loader where the container's filter is the loader's
+// (throughLoader, which through reports), and the init the small one
+// where libcontainer's init has no filter to load (the small init has no
+// libseccomp). release closes dockless's copies of the sealed programs
+// once the init started. A nil h starts it libcontainer's way but for a
+// filter the container's state gives the loader.
+func (h *JobHelpers) startInit(root string, c *libcontainer.Container, process *libcontainer.Process) (release func(), through bool, err error) {
+	loaded, through, err := throughLoader(root, c, process)
+	if err != nil {
+		return nil, false, err
+	}
+	if h == nil || c.Config().Seccomp != nil {
+		return loaded, through, nil
+	}
+	small := smallInit(h.Init, root, process)
+	return func() { loaded(); small() }, through, nil
+}
+
 // smallInit has libcontainer's init of process execute the small init at
 // path (dockless-runinit) once nsexec is done (package initexec): it hands
 // the init a sealed descriptor of it as its last extra file (libcontainer
